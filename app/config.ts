@@ -1,0 +1,151 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { z } from 'zod';
+
+/**
+ * Every setting the server reads, with its default, in one place. The README's
+ * config table mirrors this file.
+ */
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, `must be between ${min} and ${max}`);
+
+const bool = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((s) => ['true', 'false', '1', '0', 'yes', 'no'].includes(s), 'must be true or false')
+  .transform((s) => s === 'true' || s === '1' || s === 'yes');
+
+const origins = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((o) => o.trim())
+      .filter((o) => o.length > 0),
+  )
+  .refine(
+    (list) =>
+      list.every((o) => {
+        try {
+          return new URL(o).origin === o;
+        } catch {
+          return false;
+        }
+      }),
+    'must be a comma-separated list of origins like https://app.example.com',
+  );
+
+const schema = z.object({
+  PORT: int(0, 65535).default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  NODE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 chars of A-Z a-z 0-9 _ . : -')
+    .optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  AUTH_SECRET: z
+    .string()
+    .min(32, 'must be at least 32 characters (HS256 needs 256 bits)')
+    .optional(),
+  ALLOWED_ORIGINS: origins.optional(),
+  TRUST_PROXY: bool.default(false),
+  MAX_CONNECTIONS: int(0).default(0),
+  MAX_CONNECTIONS_PER_IP: int(0).default(1000),
+  RATE_LIMIT_PER_S: int(0).default(20),
+  RATE_LIMIT_BURST: int(1).default(40),
+  MAX_MESSAGE_BYTES: int(64, 100 * 1024 * 1024).default(64 * 1024),
+  MAX_BUFFERED_BYTES: int(1024).default(1024 * 1024),
+  HEARTBEAT_MS: int(100).default(25_000),
+  HISTORY_SIZE: int(1).default(1000),
+  BODY_LIMIT_BYTES: int(1024).default(256 * 1024),
+  DRAIN_DELAY_MS: int(0, 5000).default(0),
+  REDIS_URL: z.string().min(1).optional(),
+  MSSQL_URL: z.string().min(1).optional(),
+});
+
+export interface Config {
+  port: number;
+  host: string;
+  nodeId: string;
+  logLevel: string;
+  adminToken: string;
+  /** True when ADMIN_TOKEN was not set and a random one was made; main prints it once. */
+  adminTokenGenerated: boolean;
+  authSecret: string | undefined;
+  allowedOrigins: string[];
+  trustProxy: boolean;
+  maxConnections: number;
+  maxConnectionsPerIp: number;
+  rateLimitPerS: number;
+  rateLimitBurst: number;
+  maxMessageBytes: number;
+  maxBufferedBytes: number;
+  heartbeatMs: number;
+  historySize: number;
+  bodyLimitBytes: number;
+  drainDelayMs: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Throws ConfigError with one line naming the variable, e.g. `PORT: must be a whole number (got "x")`. */
+export function loadConfig(env: Env): Config {
+  // An empty variable means "not set", as in most twelve-factor apps and docker-compose files.
+  const present: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') present[key] = value;
+  }
+  const parsed = schema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const key = String(issue.path[0]);
+    const got = key === 'ADMIN_TOKEN' || key === 'AUTH_SECRET' ? '' : ` (got "${present[key]}")`;
+    throw new ConfigError(`${key}: ${issue.message}${got}`);
+  }
+  const c = parsed.data;
+  if (c.REDIS_URL !== undefined) {
+    throw new ConfigError(
+      'REDIS_URL: the Redis engine is not part of this build yet; unset it to run the embedded engine',
+    );
+  }
+  if (c.MSSQL_URL !== undefined) {
+    throw new ConfigError(
+      'MSSQL_URL: the SQL Server store is not part of this build yet; unset it to keep teams in memory',
+    );
+  }
+  return {
+    port: c.PORT,
+    host: c.HOST,
+    nodeId:
+      c.NODE_ID ?? `${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9_.:-]/g, '-').slice(0, 64),
+    logLevel: c.LOG_LEVEL,
+    adminToken: c.ADMIN_TOKEN ?? randomBytes(24).toString('base64url'),
+    adminTokenGenerated: c.ADMIN_TOKEN === undefined,
+    authSecret: c.AUTH_SECRET,
+    allowedOrigins: c.ALLOWED_ORIGINS ?? [],
+    trustProxy: c.TRUST_PROXY,
+    maxConnections: c.MAX_CONNECTIONS,
+    maxConnectionsPerIp: c.MAX_CONNECTIONS_PER_IP,
+    rateLimitPerS: c.RATE_LIMIT_PER_S,
+    rateLimitBurst: c.RATE_LIMIT_BURST,
+    maxMessageBytes: c.MAX_MESSAGE_BYTES,
+    maxBufferedBytes: c.MAX_BUFFERED_BYTES,
+    heartbeatMs: c.HEARTBEAT_MS,
+    historySize: c.HISTORY_SIZE,
+    bodyLimitBytes: c.BODY_LIMIT_BYTES,
+    drainDelayMs: c.DRAIN_DELAY_MS,
+  };
+}

@@ -1,0 +1,148 @@
+import type { IncomingMessage } from 'node:http';
+import Router from '@koa/router';
+import Koa from 'koa';
+import bodyParser from 'koa-bodyparser';
+import websockify from 'koa-websocket';
+import type { Logger } from 'pino';
+import type { ServerOptions } from 'ws';
+import { adminAuth } from '../middleware/admin-auth';
+import type { AppState } from '../middleware/app-state';
+import { errorMapper } from '../middleware/error-mapper';
+import { createVerifyClient, type Handshake } from '../middleware/handshake';
+import { requestContext } from '../middleware/request-context';
+import { socketGuard } from '../middleware/socket-guard';
+import type { ApiDeps } from '../routes/api-deps';
+import { connectionRoutes } from '../routes/connections';
+import { healthRoutes } from '../routes/health';
+import { messageRoutes } from '../routes/messages';
+import { metricsRoutes } from '../routes/metrics';
+import { socketRoute } from '../routes/socket';
+import { teamRoutes } from '../routes/teams';
+import { Hub } from '../services/hub';
+import { Messaging } from '../services/messaging';
+import { createMetrics, type Metrics } from '../services/metrics';
+import type { Config } from './config';
+import type { Engine } from './engine';
+
+export interface AppDeps {
+  config: Config;
+  engine: Engine;
+  logger: Logger;
+  /** A registry of its own per app, so several apps can live in one test process. */
+  metrics?: Metrics;
+}
+
+export interface SwitchboardApp {
+  koa: websockify.App<AppState>;
+  hub: Hub;
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  /** Flips /api/ready and new handshakes to 503. */
+  startDraining(): void;
+  /** Closes the engine's services, in the order their dependencies allow. */
+  closeServices(): Promise<void>;
+}
+
+const OPEN_PATHS = new Set(['/api/health', '/api/ready']);
+const isProtected = (path: string) =>
+  (path === '/metrics' || path.startsWith('/api/')) && !OPEN_PATHS.has(path);
+
+/** Builds the whole app; it never listens (see startServer). */
+export function createApp(deps: AppDeps): SwitchboardApp {
+  const { config, engine, logger } = deps;
+  const metrics = deps.metrics ?? createMetrics();
+  let draining = false;
+  const isDraining = () => draining;
+  const hub = new Hub({
+    maxBufferedBytes: config.maxBufferedBytes,
+    heartbeatMs: config.heartbeatMs,
+    metrics,
+    log: logger,
+  });
+  engine.bus.listen(hub);
+  const messaging = new Messaging(engine.bus, engine.idempotency, metrics);
+  const handshakes = new WeakMap<IncomingMessage, Handshake>();
+
+  const wsOptions: ServerOptions = {
+    path: '/socket',
+    maxPayload: config.maxMessageBytes,
+    perMessageDeflate: false,
+    // The hub tracks sockets; a second Set in ws would only cost memory.
+    clientTracking: false,
+    verifyClient: createVerifyClient(
+      {
+        authSecret: config.authSecret,
+        allowedOrigins: config.allowedOrigins,
+        trustProxy: config.trustProxy,
+        maxConnections: config.maxConnections,
+        maxConnectionsPerIp: config.maxConnectionsPerIp,
+        isDraining,
+        hub,
+        metrics,
+        log: logger,
+      },
+      handshakes,
+    ),
+  };
+  const koa = websockify(new Koa<AppState>(), wsOptions);
+  koa.proxy = config.trustProxy;
+  // Every error is answered by errorMapper; Koa's own stderr printing would duplicate it.
+  koa.silent = true;
+
+  const apiDeps: ApiDeps = { ...engine, hub, messaging, metrics, isDraining };
+  const router = new Router<AppState>();
+  healthRoutes(router, apiDeps);
+  metricsRoutes(router, apiDeps);
+  teamRoutes(router, apiDeps);
+  connectionRoutes(router, apiDeps);
+  messageRoutes(router, apiDeps);
+
+  // The same request-context and error middleware run on both chains.
+  const shared = [requestContext(logger, metrics), errorMapper()];
+  for (const mw of shared) koa.use(mw);
+  koa.use(adminAuth(config.adminToken, isProtected));
+  koa.use(
+    bodyParser({ enableTypes: ['json'], jsonLimit: `${config.bodyLimitBytes}b`, strict: true }),
+  );
+  koa.use(router.routes());
+  koa.use(router.allowedMethods({ throw: true }));
+
+  for (const mw of shared) koa.ws.use(mw);
+  koa.ws.use(
+    socketRoute({
+      nodeId: config.nodeId,
+      heartbeatMs: config.heartbeatMs,
+      rateLimitPerS: config.rateLimitPerS,
+      rateLimitBurst: config.rateLimitBurst,
+      hub,
+      bus: engine.bus,
+      history: engine.history,
+      presence: engine.presence,
+      store: engine.store,
+      messaging,
+      metrics,
+      log: logger,
+      handshakes,
+    }),
+  );
+  koa.ws.use(socketGuard());
+
+  return {
+    koa,
+    hub,
+    config,
+    logger,
+    metrics,
+    startDraining: () => {
+      draining = true;
+    },
+    closeServices: async () => {
+      // Writers first, the store last: nothing may write to a closed store.
+      await engine.idempotency.close();
+      await engine.presence.close();
+      await engine.bus.close();
+      await engine.store.close();
+    },
+  };
+}

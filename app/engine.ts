@@ -1,0 +1,16 @@
+import type { Bus } from '../services/bus';
+import type { HealthChecks } from '../services/health';
+import type { History } from '../services/history';
+import type { Idempotency } from '../services/idempotency';
+import type { Presence } from '../services/presence';
+import type { Store } from '../services/store';
+
+/** The backends one node runs on; main picks an implementation of each. */
+export interface Engine {
+  bus: Bus;
+  history: History;
+  presence: Presence;
+  store: Store;
+  idempotency: Idempotency;
+  health: HealthChecks;
+}

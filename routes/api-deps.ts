@@ -1,0 +1,25 @@
+import type Router from '@koa/router';
+import type { AppState } from '../middleware/app-state';
+import type { Bus } from '../services/bus';
+import type { HealthChecks } from '../services/health';
+import type { History } from '../services/history';
+import type { Hub } from '../services/hub';
+import type { Messaging } from '../services/messaging';
+import type { Metrics } from '../services/metrics';
+import type { Presence } from '../services/presence';
+import type { Store } from '../services/store';
+
+/** What the admin routes may call. */
+export interface ApiDeps {
+  hub: Hub;
+  bus: Bus;
+  history: History;
+  presence: Presence;
+  store: Store;
+  messaging: Messaging;
+  health: HealthChecks;
+  metrics: Metrics;
+  isDraining: () => boolean;
+}
+
+export type ApiRouter = Router<AppState>;

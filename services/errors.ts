@@ -1,0 +1,61 @@
+/**
+ * The one catalogue of error codes. Every refusal, whether it ends up as an HTTP
+ * response or a socket `error` frame, is an AppError with one of these codes, so
+ * clients can branch on `code` and never parse messages.
+ */
+export const errorCatalogue = {
+  bad_request: { status: 400, message: 'bad request' },
+  unauthorized: { status: 401, message: 'missing or invalid credentials' },
+  forbidden: { status: 403, message: 'forbidden' },
+  not_found: { status: 404, message: 'not found' },
+  method_not_allowed: { status: 405, message: 'method not allowed' },
+  conflict: { status: 409, message: 'already exists' },
+  payload_too_large: { status: 413, message: 'payload too large' },
+  unsupported_media_type: { status: 415, message: 'unsupported media type' },
+  rate_limited: { status: 429, message: 'rate limit exceeded' },
+  internal: { status: 500, message: 'internal error' },
+  not_implemented: { status: 501, message: 'not implemented' },
+  unavailable: { status: 503, message: 'a backend is unavailable; retry' },
+} as const;
+
+export type ErrorCode = keyof typeof errorCatalogue;
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+
+  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown }) {
+    super(message ?? errorCatalogue[code].message, options);
+    this.name = 'AppError';
+    this.code = code;
+    this.status = errorCatalogue[code].status;
+  }
+}
+
+const codeByStatus = new Map<number, ErrorCode>(
+  (Object.keys(errorCatalogue) as ErrorCode[]).map((code) => [errorCatalogue[code].status, code]),
+);
+
+/**
+ * Maps anything thrown to the catalogue. Errors from libraries that carry an
+ * exposed 4xx status (koa-bodyparser, @koa/router, http-errors) keep their status;
+ * everything else is `internal`, and its message is never shown to the client.
+ */
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  if (typeof err === 'object' && err !== null) {
+    const e = err as {
+      status?: unknown;
+      statusCode?: unknown;
+      expose?: unknown;
+      message?: unknown;
+    };
+    const status = typeof e.status === 'number' ? e.status : e.statusCode;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      const code = codeByStatus.get(status) ?? 'bad_request';
+      const message = e.expose === true && typeof e.message === 'string' ? e.message : undefined;
+      return new AppError(code, message, { cause: err });
+    }
+  }
+  return new AppError('internal', undefined, { cause: err });
+}

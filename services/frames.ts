@@ -1,0 +1,159 @@
+import { z } from 'zod';
+import { AppError } from './errors';
+import { describeIssues, idSchema, refSchema, seqSchema } from './identifiers';
+import type { Message } from './types';
+
+export const HISTORY_DEFAULT_LIMIT = 50;
+export const HISTORY_MAX_LIMIT = 200;
+
+const hasData = (frame: { data?: unknown }) => frame.data !== undefined;
+
+const clientFrameSchema = z.discriminatedUnion('type', [
+  z
+    .object({ type: z.literal('team'), data: z.unknown(), ref: refSchema.optional() })
+    .refine(hasData, { message: 'data is required', path: ['data'] }),
+  z
+    .object({
+      type: z.literal('direct'),
+      to: idSchema,
+      data: z.unknown(),
+      ref: refSchema.optional(),
+    })
+    .refine(hasData, { message: 'data is required', path: ['data'] }),
+  z.object({ type: z.literal('presence') }),
+  z.object({
+    type: z.literal('history'),
+    before: seqSchema.optional(),
+    // Larger limits are clamped rather than refused, like most paginated APIs.
+    limit: z.number().int().min(1).optional(),
+  }),
+  z.object({ type: z.literal('ping') }),
+]);
+
+export type ClientFrame =
+  | { type: 'team'; data: unknown; ref?: string }
+  | { type: 'direct'; to: string; data: unknown; ref?: string }
+  | { type: 'presence' }
+  | { type: 'history'; before?: number; limit: number }
+  | { type: 'ping' };
+
+function isObjectWithStringType(value: unknown): value is { type: string } {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    typeof (value as { type?: unknown }).type === 'string'
+  );
+}
+
+/**
+ * PROTOCOL §3: text that is not a JSON object with a string `type` is a team
+ * message carrying that text, so the seed's `ws.send('消息发送')` just works.
+ * Text that opens like an object but is not valid JSON is refused instead of
+ * being broadcast as garbage.
+ */
+export function parseClientFrame(text: string): ClientFrame {
+  if (!text.trimStart().startsWith('{')) return { type: 'team', data: text };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new AppError('bad_request', 'malformed JSON');
+  }
+  if (!isObjectWithStringType(value)) return { type: 'team', data: text };
+  const parsed = clientFrameSchema.safeParse(value);
+  if (!parsed.success) {
+    const unknownType = parsed.error.issues.some(
+      (i) => i.code === 'invalid_union' && i.path[0] === 'type',
+    );
+    throw new AppError(
+      'bad_request',
+      unknownType
+        ? `unknown frame type "${value.type.slice(0, 32)}"`
+        : describeIssues(parsed.error),
+    );
+  }
+  const frame = parsed.data;
+  switch (frame.type) {
+    case 'team':
+      return {
+        type: 'team',
+        data: frame.data,
+        ...(frame.ref === undefined ? {} : { ref: frame.ref }),
+      };
+    case 'direct':
+      return {
+        type: 'direct',
+        to: frame.to,
+        data: frame.data,
+        ...(frame.ref === undefined ? {} : { ref: frame.ref }),
+      };
+    case 'history':
+      return {
+        type: 'history',
+        ...(frame.before === undefined ? {} : { before: frame.before }),
+        limit: Math.min(frame.limit ?? HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT),
+      };
+    default:
+      return { type: frame.type };
+  }
+}
+
+/** A message as clients see it, in history lists and REST answers. */
+export interface MessageView {
+  id: string;
+  seq: number;
+  teamId: string;
+  from: { id: string; name: string };
+  to?: string;
+  data: unknown;
+  ts: number;
+}
+
+export function messageView(m: Message): MessageView {
+  return {
+    id: m.id,
+    seq: m.seq,
+    teamId: m.teamId,
+    from: m.from,
+    ...(m.to === undefined ? {} : { to: m.to }),
+    data: m.data,
+    ts: m.ts,
+  };
+}
+
+/** Encoded once per message per node; the same Buffer goes to every recipient. */
+export function encodeMessageFrame(m: Message): Buffer {
+  return Buffer.from(JSON.stringify({ type: 'message', ...messageView(m) }));
+}
+
+export type ServerFrame =
+  | {
+      type: 'welcome';
+      connId: string;
+      user: { id: string; name: string };
+      teamId: string;
+      seq: number;
+      epoch: string;
+      heartbeatMs: number;
+    }
+  | { type: 'ack'; ref?: string; id: string; seq: number }
+  | { type: 'error'; code: string; message: string; ref?: string }
+  | {
+      type: 'presence';
+      event: 'join' | 'leave';
+      teamId: string;
+      user: { id: string; name: string };
+    }
+  | {
+      type: 'members';
+      teamId: string;
+      members: { id: string; name: string; connections: number }[];
+    }
+  | { type: 'history'; teamId: string; messages: MessageView[]; more: boolean }
+  | { type: 'resumed'; since: number; seq: number; complete: boolean }
+  | { type: 'pong' };
+
+export function encodeFrame(frame: ServerFrame): string {
+  return JSON.stringify(frame);
+}

@@ -1,0 +1,219 @@
+import type { Logger } from 'pino';
+import WebSocket from 'ws';
+import type { BusListener, ClusterEvent } from './bus';
+import { encodeFrame, encodeMessageFrame } from './frames';
+import type { Metrics } from './metrics';
+import type { ConnectionInfo, Message } from './types';
+
+export const CloseCode = {
+  goingAway: 1001,
+  policy: 1008,
+  tooBig: 1009,
+  internal: 1011,
+  kicked: 4000,
+  slowConsumer: 4008,
+} as const;
+
+interface PendingFrame {
+  /** seq of a message frame; 0 for frames that are not messages. */
+  seq: number;
+  data: Buffer | string;
+}
+
+/**
+ * One socket on this node. Only what delivery needs is kept here: no Koa context,
+ * no request, so an idle connection stays small.
+ */
+export class LocalConnection {
+  alive = true;
+  /** While set, frames wait here so the welcome and any replay go out first. */
+  pending: PendingFrame[] | null = [];
+
+  constructor(
+    readonly info: ConnectionInfo,
+    readonly socket: WebSocket,
+    /** ms since epoch when the auth token expires; the heartbeat closes the socket then. */
+    readonly expiresAt: number | undefined,
+  ) {}
+}
+
+export interface HubOptions {
+  maxBufferedBytes: number;
+  heartbeatMs: number;
+  metrics: Metrics;
+  log: Logger;
+}
+
+// ws sends a Buffer as a binary frame unless told otherwise; one shared options object.
+const TEXT = { binary: false } as const;
+
+/** The local connections of this node and delivery to them. */
+export class Hub implements BusListener {
+  private readonly conns = new Map<string, LocalConnection>();
+  private readonly teams = new Map<string, Set<LocalConnection>>();
+  private readonly perIp = new Map<string, number>();
+  private heartbeat: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: HubOptions) {}
+
+  get size(): number {
+    return this.conns.size;
+  }
+
+  countForIp(ip: string): number {
+    return this.perIp.get(ip) ?? 0;
+  }
+
+  get(connId: string): LocalConnection | undefined {
+    return this.conns.get(connId);
+  }
+
+  /** Returns true when this is the node's first connection of the team. */
+  add(conn: LocalConnection): boolean {
+    this.conns.set(conn.info.connId, conn);
+    this.perIp.set(conn.info.ip, this.countForIp(conn.info.ip) + 1);
+    this.options.metrics.connections.set(this.conns.size);
+    let team = this.teams.get(conn.info.teamId);
+    const first = team === undefined;
+    if (!team) {
+      team = new Set();
+      this.teams.set(conn.info.teamId, team);
+    }
+    team.add(conn);
+    return first;
+  }
+
+  /** Returns true when the node holds no connection of the team any more. */
+  remove(conn: LocalConnection): boolean {
+    if (!this.conns.delete(conn.info.connId)) return false;
+    const left = this.countForIp(conn.info.ip) - 1;
+    if (left > 0) this.perIp.set(conn.info.ip, left);
+    else this.perIp.delete(conn.info.ip);
+    this.options.metrics.connections.set(this.conns.size);
+    const team = this.teams.get(conn.info.teamId);
+    if (!team) return false;
+    team.delete(conn);
+    if (team.size > 0) return false;
+    this.teams.delete(conn.info.teamId);
+    return true;
+  }
+
+  /** Bus delivery: one encoding, the same Buffer to every local recipient. */
+  message(message: Message): void {
+    const team = this.teams.get(message.teamId);
+    if (!team) return;
+    const data = encodeMessageFrame(message);
+    let delivered = 0;
+    for (const conn of team) {
+      if (conn.info.connId === message.origin) continue;
+      if (
+        message.to !== undefined &&
+        conn.info.userId !== message.to &&
+        conn.info.userId !== message.from.id
+      ) {
+        continue;
+      }
+      this.send(conn, data, message.seq);
+      delivered++;
+    }
+    this.options.metrics.deliveries.inc(delivered);
+  }
+
+  event(event: ClusterEvent): void {
+    if (event.kind === 'kick') {
+      this.kick(event.connId);
+      return;
+    }
+    const team = this.teams.get(event.teamId);
+    if (!team) return;
+    const data = encodeFrame({
+      type: 'presence',
+      event: event.event,
+      teamId: event.teamId,
+      user: event.user,
+    });
+    // The user's own connections know they are online.
+    for (const conn of team) if (conn.info.userId !== event.user.id) this.send(conn, data);
+  }
+
+  send(conn: LocalConnection, data: Buffer | string, seq = 0): void {
+    if (conn.pending) {
+      conn.pending.push({ seq, data });
+      return;
+    }
+    this.write(conn, data);
+  }
+
+  /** Sends what waited during the handshake, minus messages already covered up to `coveredSeq`. */
+  flush(conn: LocalConnection, coveredSeq: number): void {
+    const pending = conn.pending ?? [];
+    conn.pending = null;
+    for (const frame of pending) {
+      if (frame.seq === 0 || frame.seq > coveredSeq) this.write(conn, frame.data);
+    }
+  }
+
+  /** Writes past the pending queue: for the welcome and replay frames. */
+  write(conn: LocalConnection, data: Buffer | string): void {
+    const socket = conn.socket;
+    if (socket.readyState !== WebSocket.OPEN) return;
+    if (socket.bufferedAmount > this.options.maxBufferedBytes) {
+      this.options.log.warn(
+        { connId: conn.info.connId, buffered: socket.bufferedAmount },
+        'slow consumer closed',
+      );
+      socket.close(CloseCode.slowConsumer, 'slow consumer');
+      return;
+    }
+    socket.send(data, TEXT);
+  }
+
+  kick(connId: string): boolean {
+    const conn = this.conns.get(connId);
+    if (!conn) return false;
+    conn.socket.close(CloseCode.kicked, 'closed by an admin');
+    return true;
+  }
+
+  start(): void {
+    if (this.heartbeat) return;
+    this.heartbeat = setInterval(() => this.beat(), this.options.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  private beat(): void {
+    const now = Date.now();
+    for (const conn of this.conns.values()) {
+      if (conn.expiresAt !== undefined && now >= conn.expiresAt) {
+        conn.socket.close(CloseCode.policy, 'token expired');
+      } else if (!conn.alive) {
+        // No pong since the last ping: the peer is gone; 'close' fires and cleans up.
+        conn.socket.terminate();
+      } else {
+        conn.alive = false;
+        conn.socket.ping();
+      }
+    }
+  }
+
+  /** Closes every socket with `code` and waits for them to go, terminating stragglers. */
+  async closeAll(code: number, reason: string, timeoutMs: number): Promise<void> {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+    const closing = [...this.conns.values()].map(
+      (conn) =>
+        new Promise<void>((resolve) => {
+          if (conn.socket.readyState === WebSocket.CLOSED) return resolve();
+          conn.socket.once('close', () => resolve());
+          conn.socket.close(code, reason);
+        }),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    await Promise.race([Promise.all(closing), deadline]);
+    clearTimeout(timer);
+    for (const conn of this.conns.values()) conn.socket.terminate();
+  }
+}

@@ -1,0 +1,30 @@
+import { z } from 'zod';
+
+/** User and team ids: 1-64 chars of A-Z a-z 0-9 _ . : @ - (PROTOCOL §1). */
+export const idSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_.:@-]{1,64}$/, 'must be 1-64 chars of A-Z a-z 0-9 _ . : @ -');
+
+/** Display names: 1-100 characters (code points), any Unicode but control characters. */
+export const nameSchema = z
+  .string()
+  .refine((s) => {
+    const length = [...s].length;
+    return length >= 1 && length <= 100;
+  }, 'must be 1-100 characters')
+  .refine((s) => !/\p{Cc}/u.test(s), 'must not contain control characters');
+
+/** Client-chosen idempotency key. */
+export const refSchema = z.string().min(1).max(64);
+
+/** Sequence numbers as they arrive in query strings and frames. */
+export const seqSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+/** One line for a zod failure, naming the field: "to: must be 1-64 chars ...". */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) =>
+      issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message,
+    )
+    .join('; ');
+}

@@ -1,0 +1,56 @@
+import type { Bus, BusListener, ClusterEvent } from './bus';
+import type { MemoryHistory } from './memory-history';
+import type { Message, MessageDraft } from './types';
+
+/**
+ * In-process fan-out for the single-node embedded engine. Delivery happens inside
+ * `publish`, so listeners see messages in the order seqs were assigned.
+ */
+export class MemoryBus implements Bus {
+  private readonly listeners: BusListener[] = [];
+  private closed = false;
+
+  constructor(
+    private readonly history: MemoryHistory,
+    private readonly onListenerError: (err: unknown) => void = () => undefined,
+  ) {}
+
+  async publish(draft: MessageDraft): Promise<Message> {
+    const message = this.history.append(draft);
+    if (!this.closed) {
+      for (const listener of this.listeners) {
+        // The message is stored already: a failing listener must not turn it into a failed send.
+        try {
+          listener.message(message);
+        } catch (err) {
+          this.onListenerError(err);
+        }
+      }
+    }
+    return message;
+  }
+
+  async emit(event: ClusterEvent): Promise<void> {
+    if (this.closed) return;
+    for (const listener of this.listeners) {
+      try {
+        listener.event(event);
+      } catch (err) {
+        this.onListenerError(err);
+      }
+    }
+  }
+
+  // One process holds every connection, so there is nothing to (un)subscribe from.
+  async subscribe(): Promise<void> {}
+  async unsubscribe(): Promise<void> {}
+
+  listen(listener: BusListener): void {
+    this.listeners.push(listener);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.listeners.length = 0;
+  }
+}

@@ -1,0 +1,93 @@
+import type { ConnectionPage, ConnectionQuery, Presence } from './presence';
+import type { ConnectionInfo, Member, TeamPresence } from './types';
+
+interface UserEntry {
+  name: string;
+  connIds: Set<string>;
+}
+
+export function encodeCursor(connId: string): string {
+  return Buffer.from(connId, 'utf8').toString('base64url');
+}
+
+export function decodeCursor(cursor: string | undefined): string | undefined {
+  return cursor === undefined ? undefined : Buffer.from(cursor, 'base64url').toString('utf8');
+}
+
+/** Presence of the single embedded node. */
+export class MemoryPresence implements Presence {
+  private readonly conns = new Map<string, ConnectionInfo>();
+  private readonly byTeam = new Map<string, Map<string, UserEntry>>();
+
+  async add(conn: ConnectionInfo): Promise<{ first: boolean }> {
+    this.conns.set(conn.connId, conn);
+    let users = this.byTeam.get(conn.teamId);
+    if (!users) {
+      users = new Map();
+      this.byTeam.set(conn.teamId, users);
+    }
+    let user = users.get(conn.userId);
+    const first = user === undefined;
+    if (!user) {
+      user = { name: conn.name, connIds: new Set() };
+      users.set(conn.userId, user);
+    }
+    user.name = conn.name;
+    user.connIds.add(conn.connId);
+    return { first };
+  }
+
+  async remove(conn: ConnectionInfo): Promise<{ last: boolean }> {
+    if (!this.conns.delete(conn.connId)) return { last: false };
+    const users = this.byTeam.get(conn.teamId);
+    const user = users?.get(conn.userId);
+    if (!users || !user) return { last: false };
+    user.connIds.delete(conn.connId);
+    if (user.connIds.size > 0) return { last: false };
+    users.delete(conn.userId);
+    if (users.size === 0) this.byTeam.delete(conn.teamId);
+    return { last: true };
+  }
+
+  async get(connId: string): Promise<ConnectionInfo | undefined> {
+    return this.conns.get(connId);
+  }
+
+  async members(teamId: string): Promise<Member[]> {
+    const users = this.byTeam.get(teamId);
+    if (!users) return [];
+    return [...users].map(([id, user]) => ({
+      id,
+      name: user.name,
+      connections: user.connIds.size,
+    }));
+  }
+
+  async teams(): Promise<TeamPresence[]> {
+    return [...this.byTeam].map(([teamId, users]) => {
+      let connections = 0;
+      for (const user of users.values()) connections += user.connIds.size;
+      return { teamId, online: users.size, connections };
+    });
+  }
+
+  async list(query: ConnectionQuery): Promise<ConnectionPage> {
+    const after = decodeCursor(query.cursor);
+    const matches = [...this.conns.values()]
+      .filter(
+        (c) =>
+          (query.teamId === undefined || c.teamId === query.teamId) &&
+          (query.userId === undefined || c.userId === query.userId) &&
+          (after === undefined || c.connId > after),
+      )
+      .sort((a, b) => (a.connId < b.connId ? -1 : 1));
+    const connections = matches.slice(0, query.limit);
+    const next =
+      matches.length > query.limit
+        ? encodeCursor(connections[connections.length - 1]!.connId)
+        : null;
+    return { connections, next };
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,27 @@
+import type { ConnectionInfo, Member, TeamPresence } from './types';
+
+export interface ConnectionQuery {
+  teamId?: string;
+  userId?: string;
+  limit: number;
+  /** Opaque: the `next` of the previous page. */
+  cursor?: string;
+}
+
+export interface ConnectionPage {
+  connections: ConnectionInfo[];
+  next: string | null;
+}
+
+/** Who is connected, cluster-wide. Join/leave are user-level: first and last connection. */
+export interface Presence {
+  /** `first` is true when this is the user's only connection in the team. */
+  add(conn: ConnectionInfo): Promise<{ first: boolean }>;
+  /** `last` is true when the user has no connection left in the team. */
+  remove(conn: ConnectionInfo): Promise<{ last: boolean }>;
+  get(connId: string): Promise<ConnectionInfo | undefined>;
+  members(teamId: string): Promise<Member[]>;
+  teams(): Promise<TeamPresence[]>;
+  list(query: ConnectionQuery): Promise<ConnectionPage>;
+  close(): Promise<void>;
+}

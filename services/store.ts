@@ -1,0 +1,12 @@
+import type { Team } from './types';
+
+/** Durable team records. */
+export interface Store {
+  /** Rejects with `conflict` when the team exists. */
+  createTeam(team: { id: string; name: string }): Promise<Team>;
+  /** Records a team first seen on a socket; returns the existing one untouched. */
+  ensureTeam(id: string): Promise<Team>;
+  getTeam(id: string): Promise<Team | undefined>;
+  listTeams(): Promise<Team[]>;
+  close(): Promise<void>;
+}

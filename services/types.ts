@@ -1,0 +1,77 @@
+/** Domain shapes shared by every service. Wire names match PROTOCOL.md exactly. */
+
+export interface UserRef {
+  id: string;
+  name: string;
+}
+
+/** What a publisher hands in; the engine adds id, seq and ts. */
+export interface MessageDraft {
+  teamId: string;
+  from: UserRef;
+  /** Recipient user id for a direct message; absent for a team message. */
+  to?: string;
+  data: unknown;
+  /** connId of the sending socket, so it is skipped on delivery; never sent to clients. */
+  origin?: string;
+}
+
+/** An accepted, stored message. */
+export interface Message extends MessageDraft {
+  id: string;
+  seq: number;
+  ts: number;
+}
+
+export interface Ack {
+  id: string;
+  seq: number;
+}
+
+export interface TeamHead {
+  /** Latest seq assigned in the team, 0 when none. */
+  seq: number;
+  /** Changes whenever the team's history was lost, so a client's `since` is meaningless. */
+  epoch: string;
+}
+
+export interface ConnectionInfo {
+  connId: string;
+  userId: string;
+  name: string;
+  teamId: string;
+  node: string;
+  ip: string;
+  /** ISO-8601 */
+  connectedAt: string;
+}
+
+export interface Member {
+  id: string;
+  name: string;
+  connections: number;
+}
+
+export interface TeamPresence {
+  teamId: string;
+  /** Distinct users online. */
+  online: number;
+  connections: number;
+}
+
+export interface Team {
+  id: string;
+  name: string;
+  /** ISO-8601 */
+  createdAt: string;
+}
+
+/** A message is visible to a viewer when it is a team message, or a direct one they sent or receive. */
+export function visibleTo(message: MessageDraft, userId: string | undefined): boolean {
+  return (
+    userId === undefined ||
+    message.to === undefined ||
+    message.to === userId ||
+    message.from.id === userId
+  );
+}
