@@ -30,6 +30,7 @@ const origins = z
       .map((o) => o.trim())
       .filter((o) => o.length > 0),
   )
+  .refine((list) => list.length > 0, 'must list at least one origin (unset it to allow any)')
   .refine(
     (list) =>
       list.every((o) => {
@@ -112,7 +113,10 @@ export function loadConfig(env: Env): Config {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const key = String(issue.path[0]);
-    const got = key === 'ADMIN_TOKEN' || key === 'AUTH_SECRET' ? '' : ` (got "${present[key]}")`;
+    // JSON.stringify keeps the message on one line whatever the value holds.
+    const raw = present[key] ?? '';
+    const shown = JSON.stringify(raw.length > 80 ? `${raw.slice(0, 80)}…` : raw);
+    const got = key === 'ADMIN_TOKEN' || key === 'AUTH_SECRET' ? '' : ` (got ${shown})`;
     throw new ConfigError(`${key}: ${issue.message}${got}`);
   }
   const c = parsed.data;

@@ -1,0 +1,605 @@
+import { randomUUID } from 'node:crypto';
+import type { Bus, ClusterEvent } from '../../services/bus';
+import type { History } from '../../services/history';
+import type { Message, MessageDraft } from '../../services/types';
+
+/** What the engine suite needs: a bus and the history it writes to. */
+export interface EngineUnderTest {
+  bus: Bus;
+  history: History;
+  close(): Promise<void>;
+}
+
+export interface EngineOptions {
+  /** Messages retained per team. */
+  retain: number;
+}
+
+export type EngineFactory = (options: EngineOptions) => Promise<EngineUnderTest>;
+
+/** Collects what the bus delivers; `until` resolves once a condition holds, however long that takes. */
+class Recorder {
+  readonly messages: Message[] = [];
+  readonly events: ClusterEvent[] = [];
+  private waiters: { check: () => boolean; resolve: () => void }[] = [];
+
+  attach(bus: Bus): void {
+    bus.listen({
+      message: (m) => {
+        this.messages.push(m);
+        this.wake();
+      },
+      event: (e) => {
+        this.events.push(e);
+        this.wake();
+      },
+    });
+  }
+
+  messagesOf(teamId: string): Message[] {
+    return this.messages.filter((m) => m.teamId === teamId);
+  }
+
+  /** No timeout of its own: jest's test timeout reports a delivery that never comes. */
+  until(check: () => boolean): Promise<void> {
+    if (check()) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ check, resolve }));
+  }
+
+  private wake(): void {
+    this.waiters = this.waiters.filter((w) => {
+      if (!w.check()) return true;
+      w.resolve();
+      return false;
+    });
+  }
+}
+
+const alice = { id: 'alice', name: 'Alice' };
+const bob = { id: 'bob', name: '鲍勃' };
+const carol = { id: 'carol', name: 'Carol' };
+
+/**
+ * The behaviour every Bus + History engine must share. Team ids are unique per
+ * test, so an engine whose state outlives one factory call (Redis) still passes.
+ */
+export function engineContract(name: string, makeEngine: EngineFactory): void {
+  describe(`engine contract: ${name}`, () => {
+    let engine: EngineUnderTest | undefined;
+    let recorder: Recorder;
+
+    async function start(options: EngineOptions = { retain: 1000 }): Promise<EngineUnderTest> {
+      engine = await makeEngine(options);
+      recorder = new Recorder();
+      recorder.attach(engine.bus);
+      return engine;
+    }
+
+    function newTeam(): string {
+      return `t-${randomUUID().slice(0, 12)}`;
+    }
+
+    afterEach(async () => {
+      await engine?.close();
+      engine = undefined;
+    });
+
+    async function publishTeam(
+      e: EngineUnderTest,
+      teamId: string,
+      count: number,
+      from = alice,
+    ): Promise<Message[]> {
+      const out: Message[] = [];
+      for (let i = 0; i < count; i++) {
+        out.push(await e.bus.publish({ teamId, from, data: { n: i + 1 } }));
+      }
+      return out;
+    }
+
+    describe('publish', () => {
+      test('assigns seq 1, 2, 3 per team', async () => {
+        const e = await start();
+        const teamId = newTeam();
+        const messages = await publishTeam(e, teamId, 3);
+        expect(messages.map((m) => m.seq)).toEqual([1, 2, 3]);
+      });
+
+      test('teams have independent seqs', async () => {
+        const e = await start();
+        const a = newTeam();
+        const b = newTeam();
+        const seqs: [string, number][] = [];
+        for (const teamId of [a, b, a, a, b, a]) {
+          const m = await e.bus.publish({ teamId, from: alice, data: 'x' });
+          seqs.push([teamId, m.seq]);
+        }
+        expect(seqs).toEqual([
+          [a, 1],
+          [b, 1],
+          [a, 2],
+          [a, 3],
+          [b, 2],
+          [a, 4],
+        ]);
+      });
+
+      test('concurrent publishes get distinct, gapless seqs', async () => {
+        const e = await start();
+        const teamId = newTeam();
+        const messages = await Promise.all(
+          Array.from({ length: 25 }, (_, i) => e.bus.publish({ teamId, from: alice, data: i })),
+        );
+        expect(messages.map((m) => m.seq).sort((x, y) => x - y)).toEqual(
+          Array.from({ length: 25 }, (_, i) => i + 1),
+        );
+      });
+
+      test('resolves with the stored message: id, ts, teamId, from, data', async () => {
+        const e = await start();
+        const teamId = newTeam();
+        const data = { text: '消息发送', nested: [1, { ok: true }], nil: null };
+        const m = await e.bus.publish({ teamId, from: bob, data });
+        expect(m).toMatchObject({ teamId, from: bob, data, seq: 1 });
+        expect(typeof m.id).toBe('string');
+        expect(m.id.length).toBeGreaterThan(0);
+        expect(Number.isInteger(m.ts)).toBe(true);
+        expect(new Date(m.ts).getUTCFullYear()).toBeGreaterThanOrEqual(2024);
+        expect(m.to).toBeUndefined();
+      });
+
+      test('a direct message resolves with to', async () => {
+        const e = await start();
+        const teamId = newTeam();
+        const m = await e.bus.publish({ teamId, from: alice, to: 'bob', data: 'psst' });
+        expect(m).toMatchObject({ teamId, from: alice, to: 'bob', data: 'psst', seq: 1 });
+      });
+
+      test('ids are unique across messages and teams', async () => {
+        const e = await start();
+        const a = newTeam();
+        const b = newTeam();
+        const messages = [...(await publishTeam(e, a, 20)), ...(await publishTeam(e, b, 20))];
+        expect(new Set(messages.map((m) => m.id)).size).toBe(40);
+      });
+
+      test('the draft is not mutated', async () => {
+        const e = await start();
+        const draft: MessageDraft = { teamId: newTeam(), from: alice, data: { a: 1 } };
+        const copy = structuredClone(draft);
+        await e.bus.publish(draft);
+        expect(draft).toEqual(copy);
+      });
+    });
+
+    describe('delivery', () => {
+      test('a subscribed listener receives each message with its seq', async () => {
+        const e = await start();
+        const teamId = newTeam();
+        await e.bus.subscribe(teamId);
+        const published = await publishTeam(e, teamId, 3);
+        await recorder.until(() => recorder.messagesOf(teamId).length >= 3);
+        expect(recorder.messagesOf(teamId)).toEqual(published);
+      });
+
+      test('listeners receive a team’s messages in seq order, even when published concurrently', async () => {
+        const e = await start();
+        const teamId = newTeam();
+        await e.bus.subscribe(teamId);
+        await Promise.all(
+          Array.from({ length: 30 }, (_, i) => e.bus.publish({ teamId, from: alice, data: i })),
+        );
+        await recorder.until(() => recorder.messagesOf(teamId).length >= 30);
+        expect(recorder.messagesOf(teamId).map((m) => m.seq)).toEqual(
+          Array.from({ length: 30 }, (_, i) => i + 1),
+        );
+      });
+
+      test('each team keeps its order when teams interleave', async () => {
+        const e = await start();
+        const a = newTeam();
+        const b = newTeam();
+        await e.bus.subscribe(a);
+        await e.bus.subscribe(b);
+        await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            e.bus.publish({ teamId: i % 2 === 0 ? a : b, from: alice, data: i }),
+          ),
+        );
+        await recorder.until(
+          () => recorder.messagesOf(a).length >= 10 && recorder.messagesOf(b).length >= 10,
+        );
+        const oneToTen = Array.from({ length: 10 }, (_, i) => i + 1);
+        expect(recorder.messagesOf(a).map((m) => m.seq)).toEqual(oneToTen);
+        expect(recorder.messagesOf(b).map((m) => m.seq)).toEqual(oneToTen);
+      });
+
+      test('a message is stored before it is delivered', async () => {
+        const e = await start();
+        const teamId = newTeam();
+        await e.bus.subscribe(teamId);
+        const heads: Promise<number>[] = [];
+        e.bus.listen({
+          message: (m) => {
+            if (m.teamId === teamId) heads.push(e.history.head(teamId).then((h) => h.seq - m.seq));
+          },
+          event: () => undefined,
+        });
+        await publishTeam(e, teamId, 3);
+        await recorder.until(() => recorder.messagesOf(teamId).length >= 3);
+        for (const gap of await Promise.all(heads)) expect(gap).toBeGreaterThanOrEqual(0);
+      });
+
+      test('the origin travels with the message so the sending connection can be skipped', async () => {
+        const e = await start();
+        const teamId = newTeam();
+        await e.bus.subscribe(teamId);
+        await e.bus.publish({ teamId, from: alice, data: 'x', origin: 'conn-1' });
+        await recorder.until(() => recorder.messagesOf(teamId).length >= 1);
+        expect(recorder.messagesOf(teamId)[0]!.origin).toBe('conn-1');
+      });
+
+      test('emit delivers a presence event', async () => {
+        const e = await start();
+        const teamId = newTeam();
+        await e.bus.subscribe(teamId);
+        const event: ClusterEvent = { kind: 'presence', teamId, event: 'join', user: bob };
+        await e.bus.emit(event);
+        await recorder.until(() => recorder.events.length >= 1);
+        expect(recorder.events).toEqual([event]);
+      });
+
+      test('emit delivers a kick event', async () => {
+        const e = await start();
+        const event: ClusterEvent = { kind: 'kick', connId: `c-${randomUUID()}` };
+        await e.bus.emit(event);
+        await recorder.until(() => recorder.events.length >= 1);
+        expect(recorder.events).toEqual([event]);
+      });
+
+      test('every listener gets every message and event', async () => {
+        const e = await start();
+        const second = new Recorder();
+        second.attach(e.bus);
+        const teamId = newTeam();
+        await e.bus.subscribe(teamId);
+        await publishTeam(e, teamId, 2);
+        await e.bus.emit({ kind: 'presence', teamId, event: 'leave', user: carol });
+        for (const r of [recorder, second]) {
+          await r.until(() => r.messagesOf(teamId).length >= 2 && r.events.length >= 1);
+          expect(r.messagesOf(teamId).map((m) => m.seq)).toEqual([1, 2]);
+          expect(r.events).toEqual([{ kind: 'presence', teamId, event: 'leave', user: carol }]);
+        }
+      });
+    });
+
+    describe('history.head', () => {
+      test('an unknown team has seq 0 and an epoch', async () => {
+        const e = await start();
+        const head = await e.history.head(newTeam());
+        expect(head.seq).toBe(0);
+        expect(typeof head.epoch).toBe('string');
+        expect(head.epoch.length).toBeGreaterThan(0);
+      });
+
+      test('seq follows publishes and the epoch is stable', async () => {
+        const e = await start();
+        const teamId = newTeam();
+        const before = await e.history.head(teamId);
+        await publishTeam(e, teamId, 3);
+        const after = await e.history.head(teamId);
+        expect(after.seq).toBe(3);
+        // Publishing does not reset history, so the epoch a client saw (even on an
+        // empty team) stays valid for its resume.
+        expect(after.epoch).toBe(before.epoch);
+        expect((await e.history.head(teamId)).epoch).toBe(after.epoch);
+        const replay = await e.history.replay(teamId, { since: 0, epoch: after.epoch });
+        expect(replay.head).toEqual(after);
+      });
+
+      test('heads of two teams are independent', async () => {
+        const e = await start();
+        const a = newTeam();
+        const b = newTeam();
+        await publishTeam(e, a, 4);
+        await publishTeam(e, b, 1);
+        expect((await e.history.head(a)).seq).toBe(4);
+        expect((await e.history.head(b)).seq).toBe(1);
+      });
+    });
+
+    describe('history.replay', () => {
+      test('since 0 returns every message, oldest first, complete', async () => {
+        const e = await start();
+        const teamId = newTeam();
+        const published = await publishTeam(e, teamId, 5);
+        const { epoch } = await e.history.head(teamId);
+        const replay = await e.history.replay(teamId, { since: 0, epoch });
+        expect(replay.messages).toEqual(published);
+        expect(replay.complete).toBe(true);
+        expect(replay.head).toEqual({ seq: 5, epoch });
+      });
+
+      test('returns only messages after since', async () => {
+        const e = await start();
+        const teamId = newTeam();
+        await publishTeam(e, teamId, 5);
+        const { epoch } = await e.history.head(teamId);
+        const replay = await e.history.replay(teamId, { since: 3, epoch });
+        expect(replay.messages.map((m) => m.seq)).toEqual([4, 5]);
+        expect(replay.complete).toBe(true);
+      });
+
+      test('since = head returns nothing and is complete', async () => {
+        const e = await start();
+        const teamId = newTeam();
+        await publishTeam(e, teamId, 2);
+        const { epoch } = await e.history.head(teamId);
+        const replay = await e.history.replay(teamId, { since: 2, epoch });
+        expect(replay).toEqual({ messages: [], complete: true, head: { seq: 2, epoch } });
+      });
+
+      test('without an epoch the replay still works', async () => {
+        const e = await start();
+        const teamId = newTeam();
+        await publishTeam(e, teamId, 2);
+        const replay = await e.history.replay(teamId, { since: 1 });
+        expect(replay.messages.map((m) => m.seq)).toEqual([2]);
+        expect(replay.complete).toBe(true);
+      });
+
+      test('an unknown team with since 0 is an empty complete replay', async () => {
+        const e = await start();
+        const teamId = newTeam();
+        const replay = await e.history.replay(teamId, { since: 0 });
+        expect(replay.messages).toEqual([]);
+        expect(replay.complete).toBe(true);
+        expect(replay.head.seq).toBe(0);
+      });
+
+      test('since beyond the head is incomplete and empty', async () => {
+        const e = await start();
+        const teamId = newTeam();
+        await publishTeam(e, teamId, 2);
+        const { epoch } = await e.history.head(teamId);
+        const replay = await e.history.replay(teamId, { since: 9, epoch });
+        expect(replay.messages).toEqual([]);
+        expect(replay.complete).toBe(false);
+        expect(replay.head).toEqual({ seq: 2, epoch });
+      });
+
+      test('a wrong epoch is incomplete and replays nothing', async () => {
+        const e = await start();
+        const teamId = newTeam();
+        await publishTeam(e, teamId, 3);
+        const head = await e.history.head(teamId);
+        const replay = await e.history.replay(teamId, { since: 0, epoch: `${head.epoch}-old` });
+        expect(replay.messages).toEqual([]);
+        expect(replay.complete).toBe(false);
+        expect(replay.head).toEqual(head);
+      });
+
+      test('since before retention returns what is retained and is incomplete', async () => {
+        const e = await start({ retain: 3 });
+        const teamId = newTeam();
+        await publishTeam(e, teamId, 5);
+        const { epoch } = await e.history.head(teamId);
+        const replay = await e.history.replay(teamId, { since: 0, epoch });
+        expect(replay.messages.map((m) => m.seq)).toEqual([3, 4, 5]);
+        expect(replay.complete).toBe(false);
+        const justLost = await e.history.replay(teamId, { since: 1, epoch });
+        expect(justLost.messages.map((m) => m.seq)).toEqual([3, 4, 5]);
+        expect(justLost.complete).toBe(false);
+      });
+
+      test('since at the edge of retention is complete', async () => {
+        const e = await start({ retain: 3 });
+        const teamId = newTeam();
+        await publishTeam(e, teamId, 5);
+        const { epoch } = await e.history.head(teamId);
+        const replay = await e.history.replay(teamId, { since: 2, epoch });
+        expect(replay.messages.map((m) => m.seq)).toEqual([3, 4, 5]);
+        expect(replay.complete).toBe(true);
+      });
+
+      test('retention is per team', async () => {
+        const e = await start({ retain: 2 });
+        const a = newTeam();
+        const b = newTeam();
+        await publishTeam(e, a, 4);
+        await publishTeam(e, b, 2);
+        expect((await e.history.replay(a, { since: 0 })).complete).toBe(false);
+        const rb = await e.history.replay(b, { since: 0 });
+        expect(rb.messages.map((m) => m.seq)).toEqual([1, 2]);
+        expect(rb.complete).toBe(true);
+      });
+
+      describe('visibility', () => {
+        async function mixed(e: EngineUnderTest, teamId: string): Promise<void> {
+          await e.bus.publish({ teamId, from: alice, data: 'team 1' }); // 1
+          await e.bus.publish({ teamId, from: alice, to: 'bob', data: 'a->b' }); // 2
+          await e.bus.publish({ teamId, from: carol, to: 'alice', data: 'c->a' }); // 3
+          await e.bus.publish({ teamId, from: bob, data: 'team 4' }); // 4
+          await e.bus.publish({ teamId, from: carol, to: 'carol', data: 'c->c' }); // 5
+        }
+
+        test.each([
+          ['alice', [1, 2, 3, 4]],
+          ['bob', [1, 2, 4]],
+          ['carol', [1, 3, 4, 5]],
+          ['dave', [1, 4]],
+        ])('viewer %s sees team messages and their own directs', async (viewer, seqs) => {
+          const e = await start();
+          const teamId = newTeam();
+          await mixed(e, teamId);
+          const replay = await e.history.replay(teamId, { since: 0, viewer });
+          expect(replay.messages.map((m) => m.seq)).toEqual(seqs);
+          expect(replay.complete).toBe(true);
+          expect(replay.head.seq).toBe(5);
+        });
+
+        test('no viewer (admin) sees everything', async () => {
+          const e = await start();
+          const teamId = newTeam();
+          await mixed(e, teamId);
+          const replay = await e.history.replay(teamId, { since: 0 });
+          expect(replay.messages.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5]);
+        });
+
+        test('visibility combines with since', async () => {
+          const e = await start();
+          const teamId = newTeam();
+          await mixed(e, teamId);
+          const replay = await e.history.replay(teamId, { since: 2, viewer: 'bob' });
+          expect(replay.messages.map((m) => m.seq)).toEqual([4]);
+          expect(replay.complete).toBe(true);
+        });
+      });
+    });
+
+    describe('history.before', () => {
+      test('the newest page, oldest first, with more', async () => {
+        const e = await start();
+        const teamId = newTeam();
+        await publishTeam(e, teamId, 10);
+        const page = await e.history.before(teamId, { limit: 3 });
+        expect(page.messages.map((m) => m.seq)).toEqual([8, 9, 10]);
+        expect(page.more).toBe(true);
+      });
+
+      test('pages backwards with before', async () => {
+        const e = await start();
+        const teamId = newTeam();
+        await publishTeam(e, teamId, 10);
+        const p2 = await e.history.before(teamId, { before: 8, limit: 3 });
+        expect(p2.messages.map((m) => m.seq)).toEqual([5, 6, 7]);
+        expect(p2.more).toBe(true);
+        const p3 = await e.history.before(teamId, { before: 5, limit: 3 });
+        expect(p3.messages.map((m) => m.seq)).toEqual([2, 3, 4]);
+        expect(p3.more).toBe(true);
+        const p4 = await e.history.before(teamId, { before: 2, limit: 3 });
+        expect(p4.messages.map((m) => m.seq)).toEqual([1]);
+        expect(p4.more).toBe(false);
+      });
+
+      test('walking every page returns every message once', async () => {
+        const e = await start();
+        const teamId = newTeam();
+        const published = await publishTeam(e, teamId, 11);
+        const seen: Message[] = [];
+        let before: number | undefined;
+        for (;;) {
+          const page = await e.history.before(teamId, {
+            limit: 4,
+            ...(before === undefined ? {} : { before }),
+          });
+          seen.unshift(...page.messages);
+          if (!page.more) break;
+          before = page.messages[0]!.seq;
+        }
+        expect(seen).toEqual(published);
+      });
+
+      test('a page that ends exactly at the first message has no more', async () => {
+        const e = await start();
+        const teamId = newTeam();
+        await publishTeam(e, teamId, 6);
+        const page = await e.history.before(teamId, { before: 4, limit: 3 });
+        expect(page.messages.map((m) => m.seq)).toEqual([1, 2, 3]);
+        expect(page.more).toBe(false);
+      });
+
+      test('a limit above the count returns everything without more', async () => {
+        const e = await start();
+        const teamId = newTeam();
+        const published = await publishTeam(e, teamId, 4);
+        expect(await e.history.before(teamId, { limit: 50 })).toEqual({
+          messages: published,
+          more: false,
+        });
+      });
+
+      test('before 1 and an unknown team are empty', async () => {
+        const e = await start();
+        const teamId = newTeam();
+        await publishTeam(e, teamId, 3);
+        expect(await e.history.before(teamId, { before: 1, limit: 10 })).toEqual({
+          messages: [],
+          more: false,
+        });
+        expect(await e.history.before(newTeam(), { limit: 10 })).toEqual({
+          messages: [],
+          more: false,
+        });
+      });
+
+      test('before beyond the head is the newest page', async () => {
+        const e = await start();
+        const teamId = newTeam();
+        await publishTeam(e, teamId, 5);
+        const page = await e.history.before(teamId, { before: 1000, limit: 2 });
+        expect(page.messages.map((m) => m.seq)).toEqual([4, 5]);
+        expect(page.more).toBe(true);
+      });
+
+      test('pages of one team never include another team', async () => {
+        const e = await start();
+        const a = newTeam();
+        const b = newTeam();
+        await publishTeam(e, a, 3);
+        await publishTeam(e, b, 3);
+        const page = await e.history.before(a, { limit: 10 });
+        expect(page.messages.every((m) => m.teamId === a)).toBe(true);
+        expect(page.messages).toHaveLength(3);
+      });
+
+      describe('visibility', () => {
+        async function mixed(e: EngineUnderTest, teamId: string): Promise<void> {
+          await e.bus.publish({ teamId, from: alice, data: 'team' }); // 1
+          await e.bus.publish({ teamId, from: alice, to: 'bob', data: 'a->b' }); // 2
+          await e.bus.publish({ teamId, from: carol, to: 'alice', data: 'c->a' }); // 3
+          await e.bus.publish({ teamId, from: alice, to: 'carol', data: 'a->c' }); // 4
+          await e.bus.publish({ teamId, from: bob, data: 'team' }); // 5
+        }
+
+        test('a viewer only sees team messages and their own directs', async () => {
+          const e = await start();
+          const teamId = newTeam();
+          await mixed(e, teamId);
+          const page = await e.history.before(teamId, { limit: 10, viewer: 'bob' });
+          expect(page.messages.map((m) => m.seq)).toEqual([1, 2, 5]);
+          expect(page.more).toBe(false);
+        });
+
+        test('limit counts visible messages only', async () => {
+          const e = await start();
+          const teamId = newTeam();
+          await mixed(e, teamId);
+          const page = await e.history.before(teamId, { limit: 2, viewer: 'bob' });
+          expect(page.messages.map((m) => m.seq)).toEqual([2, 5]);
+          expect(page.more).toBe(true);
+        });
+
+        test('more ignores older messages the viewer may not see', async () => {
+          const e = await start();
+          const teamId = newTeam();
+          await mixed(e, teamId);
+          const page = await e.history.before(teamId, { before: 5, limit: 1, viewer: 'dave' });
+          expect(page.messages.map((m) => m.seq)).toEqual([1]);
+          expect(page.more).toBe(false);
+          const newest = await e.history.before(teamId, { limit: 1, viewer: 'dave' });
+          expect(newest.messages.map((m) => m.seq)).toEqual([5]);
+          expect(newest.more).toBe(true);
+        });
+
+        test('no viewer (admin) sees everything', async () => {
+          const e = await start();
+          const teamId = newTeam();
+          await mixed(e, teamId);
+          const page = await e.history.before(teamId, { limit: 10 });
+          expect(page.messages.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5]);
+        });
+      });
+    });
+  });
+}

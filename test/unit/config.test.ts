@@ -1,0 +1,310 @@
+import { ConfigError, loadConfig, type Config } from '../../app/config';
+
+/** Runs loadConfig, expects a ConfigError and returns its message. */
+function configError(env: Record<string, string | undefined>): string {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.message;
+    throw err;
+  }
+  throw new Error('expected a ConfigError, nothing was thrown');
+}
+
+function expectOneLineNaming(message: string, variable: string): void {
+  expect(message.startsWith(`${variable}: `)).toBe(true);
+  expect(message).not.toMatch(/[\r\n]/);
+}
+
+describe('loadConfig defaults', () => {
+  let config: Config;
+  beforeAll(() => {
+    config = loadConfig({});
+  });
+
+  test('numbers and flags', () => {
+    expect(config).toMatchObject({
+      port: 3000,
+      host: '0.0.0.0',
+      logLevel: 'info',
+      rateLimitPerS: 20,
+      rateLimitBurst: 40,
+      maxConnections: 0,
+      maxConnectionsPerIp: 1000,
+      maxMessageBytes: 65536,
+      maxBufferedBytes: 1048576,
+      heartbeatMs: 25000,
+      historySize: 1000,
+      bodyLimitBytes: 262144,
+      drainDelayMs: 0,
+      trustProxy: false,
+      allowedOrigins: [],
+      authSecret: undefined,
+    });
+  });
+
+  test('a node id is made and is valid', () => {
+    expect(config.nodeId).toMatch(/^[A-Za-z0-9_.:-]{1,64}$/);
+  });
+
+  test('an admin token is generated when unset', () => {
+    expect(config.adminTokenGenerated).toBe(true);
+    expect(config.adminToken.length).toBeGreaterThanOrEqual(16);
+    expect(config.adminToken).toMatch(/^\S+$/);
+  });
+
+  test('generated admin tokens differ between loads', () => {
+    expect(loadConfig({}).adminToken).not.toBe(loadConfig({}).adminToken);
+  });
+
+  test('unrelated variables are ignored', () => {
+    expect(loadConfig({ HOME: '/root', PATH: '/bin', npm_config_x: 'y' }).port).toBe(3000);
+  });
+});
+
+describe('loadConfig values', () => {
+  test('reads every variable', () => {
+    const config = loadConfig({
+      PORT: '8080',
+      HOST: '127.0.0.1',
+      NODE_ID: 'node-1',
+      LOG_LEVEL: 'debug',
+      ADMIN_TOKEN: 'a'.repeat(16),
+      AUTH_SECRET: 's'.repeat(32),
+      ALLOWED_ORIGINS: 'https://a.com',
+      TRUST_PROXY: 'true',
+      MAX_CONNECTIONS: '10',
+      MAX_CONNECTIONS_PER_IP: '0',
+      RATE_LIMIT_PER_S: '0',
+      RATE_LIMIT_BURST: '1',
+      MAX_MESSAGE_BYTES: '1024',
+      MAX_BUFFERED_BYTES: '2048',
+      HEARTBEAT_MS: '1000',
+      HISTORY_SIZE: '5',
+      BODY_LIMIT_BYTES: '4096',
+      DRAIN_DELAY_MS: '100',
+    });
+    expect(config).toEqual({
+      port: 8080,
+      host: '127.0.0.1',
+      nodeId: 'node-1',
+      logLevel: 'debug',
+      adminToken: 'a'.repeat(16),
+      adminTokenGenerated: false,
+      authSecret: 's'.repeat(32),
+      allowedOrigins: ['https://a.com'],
+      trustProxy: true,
+      maxConnections: 10,
+      maxConnectionsPerIp: 0,
+      rateLimitPerS: 0,
+      rateLimitBurst: 1,
+      maxMessageBytes: 1024,
+      maxBufferedBytes: 2048,
+      heartbeatMs: 1000,
+      historySize: 5,
+      bodyLimitBytes: 4096,
+      drainDelayMs: 100,
+    });
+  });
+
+  test('PORT 0 (any free port) is allowed', () => {
+    expect(loadConfig({ PORT: '0' }).port).toBe(0);
+  });
+
+  test('surrounding whitespace in numbers is tolerated', () => {
+    expect(loadConfig({ PORT: ' 4000 ' }).port).toBe(4000);
+  });
+
+  test('an empty string means unset', () => {
+    const config = loadConfig({
+      PORT: '',
+      HOST: '',
+      NODE_ID: '',
+      LOG_LEVEL: '',
+      ADMIN_TOKEN: '',
+      AUTH_SECRET: '',
+      ALLOWED_ORIGINS: '',
+      TRUST_PROXY: '',
+      RATE_LIMIT_PER_S: '',
+      RATE_LIMIT_BURST: '',
+      MAX_CONNECTIONS_PER_IP: '',
+      MAX_MESSAGE_BYTES: '',
+      MAX_BUFFERED_BYTES: '',
+      HEARTBEAT_MS: '',
+      REDIS_URL: '',
+      MSSQL_URL: '',
+    });
+    expect(config).toMatchObject({
+      port: 3000,
+      host: '0.0.0.0',
+      logLevel: 'info',
+      adminTokenGenerated: true,
+      authSecret: undefined,
+      allowedOrigins: [],
+      trustProxy: false,
+      rateLimitPerS: 20,
+      rateLimitBurst: 40,
+      maxConnectionsPerIp: 1000,
+      maxMessageBytes: 65536,
+      maxBufferedBytes: 1048576,
+      heartbeatMs: 25000,
+    });
+  });
+
+  test('undefined values mean unset', () => {
+    expect(loadConfig({ PORT: undefined }).port).toBe(3000);
+  });
+});
+
+describe('loadConfig TRUST_PROXY', () => {
+  test.each([
+    ['true', true],
+    ['TRUE', true],
+    ['1', true],
+    ['yes', true],
+    [' Yes ', true],
+    ['false', false],
+    ['False', false],
+    ['0', false],
+    ['no', false],
+  ])('%j is %s', (value, expected) => {
+    expect(loadConfig({ TRUST_PROXY: value }).trustProxy).toBe(expected);
+  });
+
+  test.each(['maybe', 'on', '2', 'truee'])('%j is refused', (value) => {
+    expectOneLineNaming(configError({ TRUST_PROXY: value }), 'TRUST_PROXY');
+  });
+});
+
+describe('loadConfig ALLOWED_ORIGINS', () => {
+  test('a comma-separated list with spaces', () => {
+    expect(
+      loadConfig({ ALLOWED_ORIGINS: 'https://a.com, http://localhost:5173 ,https://b.example.org' })
+        .allowedOrigins,
+    ).toEqual(['https://a.com', 'http://localhost:5173', 'https://b.example.org']);
+  });
+
+  test('empty items are skipped', () => {
+    expect(loadConfig({ ALLOWED_ORIGINS: 'https://a.com,,' }).allowedOrigins).toEqual([
+      'https://a.com',
+    ]);
+  });
+
+  test.each([
+    'https://a.com/path',
+    'https://a.com/',
+    'a.com',
+    '*',
+    'https://a.com?x=1',
+    'https://a.com, not an origin',
+  ])('%j is refused', (value) => {
+    const message = configError({ ALLOWED_ORIGINS: value });
+    expectOneLineNaming(message, 'ALLOWED_ORIGINS');
+  });
+});
+
+describe('loadConfig errors', () => {
+  test.each([
+    ['PORT', 'x'],
+    ['PORT', '-1'],
+    ['PORT', '65536'],
+    ['PORT', '3.5'],
+    ['PORT', '1e3'],
+    ['PORT', '   '],
+    ['HEARTBEAT_MS', '99'],
+    ['HEARTBEAT_MS', 'soon'],
+    ['RATE_LIMIT_PER_S', '-5'],
+    ['RATE_LIMIT_BURST', '0'],
+    ['MAX_CONNECTIONS_PER_IP', 'many'],
+    ['MAX_CONNECTIONS', '-1'],
+    ['MAX_MESSAGE_BYTES', '10'],
+    ['MAX_BUFFERED_BYTES', '1'],
+    ['HISTORY_SIZE', '0'],
+    ['BODY_LIMIT_BYTES', '1'],
+    ['DRAIN_DELAY_MS', '5001'],
+    ['LOG_LEVEL', 'verbose'],
+    ['NODE_ID', 'has space'],
+    ['NODE_ID', 'n'.repeat(65)],
+  ])('%s=%j throws a one-line ConfigError naming it', (name, value) => {
+    expectOneLineNaming(configError({ [name]: value }), name);
+  });
+
+  test('the bad value is shown for non-secret variables', () => {
+    expect(configError({ PORT: 'abc' })).toContain('abc');
+  });
+
+  test('a bad value containing a newline still gives a one-line message (PORT)', () => {
+    expectOneLineNaming(configError({ PORT: '30\n00' }), 'PORT');
+  });
+
+  test('a bad value containing a newline still gives a one-line message (ALLOWED_ORIGINS)', () => {
+    expectOneLineNaming(
+      configError({ ALLOWED_ORIGINS: 'https://a.com\nhttps://b.com/x' }),
+      'ALLOWED_ORIGINS',
+    );
+  });
+
+  test('the first bad variable is the one reported, on one line', () => {
+    const message = configError({ PORT: 'x', HEARTBEAT_MS: 'y' });
+    expect(message).not.toMatch(/[\r\n]/);
+    expect(/^(PORT|HEARTBEAT_MS): /.test(message)).toBe(true);
+  });
+
+  test('ConfigError is an Error named ConfigError', () => {
+    try {
+      loadConfig({ PORT: 'x' });
+      throw new Error('expected a ConfigError');
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      expect(err).toBeInstanceOf(Error);
+      expect((err as Error).name).toBe('ConfigError');
+    }
+  });
+});
+
+describe('loadConfig secrets', () => {
+  const shortToken = 'tok-SECRET-1';
+  const shortSecret = 'auth-SECRET-value-123';
+
+  test('a short ADMIN_TOKEN is refused without echoing it', () => {
+    const message = configError({ ADMIN_TOKEN: shortToken });
+    expectOneLineNaming(message, 'ADMIN_TOKEN');
+    expect(message).not.toContain(shortToken);
+    expect(message).not.toContain('SECRET');
+  });
+
+  test('a short AUTH_SECRET is refused without echoing it', () => {
+    const message = configError({ AUTH_SECRET: shortSecret });
+    expectOneLineNaming(message, 'AUTH_SECRET');
+    expect(message).not.toContain(shortSecret);
+    expect(message).not.toContain('SECRET-value');
+  });
+
+  test('secrets set alongside another bad variable are not echoed', () => {
+    const token = 'admin-token-VERYSECRET';
+    const secret = 'x'.repeat(20) + 'AUTHSECRET' + 'y'.repeat(10);
+    const message = configError({ ADMIN_TOKEN: token, AUTH_SECRET: secret, PORT: 'bad' });
+    expect(message).not.toContain('VERYSECRET');
+    expect(message).not.toContain('AUTHSECRET');
+  });
+
+  test('a valid ADMIN_TOKEN is used as given', () => {
+    const config = loadConfig({ ADMIN_TOKEN: 'exactly-16-chars' });
+    expect(config.adminToken).toBe('exactly-16-chars');
+    expect(config.adminTokenGenerated).toBe(false);
+  });
+});
+
+describe('loadConfig engines not in this build', () => {
+  test('REDIS_URL is refused with a line naming it', () => {
+    const message = configError({ REDIS_URL: 'redis://:pa55word@redis:6379' });
+    expectOneLineNaming(message, 'REDIS_URL');
+    expect(message).not.toContain('pa55word');
+  });
+
+  test('MSSQL_URL is refused with a line naming it', () => {
+    const message = configError({ MSSQL_URL: 'mssql://sa:pa55word@db:1433/switchboard' });
+    expectOneLineNaming(message, 'MSSQL_URL');
+    expect(message).not.toContain('pa55word');
+  });
+});
