@@ -44,9 +44,13 @@ export interface SwitchboardApp {
   closeServices(): Promise<void>;
 }
 
-const OPEN_PATHS = new Set(['/api/health', '/api/ready']);
-const isProtected = (path: string) =>
-  (path === '/metrics' || path.startsWith('/api/')) && !OPEN_PATHS.has(path);
+/**
+ * Everything but the probes needs the admin token. Listing what is open rather
+ * than what is protected means a path spelled another way (`/API/teams`,
+ * `/metrics/`) can never slip past the check.
+ */
+const OPEN_PATHS = new Set(['/api/health', '/api/ready', '/socket']);
+const isProtected = (path: string) => !OPEN_PATHS.has(path);
 
 /** Builds the whole app; it never listens (see startServer). */
 export function createApp(deps: AppDeps): SwitchboardApp {
@@ -61,7 +65,7 @@ export function createApp(deps: AppDeps): SwitchboardApp {
     log: logger,
   });
   engine.bus.listen(hub);
-  const messaging = new Messaging(engine.bus, engine.idempotency, metrics);
+  const messaging = new Messaging(engine.bus, metrics);
   const handshakes = new WeakMap<IncomingMessage, Handshake>();
 
   const wsOptions: ServerOptions = {
@@ -91,7 +95,8 @@ export function createApp(deps: AppDeps): SwitchboardApp {
   koa.silent = true;
 
   const apiDeps: ApiDeps = { ...engine, hub, messaging, metrics, isDraining };
-  const router = new Router<AppState>();
+  // Exact matching: one spelling per route.
+  const router = new Router<AppState>({ sensitive: true, strict: true });
   healthRoutes(router, apiDeps);
   metricsRoutes(router, apiDeps);
   teamRoutes(router, apiDeps);
@@ -137,12 +142,6 @@ export function createApp(deps: AppDeps): SwitchboardApp {
     startDraining: () => {
       draining = true;
     },
-    closeServices: async () => {
-      // Writers first, the store last: nothing may write to a closed store.
-      await engine.idempotency.close();
-      await engine.presence.close();
-      await engine.bus.close();
-      await engine.store.close();
-    },
+    closeServices: () => engine.close(),
   };
 }

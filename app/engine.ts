@@ -1,7 +1,6 @@
 import type { Bus } from '../services/bus';
 import type { HealthChecks } from '../services/health';
 import type { History } from '../services/history';
-import type { Idempotency } from '../services/idempotency';
 import type { Presence } from '../services/presence';
 import type { Store } from '../services/store';
 
@@ -11,6 +10,7 @@ export interface Engine {
   history: History;
   presence: Presence;
   store: Store;
-  idempotency: Idempotency;
   health: HealthChecks;
+  /** Closes the services in the order their dependencies allow, then their clients. */
+  close(): Promise<void>;
 }

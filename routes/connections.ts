@@ -29,7 +29,7 @@ export function connectionRoutes(router: ApiRouter, deps: ApiDeps): void {
     const conn = await deps.presence.get(connId);
     if (!conn) throw new AppError('not_found', `unknown connection ${connId}`);
     // Held here: close now. Elsewhere in the cluster: the node that holds it does.
-    if (!deps.hub.kick(connId)) await deps.bus.emit({ kind: 'kick', connId });
+    if (!deps.hub.kick(connId)) await deps.bus.emit({ kind: 'kick', connId, node: conn.node });
     ctx.status = 204;
   });
 }

@@ -1,9 +1,9 @@
-import type { Message, MessageDraft, UserRef } from './types';
+import type { Ack, Message, MessageDraft, UserRef } from './types';
 
 /** Signals that travel between nodes besides messages. */
 export type ClusterEvent =
   | { kind: 'presence'; teamId: string; event: 'join' | 'leave'; user: UserRef }
-  | { kind: 'kick'; connId: string };
+  | { kind: 'kick'; connId: string; node: string };
 
 export interface BusListener {
   message(message: Message): void;
@@ -18,6 +18,13 @@ export interface BusListener {
 export interface Bus {
   /** Resolves once the message is stored; rejects with `unavailable` when the backend is down. */
   publish(draft: MessageDraft): Promise<Message>;
+  /**
+   * `publish`, at most once per key within the idempotency window: a repeated key
+   * resolves with the first ack and publishes nothing. The check and the publish
+   * are one step, so a retry after a lost ack cannot publish twice. A failed
+   * publish is not remembered.
+   */
+  publishOnce(draft: MessageDraft, key: string): Promise<Ack>;
   emit(event: ClusterEvent): Promise<void>;
   /** Start receiving a team's messages and presence events on this node. */
   subscribe(teamId: string): Promise<void>;

@@ -12,6 +12,7 @@ export const errorCatalogue = {
   conflict: { status: 409, message: 'already exists' },
   payload_too_large: { status: 413, message: 'payload too large' },
   unsupported_media_type: { status: 415, message: 'unsupported media type' },
+  upgrade_required: { status: 426, message: 'this endpoint speaks WebSocket only' },
   rate_limited: { status: 429, message: 'rate limit exceeded' },
   internal: { status: 500, message: 'internal error' },
   not_implemented: { status: 501, message: 'not implemented' },

@@ -1,6 +1,7 @@
 import type { Bus, BusListener, ClusterEvent } from './bus';
 import type { MemoryHistory } from './memory-history';
-import type { Message, MessageDraft } from './types';
+import { MemoryIdempotency } from './memory-idempotency';
+import type { Ack, Message, MessageDraft } from './types';
 
 /**
  * In-process fan-out for the single-node embedded engine. Delivery happens inside
@@ -10,10 +11,22 @@ export class MemoryBus implements Bus {
   private readonly listeners: BusListener[] = [];
   private closed = false;
 
+  private readonly once: MemoryIdempotency;
+
   constructor(
     private readonly history: MemoryHistory,
+    options: { idempotencyTtlMs: number },
     private readonly onListenerError: (err: unknown) => void = () => undefined,
-  ) {}
+  ) {
+    this.once = new MemoryIdempotency(options.idempotencyTtlMs);
+  }
+
+  publishOnce(draft: MessageDraft, key: string): Promise<Ack> {
+    return this.once.once(`${draft.teamId}\u0000${key}`, async () => {
+      const { id, seq } = await this.publish(draft);
+      return { id, seq };
+    });
+  }
 
   async publish(draft: MessageDraft): Promise<Message> {
     const message = this.history.append(draft);
@@ -52,5 +65,6 @@ export class MemoryBus implements Bus {
   async close(): Promise<void> {
     this.closed = true;
     this.listeners.length = 0;
+    this.once.clear();
   }
 }

@@ -1,4 +1,3 @@
-import type { Idempotency } from './idempotency';
 import type { Ack } from './types';
 
 interface Entry {
@@ -6,7 +5,12 @@ interface Entry {
   result: Promise<Ack>;
 }
 
-export class MemoryIdempotency implements Idempotency {
+/**
+ * Runs `produce` once per key within the TTL; later calls with the key get the
+ * first result. A failed `produce` is forgotten so a retry works. The memory bus
+ * builds `publishOnce` on it.
+ */
+export class MemoryIdempotency {
   // Insertion order is expiry order (one TTL for all), so pruning only looks at the front.
   private readonly entries = new Map<string, Entry>();
 
@@ -35,7 +39,7 @@ export class MemoryIdempotency implements Idempotency {
     }
   }
 
-  async close(): Promise<void> {
+  clear(): void {
     this.entries.clear();
   }
 }

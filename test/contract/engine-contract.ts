@@ -7,6 +7,8 @@ import type { Message, MessageDraft } from '../../services/types';
 export interface EngineUnderTest {
   bus: Bus;
   history: History;
+  /** The node this bus runs as: kicks are addressed to it. */
+  nodeId: string;
   close(): Promise<void>;
 }
 
@@ -96,6 +98,54 @@ export function engineContract(name: string, makeEngine: EngineFactory): void {
       }
       return out;
     }
+
+    describe('publishOnce', () => {
+      test('the same key returns the first ack and publishes once', async () => {
+        const e = await start();
+        const teamId = newTeam();
+        await e.bus.subscribe(teamId);
+        const key = `k-${randomUUID()}`;
+        const first = await e.bus.publishOnce({ teamId, from: alice, data: 'once' }, key);
+        const again = await e.bus.publishOnce({ teamId, from: alice, data: 'once' }, key);
+        expect(again).toEqual(first);
+        expect(first).toEqual({ id: expect.any(String), seq: 1 });
+        const after = await e.bus.publish({ teamId, from: alice, data: 'next' });
+        expect(after.seq).toBe(2);
+        await recorder.until(() => recorder.messagesOf(teamId).length >= 2);
+        expect(recorder.messagesOf(teamId).map((m) => m.data)).toEqual(['once', 'next']);
+      });
+
+      test('concurrent calls with one key publish once and share the ack', async () => {
+        const e = await start();
+        const teamId = newTeam();
+        const key = `k-${randomUUID()}`;
+        const acks = await Promise.all(
+          Array.from({ length: 5 }, () =>
+            e.bus.publishOnce({ teamId, from: alice, data: 'x' }, key),
+          ),
+        );
+        for (const ack of acks) expect(ack).toEqual(acks[0]);
+        expect((await e.history.head(teamId)).seq).toBe(1);
+      });
+
+      test('keys are scoped per team', async () => {
+        const e = await start();
+        const a = newTeam();
+        const b = newTeam();
+        const key = `k-${randomUUID()}`;
+        const ackA = await e.bus.publishOnce({ teamId: a, from: alice, data: 'x' }, key);
+        const ackB = await e.bus.publishOnce({ teamId: b, from: alice, data: 'x' }, key);
+        expect(ackB.id).not.toEqual(ackA.id);
+      });
+
+      test('different keys publish separately', async () => {
+        const e = await start();
+        const teamId = newTeam();
+        const one = await e.bus.publishOnce({ teamId, from: alice, data: 1 }, `k1-${randomUUID()}`);
+        const two = await e.bus.publishOnce({ teamId, from: alice, data: 2 }, `k2-${randomUUID()}`);
+        expect([one.seq, two.seq]).toEqual([1, 2]);
+      });
+    });
 
     describe('publish', () => {
       test('assigns seq 1, 2, 3 per team', async () => {
@@ -251,7 +301,7 @@ export function engineContract(name: string, makeEngine: EngineFactory): void {
 
       test('emit delivers a kick event', async () => {
         const e = await start();
-        const event: ClusterEvent = { kind: 'kick', connId: `c-${randomUUID()}` };
+        const event: ClusterEvent = { kind: 'kick', connId: `c-${randomUUID()}`, node: e.nodeId };
         await e.bus.emit(event);
         await recorder.until(() => recorder.events.length >= 1);
         expect(recorder.events).toEqual([event]);

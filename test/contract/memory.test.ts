@@ -1,10 +1,8 @@
 import { MemoryBus } from '../../services/memory-bus';
 import { MemoryHistory } from '../../services/memory-history';
-import { MemoryIdempotency } from '../../services/memory-idempotency';
 import { MemoryPresence } from '../../services/memory-presence';
 import { MemoryStore } from '../../services/memory-store';
 import { engineContract } from './engine-contract';
-import { idempotencyContract } from './idempotency-contract';
 import { presenceContract } from './presence-contract';
 import { storeContract } from './store-contract';
 
@@ -12,12 +10,10 @@ import { storeContract } from './store-contract';
 
 engineContract('memory', async ({ retain }) => {
   const history = new MemoryHistory({ retain });
-  const bus = new MemoryBus(history);
-  return { bus, history, close: () => bus.close() };
+  const bus = new MemoryBus(history, { idempotencyTtlMs: 10 * 60 * 1000 });
+  return { bus, history, nodeId: 'memory', close: () => bus.close() };
 });
 
 presenceContract('memory', async () => new MemoryPresence());
 
 storeContract('memory', async () => new MemoryStore());
-
-idempotencyContract('memory', async () => new MemoryIdempotency(10 * 60 * 1000));

@@ -2,7 +2,10 @@
  * Polls until `check` stops throwing (or returns true). For state that settles
  * asynchronously on the server, such as cleanup after a close; not a timing assertion.
  */
-export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 5000): Promise<T> {
+export async function eventually<T>(
+  check: () => T | false | Promise<T | false>,
+  timeoutMs = 5000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {

@@ -17,7 +17,9 @@ export function describeWithRedis(name: string, body: () => void): void {
     describe(name, body);
     return;
   }
-  process.stderr.write(`SKIPPED "${name}": redis-server is not installed (CI=true makes this a failure)\n`);
+  process.stderr.write(
+    `SKIPPED "${name}": redis-server is not installed (CI=true makes this a failure)\n`,
+  );
   describe.skip(name, body);
 }
 
@@ -69,7 +71,18 @@ export class RedisServer {
     if (this.child && this.child.exitCode === null) return;
     const child = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'],
+      [
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--loglevel',
+        'warning',
+      ],
       { stdio: 'ignore' },
     );
     this.child = child;

@@ -2,6 +2,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { connect } from '../helpers/client';
+import { eventually } from '../helpers/eventually';
 
 /**
  * The real entry point as operators run it: `node dist/app/main.js`, built from
@@ -21,6 +22,11 @@ beforeAll(() => {
   );
 }, 60000);
 
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+});
+
 function run(env: Record<string, string>): {
   child: ChildProcess;
   stdout: string[];
@@ -31,6 +37,7 @@ function run(env: Record<string, string>): {
     env: { ...base, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  children.push(child);
   const stdout: string[] = [];
   const stderr: string[] = [];
   child.stdout!.on('data', (c: Buffer) => stdout.push(c.toString()));
@@ -63,8 +70,9 @@ test('SIGTERM closes sockets with 1001 and exits 0', async () => {
   const { child, stdout, stderr } = run({ PORT: '0', HOST: '127.0.0.1', ADMIN_TOKEN: '' });
   const port = await listeningPort(stdout, child);
   // With no ADMIN_TOKEN, one is generated and printed once, on stderr, not in the JSON logs.
-  const printed = /admin token for this run is: (\S+)/.exec(stderr.join(''));
-  expect(printed).not.toBeNull();
+  const printed = await eventually(
+    () => /admin token for this run is: (\S+)\n/.exec(stderr.join('')) ?? false,
+  );
   expect(stdout.join('')).not.toContain(printed![1]);
   const res = await fetch(`http://127.0.0.1:${port}/api/teams`, {
     headers: { authorization: `Bearer ${printed![1]}` },

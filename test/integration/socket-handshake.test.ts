@@ -63,9 +63,12 @@ describe('params', () => {
     expect([400, 404]).toContain(status);
   });
 
-  test('a plain HTTP GET of /socket is not an upgrade and gets a JSON 404', async () => {
+  test('a plain HTTP GET of /socket is not an upgrade: 426 with a JSON error', async () => {
     const res = await fetch(`${server.http}/socket?id=a&name=a&teamId=A`);
-    expect(res.status).toBe(404);
+    expect(res.status).toBe(426);
+    expect(await res.json()).toEqual({
+      error: { code: 'upgrade_required', message: expect.any(String) },
+    });
   });
 });
 

@@ -36,7 +36,7 @@ describe('MemoryIdempotency', () => {
   });
 
   afterEach(async () => {
-    await idem.close();
+    idem.clear();
   });
 
   test('the same key returns the first result and does not run produce again', async () => {
@@ -156,7 +156,7 @@ describe('MemoryIdempotency', () => {
   test('close forgets everything', async () => {
     const c = counter('a');
     await idem.once('k', c.produce);
-    await idem.close();
+    idem.clear();
     await idem.once('k', c.produce);
     expect(c.runs()).toBe(2);
   });

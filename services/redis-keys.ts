@@ -1,0 +1,75 @@
+/**
+ * Every Redis key and channel the engine uses, in one place. A team's keys share
+ * the hash tag `{teamId}` so the publish script touches one slot (Redis Cluster).
+ */
+export class RedisKeys {
+  constructor(private readonly prefix: string) {}
+
+  seq(teamId: string): string {
+    return `${this.prefix}{${teamId}}:seq`;
+  }
+  log(teamId: string): string {
+    return `${this.prefix}{${teamId}}:log`;
+  }
+  epoch(teamId: string): string {
+    return `${this.prefix}{${teamId}}:epoch`;
+  }
+  ref(teamId: string, key: string): string {
+    return `${this.prefix}{${teamId}}:ref:${key}`;
+  }
+  /** Pub/sub channel of a team: its messages and presence events. */
+  teamChannel(teamId: string): string {
+    return `${this.prefix}ch:team:${teamId}`;
+  }
+  /** Pub/sub channel of one node: kicks and readiness canaries. */
+  nodeChannel(nodeId: string): string {
+    return `${this.prefix}ch:node:${nodeId}`;
+  }
+  teamFromChannel(channel: string): string | undefined {
+    const head = `${this.prefix}ch:team:`;
+    return channel.startsWith(head) ? channel.slice(head.length) : undefined;
+  }
+
+  // Presence
+  /** Hash connId -> ConnectionInfo JSON, every connection in the cluster. */
+  conns(): string {
+    return `${this.prefix}conns`;
+  }
+  /** Sorted set (all scores 0) of connIds, for keyset pagination by connId. */
+  connIndex(): string {
+    return `${this.prefix}conns:index`;
+  }
+  /** Sorted set of a team's connIds. */
+  teamConns(teamId: string): string {
+    return `${this.prefix}team:${teamId}:conns`;
+  }
+  /** Hash userId -> open connections of that user in the team (dead nodes' included until cleaned). */
+  teamUsers(teamId: string): string {
+    return `${this.prefix}team:${teamId}:users`;
+  }
+  /** Set of teams with at least one connection entry. */
+  liveTeams(): string {
+    return `${this.prefix}teams:live`;
+  }
+  /** Set of node ids that registered connections. */
+  nodes(): string {
+    return `${this.prefix}nodes`;
+  }
+  /** A node's lease: exists while the node is alive. */
+  lease(nodeId: string): string {
+    return `${this.prefix}node:${nodeId}:lease`;
+  }
+  /** Set of a node's connIds, so survivors can clean up after it. */
+  nodeConns(nodeId: string): string {
+    return `${this.prefix}node:${nodeId}:conns`;
+  }
+  /** Short lock so one survivor cleans a dead node. */
+  cleanupLock(nodeId: string): string {
+    return `${this.prefix}node:${nodeId}:cleanup`;
+  }
+
+  // Store
+  teams(): string {
+    return `${this.prefix}teams`;
+  }
+}
