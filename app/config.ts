@@ -68,7 +68,22 @@ const schema = z.object({
   HISTORY_SIZE: int(1).default(1000),
   BODY_LIMIT_BYTES: int(1024).default(256 * 1024),
   DRAIN_DELAY_MS: int(0, 5000).default(0),
-  REDIS_URL: z.string().min(1).optional(),
+  REDIS_URL: z
+    .string()
+    .refine((s) => {
+      try {
+        return ['redis:', 'rediss:'].includes(new URL(s).protocol);
+      } catch {
+        return false;
+      }
+    }, 'must be a redis:// or rediss:// URL')
+    .optional(),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{0,32}$/, 'must be up to 32 chars of A-Z a-z 0-9 _ . : -')
+    .default('sb:'),
+  HISTORY_TTL_S: int(1).default(7 * 24 * 3600),
+  PRESENCE_LEASE_MS: int(300, 600_000).default(15_000),
   MSSQL_URL: z.string().min(1).optional(),
 });
 
@@ -93,7 +108,15 @@ export interface Config {
   historySize: number;
   bodyLimitBytes: number;
   drainDelayMs: number;
+  /** Set: the Redis engine; unset: the embedded memory engine. */
+  redisUrl: string | undefined;
+  redisKeyPrefix: string;
+  historyTtlSeconds: number;
+  presenceLeaseMs: number;
 }
+
+/** Values that may hold credentials are never echoed in an error. */
+const SECRET_BEARING = new Set(['ADMIN_TOKEN', 'AUTH_SECRET', 'REDIS_URL', 'MSSQL_URL']);
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -116,15 +139,10 @@ export function loadConfig(env: Env): Config {
     // JSON.stringify keeps the message on one line whatever the value holds.
     const raw = present[key] ?? '';
     const shown = JSON.stringify(raw.length > 80 ? `${raw.slice(0, 80)}…` : raw);
-    const got = key === 'ADMIN_TOKEN' || key === 'AUTH_SECRET' ? '' : ` (got ${shown})`;
+    const got = SECRET_BEARING.has(key) ? '' : ` (got ${shown})`;
     throw new ConfigError(`${key}: ${issue.message}${got}`);
   }
   const c = parsed.data;
-  if (c.REDIS_URL !== undefined) {
-    throw new ConfigError(
-      'REDIS_URL: the Redis engine is not part of this build yet; unset it to run the embedded engine',
-    );
-  }
   if (c.MSSQL_URL !== undefined) {
     throw new ConfigError(
       'MSSQL_URL: the SQL Server store is not part of this build yet; unset it to keep teams in memory',
@@ -151,5 +169,9 @@ export function loadConfig(env: Env): Config {
     historySize: c.HISTORY_SIZE,
     bodyLimitBytes: c.BODY_LIMIT_BYTES,
     drainDelayMs: c.DRAIN_DELAY_MS,
+    redisUrl: c.REDIS_URL,
+    redisKeyPrefix: c.REDIS_KEY_PREFIX,
+    historyTtlSeconds: c.HISTORY_TTL_S,
+    presenceLeaseMs: c.PRESENCE_LEASE_MS,
   };
 }

@@ -2,6 +2,7 @@ import pino from 'pino';
 import { ConfigError, loadConfig, type Config } from './config';
 import { createApp } from './create-app';
 import { createMemoryEngine } from './memory-engine';
+import { createRedisEngine } from './redis-engine';
 import { startServer } from './start-server';
 
 /** SIGTERM must end the process within 10 s even if a close step hangs. */
@@ -22,11 +23,24 @@ function readConfig(): Config {
 async function main(): Promise<void> {
   const config = readConfig();
   const logger = pino({ level: config.logLevel, base: { node: config.nodeId } });
-  const engine = createMemoryEngine({ historySize: config.historySize, log: logger });
+  const engine = config.redisUrl
+    ? await createRedisEngine({
+        url: config.redisUrl,
+        keyPrefix: config.redisKeyPrefix,
+        nodeId: config.nodeId,
+        historySize: config.historySize,
+        historyTtlSeconds: config.historyTtlSeconds,
+        presenceLeaseMs: config.presenceLeaseMs,
+        log: logger,
+      })
+    : createMemoryEngine({ historySize: config.historySize, log: logger });
   const app = createApp({ config, engine, logger });
   const running = await startServer(app, config.port, config.host);
 
-  logger.info({ port: running.port, host: config.host, engine: 'memory' }, 'switchboard listening');
+  logger.info(
+    { port: running.port, host: config.host, engine: config.redisUrl ? 'redis' : 'memory' },
+    'switchboard listening',
+  );
   if (config.adminTokenGenerated) {
     // Printed once, outside the structured logs, so it never lands in a log pipeline.
     process.stderr.write(

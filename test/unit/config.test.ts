@@ -83,6 +83,10 @@ describe('loadConfig values', () => {
       HISTORY_SIZE: '5',
       BODY_LIMIT_BYTES: '4096',
       DRAIN_DELAY_MS: '100',
+      REDIS_URL: 'rediss://cache.internal:6380',
+      REDIS_KEY_PREFIX: 'app1:',
+      HISTORY_TTL_S: '3600',
+      PRESENCE_LEASE_MS: '5000',
     });
     expect(config).toEqual({
       port: 8080,
@@ -104,6 +108,10 @@ describe('loadConfig values', () => {
       historySize: 5,
       bodyLimitBytes: 4096,
       drainDelayMs: 100,
+      redisUrl: 'rediss://cache.internal:6380',
+      redisKeyPrefix: 'app1:',
+      historyTtlSeconds: 3600,
+      presenceLeaseMs: 5000,
     });
   });
 
@@ -295,11 +303,31 @@ describe('loadConfig secrets', () => {
   });
 });
 
-describe('loadConfig engines not in this build', () => {
-  test('REDIS_URL is refused with a line naming it', () => {
-    const message = configError({ REDIS_URL: 'redis://:pa55word@redis:6379' });
-    expectOneLineNaming(message, 'REDIS_URL');
-    expect(message).not.toContain('pa55word');
+describe('loadConfig engines', () => {
+  test('REDIS_URL turns the Redis engine on, with its defaults', () => {
+    const config = loadConfig({ REDIS_URL: 'redis://:pa55word@redis:6379/0' });
+    expect(config.redisUrl).toBe('redis://:pa55word@redis:6379/0');
+    expect(config.redisKeyPrefix).toBe('sb:');
+    expect(config.historyTtlSeconds).toBe(604800);
+    expect(config.presenceLeaseMs).toBe(15000);
+    expect(loadConfig({}).redisUrl).toBeUndefined();
+  });
+
+  test.each(['http://redis:6379', 'redis//:pa55word@redis', 'pa55word'])(
+    'a REDIS_URL that is not a redis URL (%s) is refused without echoing it',
+    (value) => {
+      const message = configError({ REDIS_URL: value });
+      expectOneLineNaming(message, 'REDIS_URL');
+      expect(message).not.toContain('pa55word');
+    },
+  );
+
+  test.each([
+    ['REDIS_KEY_PREFIX', 'has space'],
+    ['HISTORY_TTL_S', '0'],
+    ['PRESENCE_LEASE_MS', '10'],
+  ])('%s=%s is refused', (key, value) => {
+    expectOneLineNaming(configError({ [key]: value }), key);
   });
 
   test('MSSQL_URL is refused with a line naming it', () => {

@@ -1,0 +1,286 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Bus, BusListener, ClusterEvent } from './bus';
+import { redisUnavailable } from './redis-errors';
+import { newEpoch, parseEntry } from './redis-history';
+import type { RedisKeys } from './redis-keys';
+import { defineScripts } from './redis-scripts';
+import type { Ack, Message, MessageDraft } from './types';
+
+export interface RedisBusOptions {
+  nodeId: string;
+  /** Messages retained per team (stream MAXLEN). */
+  retain: number;
+  /** Seconds a team's seq, history and epoch live after its last message. */
+  ttlSeconds: number;
+  /** Seconds a `ref` is remembered. */
+  idempotencyTtlSeconds: number;
+  log: Logger;
+}
+
+interface TeamState {
+  /** Highest seq handed to listeners; undefined until the first message after subscribing. */
+  last: number | undefined;
+  /** While a gap is being filled from the stream, live messages wait here. */
+  waiting: Message[] | undefined;
+}
+
+// Channel payloads: a message is its JSON (starts with '{'); other kinds carry a one-letter tag.
+const EVENT = 'e';
+const KICK = 'k';
+const CANARY = 'c';
+
+/**
+ * Cross-node fan-out on Redis pub/sub. The publish script assigns the seq, appends
+ * to the team's stream and PUBLISHes in one step, so every node sees a team's
+ * messages in seq order. Pub/sub drops what is published while a subscriber is
+ * disconnected, so each node tracks the last seq it delivered per team and fills
+ * any gap from the stream before delivering further.
+ */
+export class RedisBus implements Bus {
+  private readonly listeners: BusListener[] = [];
+  private readonly teams = new Map<string, TeamState>();
+  private readonly canaries = new Map<string, () => void>();
+  private closed = false;
+  private readonly nodeChannel: string;
+  private readonly ready: Promise<void>;
+
+  constructor(
+    private readonly cmd: Redis,
+    private readonly sub: Redis,
+    private readonly keys: RedisKeys,
+    private readonly options: RedisBusOptions,
+  ) {
+    defineScripts(cmd);
+    this.nodeChannel = keys.nodeChannel(options.nodeId);
+    sub.on('message', (channel: string, payload: string) => this.onPayload(channel, payload));
+    // After a reconnect ioredis resubscribes on its own; what was published meanwhile is fetched.
+    let connectedOnce = false;
+    sub.on('ready', () => {
+      if (connectedOnce) this.refillAll();
+      connectedOnce = true;
+    });
+    this.ready = sub.subscribe(this.nodeChannel).then(
+      () => undefined,
+      (err: unknown) =>
+        options.log.warn({ err }, 'node channel subscribe failed; retried on reconnect'),
+    );
+  }
+
+  async publish(draft: MessageDraft): Promise<Message> {
+    const message = this.stamp(draft);
+    const [, seq] = await this.run(draft.teamId, message, undefined);
+    return { ...message, seq: Number(seq) };
+  }
+
+  async publishOnce(draft: MessageDraft, key: string): Promise<Ack> {
+    const message = this.stamp(draft);
+    const [fresh, result] = await this.run(draft.teamId, message, key);
+    if (fresh === 1) return { id: message.id, seq: Number(result) };
+    const text = String(result);
+    const at = text.lastIndexOf(':');
+    return { id: text.slice(0, at), seq: Number(text.slice(at + 1)) };
+  }
+
+  private stamp(draft: MessageDraft): Message {
+    return {
+      id: randomUUID(),
+      seq: 0,
+      teamId: draft.teamId,
+      from: { id: draft.from.id, name: draft.from.name },
+      ...(draft.to === undefined ? {} : { to: draft.to }),
+      data: draft.data,
+      ts: Date.now(),
+      ...(draft.origin === undefined ? {} : { origin: draft.origin }),
+    };
+  }
+
+  private async run(
+    teamId: string,
+    message: Message,
+    ref: string | undefined,
+  ): Promise<[number, string | number]> {
+    // The script splices the seq between these two halves, so data is encoded once, here.
+    const { id, seq: _unset, ...rest } = message;
+    const head = `{"id":${JSON.stringify(id)},"seq":`;
+    const tail = `,${JSON.stringify(rest).slice(1)}`;
+    try {
+      return await this.cmd.sbPublish(
+        this.keys.seq(teamId),
+        this.keys.log(teamId),
+        this.keys.epoch(teamId),
+        this.keys.ref(teamId, ref ?? ''),
+        head,
+        tail,
+        this.options.retain,
+        this.options.ttlSeconds,
+        this.keys.teamChannel(teamId),
+        newEpoch(),
+        ref === undefined ? '0' : '1',
+        this.options.idempotencyTtlSeconds,
+        id,
+      );
+    } catch (err) {
+      throw redisUnavailable(err);
+    }
+  }
+
+  async emit(event: ClusterEvent): Promise<void> {
+    try {
+      if (event.kind === 'kick') {
+        await this.cmd.publish(this.keys.nodeChannel(event.node), KICK + event.connId);
+      } else {
+        await this.cmd.publish(this.keys.teamChannel(event.teamId), EVENT + JSON.stringify(event));
+      }
+    } catch (err) {
+      throw redisUnavailable(err);
+    }
+  }
+
+  async subscribe(teamId: string): Promise<void> {
+    this.teams.set(teamId, { last: undefined, waiting: undefined });
+    try {
+      await this.sub.subscribe(this.keys.teamChannel(teamId));
+    } catch (err) {
+      throw redisUnavailable(err);
+    }
+  }
+
+  async unsubscribe(teamId: string): Promise<void> {
+    this.teams.delete(teamId);
+    try {
+      await this.sub.unsubscribe(this.keys.teamChannel(teamId));
+    } catch (err) {
+      throw redisUnavailable(err);
+    }
+  }
+
+  listen(listener: BusListener): void {
+    this.listeners.push(listener);
+  }
+
+  /**
+   * Proves the whole path: PUBLISH on the command connection comes back on the
+   * subscriber. A subscriber that silently stopped receiving fails this.
+   */
+  async probe(timeoutMs: number): Promise<boolean> {
+    await this.ready;
+    const nonce = randomUUID();
+    let timer: NodeJS.Timeout | undefined;
+    const seen = new Promise<boolean>((resolve) => {
+      this.canaries.set(nonce, () => resolve(true));
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    try {
+      await this.cmd.publish(this.nodeChannel, CANARY + nonce);
+      return await seen;
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
+      this.canaries.delete(nonce);
+    }
+  }
+
+  private onPayload(channel: string, payload: string): void {
+    if (this.closed) return;
+    if (channel === this.nodeChannel) {
+      if (payload.startsWith(KICK))
+        this.toListeners({ kind: 'kick', connId: payload.slice(1), node: this.options.nodeId });
+      else if (payload.startsWith(CANARY)) this.canaries.get(payload.slice(1))?.();
+      return;
+    }
+    const teamId = this.keys.teamFromChannel(channel);
+    if (teamId === undefined) return;
+    const state = this.teams.get(teamId);
+    if (!state) return;
+    try {
+      if (payload.startsWith(EVENT)) {
+        this.toListeners(JSON.parse(payload.slice(1)) as ClusterEvent);
+        return;
+      }
+      this.receive(teamId, state, JSON.parse(payload) as Message);
+    } catch (err) {
+      this.options.log.error({ err, channel }, 'bad payload on a team channel');
+    }
+  }
+
+  private receive(teamId: string, state: TeamState, message: Message): void {
+    if (state.waiting) {
+      state.waiting.push(message);
+      return;
+    }
+    if (state.last !== undefined && message.seq <= state.last) return;
+    if (state.last !== undefined && message.seq > state.last + 1) {
+      state.waiting = [message];
+      void this.refill(teamId, state);
+      return;
+    }
+    this.deliver(state, message);
+  }
+
+  private deliver(state: TeamState, message: Message): void {
+    state.last = message.seq;
+    for (const listener of this.listeners) {
+      try {
+        listener.message(message);
+      } catch (err) {
+        this.options.log.error({ err }, 'delivery failed');
+      }
+    }
+  }
+
+  private toListeners(event: ClusterEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener.event(event);
+      } catch (err) {
+        this.options.log.error({ err }, 'event delivery failed');
+      }
+    }
+  }
+
+  private refillAll(): void {
+    for (const [teamId, state] of this.teams) {
+      if (state.last === undefined || state.waiting) continue;
+      state.waiting = [];
+      void this.refill(teamId, state);
+    }
+  }
+
+  /** Fetches what pub/sub dropped after `state.last`, then releases the waiting messages. */
+  private async refill(teamId: string, state: TeamState): Promise<void> {
+    for (let attempt = 0; !this.closed && this.teams.get(teamId) === state; attempt++) {
+      try {
+        const from = (state.last ?? 0) + 1;
+        const entries = (await this.cmd.xrange(this.keys.log(teamId), `${from}-0`, '+')) as [
+          string,
+          string[],
+        ][];
+        const missed = entries.map(parseEntry);
+        const waiting = state.waiting ?? [];
+        state.waiting = undefined;
+        const all = [...missed, ...waiting].sort((a, b) => a.seq - b.seq);
+        for (const message of all)
+          if (state.last === undefined || message.seq > state.last) this.deliver(state, message);
+        if (missed.length > 0) {
+          this.options.log.warn(
+            { teamId, missed: missed.length },
+            'filled a pub/sub gap from the stream',
+          );
+        }
+        return;
+      } catch (err) {
+        if (attempt === 0) this.options.log.warn({ err, teamId }, 'gap fill failed; retrying');
+        await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 100 * 2 ** attempt)));
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.listeners.length = 0;
+    this.teams.clear();
+  }
+}

@@ -1,0 +1,74 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from 'pino';
+
+/** Reconnect delays: exponential from 100 ms, capped at 5 s, with full jitter over the upper half. */
+export function reconnectDelay(times: number, random: () => number = Math.random): number {
+  const capped = Math.min(5000, 100 * 2 ** Math.min(times - 1, 16));
+  return Math.round(capped / 2 + (random() * capped) / 2);
+}
+
+/** Resolves when the client is ready or after `timeoutMs`, whichever comes first; never throws. */
+export function waitReady(client: Redis, timeoutMs: number): Promise<boolean> {
+  if (client.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      client.off('ready', onReady);
+      resolve(ok);
+    };
+    const onReady = () => done(true);
+    const timer = setTimeout(() => done(false), timeoutMs);
+    client.on('ready', onReady);
+  });
+}
+
+/** Attempts after which a still-failing connection is reported as a long outage. */
+export const LONG_OUTAGE_ATTEMPTS = 20;
+
+/**
+ * A Redis client for this server. Commands fail at once while disconnected (no
+ * offline queue, no resend of unanswered commands), so a send is answered
+ * `unavailable` instead of waiting or being applied twice; the client keeps
+ * reconnecting on its own. State changes are logged once each, not per attempt.
+ */
+export function createRedisClient(
+  url: string,
+  role: string,
+  log: Logger,
+  extra: RedisOptions = {},
+): Redis {
+  let attempts = 0;
+  let state: 'connecting' | 'up' | 'down' = 'connecting';
+  const client = new Redis(url, {
+    lazyConnect: false,
+    enableOfflineQueue: false,
+    autoResendUnfulfilledCommands: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: 5000,
+    connectTimeout: 5000,
+    retryStrategy: (times) => {
+      attempts = times;
+      if (times === LONG_OUTAGE_ATTEMPTS)
+        log.error({ role, attempts: times }, 'redis still unreachable; retrying');
+      return reconnectDelay(times);
+    },
+    ...extra,
+  });
+  client.on('ready', () => {
+    if (state !== 'up') log.info({ role, after: attempts }, 'redis connected');
+    state = 'up';
+    attempts = 0;
+  });
+  client.on('error', (err: Error) => {
+    if (state === 'down') return;
+    state = 'down';
+    log.warn(
+      { role, err: { message: err.message, code: (err as { code?: string }).code } },
+      'redis unavailable',
+    );
+  });
+  client.on('end', () => {
+    state = 'down';
+  });
+  return client;
+}

@@ -1,0 +1,17 @@
+import type { Redis } from 'ioredis';
+import type { CheckState } from './health';
+import type { RedisBus } from './redis-bus';
+
+/** How long the readiness canary may take to come back through pub/sub. */
+const CANARY_TIMEOUT_MS = 1000;
+
+/**
+ * Redis is `up` when both connections are ready and a canary published on the
+ * command connection comes back on the subscriber.
+ */
+export function redisCheck(cmd: Redis, sub: Redis, bus: RedisBus): () => Promise<CheckState> {
+  return async () => {
+    if (cmd.status !== 'ready' || sub.status !== 'ready') return 'down';
+    return (await bus.probe(CANARY_TIMEOUT_MS)) ? 'up' : 'down';
+  };
+}

@@ -1,0 +1,112 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { History, HistoryPage, Replay, ReplayRequest } from './history';
+import { redisUnavailable } from './redis-errors';
+import type { RedisKeys } from './redis-keys';
+import { defineScripts } from './redis-scripts';
+import { visibleTo, type Message, type TeamHead } from './types';
+
+type StreamEntry = [id: string, fields: string[]];
+
+export function parseEntry(entry: StreamEntry): Message {
+  const fields = entry[1];
+  const at = fields.indexOf('m');
+  return JSON.parse(fields[at + 1]!) as Message;
+}
+
+export interface RedisHistoryOptions {
+  /** Seconds a team's history lives after its last message. */
+  ttlSeconds: number;
+}
+
+/** Reads the team streams the publish script writes (entry id = `${seq}-0`). */
+export class RedisHistory implements History {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly options: RedisHistoryOptions,
+  ) {
+    defineScripts(redis);
+  }
+
+  async head(teamId: string): Promise<TeamHead> {
+    try {
+      const [seq, epoch] = await this.redis.sbHead(
+        this.keys.seq(teamId),
+        this.keys.epoch(teamId),
+        newEpoch(),
+        this.options.ttlSeconds,
+      );
+      return { seq: Number(seq), epoch };
+    } catch (err) {
+      throw redisUnavailable(err);
+    }
+  }
+
+  async replay(teamId: string, request: ReplayRequest): Promise<Replay> {
+    const { since, epoch, viewer } = request;
+    let results: [Error | null, unknown][] | null;
+    try {
+      // One MULTI: the head, the range and the oldest entry describe the same moment.
+      results = await this.redis
+        .multi()
+        .sbHead(this.keys.seq(teamId), this.keys.epoch(teamId), newEpoch(), this.options.ttlSeconds)
+        .xrange(this.keys.log(teamId), `${since + 1}-0`, '+')
+        .xrange(this.keys.log(teamId), '-', '+', 'COUNT', 1)
+        .exec();
+    } catch (err) {
+      throw redisUnavailable(err);
+    }
+    if (!results) throw redisUnavailable(new Error('replay transaction aborted'));
+    for (const [err] of results) if (err) throw redisUnavailable(err);
+    const [seqText, currentEpoch] = results[0]![1] as [string, string];
+    const head = { seq: Number(seqText), epoch: currentEpoch };
+    if ((epoch !== undefined && epoch !== currentEpoch) || since > head.seq) {
+      return { messages: [], complete: false, head };
+    }
+    const range = results[1]![1] as StreamEntry[];
+    const oldest = results[2]![1] as StreamEntry[];
+    const firstSeq = oldest.length > 0 ? seqOf(oldest[0]![0]) : head.seq + 1;
+    const messages = range.map(parseEntry).filter((m) => visibleTo(m, viewer));
+    return { messages, complete: since + 1 >= firstSeq, head };
+  }
+
+  async before(
+    teamId: string,
+    query: { before?: number; limit: number; viewer?: string },
+  ): Promise<HistoryPage> {
+    if (query.before !== undefined && query.before <= 1) return { messages: [], more: false };
+    const page: Message[] = [];
+    let end = query.before === undefined ? '+' : `(${query.before}-0`;
+    const batch = Math.max(query.limit + 1, 64);
+    try {
+      for (;;) {
+        const entries = (await this.redis.xrevrange(
+          this.keys.log(teamId),
+          end,
+          '-',
+          'COUNT',
+          batch,
+        )) as StreamEntry[];
+        for (const entry of entries) {
+          const message = parseEntry(entry);
+          if (!visibleTo(message, query.viewer)) continue;
+          if (page.length === query.limit) return { messages: page.reverse(), more: true };
+          page.push(message);
+        }
+        if (entries.length < batch) return { messages: page.reverse(), more: false };
+        end = `(${entries[entries.length - 1]![0]}`;
+      }
+    } catch (err) {
+      throw redisUnavailable(err);
+    }
+  }
+}
+
+export function seqOf(entryId: string): number {
+  return Number(entryId.slice(0, entryId.indexOf('-')));
+}
+
+export function newEpoch(): string {
+  return randomUUID().slice(0, 8);
+}

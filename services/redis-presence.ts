@@ -1,0 +1,310 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { ClusterEvent } from './bus';
+import { decodeCursor, encodeCursor } from './memory-presence';
+import type { ConnectionPage, ConnectionQuery, Presence } from './presence';
+import { redisUnavailable } from './redis-errors';
+import type { RedisKeys } from './redis-keys';
+import { defineScripts } from './redis-scripts';
+import type { ConnectionInfo, Member, TeamPresence } from './types';
+
+export interface RedisPresenceOptions {
+  nodeId: string;
+  /** How long a node's entries count without a renewal. */
+  leaseMs: number;
+  /** Sends the `leave` events when a survivor cleans up after a dead node. */
+  announce: (event: ClusterEvent) => Promise<void>;
+  log: Logger;
+}
+
+/**
+ * Cluster-wide presence in Redis. Each node renews a lease; the entries of a node
+ * whose lease has expired are ignored by every read at once, and the first
+ * survivor to notice removes them and announces the users who left with it.
+ * Join/leave stay user-level because a per-team hash counts each user's
+ * connections across all nodes.
+ */
+export class RedisPresence implements Presence {
+  /** This node's own connections: the truth to restore after Redis lost them. */
+  private readonly local = new Map<string, ConnectionInfo>();
+  private timer: NodeJS.Timeout | undefined;
+  private dirty = false;
+  private ticking = false;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly options: RedisPresenceOptions,
+  ) {
+    defineScripts(redis);
+  }
+
+  /** Takes the lease and starts renewing it and sweeping dead nodes. */
+  async start(): Promise<void> {
+    if (this.timer) return;
+    this.timer = setInterval(
+      () => void this.tick(),
+      Math.max(50, Math.floor(this.options.leaseMs / 3)),
+    );
+    this.timer.unref();
+    await this.tick();
+  }
+
+  private scriptKeys(conn: { teamId: string }): string[] {
+    return [
+      this.keys.conns(),
+      this.keys.connIndex(),
+      this.keys.teamConns(conn.teamId),
+      this.keys.teamUsers(conn.teamId),
+      this.keys.liveTeams(),
+      this.keys.nodes(),
+      this.keys.nodeConns(this.options.nodeId),
+    ];
+  }
+
+  async add(conn: ConnectionInfo): Promise<{ first: boolean }> {
+    this.local.set(conn.connId, conn);
+    try {
+      const count = await this.redis.sbPresenceAdd(
+        ...this.scriptKeys(conn),
+        conn.connId,
+        JSON.stringify(conn),
+        conn.userId,
+        conn.teamId,
+        this.options.nodeId,
+      );
+      return { first: count === 1 };
+    } catch (err) {
+      this.dirty = true;
+      throw redisUnavailable(err);
+    }
+  }
+
+  async remove(conn: ConnectionInfo): Promise<{ last: boolean }> {
+    this.local.delete(conn.connId);
+    try {
+      return { last: (await this.removeEntry(conn, this.options.nodeId)) === 0 };
+    } catch (err) {
+      this.dirty = true;
+      throw redisUnavailable(err);
+    }
+  }
+
+  private removeEntry(conn: ConnectionInfo, node: string): Promise<number> {
+    const keys = this.scriptKeys(conn);
+    keys[6] = this.keys.nodeConns(node);
+    return this.redis.sbPresenceRemove(...keys, conn.connId, conn.userId, conn.teamId);
+  }
+
+  private async aliveNodes(): Promise<Set<string>> {
+    const nodes = await this.redis.smembers(this.keys.nodes());
+    const alive = new Set([this.options.nodeId]);
+    if (nodes.length === 0) return alive;
+    const leases = await this.redis.mget(nodes.map((n) => this.keys.lease(n)));
+    nodes.forEach((node, i) => {
+      if (leases[i] !== null) alive.add(node);
+    });
+    return alive;
+  }
+
+  private async read(connIds: string[], alive: Set<string>): Promise<ConnectionInfo[]> {
+    if (connIds.length === 0) return [];
+    const raw = await this.redis.hmget(this.keys.conns(), ...connIds);
+    const out: ConnectionInfo[] = [];
+    for (const text of raw) {
+      if (text === null) continue;
+      const info = JSON.parse(text) as ConnectionInfo;
+      if (alive.has(info.node)) out.push(info);
+    }
+    return out;
+  }
+
+  async get(connId: string): Promise<ConnectionInfo | undefined> {
+    try {
+      const [info] = await this.read([connId], await this.aliveNodes());
+      return info;
+    } catch (err) {
+      throw redisUnavailable(err);
+    }
+  }
+
+  async members(teamId: string): Promise<Member[]> {
+    try {
+      const alive = await this.aliveNodes();
+      return this.group(
+        await this.read(await this.redis.zrange(this.keys.teamConns(teamId), 0, -1), alive),
+      );
+    } catch (err) {
+      throw redisUnavailable(err);
+    }
+  }
+
+  private group(conns: ConnectionInfo[]): Member[] {
+    const users = new Map<string, Member>();
+    for (const c of conns.sort((a, b) => a.connectedAt.localeCompare(b.connectedAt))) {
+      const member = users.get(c.userId) ?? { id: c.userId, name: c.name, connections: 0 };
+      member.name = c.name;
+      member.connections++;
+      users.set(c.userId, member);
+    }
+    return [...users.values()];
+  }
+
+  async teams(): Promise<TeamPresence[]> {
+    try {
+      const alive = await this.aliveNodes();
+      const teamIds = await this.redis.smembers(this.keys.liveTeams());
+      const out: TeamPresence[] = [];
+      for (const teamId of teamIds) {
+        const members = this.group(
+          await this.read(await this.redis.zrange(this.keys.teamConns(teamId), 0, -1), alive),
+        );
+        if (members.length === 0) continue;
+        out.push({
+          teamId,
+          online: members.length,
+          connections: members.reduce((n, m) => n + m.connections, 0),
+        });
+      }
+      return out;
+    } catch (err) {
+      throw redisUnavailable(err);
+    }
+  }
+
+  async list(query: ConnectionQuery): Promise<ConnectionPage> {
+    try {
+      const alive = await this.aliveNodes();
+      const index =
+        query.teamId === undefined ? this.keys.connIndex() : this.keys.teamConns(query.teamId);
+      const found: ConnectionInfo[] = [];
+      let after = decodeCursor(query.cursor);
+      const batch = Math.max(query.limit + 1, 100);
+      for (;;) {
+        const ids = await this.redis.zrangebylex(
+          index,
+          after === undefined ? '-' : `(${after}`,
+          '+',
+          'LIMIT',
+          0,
+          batch,
+        );
+        for (const info of await this.read(ids, alive)) {
+          if (query.userId !== undefined && info.userId !== query.userId) continue;
+          found.push(info);
+        }
+        if (found.length > query.limit || ids.length < batch) break;
+        after = ids[ids.length - 1];
+      }
+      const connections = found.slice(0, query.limit);
+      const next =
+        found.length > query.limit
+          ? encodeCursor(connections[connections.length - 1]!.connId)
+          : null;
+      return { connections, next };
+    } catch (err) {
+      throw redisUnavailable(err);
+    }
+  }
+
+  private async tick(): Promise<void> {
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      await this.renew();
+      await this.sweep();
+    } catch (err) {
+      // Redis is down: reads already say so; the next tick tries again.
+      this.options.log.debug({ err }, 'presence upkeep failed');
+      this.dirty = true;
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private async renew(): Promise<void> {
+    const lease = this.keys.lease(this.options.nodeId);
+    const kept = await this.redis.set(lease, '1', 'PX', this.options.leaseMs, 'XX');
+    if (kept === 'OK' && !this.dirty) return;
+    await this.redis.set(lease, '1', 'PX', this.options.leaseMs);
+    await this.reconcile();
+    this.dirty = false;
+  }
+
+  /**
+   * Makes Redis hold exactly this node's live connections again: after a Redis
+   * restart, an expired lease (survivors may have removed us), or a failed write.
+   */
+  private async reconcile(): Promise<void> {
+    const stored = new Set(await this.redis.smembers(this.keys.nodeConns(this.options.nodeId)));
+    const restored: string[] = [];
+    for (const conn of this.local.values()) {
+      if (stored.has(conn.connId)) continue;
+      await this.redis.sbPresenceAdd(
+        ...this.scriptKeys(conn),
+        conn.connId,
+        JSON.stringify(conn),
+        conn.userId,
+        conn.teamId,
+        this.options.nodeId,
+      );
+      restored.push(conn.connId);
+    }
+    for (const connId of stored) {
+      if (this.local.has(connId)) continue;
+      const text = await this.redis.hget(this.keys.conns(), connId);
+      if (text === null) {
+        await this.redis.srem(this.keys.nodeConns(this.options.nodeId), connId);
+        continue;
+      }
+      await this.leave(JSON.parse(text) as ConnectionInfo, this.options.nodeId);
+    }
+    if (restored.length > 0)
+      this.options.log.info({ restored: restored.length }, 'presence restored in Redis');
+  }
+
+  private async leave(conn: ConnectionInfo, node: string): Promise<void> {
+    if ((await this.removeEntry(conn, node)) === 0) {
+      await this.options.announce({
+        kind: 'presence',
+        teamId: conn.teamId,
+        event: 'leave',
+        user: { id: conn.userId, name: conn.name },
+      });
+    }
+  }
+
+  /** Removes the entries of nodes whose lease expired; one survivor per dead node does it. */
+  private async sweep(): Promise<void> {
+    const alive = await this.aliveNodes();
+    for (const node of await this.redis.smembers(this.keys.nodes())) {
+      if (alive.has(node)) continue;
+      const locked = await this.redis.set(
+        this.keys.cleanupLock(node),
+        this.options.nodeId,
+        'PX',
+        this.options.leaseMs,
+        'NX',
+      );
+      if (locked !== 'OK') continue;
+      const connIds = await this.redis.smembers(this.keys.nodeConns(node));
+      const raw = connIds.length > 0 ? await this.redis.hmget(this.keys.conns(), ...connIds) : [];
+      for (const text of raw)
+        if (text !== null) await this.leave(JSON.parse(text) as ConnectionInfo, node);
+      await this.redis.del(this.keys.nodeConns(node));
+      await this.redis.srem(this.keys.nodes(), node);
+      this.options.log.warn({ node, connections: connIds.length }, 'cleaned up after a dead node');
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    // A clean stop gives its lease back so others do not wait for it to expire.
+    try {
+      await this.redis.del(this.keys.lease(this.options.nodeId));
+    } catch {
+      // Redis is down: the lease expires by itself.
+    }
+  }
+}

@@ -1,0 +1,101 @@
+import type { ClientContext, Redis, Result } from 'ioredis';
+
+/**
+ * Lua scripts, each one atomic step in Redis. Registered with ioredis
+ * `defineCommand`, which sends EVALSHA and falls back to EVAL after a restart.
+ */
+
+/**
+ * KEYS: seq, log, epoch, ref. ARGV: json head, json tail, retain, ttl s, channel,
+ * fresh epoch, use ref ('1'/'0'), ref ttl s, message id.
+ * Returns {1, seq} for a new message or {0, "id:seq"} for a repeated ref.
+ */
+const PUBLISH = `
+if ARGV[7] == '1' then
+  local prior = redis.call('GET', KEYS[4])
+  if prior then return {0, prior} end
+end
+if redis.call('EXISTS', KEYS[1]) == 0 and redis.call('EXISTS', KEYS[2]) == 1 then
+  -- The counter is gone but a log is left: the history cannot be trusted, start a new epoch.
+  redis.call('DEL', KEYS[2])
+  redis.call('SET', KEYS[3], ARGV[6])
+elseif redis.call('EXISTS', KEYS[3]) == 0 then
+  redis.call('SET', KEYS[3], ARGV[6])
+end
+local seq = redis.call('INCR', KEYS[1])
+local json = ARGV[1] .. seq .. ARGV[2]
+redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], seq .. '-0', 'm', json)
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+redis.call('EXPIRE', KEYS[3], ARGV[4])
+if ARGV[7] == '1' then
+  redis.call('SET', KEYS[4], ARGV[9] .. ':' .. seq, 'EX', ARGV[8])
+end
+redis.call('PUBLISH', ARGV[5], json)
+return {1, seq}
+`;
+
+/** KEYS: seq, epoch. ARGV: fresh epoch, ttl s. Returns {seq, epoch}, creating the epoch if missing. */
+const HEAD = `
+local e = redis.call('GET', KEYS[2])
+if not e then
+  e = ARGV[1]
+  redis.call('SET', KEYS[2], e, 'EX', ARGV[2])
+end
+return {redis.call('GET', KEYS[1]) or '0', e}
+`;
+
+/**
+ * KEYS: conns, connIndex, teamConns, teamUsers, liveTeams, nodes, nodeConns.
+ * ARGV: connId, info json, userId, teamId, nodeId.
+ * Returns the user's connection count in the team after adding, or 0 if already present.
+ */
+const PRESENCE_ADD = `
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('ZADD', KEYS[2], 0, ARGV[1])
+redis.call('ZADD', KEYS[3], 0, ARGV[1])
+redis.call('SADD', KEYS[5], ARGV[4])
+redis.call('SADD', KEYS[6], ARGV[5])
+redis.call('SADD', KEYS[7], ARGV[1])
+return redis.call('HINCRBY', KEYS[4], ARGV[3], 1)
+`;
+
+/**
+ * Same KEYS. ARGV: connId, userId, teamId.
+ * Returns the user's connection count left in the team, or -1 if the connection was unknown.
+ */
+const PRESENCE_REMOVE = `
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return -1 end
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('SREM', KEYS[7], ARGV[1])
+local left = redis.call('HINCRBY', KEYS[4], ARGV[2], -1)
+if left <= 0 then
+  redis.call('HDEL', KEYS[4], ARGV[2])
+  left = 0
+end
+if redis.call('ZCARD', KEYS[3]) == 0 then
+  redis.call('SREM', KEYS[5], ARGV[3])
+  redis.call('DEL', KEYS[4])
+end
+return left
+`;
+
+type Arg = string | number;
+
+declare module 'ioredis' {
+  interface RedisCommander<Context extends ClientContext = { type: 'default' }> {
+    sbPublish(...args: Arg[]): Result<[number, string | number], Context>;
+    sbHead(...args: Arg[]): Result<[string, string], Context>;
+    sbPresenceAdd(...args: Arg[]): Result<number, Context>;
+    sbPresenceRemove(...args: Arg[]): Result<number, Context>;
+  }
+}
+
+/** Registers every script on a client; safe to call more than once. */
+export function defineScripts(redis: Redis): void {
+  redis.defineCommand('sbPublish', { numberOfKeys: 4, lua: PUBLISH });
+  redis.defineCommand('sbHead', { numberOfKeys: 2, lua: HEAD });
+  redis.defineCommand('sbPresenceAdd', { numberOfKeys: 7, lua: PRESENCE_ADD });
+  redis.defineCommand('sbPresenceRemove', { numberOfKeys: 7, lua: PRESENCE_REMOVE });
+}

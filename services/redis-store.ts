@@ -1,0 +1,55 @@
+import type { Redis } from 'ioredis';
+import { AppError } from './errors';
+import { redisUnavailable } from './redis-errors';
+import type { RedisKeys } from './redis-keys';
+import type { Store } from './store';
+import type { Team } from './types';
+
+/** Teams in one Redis hash, shared by every node, for clusters without SQL Server. */
+export class RedisStore implements Store {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+  ) {}
+
+  private async put(id: string, name: string): Promise<{ created: boolean; team: Team }> {
+    const team = { id, name, createdAt: new Date().toISOString() };
+    try {
+      if ((await this.redis.hsetnx(this.keys.teams(), id, JSON.stringify(team))) === 1)
+        return { created: true, team };
+      const existing = await this.redis.hget(this.keys.teams(), id);
+      return { created: false, team: existing === null ? team : (JSON.parse(existing) as Team) };
+    } catch (err) {
+      throw redisUnavailable(err);
+    }
+  }
+
+  async createTeam(team: { id: string; name: string }): Promise<Team> {
+    const result = await this.put(team.id, team.name);
+    if (!result.created) throw new AppError('conflict', `team ${team.id} already exists`);
+    return result.team;
+  }
+
+  async ensureTeam(id: string): Promise<Team> {
+    return (await this.put(id, id)).team;
+  }
+
+  async getTeam(id: string): Promise<Team | undefined> {
+    try {
+      const text = await this.redis.hget(this.keys.teams(), id);
+      return text === null ? undefined : (JSON.parse(text) as Team);
+    } catch (err) {
+      throw redisUnavailable(err);
+    }
+  }
+
+  async listTeams(): Promise<Team[]> {
+    try {
+      return (await this.redis.hvals(this.keys.teams())).map((t) => JSON.parse(t) as Team);
+    } catch (err) {
+      throw redisUnavailable(err);
+    }
+  }
+
+  async close(): Promise<void> {}
+}

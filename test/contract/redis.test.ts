@@ -1,0 +1,83 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import pino from 'pino';
+import { RedisBus } from '../../services/redis-bus';
+import { createRedisClient, waitReady } from '../../services/redis-connection';
+import { RedisHistory } from '../../services/redis-history';
+import { RedisKeys } from '../../services/redis-keys';
+import { RedisPresence } from '../../services/redis-presence';
+import { RedisStore } from '../../services/redis-store';
+import { describeWithRedis, RedisServer } from '../helpers/redis-server';
+import { engineContract } from './engine-contract';
+import { presenceContract } from './presence-contract';
+import { storeContract } from './store-contract';
+
+/** The same suites the memory engine passes, against a real redis-server. */
+describeWithRedis('redis implementations', () => {
+  const log = pino({ level: 'silent' });
+  let server: RedisServer;
+  const clients: Redis[] = [];
+
+  beforeAll(async () => {
+    server = await RedisServer.start();
+  });
+
+  afterAll(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.quit().catch(() => undefined)));
+    await server.stop();
+  });
+
+  async function client(role: string, subscriber = false): Promise<Redis> {
+    const c = createRedisClient(
+      server.url,
+      role,
+      log,
+      subscriber ? { enableOfflineQueue: true } : {},
+    );
+    clients.push(c);
+    await waitReady(c, 5000);
+    return c;
+  }
+
+  // A fresh key prefix per instance: tests never see each other's keys.
+  const keys = () => new RedisKeys(`t${randomUUID().slice(0, 8)}:`);
+
+  engineContract('redis', async ({ retain }) => {
+    const k = keys();
+    const cmd = await client('command');
+    const sub = await client('subscriber', true);
+    const nodeId = `node-${randomUUID().slice(0, 6)}`;
+    const bus = new RedisBus(cmd, sub, k, {
+      nodeId,
+      retain,
+      ttlSeconds: 3600,
+      idempotencyTtlSeconds: 600,
+      log,
+    });
+    const history = new RedisHistory(cmd, k, { ttlSeconds: 3600 });
+    // The node channel subscription must be live before kicks are addressed to it.
+    await bus.probe(2000);
+    return {
+      bus,
+      history,
+      nodeId,
+      close: async () => {
+        await bus.close();
+        await Promise.all([cmd.quit(), sub.quit()]);
+      },
+    };
+  });
+
+  presenceContract('redis', async () => {
+    const presence = new RedisPresence(await client('command'), keys(), {
+      nodeId: 'node-a',
+      leaseMs: 10_000,
+      announce: async () => undefined,
+      log,
+    });
+    await presence.start();
+    return presence;
+  });
+
+  storeContract('redis', async () => new RedisStore(await client('command'), keys()));
+});
