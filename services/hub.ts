@@ -28,6 +28,12 @@ export class LocalConnection {
   alive = true;
   /** While set, frames wait here so the welcome and any replay go out first. */
   pending: PendingFrame[] | null = [];
+  /**
+   * Messages up to this seq were already sent (welcome head or replay). Live copies
+   * can still arrive after the handshake, since pub/sub may lag the read that made
+   * the replay; they are dropped until the first newer message passes.
+   */
+  skipThrough = 0;
 
   constructor(
     readonly info: ConnectionInfo,
@@ -141,6 +147,10 @@ export class Hub implements BusListener {
       conn.pending.push({ seq, data });
       return;
     }
+    if (seq > 0 && conn.skipThrough > 0) {
+      if (seq <= conn.skipThrough) return;
+      conn.skipThrough = 0;
+    }
     this.write(conn, data);
   }
 
@@ -148,9 +158,8 @@ export class Hub implements BusListener {
   flush(conn: LocalConnection, coveredSeq: number): void {
     const pending = conn.pending ?? [];
     conn.pending = null;
-    for (const frame of pending) {
-      if (frame.seq === 0 || frame.seq > coveredSeq) this.write(conn, frame.data);
-    }
+    conn.skipThrough = coveredSeq;
+    for (const frame of pending) this.send(conn, frame.data, frame.seq);
   }
 
   /** Writes past the pending queue: for the welcome and replay frames. */

@@ -22,11 +22,14 @@ export interface RedisBusOptions {
 interface TeamState {
   /** Highest seq handed to listeners; undefined until the first message after subscribing. */
   last: number | undefined;
+  /** The team's epoch as last seen; a new one means Redis lost the history and seqs restart. */
+  epoch: string | undefined;
   /** While a gap is being filled from the stream, live messages wait here. */
   waiting: Message[] | undefined;
 }
 
-// Channel payloads: a message is its JSON (starts with '{'); other kinds carry a one-letter tag.
+// Channel payloads start with a one-letter tag: `m<epoch>|<json>`, `e<json>`, `k<connId>`, `c<nonce>`.
+const MESSAGE = 'm';
 const EVENT = 'e';
 const KICK = 'k';
 const CANARY = 'c';
@@ -139,7 +142,7 @@ export class RedisBus implements Bus {
   }
 
   async subscribe(teamId: string): Promise<void> {
-    this.teams.set(teamId, { last: undefined, waiting: undefined });
+    this.teams.set(teamId, { last: undefined, epoch: undefined, waiting: undefined });
     try {
       await this.sub.subscribe(this.keys.teamChannel(teamId));
     } catch (err) {
@@ -198,18 +201,29 @@ export class RedisBus implements Bus {
     try {
       if (payload.startsWith(EVENT)) {
         this.toListeners(JSON.parse(payload.slice(1)) as ClusterEvent);
-        return;
+      } else if (payload.startsWith(MESSAGE)) {
+        const bar = payload.indexOf('|');
+        this.receive(
+          teamId,
+          state,
+          payload.slice(1, bar),
+          JSON.parse(payload.slice(bar + 1)) as Message,
+        );
       }
-      this.receive(teamId, state, JSON.parse(payload) as Message);
     } catch (err) {
       this.options.log.error({ err, channel }, 'bad payload on a team channel');
     }
   }
 
-  private receive(teamId: string, state: TeamState, message: Message): void {
+  private receive(teamId: string, state: TeamState, epoch: string, message: Message): void {
     if (state.waiting) {
       state.waiting.push(message);
       return;
+    }
+    if (state.epoch !== epoch) {
+      // First message, or Redis lost the history: seqs restart, anything from 1 is new.
+      if (state.epoch !== undefined) state.last = 0;
+      state.epoch = epoch;
     }
     if (state.last !== undefined && message.seq <= state.last) return;
     if (state.last !== undefined && message.seq > state.last + 1) {
@@ -253,12 +267,7 @@ export class RedisBus implements Bus {
   private async refill(teamId: string, state: TeamState): Promise<void> {
     for (let attempt = 0; !this.closed && this.teams.get(teamId) === state; attempt++) {
       try {
-        const from = (state.last ?? 0) + 1;
-        const entries = (await this.cmd.xrange(this.keys.log(teamId), `${from}-0`, '+')) as [
-          string,
-          string[],
-        ][];
-        const missed = entries.map(parseEntry);
+        const missed = await this.missedSince(teamId, state);
         const waiting = state.waiting ?? [];
         state.waiting = undefined;
         const all = [...missed, ...waiting].sort((a, b) => a.seq - b.seq);
@@ -276,6 +285,28 @@ export class RedisBus implements Bus {
         await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 100 * 2 ** attempt)));
       }
     }
+  }
+
+  /** Stream entries after `state.last`; all of them when the epoch changed meanwhile. */
+  private async missedSince(teamId: string, state: TeamState): Promise<Message[]> {
+    const results = await this.cmd
+      .multi()
+      .get(this.keys.epoch(teamId))
+      .xrange(this.keys.log(teamId), `${(state.last ?? 0) + 1}-0`, '+')
+      .exec();
+    if (!results) throw new Error('gap fill transaction aborted');
+    for (const [err] of results) if (err) throw err;
+    const epoch = results[0]![1] as string | null;
+    let entries = results[1]![1] as [string, string[]][];
+    if (epoch !== null && epoch !== state.epoch) {
+      // Redis lost the history since we last looked: seqs restarted, everything retained is new.
+      if (state.epoch !== undefined) {
+        state.last = 0;
+        entries = (await this.cmd.xrange(this.keys.log(teamId), '-', '+')) as [string, string[]][];
+      }
+      state.epoch = epoch;
+    }
+    return entries.map(parseEntry);
   }
 
   async close(): Promise<void> {

@@ -9,18 +9,22 @@ import type { ClientContext, Redis, Result } from 'ioredis';
  * KEYS: seq, log, epoch, ref. ARGV: json head, json tail, retain, ttl s, channel,
  * fresh epoch, use ref ('1'/'0'), ref ttl s, message id.
  * Returns {1, seq} for a new message or {0, "id:seq"} for a repeated ref.
+ * Publishes `m<epoch>|<json>`: the epoch lets every node notice a history reset.
  */
 const PUBLISH = `
 if ARGV[7] == '1' then
   local prior = redis.call('GET', KEYS[4])
   if prior then return {0, prior} end
 end
+local epoch = redis.call('GET', KEYS[3])
 if redis.call('EXISTS', KEYS[1]) == 0 and redis.call('EXISTS', KEYS[2]) == 1 then
   -- The counter is gone but a log is left: the history cannot be trusted, start a new epoch.
   redis.call('DEL', KEYS[2])
-  redis.call('SET', KEYS[3], ARGV[6])
-elseif redis.call('EXISTS', KEYS[3]) == 0 then
-  redis.call('SET', KEYS[3], ARGV[6])
+  epoch = false
+end
+if not epoch then
+  epoch = ARGV[6]
+  redis.call('SET', KEYS[3], epoch)
 end
 local seq = redis.call('INCR', KEYS[1])
 local json = ARGV[1] .. seq .. ARGV[2]
@@ -31,7 +35,7 @@ redis.call('EXPIRE', KEYS[3], ARGV[4])
 if ARGV[7] == '1' then
   redis.call('SET', KEYS[4], ARGV[9] .. ':' .. seq, 'EX', ARGV[8])
 end
-redis.call('PUBLISH', ARGV[5], json)
+redis.call('PUBLISH', ARGV[5], 'm' .. epoch .. '|' .. json)
 return {1, seq}
 `;
 

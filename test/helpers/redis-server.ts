@@ -68,7 +68,7 @@ export class RedisServer {
 
   /** Starts (again) on the same port: an empty Redis, as after a crash without persistence. */
   async restart(): Promise<void> {
-    if (this.child && this.child.exitCode === null) return;
+    if (this.child && this.child.exitCode === null && this.child.signalCode === null) return;
     const child = spawn(
       'redis-server',
       [

@@ -1,9 +1,10 @@
 import { Writable } from 'node:stream';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { loadConfig, type Config } from '../../app/config';
 import { createApp, type SwitchboardApp } from '../../app/create-app';
 import type { Engine } from '../../app/engine';
 import { createMemoryEngine } from '../../app/memory-engine';
+import { createRedisEngine } from '../../app/redis-engine';
 import { startServer, type RunningServer } from '../../app/start-server';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
@@ -28,7 +29,7 @@ export interface TestServer {
  */
 export async function startTestServer(
   env: Record<string, string> = {},
-  engine?: (config: Config) => Engine,
+  engine?: (config: Config) => Engine | Promise<Engine>,
 ): Promise<TestServer> {
   const config = loadConfig({
     ADMIN_TOKEN,
@@ -48,9 +49,7 @@ export async function startTestServer(
   const app = createApp({
     config,
     logger,
-    engine: engine
-      ? engine(config)
-      : createMemoryEngine({ historySize: config.historySize, log: logger }),
+    engine: await (engine ?? defaultEngine(logger))(config),
   });
   const running = await startServer(app, 0, '127.0.0.1');
   return {
@@ -63,6 +62,22 @@ export async function startTestServer(
     logs,
     close: () => running.close(),
   };
+}
+
+/** The engine main would pick: Redis when REDIS_URL is set, memory otherwise. */
+function defaultEngine(logger: Logger): (config: Config) => Promise<Engine> {
+  return async (config) =>
+    config.redisUrl
+      ? createRedisEngine({
+          url: config.redisUrl,
+          keyPrefix: config.redisKeyPrefix,
+          nodeId: config.nodeId,
+          historySize: config.historySize,
+          historyTtlSeconds: config.historyTtlSeconds,
+          presenceLeaseMs: config.presenceLeaseMs,
+          log: logger,
+        })
+      : createMemoryEngine({ historySize: config.historySize, log: logger });
 }
 
 export interface ApiResponse<T = unknown> {

@@ -1,0 +1,249 @@
+import { connect, type Frame, type TestClient } from '../helpers/client';
+import { eventually } from '../helpers/eventually';
+import { describeWithRedis, RedisServer } from '../helpers/redis-server';
+import { api, startTestServer, type TestServer } from '../helpers/server';
+
+/**
+ * Two Switchboard nodes on one real Redis, in this process: for a client and an
+ * admin they must behave like one node.
+ */
+describeWithRedis('cluster on Redis (in-process nodes)', () => {
+  let redis: RedisServer;
+  let n1: TestServer;
+  let n2: TestServer;
+  const clients: TestClient[] = [];
+
+  const env = (node: string) => ({
+    REDIS_URL: redis.url,
+    NODE_ID: node,
+    PRESENCE_LEASE_MS: '1000',
+    RATE_LIMIT_PER_S: '0',
+  });
+
+  async function open(
+    node: TestServer,
+    id: string,
+    teamId = 'A',
+    extra: { since?: number; epoch?: string } = {},
+  ) {
+    const client = await connect(node.socketUrl, { id, teamId, ...extra });
+    clients.push(client);
+    return client;
+  }
+
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+  });
+
+  afterAll(async () => {
+    await redis.stop();
+  });
+
+  beforeEach(async () => {
+    n1 = await startTestServer(env('n1'));
+    n2 = await startTestServer(env('n2'));
+  });
+
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+    await n1.close();
+    await n2.close();
+  });
+
+  test('messages cross nodes, with one cluster-wide seq in order everywhere', async () => {
+    const team = 'order';
+    const s1 = await open(n1, 's1', team);
+    const s2 = await open(n2, 's2', team);
+    const w1 = await open(n1, 'w1', team);
+    const w2 = await open(n2, 'w2', team);
+    for (let i = 0; i < 25; i++) {
+      s1.send({ type: 'team', data: `a${i}` });
+      s2.send({ type: 'team', data: `b${i}` });
+    }
+    const acks: number[] = [];
+    for (let i = 0; i < 25; i++)
+      acks.push((await s1.next('ack'))['seq'] as number, (await s2.next('ack'))['seq'] as number);
+    expect([...acks].sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    for (const w of [w1, w2]) {
+      const seqs: number[] = [];
+      for (let i = 0; i < 50; i++) seqs.push((await w.next('message'))['seq'] as number);
+      expect(seqs).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    }
+  });
+
+  test('direct messages reach the recipient on the other node only', async () => {
+    const team = 'direct';
+    const sender = await open(n1, 'u1', team);
+    const to = await open(n2, 'u2', team);
+    const third = await open(n2, 'u3', team);
+    sender.send({ type: 'direct', to: 'u2', data: 'psst' });
+    const ack = await sender.next('ack');
+    expect(await to.next('message')).toMatchObject({ id: ack['id'], to: 'u2', data: 'psst' });
+    await third.sync();
+    expect(third.take('message')).toEqual([]);
+  });
+
+  test('presence is user-level across nodes: one join, one leave', async () => {
+    const team = 'presence';
+    const watcher = await open(n1, 'w', team);
+    const a1 = await open(n1, 'u1', team);
+    expect(await watcher.next('presence')).toMatchObject({ event: 'join', user: { id: 'u1' } });
+    const a2 = await open(n2, 'u1', team);
+    a2.send({ type: 'presence' });
+    const members = await a2.next('members');
+    expect(members['members']).toEqual(
+      expect.arrayContaining([
+        { id: 'u1', name: 'u1', connections: 2 },
+        { id: 'w', name: 'w', connections: 1 },
+      ]),
+    );
+    await a1.close();
+    await watcher.sync();
+    expect(watcher.take('presence')).toEqual([]);
+    await a2.close();
+    expect(await watcher.next('presence')).toMatchObject({ event: 'leave', user: { id: 'u1' } });
+  });
+
+  test('admin listings read the whole cluster from either node', async () => {
+    const team = 'listing';
+    await open(n1, 'u1', team);
+    await open(n2, 'u1', team);
+    await open(n2, 'u2', team);
+    for (const node of [n1, n2]) {
+      const teams = await api<{ teams: Frame[] }>(node, 'GET', '/api/teams');
+      expect(teams.body.teams.find((t) => t['id'] === team)).toMatchObject({
+        online: 2,
+        connections: 3,
+      });
+      const detail = await api(node, 'GET', `/api/teams/${team}`);
+      expect(detail.body['members']).toHaveLength(2);
+      const conns = await api<{ connections: Frame[] }>(
+        node,
+        'GET',
+        `/api/connections?teamId=${team}&limit=2`,
+      );
+      expect(conns.body.connections).toHaveLength(2);
+      const rest = await api<{ connections: Frame[]; next: string | null }>(
+        node,
+        'GET',
+        `/api/connections?teamId=${team}&limit=2&cursor=${(conns.body as unknown as { next: string }).next}`,
+      );
+      expect(rest.body.connections).toHaveLength(1);
+      expect(rest.body.next).toBeNull();
+      const nodes = [...conns.body.connections, ...rest.body.connections]
+        .map((c) => c['node'])
+        .sort();
+      expect(nodes).toEqual(['n1', 'n2', 'n2']);
+    }
+    // A team created on one node is known to the other.
+    expect(
+      (await api(n1, 'POST', '/api/teams', { body: { id: 'made', name: 'Made' } })).status,
+    ).toBe(201);
+    expect((await api(n2, 'GET', '/api/teams/made')).body).toMatchObject({ name: 'Made' });
+    expect(
+      (await api(n2, 'POST', '/api/teams', { body: { id: 'made', name: 'Again' } })).status,
+    ).toBe(409);
+  });
+
+  test('a kick on one node closes the socket on the other with 4000', async () => {
+    const victim = await open(n2, 'u1', 'kick');
+    const res = await api(n1, 'DELETE', `/api/connections/${victim.welcome['connId'] as string}`);
+    expect(res.status).toBe(204);
+    expect((await victim.waitClose()).code).toBe(4000);
+  });
+
+  test('broadcast and admin publish reach every node', async () => {
+    const a = await open(n1, 'u1', 'bA');
+    const b = await open(n2, 'u2', 'bB');
+    const res = await api(n1, 'POST', '/api/broadcast', { body: { data: 'hello all' } });
+    expect(res.status).toBe(202);
+    expect((res.body as { teams: number }).teams).toBeGreaterThanOrEqual(2);
+    expect((await a.next('message'))['data']).toBe('hello all');
+    expect((await b.next('message'))['data']).toBe('hello all');
+    expect(
+      (await api(n2, 'POST', '/api/teams/bA/messages', { body: { data: 'from n2' } })).status,
+    ).toBe(201);
+    expect((await a.next('message'))['data']).toBe('from n2');
+  });
+
+  test('the same ref sent through two nodes publishes once', async () => {
+    const team = 'ref';
+    const c1 = await open(n1, 'u1', team);
+    const c2 = await open(n2, 'u1', team);
+    const watcher = await open(n2, 'w', team);
+    c1.send({ type: 'team', data: 'once', ref: 'same' });
+    const first = await c1.next('ack');
+    c2.send({ type: 'team', data: 'once', ref: 'same' });
+    expect(await c2.next('ack')).toEqual(first);
+    await watcher.next('message');
+    await watcher.sync();
+    expect(watcher.take('message')).toEqual([]);
+  });
+
+  test('a client resuming on another node gets exactly what it missed, then live', async () => {
+    const team = 'resume';
+    const sender = await open(n1, 's', team);
+    const reader = await open(n1, 'r', team);
+    sender.send('one');
+    const seen = await reader.next('message');
+    const epoch = reader.welcome['epoch'] as string;
+    clients.splice(clients.indexOf(reader), 1);
+    await reader.close();
+    for (const text of ['two', 'three']) sender.send(text);
+    await sender.next('ack');
+    await sender.next('ack');
+    for (let i = 0; i < 50; i++) sender.send({ type: 'team', data: i });
+    const back = await open(n2, 'r', team, { since: seen['seq'] as number, epoch });
+    for (let i = 0; i < 50; i++) await sender.next('ack');
+    await back.sync();
+    const frames = back.frames.filter((f) => f.type === 'message' || f.type === 'resumed');
+    const resumed = frames.find((f) => f.type === 'resumed');
+    expect(resumed).toMatchObject({ since: 1, complete: true });
+    expect(frames.filter((f) => f.type === 'message').map((f) => f['seq'])).toEqual(
+      Array.from({ length: 52 }, (_, i) => i + 2),
+    );
+  });
+
+  test('Redis down: sockets stay, sends get unavailable, ready is 503; back: it serves again by itself', async () => {
+    const team = 'outage';
+    const a = await open(n1, 'u1', team);
+    const b = await open(n2, 'u2', team);
+    a.send('before');
+    await b.next('message');
+    const oldEpoch = a.welcome['epoch'];
+
+    await redis.kill();
+    const ready = await eventually(async () => {
+      const r = await api(n1, 'GET', '/api/ready', { token: null });
+      return r.status === 503 ? r : false;
+    });
+    expect(ready.body).toMatchObject({ checks: { redis: 'down', db: 'disabled' } });
+    a.send({ type: 'team', data: 'during', ref: 'during-1' });
+    expect(await a.next('error')).toMatchObject({ code: 'unavailable', ref: 'during-1' });
+    expect(a.closed).toBeUndefined();
+    expect(b.closed).toBeUndefined();
+
+    await redis.restart();
+    await eventually(
+      async () => (await api(n1, 'GET', '/api/ready', { token: null })).status === 200,
+      15000,
+    );
+    await eventually(
+      async () => (await api(n2, 'GET', '/api/ready', { token: null })).status === 200,
+      15000,
+    );
+    a.send({ type: 'team', data: 'after', ref: 'after-1' });
+    const ack = await a.next('ack');
+    // Redis kept nothing: the team starts over, in a new epoch.
+    expect(ack['seq']).toBe(1);
+    expect(await b.next('message')).toMatchObject({ data: 'after', seq: 1 });
+    const again = await open(n2, 'u3', team);
+    expect(again.welcome['epoch']).not.toBe(oldEpoch);
+    // Presence came back without anyone reconnecting.
+    const members = await eventually(async () => {
+      const r = await api<{ members: Frame[] }>(n1, 'GET', `/api/teams/${team}`);
+      return r.status === 200 && r.body.members.length === 3 ? r.body.members : false;
+    }, 15000);
+    expect(members.map((m) => m['id']).sort()).toEqual(['u1', 'u2', 'u3']);
+  }, 60000);
+});
