@@ -1,0 +1,76 @@
+import { connect, type TestClient } from '../helpers/client';
+import { buildServer, killAll, spawnServer, type NodeProcess } from '../helpers/node-process';
+import { describeWithRedis, RedisServer } from '../helpers/redis-server';
+
+const ADMIN = { ADMIN_TOKEN: 'process-test-admin-token' };
+const LEASE_MS = 1000;
+
+/** Separate OS processes on one Redis, one of them killed with SIGKILL. */
+describeWithRedis('cluster of OS processes', () => {
+  let redis: RedisServer;
+  const clients: TestClient[] = [];
+
+  beforeAll(async () => {
+    buildServer();
+    redis = await RedisServer.start();
+  }, 60000);
+
+  afterAll(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+    killAll();
+    await redis.stop();
+  });
+
+  async function node(id: string): Promise<{ proc: NodeProcess; url: string }> {
+    const proc = spawnServer({
+      ...ADMIN,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      NODE_ID: id,
+      REDIS_URL: redis.url,
+      PRESENCE_LEASE_MS: String(LEASE_MS),
+    });
+    const port = await proc.listening();
+    return { proc, url: `ws://127.0.0.1:${port}/socket` };
+  }
+
+  test('kill -9 of a node: its users leave within two leases, and resume on a survivor with no gap', async () => {
+    const a = await node('proc-a');
+    const b = await node('proc-b');
+    const watcher = await connect(b.url, { id: 'watcher', teamId: 'T' });
+    clients.push(watcher);
+    const victim = await connect(a.url, { id: 'victim', teamId: 'T' });
+    expect(await watcher.next('presence')).toMatchObject({ event: 'join', user: { id: 'victim' } });
+    watcher.send('before');
+    const seen = await victim.next('message');
+    const epoch = victim.welcome['epoch'] as string;
+
+    a.proc.child.kill('SIGKILL');
+    await victim.waitClose();
+    for (let i = 0; i < 20; i++) watcher.send({ type: 'team', data: i });
+    for (let i = 0; i < 20; i++) await watcher.next('ack');
+    // The deadline is the contract (two lease periods, plus slack for a loaded machine), not a speed figure.
+    expect(await watcher.next('presence', 2 * LEASE_MS + 2000)).toMatchObject({
+      event: 'leave',
+      user: { id: 'victim' },
+    });
+
+    const back = await connect(b.url, {
+      id: 'victim',
+      teamId: 'T',
+      since: seen['seq'] as number,
+      epoch,
+    });
+    clients.push(back);
+    const replayed: number[] = [];
+    for (;;) {
+      const frame = await back.next();
+      if (frame.type === 'resumed') {
+        expect(frame['complete']).toBe(true);
+        break;
+      }
+      if (frame.type === 'message') replayed.push(frame['seq'] as number);
+    }
+    expect(replayed).toEqual(Array.from({ length: 20 }, (_, i) => (seen['seq'] as number) + 1 + i));
+  }, 30000);
+});
