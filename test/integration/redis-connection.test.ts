@@ -1,0 +1,103 @@
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { RedisBus } from '../../services/redis-bus';
+import {
+  createRedisClient,
+  reconnectDelay,
+  waitReady,
+  LONG_OUTAGE_ATTEMPTS,
+} from '../../services/redis-connection';
+import { redisCheck } from '../../services/redis-health';
+import { RedisKeys } from '../../services/redis-keys';
+import { eventually } from '../helpers/eventually';
+import { describeWithRedis, freePort, RedisServer } from '../helpers/redis-server';
+
+function capture() {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n'))
+        if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { log: pino({ level: 'debug' }, sink), lines };
+}
+
+describe('reconnectDelay', () => {
+  test('backs off exponentially from 100 ms to a 5 s cap, with jitter in the upper half', () => {
+    expect(reconnectDelay(1, () => 0)).toBe(50);
+    expect(reconnectDelay(1, () => 1)).toBe(100);
+    expect(reconnectDelay(2, () => 1)).toBe(200);
+    expect(reconnectDelay(5, () => 1)).toBe(1600);
+    for (const times of [7, 20, 1000]) {
+      expect(reconnectDelay(times, () => 1)).toBe(5000);
+      expect(reconnectDelay(times, () => 0)).toBe(2500);
+    }
+  });
+
+  test('never returns the old fixed 3 s floor for early attempts', () => {
+    for (let t = 1; t <= 4; t++) expect(reconnectDelay(t)).toBeLessThan(3000);
+  });
+});
+
+describe('a client pointed at a closed port', () => {
+  test('logs the outage once, not per attempt, and keeps retrying', async () => {
+    const { log, lines } = capture();
+    const port = await freePort();
+    const client = createRedisClient(`redis://127.0.0.1:${port}`, 'command', log);
+    let reconnects = 0;
+    client.on('reconnecting', () => reconnects++);
+    // Several attempts happen (100, 200, 400 ms ...); the log says it once.
+    await eventually(() => reconnects >= 3);
+    const outages = lines.filter((l) => l['msg'] === 'redis unavailable');
+    expect(outages).toHaveLength(1);
+    expect(outages[0]).toMatchObject({ role: 'command', err: { code: 'ECONNREFUSED' } });
+    await expect(client.get('x')).rejects.toThrow();
+    client.disconnect();
+  });
+
+  test(`reports a long run of failures once, at attempt ${LONG_OUTAGE_ATTEMPTS}`, () => {
+    const { log, lines } = capture();
+    const client = createRedisClient('redis://127.0.0.1:1', 'command', log, { lazyConnect: true });
+    const strategy = client.options.retryStrategy!;
+    for (let t = 1; t <= LONG_OUTAGE_ATTEMPTS + 5; t++) strategy(t);
+    expect(lines.filter((l) => l['msg'] === 'redis still unreachable; retrying')).toHaveLength(1);
+    client.disconnect();
+  });
+});
+
+describeWithRedis('readiness canary', () => {
+  let redis: RedisServer;
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+  });
+  afterAll(async () => {
+    await redis.stop();
+  });
+
+  test('a subscriber that silently stopped receiving is caught', async () => {
+    const log = pino({ level: 'silent' });
+    const cmd = createRedisClient(redis.url, 'command', log);
+    const sub = createRedisClient(redis.url, 'subscriber', log, { enableOfflineQueue: true });
+    await Promise.all([waitReady(cmd, 5000), waitReady(sub, 5000)]);
+    const keys = new RedisKeys('canary:');
+    const bus = new RedisBus(cmd, sub, keys, {
+      nodeId: 'n',
+      retain: 10,
+      ttlSeconds: 60,
+      idempotencyTtlSeconds: 60,
+      log,
+    });
+    const check = redisCheck(cmd, sub, bus);
+    expect(await eventually(async () => (await check()) === 'up')).toBe(true);
+    // Both connections still look healthy, but nothing reaches the subscriber any more.
+    await sub.unsubscribe(keys.nodeChannel('n'));
+    expect(cmd.status).toBe('ready');
+    expect(sub.status).toBe('ready');
+    expect(await check()).toBe('down');
+    await bus.close();
+    cmd.disconnect();
+    sub.disconnect();
+  });
+});
