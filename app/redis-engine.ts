@@ -54,7 +54,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     history,
     presence,
     store,
-    health: { redis: redisCheck(cmd, sub, bus), db: async () => 'disabled' },
+    health: { redis: redisCheck(cmd, sub, bus, presence), db: async () => 'disabled' },
     close: async () => {
       await presence.close();
       await bus.close();

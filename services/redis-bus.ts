@@ -47,7 +47,6 @@ export class RedisBus implements Bus {
   private readonly canaries = new Map<string, () => void>();
   private closed = false;
   private readonly nodeChannel: string;
-  private readonly ready: Promise<void>;
 
   constructor(
     private readonly cmd: Redis,
@@ -58,17 +57,28 @@ export class RedisBus implements Bus {
     defineScripts(cmd);
     this.nodeChannel = keys.nodeChannel(options.nodeId);
     sub.on('message', (channel: string, payload: string) => this.onPayload(channel, payload));
-    // After a reconnect ioredis resubscribes on its own; what was published meanwhile is fetched.
+    // ioredis resubscribes after a reconnect only to channels whose SUBSCRIBE once
+    // succeeded; subscribing on every 'ready' also covers a node that started while
+    // Redis was down. What was published meanwhile is fetched from the streams.
     let connectedOnce = false;
     sub.on('ready', () => {
+      void this.subscribeAll();
       if (connectedOnce) this.refillAll();
       connectedOnce = true;
     });
-    this.ready = sub.subscribe(this.nodeChannel).then(
-      () => undefined,
-      (err: unknown) =>
-        options.log.warn({ err }, 'node channel subscribe failed; retried on reconnect'),
-    );
+    if (sub.status === 'ready') void this.subscribeAll();
+  }
+
+  private async subscribeAll(): Promise<void> {
+    const channels = [
+      this.nodeChannel,
+      ...[...this.teams.keys()].map((t) => this.keys.teamChannel(t)),
+    ];
+    try {
+      await this.sub.subscribe(...channels);
+    } catch (err) {
+      this.options.log.warn({ err }, 'subscribe failed; retried on reconnect');
+    }
   }
 
   async publish(draft: MessageDraft): Promise<Message> {
@@ -168,7 +178,6 @@ export class RedisBus implements Bus {
    * subscriber. A subscriber that silently stopped receiving fails this.
    */
   async probe(timeoutMs: number): Promise<boolean> {
-    await this.ready;
     const nonce = randomUUID();
     let timer: NodeJS.Timeout | undefined;
     const seen = new Promise<boolean>((resolve) => {

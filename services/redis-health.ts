@@ -6,12 +6,18 @@ import type { RedisBus } from './redis-bus';
 const CANARY_TIMEOUT_MS = 1000;
 
 /**
- * Redis is `up` when both connections are ready and a canary published on the
+ * Redis is `up` when both connections are ready, this node's presence is
+ * registered (others can see its connections), and a canary published on the
  * command connection comes back on the subscriber.
  */
-export function redisCheck(cmd: Redis, sub: Redis, bus: RedisBus): () => Promise<CheckState> {
+export function redisCheck(
+  cmd: Redis,
+  sub: Redis,
+  bus: RedisBus,
+  presence: { registered: boolean },
+): () => Promise<CheckState> {
   return async () => {
-    if (cmd.status !== 'ready' || sub.status !== 'ready') return 'down';
+    if (cmd.status !== 'ready' || sub.status !== 'ready' || !presence.registered) return 'down';
     return (await bus.probe(CANARY_TIMEOUT_MS)) ? 'up' : 'down';
   };
 }

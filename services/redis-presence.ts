@@ -29,6 +29,7 @@ export class RedisPresence implements Presence {
   private readonly local = new Map<string, ConnectionInfo>();
   private timer: NodeJS.Timeout | undefined;
   private dirty = false;
+  private leaseHeld = false;
   private ticking = false;
 
   constructor(
@@ -39,9 +40,19 @@ export class RedisPresence implements Presence {
     defineScripts(redis);
   }
 
+  /**
+   * True while this node holds its lease and Redis holds its connections: until
+   * then other nodes cannot see them, so the node must not report ready.
+   */
+  get registered(): boolean {
+    return this.leaseHeld && !this.dirty;
+  }
+
   /** Takes the lease and starts renewing it and sweeping dead nodes. */
   async start(): Promise<void> {
     if (this.timer) return;
+    // Back from an outage: re-register now rather than at the next tick.
+    this.redis.on('ready', () => void this.tick());
     this.timer = setInterval(
       () => void this.tick(),
       Math.max(50, Math.floor(this.options.leaseMs / 3)),
@@ -217,6 +228,7 @@ export class RedisPresence implements Presence {
       // Redis is down: reads already say so; the next tick tries again.
       this.options.log.debug({ err }, 'presence upkeep failed');
       this.dirty = true;
+      this.leaseHeld = false;
     } finally {
       this.ticking = false;
     }
@@ -226,7 +238,9 @@ export class RedisPresence implements Presence {
     const lease = this.keys.lease(this.options.nodeId);
     const kept = await this.redis.set(lease, '1', 'PX', this.options.leaseMs, 'XX');
     if (kept === 'OK' && !this.dirty) return;
+    this.dirty = true;
     await this.redis.set(lease, '1', 'PX', this.options.leaseMs);
+    this.leaseHeld = true;
     await this.reconcile();
     this.dirty = false;
   }

@@ -7,6 +7,7 @@ import { RedisHistory } from '../../services/redis-history';
 import { RedisKeys } from '../../services/redis-keys';
 import { RedisPresence } from '../../services/redis-presence';
 import { RedisStore } from '../../services/redis-store';
+import { eventually } from '../helpers/eventually';
 import { describeWithRedis, RedisServer } from '../helpers/redis-server';
 import { engineContract } from './engine-contract';
 import { presenceContract } from './presence-contract';
@@ -56,7 +57,7 @@ describeWithRedis('redis implementations', () => {
     });
     const history = new RedisHistory(cmd, k, { ttlSeconds: 3600 });
     // The node channel subscription must be live before kicks are addressed to it.
-    await bus.probe(2000);
+    await eventually(() => bus.probe(500));
     return {
       bus,
       history,

@@ -61,9 +61,14 @@ export class RedisServer {
   }
 
   static async start(): Promise<RedisServer> {
-    const server = new RedisServer(await freePort());
+    const server = await RedisServer.reserve();
     await server.restart();
     return server;
+  }
+
+  /** A free port for a server that is not running yet: `restart()` starts it. */
+  static async reserve(): Promise<RedisServer> {
+    return new RedisServer(await freePort());
   }
 
   /** Starts (again) on the same port: an empty Redis, as after a crash without persistence. */

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
 import { loadConfig, type Config } from '../../app/config';
@@ -31,6 +32,11 @@ export async function startTestServer(
   env: Record<string, string> = {},
   engine?: (config: Config) => Engine | Promise<Engine>,
 ): Promise<TestServer> {
+  const shared = process.env['SB_TEST_REDIS_URL'];
+  if (shared !== undefined && engine === undefined && env['REDIS_URL'] === undefined) {
+    // The "redis" jest project: same suite, Redis engine, state isolated by key prefix.
+    env = { REDIS_URL: shared, REDIS_KEY_PREFIX: `t${randomUUID().slice(0, 8)}:`, ...env };
+  }
   const config = loadConfig({
     ADMIN_TOKEN,
     PORT: '0',

@@ -204,6 +204,41 @@ describeWithRedis('cluster on Redis (in-process nodes)', () => {
     );
   });
 
+  test('a node started while Redis is down becomes ready by itself once Redis is up', async () => {
+    const late = await RedisServer.reserve();
+    const node = await startTestServer({
+      REDIS_URL: late.url,
+      NODE_ID: 'late',
+      PRESENCE_LEASE_MS: '1000',
+    });
+    const other = await startTestServer({ REDIS_URL: late.url, NODE_ID: 'late-2' });
+    try {
+      const before = await api(node, 'GET', '/api/ready', { token: null });
+      expect(before.status).toBe(503);
+      expect(before.body).toMatchObject({ checks: { redis: 'down' } });
+      await late.restart();
+      await eventually(
+        async () => (await api(node, 'GET', '/api/ready', { token: null })).status === 200,
+        15000,
+      );
+      await eventually(
+        async () => (await api(other, 'GET', '/api/ready', { token: null })).status === 200,
+        15000,
+      );
+      // Its node channel works: a kick sent through the other node reaches it.
+      const victim = await open(node, 'u1', 'late-team');
+      expect(
+        (await api(other, 'DELETE', `/api/connections/${victim.welcome['connId'] as string}`))
+          .status,
+      ).toBe(204);
+      expect((await victim.waitClose()).code).toBe(4000);
+    } finally {
+      await node.close();
+      await other.close();
+      await late.stop();
+    }
+  }, 60000);
+
   test('Redis down: sockets stay, sends get unavailable, ready is 503; back: it serves again by itself', async () => {
     const team = 'outage';
     const a = await open(n1, 'u1', team);
@@ -242,7 +277,10 @@ describeWithRedis('cluster on Redis (in-process nodes)', () => {
     // Presence came back without anyone reconnecting.
     const members = await eventually(async () => {
       const r = await api<{ members: Frame[] }>(n1, 'GET', `/api/teams/${team}`);
-      return r.status === 200 && r.body.members.length === 3 ? r.body.members : false;
+      if (r.status !== 200 || r.body.members.length !== 3) {
+        throw new Error(`members not restored yet: ${r.status} ${JSON.stringify(r.body)}`);
+      }
+      return r.body.members;
     }, 15000);
     expect(members.map((m) => m['id']).sort()).toEqual(['u1', 'u2', 'u3']);
   }, 60000);

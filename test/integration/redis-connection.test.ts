@@ -89,8 +89,10 @@ describeWithRedis('readiness canary', () => {
       idempotencyTtlSeconds: 60,
       log,
     });
-    const check = redisCheck(cmd, sub, bus);
+    const check = redisCheck(cmd, sub, bus, { registered: true });
     expect(await eventually(async () => (await check()) === 'up')).toBe(true);
+    // Connections and canary fine, but this node's presence is not registered: not ready.
+    expect(await redisCheck(cmd, sub, bus, { registered: false })()).toBe('down');
     // Both connections still look healthy, but nothing reaches the subscriber any more.
     await sub.unsubscribe(keys.nodeChannel('n'));
     expect(cmd.status).toBe('ready');
