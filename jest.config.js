@@ -11,6 +11,7 @@ const redisProject = {
   ...base,
   displayName: 'redis',
   testMatch: ['**/integration/socket-*.test.ts', '**/integration/admin-*.test.ts'],
+  setupFiles: ['<rootDir>/test/use-redis-engine.ts'],
   globalSetup: '<rootDir>/test/redis-global-setup.ts',
   globalTeardown: '<rootDir>/test/redis-global-teardown.ts',
 };

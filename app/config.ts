@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { parseSqlUrl, type SqlOptions } from '../services/sql-connection';
+import { MAX_ARCHIVE_ROWS } from '../services/sql-statements';
 
 /**
  * Every setting the server reads, with its default, in one place. The README's
@@ -85,6 +87,12 @@ const schema = z.object({
   HISTORY_TTL_S: int(1).default(7 * 24 * 3600),
   PRESENCE_LEASE_MS: int(300, 600_000).default(15_000),
   MSSQL_URL: z.string().min(1).optional(),
+  MSSQL_ENCRYPT: bool.optional(),
+  MSSQL_TRUST_SERVER_CERTIFICATE: bool.optional(),
+  MSSQL_POOL_MAX: int(1, 1000).default(10),
+  ARCHIVE_BATCH_SIZE: int(1, MAX_ARCHIVE_ROWS).default(MAX_ARCHIVE_ROWS),
+  ARCHIVE_FLUSH_MS: int(10, 60_000).default(500),
+  ARCHIVE_BACKLOG_MAX: int(1).default(100_000),
 });
 
 export interface Config {
@@ -113,6 +121,11 @@ export interface Config {
   redisKeyPrefix: string;
   historyTtlSeconds: number;
   presenceLeaseMs: number;
+  /** Set: the SQL Server store (teams and the archive). */
+  mssql: SqlOptions | undefined;
+  archiveBatchSize: number;
+  archiveFlushMs: number;
+  archiveBacklogMax: number;
 }
 
 /** Values that may hold credentials are never echoed in an error. */
@@ -143,10 +156,23 @@ export function loadConfig(env: Env): Config {
     throw new ConfigError(`${key}: ${issue.message}${got}`);
   }
   const c = parsed.data;
+  let mssql: SqlOptions | undefined;
   if (c.MSSQL_URL !== undefined) {
-    throw new ConfigError(
-      'MSSQL_URL: the SQL Server store is not part of this build yet; unset it to keep teams in memory',
-    );
+    mssql = {
+      url: c.MSSQL_URL,
+      ...(c.MSSQL_ENCRYPT === undefined ? {} : { encrypt: c.MSSQL_ENCRYPT }),
+      ...(c.MSSQL_TRUST_SERVER_CERTIFICATE === undefined
+        ? {}
+        : { trustServerCertificate: c.MSSQL_TRUST_SERVER_CERTIFICATE }),
+      poolMax: c.MSSQL_POOL_MAX,
+    };
+    try {
+      parseSqlUrl(mssql);
+    } catch {
+      throw new ConfigError(
+        'MSSQL_URL: must be a connection string like Server=host,1433;Database=db;User Id=…;Password=… or mssql://user:pass@host:1433/db',
+      );
+    }
   }
   return {
     port: c.PORT,
@@ -173,5 +199,9 @@ export function loadConfig(env: Env): Config {
     redisKeyPrefix: c.REDIS_KEY_PREFIX,
     historyTtlSeconds: c.HISTORY_TTL_S,
     presenceLeaseMs: c.PRESENCE_LEASE_MS,
+    mssql,
+    archiveBatchSize: c.ARCHIVE_BATCH_SIZE,
+    archiveFlushMs: c.ARCHIVE_FLUSH_MS,
+    archiveBacklogMax: c.ARCHIVE_BACKLOG_MAX,
   };
 }

@@ -55,7 +55,8 @@ const isProtected = (path: string) => !OPEN_PATHS.has(path);
 /** Builds the whole app; it never listens (see startServer). */
 export function createApp(deps: AppDeps): SwitchboardApp {
   const { config, engine, logger } = deps;
-  const metrics = deps.metrics ?? createMetrics();
+  const metrics =
+    deps.metrics ?? createMetrics(undefined, { backlogLength: () => engine.backlogLength() });
   let draining = false;
   const isDraining = () => draining;
   const hub = new Hub({

@@ -11,6 +11,8 @@ export interface Engine {
   presence: Presence;
   store: Store;
   health: HealthChecks;
+  /** Messages accepted but not yet in the SQL archive; 0 without SQL Server. */
+  backlogLength(): Promise<number>;
   /** Closes the services in the order their dependencies allow, then their clients. */
   close(): Promise<void>;
 }

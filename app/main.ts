@@ -1,8 +1,7 @@
 import pino from 'pino';
 import { ConfigError, loadConfig, type Config } from './config';
 import { createApp } from './create-app';
-import { createMemoryEngine } from './memory-engine';
-import { createRedisEngine } from './redis-engine';
+import { createEngine } from './create-engine';
 import { startServer } from './start-server';
 
 /** SIGTERM must end the process within 10 s even if a close step hangs. */
@@ -23,22 +22,17 @@ function readConfig(): Config {
 async function main(): Promise<void> {
   const config = readConfig();
   const logger = pino({ level: config.logLevel, base: { node: config.nodeId } });
-  const engine = config.redisUrl
-    ? await createRedisEngine({
-        url: config.redisUrl,
-        keyPrefix: config.redisKeyPrefix,
-        nodeId: config.nodeId,
-        historySize: config.historySize,
-        historyTtlSeconds: config.historyTtlSeconds,
-        presenceLeaseMs: config.presenceLeaseMs,
-        log: logger,
-      })
-    : createMemoryEngine({ historySize: config.historySize, log: logger });
+  const engine = await createEngine(config, logger);
   const app = createApp({ config, engine, logger });
   const running = await startServer(app, config.port, config.host);
 
   logger.info(
-    { port: running.port, host: config.host, engine: config.redisUrl ? 'redis' : 'memory' },
+    {
+      port: running.port,
+      host: config.host,
+      engine: config.redisUrl ? 'redis' : 'memory',
+      store: config.mssql ? 'mssql' : 'engine',
+    },
     'switchboard listening',
   );
   if (config.adminTokenGenerated) {

@@ -4,29 +4,49 @@ import { MemoryBus } from '../services/memory-bus';
 import { MemoryHistory } from '../services/memory-history';
 import { MemoryPresence } from '../services/memory-presence';
 import { MemoryStore } from '../services/memory-store';
+import { MemoryBacklog } from '../services/memory-backlog';
 import type { Engine } from './engine';
+import type { SqlParts } from './sql-setup';
 
 /** PROTOCOL §3: the same `ref` within 10 minutes returns the first ack. */
 export const IDEMPOTENCY_TTL_MS = 10 * 60 * 1000;
 
+export interface MemoryEngineOptions {
+  historySize: number;
+  log: Logger;
+  /** SQL Server store: teams and the archive. */
+  sql?: SqlParts;
+  /** Most messages waiting for the archive before sends are refused. */
+  backlogMax?: number;
+}
+
 /** The embedded engine: one process, nothing to install. */
-export function createMemoryEngine(options: { historySize: number; log: Logger }): Engine {
-  const history = new MemoryHistory({ retain: options.historySize });
-  const bus = new MemoryBus(history, { idempotencyTtlMs: IDEMPOTENCY_TTL_MS }, (err) =>
-    options.log.error({ err }, 'delivery failed'),
+export function createMemoryEngine(options: MemoryEngineOptions): Engine {
+  const { sql } = options;
+  const memoryHistory = new MemoryHistory({ retain: options.historySize });
+  const backlog = sql ? new MemoryBacklog(options.backlogMax ?? 100_000) : undefined;
+  const bus = new MemoryBus(
+    memoryHistory,
+    { idempotencyTtlMs: IDEMPOTENCY_TTL_MS, ...(backlog ? { backlog } : {}) },
+    (err) => options.log.error({ err }, 'delivery failed'),
   );
   const presence = new MemoryPresence();
-  const store = new MemoryStore();
+  const store = sql?.store ?? new MemoryStore();
+  if (sql && backlog) sql.startArchiver(backlog);
   return {
     bus,
-    history,
+    history: sql ? sql.history(memoryHistory) : memoryHistory,
     presence,
     store,
-    health: disabledChecks,
+    health: sql ? { ...disabledChecks, db: () => sql.check() } : disabledChecks,
+    backlogLength: () => sql?.backlogLength() ?? Promise.resolve(0),
     close: async () => {
+      // The archiver drains what it can first; the pool closes last.
+      await sql?.stop();
       await presence.close();
       await bus.close();
       await store.close();
+      await sql?.closePool();
     },
   };
 }

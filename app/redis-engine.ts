@@ -5,7 +5,9 @@ import { redisCheck } from '../services/redis-health';
 import { RedisHistory } from '../services/redis-history';
 import { RedisKeys } from '../services/redis-keys';
 import { RedisPresence } from '../services/redis-presence';
+import { RedisBacklog } from '../services/redis-backlog';
 import { RedisStore } from '../services/redis-store';
+import type { SqlParts } from './sql-setup';
 import type { Engine } from './engine';
 import { IDEMPOTENCY_TTL_MS } from './memory-engine';
 
@@ -17,6 +19,8 @@ export interface RedisEngineOptions {
   historyTtlSeconds: number;
   presenceLeaseMs: number;
   log: Logger;
+  /** SQL Server store: teams and the archive (backlog in a Redis stream). */
+  sql?: SqlParts;
 }
 
 /**
@@ -25,7 +29,7 @@ export interface RedisEngineOptions {
  * factory owns them and quits them last.
  */
 export async function createRedisEngine(options: RedisEngineOptions): Promise<Engine> {
-  const { log } = options;
+  const { log, sql } = options;
   const cmd = createRedisClient(options.url, 'command', log);
   // Subscriptions queue while connecting; ioredis re-subscribes after every reconnect.
   const sub = createRedisClient(options.url, 'subscriber', log, { enableOfflineQueue: true });
@@ -35,33 +39,50 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     retain: options.historySize,
     ttlSeconds: options.historyTtlSeconds,
     idempotencyTtlSeconds: IDEMPOTENCY_TTL_MS / 1000,
+    archive: sql !== undefined,
     log,
   });
-  const history = new RedisHistory(cmd, keys, { ttlSeconds: options.historyTtlSeconds });
+  const redisHistory = new RedisHistory(cmd, keys, { ttlSeconds: options.historyTtlSeconds });
+  const history = sql ? sql.history(redisHistory) : redisHistory;
   const presence = new RedisPresence(cmd, keys, {
     nodeId: options.nodeId,
     leaseMs: options.presenceLeaseMs,
     announce: (event) => bus.emit(event),
     log,
   });
-  const store = new RedisStore(cmd, keys);
+  const store = sql?.store ?? new RedisStore(cmd, keys);
+  // XREADGROUP BLOCK holds a connection, so the archiver gets one of its own.
+  const blocking = sql ? createRedisClient(options.url, 'archive', log) : undefined;
+  const backlog = blocking ? new RedisBacklog(cmd, blocking, keys, options.nodeId) : undefined;
   // A node may start while Redis is down: it reports not ready and serves once Redis is back.
   const [ready] = await Promise.all([waitReady(cmd, 5000), waitReady(sub, 5000)]);
   if (!ready) log.warn('starting without Redis; /api/ready stays 503 until it is reachable');
   await presence.start();
+  if (sql && backlog) {
+    await backlog
+      .start()
+      .catch((err: unknown) => log.warn({ err }, 'archive group not created yet'));
+    sql.startArchiver(backlog);
+  }
   return {
     bus,
     history,
     presence,
     store,
-    health: { redis: redisCheck(cmd, sub, bus, presence), db: async () => 'disabled' },
+    health: {
+      redis: redisCheck(cmd, sub, bus, presence),
+      db: sql ? () => sql.check() : async () => 'disabled',
+    },
+    backlogLength: async () => (backlog ? backlog.length().catch(() => -1) : 0),
     close: async () => {
+      await sql?.stop();
       await presence.close();
       await bus.close();
       await store.close();
-      await Promise.allSettled([cmd.quit(), sub.quit()]);
-      cmd.disconnect();
-      sub.disconnect();
+      const clients = [cmd, sub, ...(blocking ? [blocking] : [])];
+      await Promise.allSettled(clients.map((c) => c.quit()));
+      for (const c of clients) c.disconnect();
+      await sql?.closePool();
     },
   };
 }

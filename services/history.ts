@@ -29,6 +29,11 @@ export interface History {
   head(teamId: string): Promise<TeamHead>;
   /** Retained messages with seq > since, oldest first. */
   replay(teamId: string, request: ReplayRequest): Promise<Replay>;
+  /**
+   * The lowest seq still held here (head + 1 when none is): anything older must
+   * come from the archive.
+   */
+  retainedFrom(teamId: string): Promise<number>;
   /** Up to `limit` messages with seq < before (newest page first), returned oldest first. */
   before(
     teamId: string,

@@ -1,5 +1,7 @@
 import type { Bus, BusListener, ClusterEvent } from './bus';
 import type { MemoryHistory } from './memory-history';
+import { AppError } from './errors';
+import type { MemoryBacklog } from './memory-backlog';
 import { MemoryIdempotency } from './memory-idempotency';
 import type { Ack, Message, MessageDraft } from './types';
 
@@ -15,11 +17,14 @@ export class MemoryBus implements Bus {
 
   constructor(
     private readonly history: MemoryHistory,
-    options: { idempotencyTtlMs: number },
+    options: { idempotencyTtlMs: number; backlog?: MemoryBacklog },
     private readonly onListenerError: (err: unknown) => void = () => undefined,
   ) {
     this.once = new MemoryIdempotency(options.idempotencyTtlMs);
+    this.backlog = options.backlog;
   }
+
+  private readonly backlog: MemoryBacklog | undefined;
 
   publishOnce(draft: MessageDraft, key: string): Promise<Ack> {
     return this.once.once(`${draft.teamId}\u0000${key}`, async () => {
@@ -29,7 +34,11 @@ export class MemoryBus implements Bus {
   }
 
   async publish(draft: MessageDraft): Promise<Message> {
+    if (this.backlog?.full) {
+      throw new AppError('unavailable', 'archive backlog full while the database is down; retry');
+    }
     const message = this.history.append(draft);
+    this.backlog?.push({ ...message, epoch: this.history.epoch });
     if (!this.closed) {
       for (const listener of this.listeners) {
         // The message is stored already: a failing listener must not turn it into a failed send.

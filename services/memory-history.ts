@@ -66,6 +66,11 @@ export class MemoryHistory implements History {
     return { messages, complete: since + 1 >= firstSeq, head };
   }
 
+  async retainedFrom(teamId: string): Promise<number> {
+    const log = this.teams.get(teamId);
+    return log?.messages[0]?.seq ?? (log?.seq ?? 0) + 1;
+  }
+
   async before(
     teamId: string,
     query: { before?: number; limit: number; viewer?: string },

@@ -1,7 +1,10 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Every metric the node exports, registered on a registry of its own (no global default). */
-export function createMetrics(registry: Registry = new Registry()) {
+export function createMetrics(
+  registry: Registry = new Registry(),
+  sources: { backlogLength?: () => Promise<number> } = {},
+) {
   collectDefaultMetrics({ register: registry, prefix: 'switchboard_' });
   const registers = [registry];
   return {
@@ -44,6 +47,14 @@ export function createMetrics(registry: Registry = new Registry()) {
       help: 'Client frames answered with an error frame, by code',
       labelNames: ['code'] as const,
       registers,
+    }),
+    archiveBacklog: new Gauge({
+      name: 'switchboard_archive_backlog',
+      help: 'Accepted messages not yet written to the SQL Server archive (cluster-wide on Redis)',
+      registers,
+      async collect() {
+        if (sources.backlogLength) this.set(await sources.backlogLength());
+      },
     }),
     httpRequests: new Histogram({
       name: 'switchboard_http_request_duration_seconds',

@@ -16,6 +16,8 @@ export interface RedisBusOptions {
   ttlSeconds: number;
   /** Seconds a `ref` is remembered. */
   idempotencyTtlSeconds: number;
+  /** Append every accepted message to the archive backlog stream (SQL Server store on). */
+  archive?: boolean;
   log: Logger;
 }
 
@@ -124,6 +126,7 @@ export class RedisBus implements Bus {
         this.keys.log(teamId),
         this.keys.epoch(teamId),
         this.keys.ref(teamId, ref ?? ''),
+        this.keys.archive(),
         head,
         tail,
         this.options.retain,
@@ -133,6 +136,7 @@ export class RedisBus implements Bus {
         ref === undefined ? '0' : '1',
         this.options.idempotencyTtlSeconds,
         id,
+        this.options.archive === true ? '1' : '0',
       );
     } catch (err) {
       throw redisUnavailable(err);

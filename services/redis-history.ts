@@ -71,6 +71,18 @@ export class RedisHistory implements History {
     return { messages, complete: since + 1 >= firstSeq, head };
   }
 
+  async retainedFrom(teamId: string): Promise<number> {
+    try {
+      const [oldest, seq] = await Promise.all([
+        this.redis.xrange(this.keys.log(teamId), '-', '+', 'COUNT', 1) as Promise<StreamEntry[]>,
+        this.redis.get(this.keys.seq(teamId)),
+      ]);
+      return oldest.length > 0 ? seqOf(oldest[0]![0]) : Number(seq ?? 0) + 1;
+    } catch (err) {
+      throw redisUnavailable(err);
+    }
+  }
+
   async before(
     teamId: string,
     query: { before?: number; limit: number; viewer?: string },

@@ -68,6 +68,11 @@ export class RedisKeys {
     return `${this.prefix}node:${nodeId}:cleanup`;
   }
 
+  /** Stream of accepted messages not yet written to SQL Server (consumer group `archivers`). */
+  archive(): string {
+    return `${this.prefix}archive`;
+  }
+
   // Store
   teams(): string {
     return `${this.prefix}teams`;

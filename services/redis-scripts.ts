@@ -6,8 +6,10 @@ import type { ClientContext, Redis, Result } from 'ioredis';
  */
 
 /**
- * KEYS: seq, log, epoch, ref. ARGV: json head, json tail, retain, ttl s, channel,
- * fresh epoch, use ref ('1'/'0'), ref ttl s, message id.
+ * KEYS: seq, log, epoch, ref, archive. ARGV: json head, json tail, retain, ttl s,
+ * channel, fresh epoch, use ref ('1'/'0'), ref ttl s, message id, archive ('1'/'0').
+ * With archiving on, the message joins the archive backlog in the same step, so
+ * an acknowledged message is never missing from it.
  * Returns {1, seq} for a new message or {0, "id:seq"} for a repeated ref.
  * Publishes `m<epoch>|<json>`: the epoch lets every node notice a history reset.
  */
@@ -34,6 +36,9 @@ redis.call('EXPIRE', KEYS[2], ARGV[4])
 redis.call('EXPIRE', KEYS[3], ARGV[4])
 if ARGV[7] == '1' then
   redis.call('SET', KEYS[4], ARGV[9] .. ':' .. seq, 'EX', ARGV[8])
+end
+if ARGV[10] == '1' then
+  redis.call('XADD', KEYS[5], '*', 'e', epoch, 'm', json)
 end
 redis.call('PUBLISH', ARGV[5], 'm' .. epoch .. '|' .. json)
 return {1, seq}
@@ -98,7 +103,7 @@ declare module 'ioredis' {
 
 /** Registers every script on a client; safe to call more than once. */
 export function defineScripts(redis: Redis): void {
-  redis.defineCommand('sbPublish', { numberOfKeys: 4, lua: PUBLISH });
+  redis.defineCommand('sbPublish', { numberOfKeys: 5, lua: PUBLISH });
   redis.defineCommand('sbHead', { numberOfKeys: 2, lua: HEAD });
   redis.defineCommand('sbPresenceAdd', { numberOfKeys: 7, lua: PRESENCE_ADD });
   redis.defineCommand('sbPresenceRemove', { numberOfKeys: 7, lua: PRESENCE_REMOVE });

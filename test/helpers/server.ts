@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
-import pino, { type Logger } from 'pino';
+import pino from 'pino';
 import { loadConfig, type Config } from '../../app/config';
 import { createApp, type SwitchboardApp } from '../../app/create-app';
 import type { Engine } from '../../app/engine';
-import { createMemoryEngine } from '../../app/memory-engine';
-import { createRedisEngine } from '../../app/redis-engine';
+import { createEngine } from '../../app/create-engine';
 import { startServer, type RunningServer } from '../../app/start-server';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
@@ -32,7 +31,9 @@ export async function startTestServer(
   env: Record<string, string> = {},
   engine?: (config: Config) => Engine | Promise<Engine>,
 ): Promise<TestServer> {
-  const shared = process.env['SB_TEST_REDIS_URL'];
+  const shared = (globalThis as { __sbUseRedis?: boolean }).__sbUseRedis
+    ? process.env['SB_TEST_REDIS_URL']
+    : undefined;
   if (shared !== undefined && engine === undefined && env['REDIS_URL'] === undefined) {
     // The "redis" jest project: same suite, Redis engine, state isolated by key prefix.
     env = { REDIS_URL: shared, REDIS_KEY_PREFIX: `t${randomUUID().slice(0, 8)}:`, ...env };
@@ -55,7 +56,7 @@ export async function startTestServer(
   const app = createApp({
     config,
     logger,
-    engine: await (engine ?? defaultEngine(logger))(config),
+    engine: engine ? await engine(config) : await createEngine(config, logger),
   });
   const running = await startServer(app, 0, '127.0.0.1');
   return {
@@ -68,22 +69,6 @@ export async function startTestServer(
     logs,
     close: () => running.close(),
   };
-}
-
-/** The engine main would pick: Redis when REDIS_URL is set, memory otherwise. */
-function defaultEngine(logger: Logger): (config: Config) => Promise<Engine> {
-  return async (config) =>
-    config.redisUrl
-      ? createRedisEngine({
-          url: config.redisUrl,
-          keyPrefix: config.redisKeyPrefix,
-          nodeId: config.nodeId,
-          historySize: config.historySize,
-          historyTtlSeconds: config.historyTtlSeconds,
-          presenceLeaseMs: config.presenceLeaseMs,
-          log: logger,
-        })
-      : createMemoryEngine({ historySize: config.historySize, log: logger });
 }
 
 export interface ApiResponse<T = unknown> {

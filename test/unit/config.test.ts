@@ -87,6 +87,13 @@ describe('loadConfig values', () => {
       REDIS_KEY_PREFIX: 'app1:',
       HISTORY_TTL_S: '3600',
       PRESENCE_LEASE_MS: '5000',
+      MSSQL_URL: 'Server=db,1433;Database=sb;User Id=sa;Password=pw',
+      MSSQL_ENCRYPT: 'false',
+      MSSQL_TRUST_SERVER_CERTIFICATE: 'true',
+      MSSQL_POOL_MAX: '4',
+      ARCHIVE_BATCH_SIZE: '50',
+      ARCHIVE_FLUSH_MS: '100',
+      ARCHIVE_BACKLOG_MAX: '1000',
     });
     expect(config).toEqual({
       port: 8080,
@@ -112,6 +119,15 @@ describe('loadConfig values', () => {
       redisKeyPrefix: 'app1:',
       historyTtlSeconds: 3600,
       presenceLeaseMs: 5000,
+      mssql: {
+        url: 'Server=db,1433;Database=sb;User Id=sa;Password=pw',
+        encrypt: false,
+        trustServerCertificate: true,
+        poolMax: 4,
+      },
+      archiveBatchSize: 50,
+      archiveFlushMs: 100,
+      archiveBacklogMax: 1000,
     });
   });
 
@@ -330,9 +346,34 @@ describe('loadConfig engines', () => {
     expectOneLineNaming(configError({ [key]: value }), key);
   });
 
-  test('MSSQL_URL is refused with a line naming it', () => {
-    const message = configError({ MSSQL_URL: 'mssql://sa:pa55word@db:1433/switchboard' });
-    expectOneLineNaming(message, 'MSSQL_URL');
-    expect(message).not.toContain('pa55word');
+  test('MSSQL_URL turns the SQL Server store on, as a connection string or a URL', () => {
+    for (const url of [
+      'mssql://sa:pa55word@db:1433/switchboard',
+      'Server=db;Database=sb;User Id=sa;Password=x',
+    ]) {
+      const config = loadConfig({ MSSQL_URL: url });
+      // TLS comes from the string unless MSSQL_ENCRYPT / MSSQL_TRUST_SERVER_CERTIFICATE say otherwise.
+      expect(config.mssql).toEqual({ url, poolMax: 10 });
+    }
+    expect(loadConfig({}).mssql).toBeUndefined();
+    const defaults = loadConfig({});
+    expect([
+      defaults.archiveBatchSize,
+      defaults.archiveFlushMs,
+      defaults.archiveBacklogMax,
+    ]).toEqual([200, 500, 100000]);
+  });
+
+  test.each(['Database=sb;Password=pa55word', 'pa55word'])(
+    'an MSSQL_URL without a server (%s) is refused without echoing it',
+    (value) => {
+      const message = configError({ MSSQL_URL: value });
+      expectOneLineNaming(message, 'MSSQL_URL');
+      expect(message).not.toContain('pa55word');
+    },
+  );
+
+  test('ARCHIVE_BATCH_SIZE stays under the 2,100-parameter limit of one request', () => {
+    expectOneLineNaming(configError({ ARCHIVE_BATCH_SIZE: '201' }), 'ARCHIVE_BATCH_SIZE');
   });
 });

@@ -1,0 +1,59 @@
+import type { Logger } from 'pino';
+import type { Backlog } from '../services/archive';
+import { ArchivedHistory } from '../services/archived-history';
+import { Archiver } from '../services/archiver';
+import type { CheckState } from '../services/health';
+import type { History } from '../services/history';
+import { SqlArchive } from '../services/sql-archive';
+import { parseSqlUrl, SqlConnection, type SqlOptions } from '../services/sql-connection';
+import { SqlStore } from '../services/sql-store';
+
+export interface SqlSettings extends SqlOptions {
+  batchSize: number;
+  flushMs: number;
+}
+
+/** What the SQL Server store adds to an engine: teams, the archive, and its writer. */
+export interface SqlParts {
+  store: SqlStore;
+  /** Wraps the engine's history so reads reach past its retention. */
+  history(inner: History): History;
+  /** Starts moving the backlog into SQL. */
+  startArchiver(backlog: Backlog): void;
+  backlogLength(): Promise<number>;
+  check(): Promise<CheckState>;
+  /** Stops the archiver; the pool closes last, in `closePool`. */
+  stop(): Promise<void>;
+  closePool(): Promise<void>;
+}
+
+export async function createSqlParts(settings: SqlSettings, log: Logger): Promise<SqlParts> {
+  const db = new SqlConnection(parseSqlUrl(settings), log);
+  const store = new SqlStore(db, log);
+  const archive = new SqlArchive(db);
+  let archiver: Archiver | undefined;
+  let backlog: Backlog | undefined;
+  db.onConnect(() => void store.flush());
+  // First attempt now; on failure the node starts anyway and keeps retrying.
+  await db.start();
+  return {
+    store,
+    history: (inner) => new ArchivedHistory(inner, archive, log),
+    startArchiver: (b) => {
+      backlog = b;
+      archiver = new Archiver(b, archive, {
+        batchSize: settings.batchSize,
+        flushMs: settings.flushMs,
+        log,
+      });
+      archiver.start();
+    },
+    backlogLength: () => backlog?.length() ?? Promise.resolve(0),
+    check: async () =>
+      db.connected && (archiver?.healthy ?? true) && (await db.ping()) ? 'up' : 'down',
+    stop: async () => {
+      await archiver?.close();
+    },
+    closePool: () => db.close(),
+  };
+}

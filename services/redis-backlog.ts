@@ -1,0 +1,103 @@
+import type { Redis } from 'ioredis';
+import type { ArchivedMessage, Backlog, BacklogBatch } from './archive';
+import type { RedisKeys } from './redis-keys';
+
+/** Pending entries idle this long belong to a consumer presumed dead; another node takes them. */
+export const CLAIM_IDLE_MS = 30_000;
+const GROUP = 'archivers';
+
+type Entry = [id: string, fields: string[]];
+
+function toMessage(entry: Entry): ArchivedMessage {
+  const fields = entry[1];
+  const get = (name: string) => fields[fields.indexOf(name) + 1]!;
+  return { ...(JSON.parse(get('m')) as ArchivedMessage), epoch: get('e') };
+}
+
+/**
+ * The archive backlog of the Redis engine: a stream the publish script appends to
+ * in the same step as the message itself, read through a consumer group. An entry
+ * leaves the stream only after some node wrote it to SQL; entries a dead node had
+ * taken are claimed by another after CLAIM_IDLE_MS.
+ */
+export class RedisBacklog implements Backlog {
+  private closed = false;
+
+  constructor(
+    private readonly cmd: Redis,
+    /** A connection of its own: XREADGROUP BLOCK holds it. */
+    private readonly blocking: Redis,
+    private readonly keys: RedisKeys,
+    private readonly consumer: string,
+    private readonly claimIdleMs: number = CLAIM_IDLE_MS,
+  ) {}
+
+  private async ensureGroup(): Promise<void> {
+    try {
+      await this.cmd.xgroup('CREATE', this.keys.archive(), GROUP, '0', 'MKSTREAM');
+    } catch (err) {
+      if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
+    }
+  }
+
+  async take(max: number, waitMs: number): Promise<BacklogBatch> {
+    try {
+      return await this.read(max, waitMs);
+    } catch (err) {
+      // A flushed or restarted Redis has no group: make it and read again.
+      if (!String((err as Error).message).includes('NOGROUP')) throw err;
+      await this.ensureGroup();
+      return this.read(max, waitMs);
+    }
+  }
+
+  private async read(max: number, waitMs: number): Promise<BacklogBatch> {
+    const claimed = (await this.cmd.xautoclaim(
+      this.keys.archive(),
+      GROUP,
+      this.consumer,
+      this.claimIdleMs,
+      '0-0',
+      'COUNT',
+      max,
+    )) as [string, Entry[], string[]];
+    let entries = claimed[1].filter((e) => Array.isArray(e[1]));
+    if (entries.length === 0 && !this.closed) {
+      const result = (await this.blocking.xreadgroup(
+        'GROUP',
+        GROUP,
+        this.consumer,
+        'COUNT',
+        max,
+        'BLOCK',
+        waitMs,
+        'STREAMS',
+        this.keys.archive(),
+        '>',
+      )) as [string, Entry[]][] | null;
+      entries = result?.[0]?.[1] ?? [];
+    }
+    return { messages: entries.map(toMessage), receipt: entries.map((e) => e[0]) };
+  }
+
+  async ack(batch: BacklogBatch): Promise<void> {
+    if (batch.receipt.length === 0) return;
+    await this.cmd
+      .multi()
+      .xack(this.keys.archive(), GROUP, ...batch.receipt)
+      .xdel(this.keys.archive(), ...batch.receipt)
+      .exec();
+  }
+
+  async length(): Promise<number> {
+    return this.cmd.xlen(this.keys.archive());
+  }
+
+  async start(): Promise<void> {
+    await this.ensureGroup();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}

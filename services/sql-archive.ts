@@ -1,0 +1,88 @@
+import sql from 'mssql';
+import type { ArchivedMessage, ArchiveReader, ArchiveWriter } from './archive';
+import { isConnectionError, type SqlConnection } from './sql-connection';
+import { insertMessages, MAX_ARCHIVE_ROWS, SQL } from './sql-statements';
+import type { Message } from './types';
+
+interface MessageRow {
+  id: string;
+  team_id: string;
+  seq: string | number;
+  sender_id: string;
+  sender_name: string;
+  recipient_id: string | null;
+  data: string;
+  ts: string | number;
+}
+
+function fromRow(row: MessageRow): Message {
+  return {
+    id: row.id,
+    seq: Number(row.seq),
+    teamId: row.team_id,
+    from: { id: row.sender_id, name: row.sender_name },
+    ...(row.recipient_id === null ? {} : { to: row.recipient_id }),
+    data: JSON.parse(row.data) as unknown,
+    ts: Number(row.ts),
+  };
+}
+
+/** The message archive in SQL Server. */
+export class SqlArchive implements ArchiveWriter, ArchiveReader {
+  constructor(private readonly db: SqlConnection) {}
+
+  async write(batch: ArchivedMessage[]): Promise<void> {
+    for (let start = 0; start < batch.length; start += MAX_ARCHIVE_ROWS) {
+      const rows = batch.slice(start, start + MAX_ARCHIVE_ROWS);
+      const request = this.db.request();
+      rows.forEach((m, i) => {
+        request
+          .input(`id${i}`, sql.Char(36), m.id)
+          .input(`team${i}`, sql.NVarChar(64), m.teamId)
+          .input(`epoch${i}`, sql.VarChar(64), m.epoch)
+          .input(`seq${i}`, sql.BigInt, m.seq)
+          .input(`sid${i}`, sql.NVarChar(64), m.from.id)
+          .input(`sname${i}`, sql.NVarChar(100), m.from.name)
+          .input(`rid${i}`, sql.NVarChar(64), m.to ?? null)
+          .input(`data${i}`, sql.NVarChar(sql.MAX), JSON.stringify(m.data ?? null))
+          .input(`ts${i}`, sql.BigInt, m.ts);
+      });
+      await this.run(() => request.query(insertMessages(rows.length)));
+    }
+  }
+
+  async before(teamId: string, epoch: string, before: number, limit: number): Promise<Message[]> {
+    const result = await this.run(() =>
+      this.db
+        .request()
+        .input('limit', sql.Int, limit)
+        .input('teamId', sql.NVarChar(64), teamId)
+        .input('epoch', sql.VarChar(64), epoch)
+        .input('before', sql.BigInt, before)
+        .query<MessageRow>(SQL.messagesBefore),
+    );
+    return result.recordset.map(fromRow);
+  }
+
+  async between(teamId: string, epoch: string, after: number, until: number): Promise<Message[]> {
+    const result = await this.run(() =>
+      this.db
+        .request()
+        .input('teamId', sql.NVarChar(64), teamId)
+        .input('epoch', sql.VarChar(64), epoch)
+        .input('after', sql.BigInt, after)
+        .input('until', sql.BigInt, until)
+        .query<MessageRow>(SQL.messagesBetween),
+    );
+    return result.recordset.map(fromRow);
+  }
+
+  private async run<T>(query: () => Promise<T>): Promise<T> {
+    try {
+      return await query();
+    } catch (err) {
+      if (isConnectionError(err)) this.db.down(err);
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,35 @@
+import type { ArchivedMessage, ArchiveReader, ArchiveWriter } from '../../services/archive';
+import type { Message } from '../../services/types';
+
+/** An archive in an array, for tests of what sits around the SQL one. */
+export class MemoryArchive implements ArchiveWriter, ArchiveReader {
+  readonly rows = new Map<string, ArchivedMessage>();
+  /** Set to make every write fail, like a database that is down. */
+  failing: Error | undefined;
+  writes: ArchivedMessage[][] = [];
+
+  async write(batch: ArchivedMessage[]): Promise<void> {
+    if (this.failing) throw this.failing;
+    this.writes.push(batch);
+    for (const m of batch) if (!this.rows.has(m.id)) this.rows.set(m.id, m);
+  }
+
+  private of(teamId: string, epoch: string): ArchivedMessage[] {
+    return [...this.rows.values()]
+      .filter((m) => m.teamId === teamId && m.epoch === epoch)
+      .sort((a, b) => a.seq - b.seq);
+  }
+
+  async before(teamId: string, epoch: string, before: number, limit: number): Promise<Message[]> {
+    if (this.failing) throw this.failing;
+    return this.of(teamId, epoch)
+      .filter((m) => m.seq < before)
+      .reverse()
+      .slice(0, limit);
+  }
+
+  async between(teamId: string, epoch: string, after: number, until: number): Promise<Message[]> {
+    if (this.failing) throw this.failing;
+    return this.of(teamId, epoch).filter((m) => m.seq > after && m.seq < until);
+  }
+}

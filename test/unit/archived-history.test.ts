@@ -1,0 +1,81 @@
+import pino from 'pino';
+import { ArchivedHistory } from '../../services/archived-history';
+import { MemoryHistory } from '../../services/memory-history';
+import type { Message, MessageDraft } from '../../services/types';
+import { MemoryArchive } from '../helpers/memory-archive';
+
+/** History that reaches past the engine's retention into the archive. */
+function setup(retain: number) {
+  const inner = new MemoryHistory({ retain });
+  const archive = new MemoryArchive();
+  const history = new ArchivedHistory(inner, archive, pino({ level: 'silent' }));
+  const publish = async (
+    draft: Omit<MessageDraft, 'teamId'>,
+    archived = true,
+  ): Promise<Message> => {
+    const m = inner.append({ teamId: 'A', ...draft });
+    if (archived) await archive.write([{ ...m, epoch: inner.epoch }]);
+    return m;
+  };
+  return { inner, archive, history, publish };
+}
+
+const alice = { id: 'alice', name: 'Alice' };
+
+test('a resume from before the retention is complete when the archive holds the gap', async () => {
+  const { history, publish, inner } = setup(3);
+  for (let i = 1; i <= 10; i++) await publish({ from: alice, data: i });
+  const replay = await history.replay('A', { since: 2, epoch: inner.epoch, viewer: 'bob' });
+  expect(replay.complete).toBe(true);
+  expect(replay.messages.map((m) => m.seq)).toEqual([3, 4, 5, 6, 7, 8, 9, 10]);
+});
+
+test('it stays incomplete when the archive misses part of the gap', async () => {
+  const { history, publish, inner } = setup(3);
+  for (let i = 1; i <= 10; i++) await publish({ from: alice, data: i }, i !== 4);
+  const replay = await history.replay('A', { since: 2, epoch: inner.epoch });
+  expect(replay.complete).toBe(false);
+  expect(replay.messages.map((m) => m.seq)).toEqual([3, 5, 6, 7, 8, 9, 10]);
+});
+
+test('direct messages hidden from the viewer still count as archived, and are not shown', async () => {
+  const { history, publish, inner } = setup(2);
+  await publish({ from: alice, data: 1 });
+  await publish({ from: alice, to: 'carol', data: 'secret' });
+  for (let i = 3; i <= 6; i++) await publish({ from: alice, data: i });
+  const replay = await history.replay('A', { since: 0, epoch: inner.epoch, viewer: 'bob' });
+  expect(replay.complete).toBe(true);
+  expect(replay.messages.map((m) => m.seq)).toEqual([1, 3, 4, 5, 6]);
+});
+
+test('history pages continue from the engine into the archive', async () => {
+  const { history, publish } = setup(3);
+  for (let i = 1; i <= 10; i++) await publish({ from: alice, data: i });
+  const first = await history.before('A', { limit: 4 });
+  expect(first.messages.map((m) => m.seq)).toEqual([7, 8, 9, 10]);
+  expect(first.more).toBe(true);
+  const second = await history.before('A', { before: 7, limit: 4 });
+  expect(second.messages.map((m) => m.seq)).toEqual([3, 4, 5, 6]);
+  expect(second.more).toBe(true);
+  const last = await history.before('A', { before: 3, limit: 4 });
+  expect(last.messages.map((m) => m.seq)).toEqual([1, 2]);
+  expect(last.more).toBe(false);
+});
+
+test('an unreadable archive falls back to what the engine holds', async () => {
+  const { history, publish, archive, inner } = setup(3);
+  for (let i = 1; i <= 6; i++) await publish({ from: alice, data: i });
+  archive.failing = new Error('sql down');
+  const replay = await history.replay('A', { since: 1, epoch: inner.epoch });
+  expect(replay).toMatchObject({ complete: false });
+  expect(replay.messages.map((m) => m.seq)).toEqual([4, 5, 6]);
+  const page = await history.before('A', { limit: 10 });
+  expect(page.messages.map((m) => m.seq)).toEqual([4, 5, 6]);
+});
+
+test('another epoch is never served from the archive', async () => {
+  const { history, publish } = setup(3);
+  for (let i = 1; i <= 6; i++) await publish({ from: alice, data: i });
+  const replay = await history.replay('A', { since: 1, epoch: 'old-epoch' });
+  expect(replay).toMatchObject({ messages: [], complete: false });
+});
