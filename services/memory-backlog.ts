@@ -25,13 +25,12 @@ export class MemoryBacklog implements Backlog {
     if (this.queue.length < max && !this.closed) {
       // Wait until the batch is full or the wait is over, whichever comes first.
       await new Promise<void>((resolve) => {
-        let timer: NodeJS.Timeout | undefined;
         const finish = () => {
           clearTimeout(timer);
           this.wake = undefined;
           resolve();
         };
-        timer = setTimeout(finish, waitMs);
+        const timer = setTimeout(finish, waitMs);
         this.wake = () => {
           if (this.queue.length >= max || this.closed) finish();
         };
