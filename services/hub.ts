@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import type { BusListener, ClusterEvent } from './bus';
 import { encodeFrame, encodeMessageFrame } from './frames';
@@ -53,14 +54,36 @@ export interface HubOptions {
 // ws sends a Buffer as a binary frame unless told otherwise; one shared options object.
 const TEXT = { binary: false } as const;
 
+/**
+ * ws keeps its net.Socket private and offers no cork(); reaching it is the only way
+ * to let several frames to one socket in the same tick leave in one write.
+ */
+function rawSocket(socket: WebSocket): Socket | undefined {
+  return (socket as unknown as { _socket?: Socket })._socket;
+}
+
 /** The local connections of this node and delivery to them. */
 export class Hub implements BusListener {
   private readonly conns = new Map<string, LocalConnection>();
   private readonly teams = new Map<string, Set<LocalConnection>>();
   private readonly perIp = new Map<string, number>();
   private heartbeat: NodeJS.Timeout | undefined;
+  private corked: Socket[] = [];
+  private uncorkScheduled = false;
 
   constructor(private readonly options: HubOptions) {}
+
+  /**
+   * Uncorks every socket written to since the last turn of the event loop.
+   * setImmediate, not nextTick: frames are handled in promise callbacks, which run
+   * after nextTick, and all of them should share the write.
+   */
+  private readonly uncorkAll = (): void => {
+    this.uncorkScheduled = false;
+    const corked = this.corked;
+    this.corked = [];
+    for (const raw of corked) raw.uncork();
+  };
 
   get size(): number {
     return this.conns.size;
@@ -173,6 +196,15 @@ export class Hub implements BusListener {
       );
       socket.close(CloseCode.slowConsumer, 'slow consumer');
       return;
+    }
+    const raw = rawSocket(socket);
+    if (raw && raw.writableCorked === 0) {
+      raw.cork();
+      this.corked.push(raw);
+      if (!this.uncorkScheduled) {
+        this.uncorkScheduled = true;
+        setImmediate(this.uncorkAll);
+      }
     }
     socket.send(data, TEXT);
   }
