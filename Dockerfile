@@ -8,6 +8,7 @@ COPY app ./app
 COPY middleware ./middleware
 COPY routes ./routes
 COPY services ./services
+COPY client ./client
 RUN npm run build && npm prune --omit=dev
 
 # --- runtime ---
@@ -17,6 +18,7 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY public ./public
 USER node
 EXPOSE 3000
 # Slim images have no curl; node's own fetch does the probe.

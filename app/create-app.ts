@@ -17,6 +17,7 @@ import { healthRoutes } from '../routes/health';
 import { messageRoutes } from '../routes/messages';
 import { metricsRoutes } from '../routes/metrics';
 import { socketRoute } from '../routes/socket';
+import { STATIC_PATHS, staticRoutes } from '../routes/static';
 import { teamRoutes } from '../routes/teams';
 import { Hub } from '../services/hub';
 import { Messaging } from '../services/messaging';
@@ -49,7 +50,7 @@ export interface SwitchboardApp {
  * than what is protected means a path spelled another way (`/API/teams`,
  * `/metrics/`) can never slip past the check.
  */
-const OPEN_PATHS = new Set(['/api/health', '/api/ready', '/socket']);
+const OPEN_PATHS = new Set(['/api/health', '/api/ready', '/socket', ...STATIC_PATHS]);
 const isProtected = (path: string) => !OPEN_PATHS.has(path);
 
 /** Builds the whole app; it never listens (see startServer). */
@@ -103,6 +104,7 @@ export function createApp(deps: AppDeps): SwitchboardApp {
   teamRoutes(router, apiDeps);
   connectionRoutes(router, apiDeps);
   messageRoutes(router, apiDeps);
+  staticRoutes(router);
 
   // The same request-context and error middleware run on both chains.
   const shared = [requestContext(logger, metrics), errorMapper()];

@@ -1,0 +1,930 @@
+/**
+ * Switchboard client: one connection to `/socket` that reconnects and resumes on its
+ * own, acknowledged sends, presence and history. Runs in browsers and in Node; it
+ * uses no Node module and takes the WebSocket constructor as an option.
+ *
+ * All runtime code lives in this one file on purpose: browsers load the compiled
+ * module with one request, and Node, jest and browsers resolve it the same way.
+ */
+import type {
+  Ack,
+  ClientFrame,
+  HistoryPage,
+  Member,
+  Message,
+  PresenceEvent,
+  Resumed,
+  ServerErrorCode,
+  ServerFrame,
+  Welcome,
+} from './protocol.js';
+
+export type {
+  Ack,
+  ClientFrame,
+  HistoryPage,
+  Member,
+  Message,
+  PresenceEvent,
+  Resumed,
+  ServerErrorCode,
+  ServerFrame,
+  UserRef,
+  Welcome,
+} from './protocol.js';
+
+/**
+ * The part of a WebSocket this client uses. The browser's `WebSocket` and the `ws`
+ * package's class both fit. Listener parameters are `never` so that both event
+ * types are accepted; the handlers assigned below declare what they read.
+ */
+export interface WebSocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((event: never) => void) | null;
+  onmessage: ((event: never) => void) | null;
+  onclose: ((event: never) => void) | null;
+  onerror: ((event: never) => void) | null;
+}
+
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+export interface ReconnectOptions {
+  /** First delay after a connection drops. Default 500 ms. */
+  initialDelayMs?: number;
+  /** Upper bound of the delay. Default 15000 ms. */
+  maxDelayMs?: number;
+  /** Growth per failed attempt. Default 2. */
+  factor?: number;
+  /** 0-1: the share of each delay that is random, so clients do not return in step. Default 0.5. */
+  jitter?: number;
+  /** Consecutive failed attempts before giving up. Default Infinity. */
+  maxAttempts?: number;
+}
+
+export interface SwitchboardOptions {
+  /** `ws://` or `wss://` URL of `/socket`. Default in a browser: `/socket` on the page's host. */
+  url?: string;
+  id: string;
+  name: string;
+  teamId: string;
+  /**
+   * Needed when the server sets AUTH_SECRET. A function is called before every
+   * connection attempt, so it can fetch a fresh token when the old one expired.
+   */
+  token?: string | (() => string | Promise<string>);
+  /** Default `globalThis.WebSocket`. Node 20 has none: pass `WebSocket` from the `ws` package. */
+  WebSocket?: WebSocketConstructor;
+  /** How long send, sendTo, presence and history wait for the server. Default 10000 ms. */
+  timeoutMs?: number;
+  /** Application-level ping interval; browsers cannot see WebSocket pings. Default 20000 ms. */
+  pingIntervalMs?: number;
+  /** No frame at all this long after a ping: the connection is dead and gets replaced. Default 10000 ms. */
+  pongTimeoutMs?: number;
+  /** A connection that has no welcome after this long is abandoned. Default 10000 ms. */
+  connectTimeoutMs?: number;
+  /** `false`: never reconnect. */
+  reconnect?: false | ReconnectOptions;
+}
+
+export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+export interface CloseInfo {
+  code: number;
+  reason: string;
+  /** True when the client is going to reconnect (see the `reconnecting` event). */
+  willReconnect: boolean;
+}
+
+export interface ClientEvents<T = unknown> {
+  /** A connection is open, the first one or one after a reconnect. */
+  open: Welcome;
+  /** A message from someone else (or from this user's other connections), once and in order. */
+  message: Message<T>;
+  /** A user's first connection in the team opened, or their last one closed. */
+  presence: PresenceEvent;
+  /** A reconnect's replay is complete; on `complete: false`, reload history. */
+  resumed: Resumed;
+  /** An open connection closed. */
+  close: CloseInfo;
+  /** The next connection attempt is scheduled. */
+  reconnecting: { attempt: number; delayMs: number };
+  /** A failed connection attempt, or a server error not tied to one of your calls. */
+  error: SwitchboardError;
+  state: ConnectionState;
+}
+
+export type ClientErrorCode =
+  ServerErrorCode | 'timeout' | 'closed' | 'too_large' | 'connection_failed' | 'protocol';
+
+const RETRYABLE = new Set<string>(['unavailable', 'rate_limited', 'timeout', 'internal']);
+
+export class SwitchboardError extends Error {
+  /** A code of the server's `error` frame, or one of the client's own. */
+  readonly code: ClientErrorCode;
+  /** For sends: the ref; sending again with `{ ref }` is safe, it never publishes twice. */
+  readonly ref: string | undefined;
+
+  constructor(code: ClientErrorCode, message: string, ref?: string) {
+    super(message);
+    this.name = 'SwitchboardError';
+    this.code = code;
+    this.ref = ref;
+  }
+
+  /** True when the same call may succeed later. */
+  get retryable(): boolean {
+    return RETRYABLE.has(this.code);
+  }
+}
+
+/** Close codes of PROTOCOL §5 that this client reads. */
+export const CloseCodes = {
+  goingAway: 1001,
+  tooLarge: 1009,
+  kicked: 4000,
+  slowConsumer: 4008,
+} as const;
+
+type Timer = ReturnType<typeof setTimeout>;
+type Listener<P> = (payload: P) => void;
+
+type RequestKind = 'send' | 'presence' | 'history' | 'ping';
+
+interface Pending {
+  kind: RequestKind;
+  frame: string;
+  ref: string | undefined;
+  /** Socket generation it was last written to; 0 while waiting to be written. */
+  gen: number;
+  /** Position among the frames written to that socket. */
+  index: number;
+  /** A send written to an earlier socket that closed before its reply came. */
+  wasInFlight: boolean;
+  /** Dropped by the server's rate limit at least once. */
+  rateLimited: boolean;
+  timer: Timer | undefined;
+  reply(frame: ServerFrame): void;
+  fail(error: SwitchboardError): void;
+}
+
+/** Inbound frames the application sees, in the order the server sent them. */
+type Inbound<T> =
+  | ({ type: 'message' } & Message<T>)
+  | ({ type: 'presence' } & PresenceEvent)
+  | ({ type: 'resumed' } & Resumed);
+
+interface GlobalScope {
+  WebSocket?: WebSocketConstructor;
+  location?: { protocol: string; host: string };
+  crypto?: { getRandomValues(array: Uint8Array): Uint8Array };
+  addEventListener?: (type: string, listener: () => void) => void;
+  removeEventListener?: (type: string, listener: () => void) => void;
+}
+
+const scope = globalThis as unknown as GlobalScope;
+const ID = /^[A-Za-z0-9_.:@-]{1,64}$/;
+const OPEN = 1;
+const noop = () => undefined;
+
+function randomId(): string {
+  const bytes = new Uint8Array(9);
+  if (scope.crypto) scope.crypto.getRandomValues(bytes);
+  else for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(Math.random() * 256);
+  let out = '';
+  for (const b of bytes) out += (b % 36).toString(36);
+  return out;
+}
+
+function defaultUrl(): string {
+  const loc = scope.location;
+  if (!loc) throw new TypeError('SwitchboardClient: `url` is required outside a browser');
+  return `${loc.protocol === 'https:' ? 'wss' : 'ws'}://${loc.host}/socket`;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * A Switchboard connection. Create it, add listeners, then `connect()`.
+ *
+ * Guarantees: `message` fires once per message and in `seq` order, across
+ * reconnects (the client resumes with the last `seq` and `epoch` it saw and drops
+ * duplicates); every send carries a `ref`, so sends in flight when a connection
+ * drops are sent again on the next one without ever publishing twice.
+ */
+export class SwitchboardClient<T = unknown> {
+  private readonly url: string;
+  private readonly WebSocketImpl: WebSocketConstructor;
+  private readonly timeoutMs: number;
+  private readonly pingIntervalMs: number;
+  private readonly pongTimeoutMs: number;
+  private readonly connectTimeoutMs: number;
+  private readonly backoff: Required<ReconnectOptions> | undefined;
+  private readonly listeners = new Map<keyof ClientEvents<T>, Set<Listener<never>>>();
+  private readonly refPrefix = randomId();
+  private refCounter = 0;
+
+  private currentState: ConnectionState = 'idle';
+  private socket: WebSocketLike | undefined;
+  /** Bumped for every socket; replies are matched to the socket they answer. */
+  private gen = 0;
+  private frameIndex = 0;
+  private welcomed = false;
+  private currentWelcome: Welcome | undefined;
+  private userClosed = false;
+  private attempts = 0;
+
+  private pending: Pending[] = [];
+  private readonly byRef = new Map<string, Pending>();
+
+  /** Highest seq seen in `epoch`; resumes start after it. */
+  private seen = 0;
+  private currentEpoch: string | undefined;
+  /** Seqs of this client's own acked messages not yet passed by `seen`. */
+  private readonly ownSeqs = new Set<number>();
+  /** While sends from a dropped connection are re-sent, inbound frames wait here. */
+  private readonly holding = new Set<string>();
+  private held: Inbound<T>[] = [];
+
+  private reconnectTimer: Timer | undefined;
+  private connectTimer: Timer | undefined;
+  private pingTimer: ReturnType<typeof setInterval> | undefined;
+  private deadTimer: Timer | undefined;
+  private retryTimer: Timer | undefined;
+  private retryDelayMs = 250;
+  private sawRateLimit = false;
+  private openWaiters: { resolve(w: Welcome): void; reject(e: SwitchboardError): void }[] = [];
+  private readonly onOnline = () => {
+    if (this.currentState === 'reconnecting') {
+      clearTimeout(this.reconnectTimer);
+      void this.openSocket();
+    }
+  };
+
+  constructor(private readonly options: SwitchboardOptions) {
+    for (const key of ['id', 'teamId'] as const) {
+      if (!ID.test(options[key])) {
+        throw new TypeError(
+          `SwitchboardClient: ${key} must be 1-64 chars of A-Z a-z 0-9 _ . : @ -`,
+        );
+      }
+    }
+    if (typeof options.name !== 'string' || options.name.length === 0) {
+      throw new TypeError('SwitchboardClient: name is required');
+    }
+    const impl = options.WebSocket ?? scope.WebSocket;
+    if (!impl) {
+      throw new TypeError(
+        'SwitchboardClient: no WebSocket here; in Node pass `WebSocket` from the "ws" package',
+      );
+    }
+    this.WebSocketImpl = impl;
+    this.url = options.url ?? defaultUrl();
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.pingIntervalMs = options.pingIntervalMs ?? 20_000;
+    this.pongTimeoutMs = options.pongTimeoutMs ?? 10_000;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
+    this.backoff =
+      options.reconnect === false
+        ? undefined
+        : {
+            initialDelayMs: options.reconnect?.initialDelayMs ?? 500,
+            maxDelayMs: options.reconnect?.maxDelayMs ?? 15_000,
+            factor: options.reconnect?.factor ?? 2,
+            jitter: Math.min(1, Math.max(0, options.reconnect?.jitter ?? 0.5)),
+            maxAttempts: options.reconnect?.maxAttempts ?? Infinity,
+          };
+  }
+
+  // ---- public API ------------------------------------------------------------
+
+  get state(): ConnectionState {
+    return this.currentState;
+  }
+
+  /** The current connection's welcome, while open. */
+  get welcome(): Welcome | undefined {
+    return this.welcomed ? this.currentWelcome : undefined;
+  }
+
+  /** The last seq this client has seen (delivered, or its own acked), and its epoch. */
+  get position(): { seq: number; epoch: string | undefined } {
+    return { seq: this.seen, epoch: this.currentEpoch };
+  }
+
+  /** Adds a listener; returns a function that removes it. */
+  on<K extends keyof ClientEvents<T>>(
+    event: K,
+    listener: Listener<ClientEvents<T>[K]>,
+  ): () => void {
+    let set = this.listeners.get(event);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(event, set);
+    }
+    set.add(listener as Listener<never>);
+    return () => this.off(event, listener);
+  }
+
+  off<K extends keyof ClientEvents<T>>(event: K, listener: Listener<ClientEvents<T>[K]>): void {
+    this.listeners.get(event)?.delete(listener as Listener<never>);
+  }
+
+  /** Resolves with the next event of this kind. */
+  once<K extends keyof ClientEvents<T>>(event: K): Promise<ClientEvents<T>[K]> {
+    return new Promise((resolve) => {
+      const off = this.on(event, (payload) => {
+        off();
+        resolve(payload);
+      });
+    });
+  }
+
+  /**
+   * Opens the connection; resolves with the first welcome. Attempts that fail are
+   * retried with backoff, so this waits until the server is reachable (or the
+   * client is closed, or `maxAttempts` is used up: then it rejects).
+   */
+  connect(): Promise<Welcome> {
+    if (this.welcomed && this.currentWelcome) return Promise.resolve(this.currentWelcome);
+    const waiting = new Promise<Welcome>((resolve, reject) => {
+      this.openWaiters.push({ resolve, reject });
+    });
+    if (this.currentState === 'idle' || this.currentState === 'closed') {
+      this.userClosed = false;
+      this.attempts = 0;
+      scope.addEventListener?.('online', this.onOnline);
+      this.setState('connecting');
+      void this.openSocket();
+    }
+    return waiting;
+  }
+
+  /** Sends to the whole team; resolves with the ack once the server has stored it. */
+  send(data: T, options: { ref?: string } = {}): Promise<Ack> {
+    return this.sendFrame((ref) => ({ type: 'team', data, ref }), data, options.ref);
+  }
+
+  /** Sends to one user of the team (all of their connections). */
+  sendTo(userId: string, data: T, options: { ref?: string } = {}): Promise<Ack> {
+    if (!ID.test(userId)) {
+      return Promise.reject(
+        new SwitchboardError('bad_request', 'userId must be 1-64 chars of A-Z a-z 0-9 _ . : @ -'),
+      );
+    }
+    return this.sendFrame((ref) => ({ type: 'direct', to: userId, data, ref }), data, options.ref);
+  }
+
+  /** Who is online in the team, with their connection counts. */
+  presence(): Promise<Member[]> {
+    return new Promise((resolve, reject) => {
+      this.request('presence', JSON.stringify({ type: 'presence' }), undefined, reject, (f) => {
+        if (f.type === 'members') resolve(f.members);
+      });
+    });
+  }
+
+  /** Older messages visible to this user, oldest first; `before` is a seq. */
+  history(query: { before?: number; limit?: number } = {}): Promise<HistoryPage<T>> {
+    const frame: Extract<ClientFrame, { type: 'history' }> = { type: 'history' };
+    if (query.before !== undefined) frame.before = query.before;
+    if (query.limit !== undefined) frame.limit = query.limit;
+    return new Promise((resolve, reject) => {
+      this.request('history', JSON.stringify(frame), undefined, reject, (f) => {
+        if (f.type === 'history') {
+          resolve({ messages: f.messages as Message<T>[], more: f.more });
+        }
+      });
+    });
+  }
+
+  /** Closes for good (until `connect()` again); pending calls reject with `closed`. */
+  close(): void {
+    this.userClosed = true;
+    scope.removeEventListener?.('online', this.onOnline);
+    clearTimeout(this.reconnectTimer);
+    const wasOpen = this.welcomed;
+    if (this.socket) {
+      const socket = this.socket;
+      this.dropSocket();
+      try {
+        socket.close(1000, 'client closed');
+      } catch {
+        // Already closing.
+      }
+    }
+    this.finish(new SwitchboardError('closed', 'the client was closed'));
+    if (wasOpen) this.emit('close', { code: 1000, reason: 'client closed', willReconnect: false });
+  }
+
+  // ---- requests ----------------------------------------------------------------
+
+  private sendFrame(
+    build: (ref: string) => ClientFrame<T>,
+    data: T,
+    givenRef: string | undefined,
+  ): Promise<Ack> {
+    if (data === undefined) {
+      return Promise.reject(new SwitchboardError('bad_request', 'data is required'));
+    }
+    const ref = givenRef ?? `${this.refPrefix}-${++this.refCounter}`;
+    if (ref.length < 1 || ref.length > 64) {
+      return Promise.reject(new SwitchboardError('bad_request', 'ref must be 1-64 characters'));
+    }
+    let frame: string;
+    try {
+      frame = JSON.stringify(build(ref));
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      return Promise.reject(new SwitchboardError('bad_request', `data is not JSON: ${why}`, ref));
+    }
+    return new Promise((resolve, reject) => {
+      const existing = this.byRef.get(ref);
+      if (existing) {
+        // A retry while the first try is still waiting: the server would answer both
+        // with the first ack, so this call waits for that one.
+        const { reply, fail } = existing;
+        existing.reply = (f) => {
+          reply(f);
+          if (f.type === 'ack') resolve({ ref, id: f.id, seq: f.seq });
+        };
+        existing.fail = (error) => {
+          fail(error);
+          reject(error);
+        };
+        return;
+      }
+      this.request('send', frame, ref, reject, (f) => {
+        if (f.type === 'ack') {
+          this.noteOwn(f.seq);
+          resolve({ ref, id: f.id, seq: f.seq });
+        }
+      });
+    });
+  }
+
+  private request(
+    kind: RequestKind,
+    frame: string,
+    ref: string | undefined,
+    fail: (error: SwitchboardError) => void,
+    reply: (frame: ServerFrame) => void,
+  ): void {
+    if (this.currentState === 'closed' || this.currentState === 'idle') {
+      fail(new SwitchboardError('closed', 'not connected: call connect() first', ref));
+      return;
+    }
+    const p: Pending = {
+      kind,
+      frame,
+      ref,
+      gen: 0,
+      index: 0,
+      wasInFlight: false,
+      rateLimited: false,
+      timer: undefined,
+      reply,
+      fail,
+    };
+    if (kind !== 'ping') {
+      p.timer = setTimeout(() => {
+        this.settle(p, () =>
+          p.fail(
+            p.rateLimited
+              ? new SwitchboardError(
+                  'rate_limited',
+                  'the server kept dropping it (rate limit)',
+                  ref,
+                )
+              : new SwitchboardError('timeout', `no answer in ${this.timeoutMs} ms`, ref),
+          ),
+        );
+      }, this.timeoutMs);
+    }
+    this.pending.push(p);
+    if (ref !== undefined) this.byRef.set(ref, p);
+    if (this.welcomed) this.write(p);
+  }
+
+  private write(p: Pending): void {
+    const socket = this.socket;
+    if (!socket || !this.welcomed || socket.readyState !== OPEN) return;
+    p.gen = this.gen;
+    p.index = ++this.frameIndex;
+    socket.send(p.frame);
+    if (p.kind === 'ping' && this.deadTimer === undefined) {
+      this.deadTimer = setTimeout(() => this.abandon('no answer to ping'), this.pongTimeoutMs);
+    }
+  }
+
+  private remove(p: Pending): void {
+    clearTimeout(p.timer);
+    const i = this.pending.indexOf(p);
+    if (i >= 0) this.pending.splice(i, 1);
+    if (p.ref !== undefined && this.byRef.get(p.ref) === p) this.byRef.delete(p.ref);
+  }
+
+  /**
+   * Removes a request and runs its outcome; the last re-sent send to settle releases
+   * the inbound frames held since the reconnect (after its ack is noted, so a replayed
+   * copy of that message is recognised as this client's own).
+   */
+  private settle(p: Pending, outcome: () => void): void {
+    this.remove(p);
+    outcome();
+    if (p.ref !== undefined && this.holding.delete(p.ref) && this.holding.size === 0) {
+      this.releaseHeld();
+    }
+  }
+
+  /** The oldest request of a kind on the current socket. */
+  private oldest(kinds: RequestKind[]): Pending | undefined {
+    return this.pending.find((p) => p.gen === this.gen && kinds.includes(p.kind));
+  }
+
+  private ping(): void {
+    this.request('ping', JSON.stringify({ type: 'ping' }), undefined, noop, noop);
+  }
+
+  // ---- sockets -------------------------------------------------------------------
+
+  private async openSocket(): Promise<void> {
+    const gen = ++this.gen;
+    this.welcomed = false;
+    let token: string | undefined;
+    try {
+      token =
+        typeof this.options.token === 'function' ? await this.options.token() : this.options.token;
+    } catch (err) {
+      if (gen !== this.gen || this.userClosed) return;
+      this.attemptFailed(`token: ${err instanceof Error ? err.message : String(err)}`);
+      return;
+    }
+    if (gen !== this.gen || this.userClosed) return;
+    const q = new URLSearchParams({
+      id: this.options.id,
+      name: this.options.name,
+      teamId: this.options.teamId,
+    });
+    if (this.currentEpoch !== undefined) {
+      q.set('since', String(this.seen));
+      q.set('epoch', this.currentEpoch);
+    }
+    if (token !== undefined) q.set('token', token);
+    const url = `${this.url}${this.url.includes('?') ? '&' : '?'}${q.toString()}`;
+    let socket: WebSocketLike;
+    try {
+      socket = new this.WebSocketImpl(url);
+    } catch (err) {
+      this.attemptFailed(err instanceof Error ? err.message : String(err));
+      return;
+    }
+    this.socket = socket;
+    this.frameIndex = 0;
+    socket.onopen = noop;
+    socket.onerror = noop;
+    socket.onmessage = (event: { data: unknown }) => {
+      if (socket === this.socket) this.onData(event.data);
+    };
+    socket.onclose = (event: { code: number; reason: string }) => {
+      if (socket === this.socket) this.onSocketClose(event.code, String(event.reason ?? ''));
+    };
+    this.connectTimer = setTimeout(() => this.abandon('connect timeout'), this.connectTimeoutMs);
+  }
+
+  /** Gives up on the current socket without waiting for a close handshake that may never come. */
+  private abandon(reason: string): void {
+    const socket = this.socket;
+    if (!socket) return;
+    this.dropSocket();
+    const killable = socket as WebSocketLike & { terminate?: () => void };
+    try {
+      if (typeof killable.terminate === 'function') killable.terminate();
+      else socket.close();
+    } catch {
+      // Closing a socket that never opened may throw; it is gone either way.
+    }
+    this.afterClose(1006, reason);
+  }
+
+  /** Detaches the current socket: nothing it does later reaches this client. */
+  private dropSocket(): void {
+    const socket = this.socket;
+    if (socket) {
+      socket.onmessage = noop;
+      socket.onclose = noop;
+      // An error listener stays: `ws` throws on an error event nobody listens to.
+      socket.onerror = noop;
+    }
+    this.socket = undefined;
+    clearTimeout(this.connectTimer);
+    clearTimeout(this.deadTimer);
+    clearTimeout(this.retryTimer);
+    clearInterval(this.pingTimer);
+    this.deadTimer = undefined;
+    this.retryTimer = undefined;
+  }
+
+  private onSocketClose(code: number, reason: string): void {
+    this.dropSocket();
+    this.afterClose(code, reason);
+  }
+
+  private afterClose(code: number, reason: string): void {
+    const wasOpen = this.welcomed;
+    const closedGen = this.gen;
+    this.welcomed = false;
+    // Frames held for a resume are dropped: `seen` did not move, so they come again.
+    this.held = [];
+    this.holding.clear();
+    let largest: Pending | undefined;
+    for (const p of [...this.pending]) {
+      if (p.kind === 'ping') {
+        this.remove(p);
+        continue;
+      }
+      if (p.gen !== closedGen || p.gen === 0) continue;
+      p.gen = 0;
+      if (p.kind === 'send') {
+        p.wasInFlight = true;
+        if (!largest || p.frame.length > largest.frame.length) largest = p;
+      }
+    }
+    if (code === CloseCodes.tooLarge && largest) {
+      // 1009: the server refused a frame's size. Sending it again would loop forever.
+      this.remove(largest);
+      largest.fail(
+        new SwitchboardError(
+          'too_large',
+          'the message is larger than the server accepts',
+          largest.ref,
+        ),
+      );
+    }
+    const willReconnect =
+      !this.userClosed && this.backoff !== undefined && this.attempts < this.backoff.maxAttempts;
+    if (wasOpen) {
+      this.emit('close', { code, reason, willReconnect });
+    } else {
+      this.emit(
+        'error',
+        new SwitchboardError(
+          'connection_failed',
+          `could not connect (${code}${reason ? `: ${reason}` : ''})`,
+        ),
+      );
+    }
+    if (willReconnect) this.scheduleReconnect();
+    else this.finish(new SwitchboardError('closed', `connection closed (${code})`));
+  }
+
+  private attemptFailed(reason: string): void {
+    this.emit('error', new SwitchboardError('connection_failed', reason));
+    if (!this.userClosed && this.backoff && this.attempts < this.backoff.maxAttempts) {
+      this.scheduleReconnect();
+    } else {
+      this.finish(new SwitchboardError('closed', `could not connect: ${reason}`));
+    }
+  }
+
+  private scheduleReconnect(): void {
+    const b = this.backoff!;
+    const attempt = ++this.attempts;
+    const base = Math.min(b.maxDelayMs, b.initialDelayMs * b.factor ** (attempt - 1));
+    const delayMs = Math.round(base * (1 - b.jitter * Math.random()));
+    this.setState('reconnecting');
+    this.emit('reconnecting', { attempt, delayMs });
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = setTimeout(() => void this.openSocket(), delayMs);
+  }
+
+  /** Ends the client: pending calls and connect() waiters reject. */
+  private finish(error: SwitchboardError): void {
+    clearTimeout(this.reconnectTimer);
+    scope.removeEventListener?.('online', this.onOnline);
+    this.holding.clear();
+    this.held = [];
+    this.setState('closed');
+    for (const p of [...this.pending]) {
+      this.remove(p);
+      p.fail(new SwitchboardError(error.code, error.message, p.ref));
+    }
+    for (const w of this.openWaiters.splice(0)) w.reject(error);
+  }
+
+  // ---- inbound -------------------------------------------------------------------
+
+  private onData(data: unknown): void {
+    clearTimeout(this.deadTimer);
+    this.deadTimer = undefined;
+    if (typeof data !== 'string') {
+      this.emit('error', new SwitchboardError('protocol', 'unexpected binary frame'));
+      return;
+    }
+    let frame: ServerFrame<T>;
+    try {
+      const parsed: unknown = JSON.parse(data);
+      if (!isRecord(parsed) || typeof parsed['type'] !== 'string') throw new Error('no type');
+      frame = parsed as ServerFrame<T>;
+    } catch {
+      this.emit('error', new SwitchboardError('protocol', 'unreadable frame from the server'));
+      return;
+    }
+    switch (frame.type) {
+      case 'welcome':
+        this.onWelcome(frame);
+        return;
+      case 'message':
+      case 'presence':
+      case 'resumed':
+        if (this.holding.size > 0) this.held.push(frame);
+        else this.deliver(frame);
+        return;
+      case 'ack': {
+        // Progress: a rate-limited client backs off only while nothing gets through.
+        this.retryDelayMs = 250;
+        const p = frame.ref === undefined ? undefined : this.byRef.get(frame.ref);
+        if (p) this.settle(p, () => p.reply(frame));
+        return;
+      }
+      case 'members':
+      case 'history': {
+        const p = this.oldest([frame.type === 'members' ? 'presence' : 'history']);
+        if (p) this.settle(p, () => p.reply(frame));
+        return;
+      }
+      case 'pong':
+        this.onPong();
+        return;
+      case 'error':
+        this.onError(frame);
+        return;
+      default:
+        // A frame type from a newer server: ignore it.
+        return;
+    }
+  }
+
+  private onWelcome(w: Welcome): void {
+    clearTimeout(this.connectTimer);
+    const welcome: Welcome = {
+      connId: w.connId,
+      user: w.user,
+      teamId: w.teamId,
+      seq: w.seq,
+      epoch: w.epoch,
+      heartbeatMs: w.heartbeatMs,
+    };
+    if (this.currentEpoch !== welcome.epoch) {
+      // First connection, or the team's history was reset: count from the head.
+      this.seen = welcome.seq;
+      this.ownSeqs.clear();
+      this.currentEpoch = welcome.epoch;
+    }
+    this.currentWelcome = welcome;
+    this.welcomed = true;
+    this.attempts = 0;
+    this.retryDelayMs = 250;
+    for (const p of this.pending) {
+      if (p.kind === 'send' && p.wasInFlight && p.ref !== undefined) this.holding.add(p.ref);
+    }
+    this.flushUnsent();
+    this.pingTimer = setInterval(() => this.ping(), this.pingIntervalMs);
+    this.setState('open');
+    this.emit('open', welcome);
+    for (const waiter of this.openWaiters.splice(0)) waiter.resolve(welcome);
+  }
+
+  private flushUnsent(): void {
+    for (const p of [...this.pending]) {
+      if (p.gen === this.gen) continue;
+      if (p.kind === 'ping') this.remove(p);
+      else this.write(p);
+    }
+  }
+
+  /**
+   * Every frame written before a ping was answered or dropped by the time its pong
+   * arrives, since the server handles a connection's frames in order. Requests that
+   * are still waiting were dropped (the rate limit): write them again.
+   */
+  private onPong(): void {
+    const ping = this.oldest(['ping']);
+    if (!ping) return;
+    this.remove(ping);
+    let dropped = false;
+    for (const p of [...this.pending]) {
+      if (p.gen !== this.gen || p.index >= ping.index) continue;
+      if (p.kind === 'ping') {
+        this.remove(p);
+        continue;
+      }
+      dropped = true;
+      p.gen = 0;
+      if (this.sawRateLimit) p.rateLimited = true;
+    }
+    this.sawRateLimit = false;
+    if (dropped) this.flushUnsent();
+    else this.retryDelayMs = 250;
+  }
+
+  private onError(frame: { code: string; message: string; ref?: string }): void {
+    const code = frame.code as ServerErrorCode;
+    const error = new SwitchboardError(code, frame.message, frame.ref);
+    if (frame.ref !== undefined) {
+      // No match: the call timed out already and its caller was told.
+      const p = this.byRef.get(frame.ref);
+      if (p) this.settle(p, () => p.fail(error));
+      return;
+    }
+    if (code === 'rate_limited') {
+      // Some frame was dropped; which one shows once a ping after it is answered.
+      this.sawRateLimit = true;
+      // The probe waits, so the server's bucket refills before the dropped frames go again.
+      if (this.retryTimer === undefined && this.pending.some((p) => p.kind !== 'ping')) {
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = undefined;
+          this.ping();
+        }, this.retryDelayMs);
+        this.retryDelayMs = Math.min(this.retryDelayMs * 2, 4000);
+      }
+      return;
+    }
+    const p = this.oldest(['presence', 'history']);
+    if (p) {
+      this.settle(p, () => p.fail(error));
+      return;
+    }
+    this.emit('error', error);
+  }
+
+  private deliver(frame: Inbound<T>): void {
+    switch (frame.type) {
+      case 'message': {
+        if (frame.seq <= this.seen) return;
+        const own = this.ownSeqs.delete(frame.seq);
+        this.advance(frame.seq);
+        if (own) return;
+        const { type: _type, ...message } = frame;
+        this.emit('message', message);
+        return;
+      }
+      case 'presence': {
+        const { type: _type, ...event } = frame;
+        this.emit('presence', event);
+        return;
+      }
+      case 'resumed': {
+        const { type: _type, ...resumed } = frame;
+        this.emit('resumed', resumed);
+        return;
+      }
+    }
+  }
+
+  private releaseHeld(): void {
+    const held = this.held;
+    this.held = [];
+    for (const frame of held) this.deliver(frame);
+  }
+
+  /** Bookkeeping for an ack: this client never receives its own message, so it counts as seen. */
+  private noteOwn(seq: number): void {
+    if (seq <= this.seen) return;
+    if (this.holding.size === 0 && seq === this.seen + 1) this.advance(seq);
+    else this.ownSeqs.add(seq);
+  }
+
+  private advance(seq: number): void {
+    this.seen = Math.max(this.seen, seq);
+    for (const s of this.ownSeqs) if (s <= this.seen) this.ownSeqs.delete(s);
+    while (this.ownSeqs.delete(this.seen + 1)) this.seen++;
+  }
+
+  // ---- events ----------------------------------------------------------------------
+
+  private setState(state: ConnectionState): void {
+    if (state === this.currentState) return;
+    this.currentState = state;
+    this.emit('state', state);
+  }
+
+  private emit<K extends keyof ClientEvents<T>>(event: K, payload: ClientEvents<T>[K]): void {
+    const set = this.listeners.get(event);
+    if (!set) return;
+    for (const listener of [...set]) {
+      try {
+        (listener as Listener<ClientEvents<T>[K]>)(payload);
+      } catch (err) {
+        // A throwing listener must not leave the client half-updated; report it like
+        // an uncaught error instead of swallowing it.
+        setTimeout(() => {
+          throw err;
+        }, 0);
+      }
+    }
+  }
+}

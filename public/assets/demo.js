@@ -1,0 +1,244 @@
+/**
+ * Demo chat on the client library: join a team, see who is online, send to the
+ * team or to one person. Everything the library reports (acks, reconnects, resumes,
+ * kicks) shows up in the conversation, so two tabs make a quick manual test.
+ */
+/* global location, sessionStorage, URLSearchParams */
+import { SwitchboardClient } from '/client/switchboard.js';
+import { $, dataText, formatTime, h, ID_PATTERN } from './common.js';
+
+const CLOSE_REASONS = {
+  1000: 'closed',
+  1001: 'the server is restarting',
+  1006: 'the connection was lost',
+  1008: 'refused by policy (token expired?)',
+  1009: 'a message was too large',
+  1011: 'server error',
+  4000: 'kicked by an admin',
+  4008: 'too slow to keep up',
+};
+
+const joinForm = $('#join');
+const chat = $('#chat');
+const log = $('#log');
+const members = $('#members');
+const status = $('#status');
+const toSelect = $('#to');
+const text = $('#text');
+
+/** @type {SwitchboardClient | undefined} */
+let client;
+/** Users online: id -> { name, connections }. */
+const online = new Map();
+/** Message ids on screen, so history and live messages never show twice. */
+const shown = new Set();
+
+function randomSuffix() {
+  return Math.random().toString(36).slice(2, 7);
+}
+
+function prefill() {
+  const params = new URLSearchParams(location.search);
+  const saved = JSON.parse(sessionStorage.getItem('switchboard.demo') ?? '{}');
+  const suffix = randomSuffix();
+  joinForm.elements.name.value = params.get('name') ?? saved.name ?? `Guest ${suffix}`;
+  joinForm.elements.id.value = params.get('id') ?? saved.id ?? `guest-${suffix}`;
+  joinForm.elements.teamId.value = params.get('team') ?? saved.teamId ?? 'lobby';
+  joinForm.elements.id.pattern = ID_PATTERN;
+  joinForm.elements.teamId.pattern = ID_PATTERN;
+}
+
+function setStatus(label, tone) {
+  status.textContent = label;
+  status.className = `pill ${tone}`;
+}
+
+function scrollDown() {
+  log.scrollTop = log.scrollHeight;
+}
+
+function system(line) {
+  log.append(
+    h('li', { class: 'system' }, h('span', { class: 'meta' }, formatTime(Date.now())), line),
+  );
+  scrollDown();
+}
+
+function messageItem(message, mine) {
+  const direct =
+    message.to === undefined
+      ? null
+      : h('span', { class: 'pill direct' }, mine ? `to ${message.to}` : 'direct');
+  return h(
+    'li',
+    { class: mine ? 'mine' : null, dataset: { seq: message.seq ?? '' } },
+    h('span', { class: 'meta' }, formatTime(message.ts ?? Date.now())),
+    h('span', { class: 'from' }, message.from.name),
+    direct,
+    h('span', { class: 'text' }, dataText(message.data)),
+  );
+}
+
+function showMessage(message, where = 'end') {
+  if (shown.has(message.id)) return;
+  shown.add(message.id);
+  const me = client?.welcome?.user.id;
+  const item = messageItem(message, message.from.id === me);
+  if (where === 'start') log.prepend(item);
+  else log.append(item);
+  scrollDown();
+}
+
+/** Recent messages: above the live ones when joining, below what is shown on a reload. */
+async function loadHistory(where) {
+  try {
+    const page = await client.history({ limit: 50 });
+    const messages = where === 'start' ? [...page.messages].reverse() : page.messages;
+    for (const message of messages) showMessage(message, where);
+    scrollDown();
+  } catch (err) {
+    system(`Could not load history: ${err.message}`);
+  }
+}
+
+function renderMembers() {
+  const me = client?.welcome?.user.id;
+  const list = [...online.entries()].sort((a, b) => a[1].name.localeCompare(b[1].name));
+  members.replaceChildren(
+    ...list.map(([id, m]) =>
+      h(
+        'li',
+        { dataset: { user: id } },
+        h('span', {}, m.name),
+        id === me ? h('span', { class: 'you' }, '(you)') : null,
+      ),
+    ),
+  );
+  $('#online-count').textContent = String(list.length);
+  const chosen = toSelect.value;
+  toSelect.replaceChildren(
+    h('option', { value: '' }, 'Everyone'),
+    ...list
+      .filter(([id]) => id !== me)
+      .map(([id, m]) => h('option', { value: id, selected: id === chosen }, `Only ${m.name}`)),
+  );
+}
+
+async function refreshMembers() {
+  try {
+    const list = await client.presence();
+    online.clear();
+    for (const m of list) online.set(m.id, { name: m.name, connections: m.connections });
+    renderMembers();
+  } catch (err) {
+    system(`Could not load who is online: ${err.message}`);
+  }
+}
+
+function join(form) {
+  const options = {
+    id: form.id.value.trim(),
+    name: form.name.value.trim(),
+    teamId: form.teamId.value.trim(),
+  };
+  sessionStorage.setItem('switchboard.demo', JSON.stringify(options));
+  const token = form.token.value.trim();
+  client = new SwitchboardClient({ ...options, ...(token ? { token } : {}) });
+  let firstOpen = true;
+
+  client.on('state', (state) => {
+    if (state === 'connecting') setStatus('connecting…', 'warn');
+    if (state === 'closed') setStatus('not connected', 'bad');
+  });
+  client.on('open', (welcome) => {
+    setStatus(`connected as ${welcome.user.name}`, 'ok');
+    if (firstOpen) {
+      firstOpen = false;
+      system(`You joined ${welcome.teamId} as ${welcome.user.name} (${welcome.user.id}).`);
+      void loadHistory('start');
+    } else {
+      system('Reconnected.');
+    }
+    void refreshMembers();
+  });
+  client.on('message', (message) => showMessage(message));
+  client.on('presence', (event) => {
+    if (event.event === 'join') {
+      online.set(event.user.id, { name: event.user.name, connections: 1 });
+      system(`${event.user.name} joined.`);
+    } else {
+      online.delete(event.user.id);
+      system(`${event.user.name} left.`);
+    }
+    renderMembers();
+  });
+  client.on('resumed', (resumed) => {
+    if (!resumed.complete) {
+      system('Some messages could not be replayed; reloading history.');
+      void loadHistory('end');
+    }
+  });
+  client.on('close', (close) => {
+    const why = CLOSE_REASONS[close.code] ?? `code ${close.code}`;
+    system(
+      `Connection closed: ${why} (${close.code}).${close.willReconnect ? ' Reconnecting…' : ''}`,
+    );
+    setStatus(close.code === 4000 ? 'kicked; reconnecting…' : 'reconnecting…', 'warn');
+  });
+  client.on('reconnecting', ({ attempt, delayMs }) => {
+    setStatus(`reconnecting (attempt ${attempt}, ${Math.round(delayMs / 100) / 10} s)…`, 'warn');
+  });
+
+  $('#team-name').textContent = options.teamId;
+  joinForm.hidden = true;
+  chat.hidden = false;
+  text.focus();
+  client.connect().catch((err) => system(`Could not connect: ${err.message}`));
+}
+
+async function send() {
+  const value = text.value.trim();
+  if (!value || !client) return;
+  const to = toSelect.value;
+  text.value = '';
+  const me = client.welcome?.user ?? { id: '', name: 'me' };
+  const item = messageItem({ from: me, to: to || undefined, data: value }, true);
+  const state = h('span', { class: 'state' }, 'sending…');
+  item.append(state);
+  log.append(item);
+  scrollDown();
+  try {
+    const ack = await (to ? client.sendTo(to, value) : client.send(value));
+    shown.add(ack.id);
+    item.dataset.seq = String(ack.seq);
+    state.textContent = '✓';
+    state.title = `stored as #${ack.seq}`;
+  } catch (err) {
+    state.textContent = `not sent: ${err.code}`;
+    state.classList.add('failed');
+  }
+}
+
+joinForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  join(joinForm.elements);
+});
+
+$('#composer').addEventListener('submit', (event) => {
+  event.preventDefault();
+  void send();
+});
+
+$('#leave').addEventListener('click', () => {
+  client?.close();
+  client = undefined;
+  online.clear();
+  shown.clear();
+  log.replaceChildren();
+  members.replaceChildren();
+  chat.hidden = true;
+  joinForm.hidden = false;
+  setStatus('not connected', '');
+});
+
+prefill();
