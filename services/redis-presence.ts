@@ -8,6 +8,9 @@ import type { RedisKeys } from './redis-keys';
 import { defineScripts } from './redis-scripts';
 import type { ConnectionInfo, Member, TeamPresence } from './types';
 
+/** Renewals (a third of a lease each) between routine reconciliations. */
+const RECONCILE_EVERY = 3;
+
 export interface RedisPresenceOptions {
   nodeId: string;
   /** How long a node's entries count without a renewal. */
@@ -29,6 +32,7 @@ export class RedisPresence implements Presence {
   private readonly local = new Map<string, ConnectionInfo>();
   private timer: NodeJS.Timeout | undefined;
   private dirty = false;
+  private renewals = 0;
   private leaseHeld = false;
   private ticking = false;
 
@@ -101,10 +105,18 @@ export class RedisPresence implements Presence {
     }
   }
 
-  private removeEntry(conn: ConnectionInfo, node: string): Promise<number> {
+  /** With `ifDead`, nothing is removed when `node` holds its lease again (returns -2). */
+  private removeEntry(conn: ConnectionInfo, node: string, ifDead = false): Promise<number> {
     const keys = this.scriptKeys(conn);
     keys[6] = this.keys.nodeConns(node);
-    return this.redis.sbPresenceRemove(...keys, conn.connId, conn.userId, conn.teamId);
+    return this.redis.sbPresenceRemove(
+      ...keys,
+      this.keys.lease(node),
+      conn.connId,
+      conn.userId,
+      conn.teamId,
+      ifDead ? '1' : '0',
+    );
   }
 
   private async aliveNodes(): Promise<Set<string>> {
@@ -237,7 +249,9 @@ export class RedisPresence implements Presence {
   private async renew(): Promise<void> {
     const lease = this.keys.lease(this.options.nodeId);
     const kept = await this.redis.set(lease, '1', 'PX', this.options.leaseMs, 'XX');
-    if (kept === 'OK' && !this.dirty) return;
+    // Once a lease period, check our entries anyway: a sweep that raced a renewal, or any
+    // other lost write, heals within one lease.
+    if (kept === 'OK' && !this.dirty && ++this.renewals % RECONCILE_EVERY !== 0) return;
     this.dirty = true;
     await this.redis.set(lease, '1', 'PX', this.options.leaseMs);
     this.leaseHeld = true;
@@ -277,8 +291,11 @@ export class RedisPresence implements Presence {
       this.options.log.info({ restored: restored.length }, 'presence restored in Redis');
   }
 
-  private async leave(conn: ConnectionInfo, node: string): Promise<void> {
-    if ((await this.removeEntry(conn, node)) === 0) {
+  /** Removes an entry and announces the user's leave if it was their last; false if `node` came back. */
+  private async leave(conn: ConnectionInfo, node: string, ifDead = false): Promise<boolean> {
+    const left = await this.removeEntry(conn, node, ifDead);
+    if (left === -2) return false;
+    if (left === 0) {
       await this.options.announce({
         kind: 'presence',
         teamId: conn.teamId,
@@ -286,6 +303,7 @@ export class RedisPresence implements Presence {
         user: { id: conn.userId, name: conn.name },
       });
     }
+    return true;
   }
 
   /** Removes the entries of nodes whose lease expired; one survivor per dead node does it. */
@@ -303,8 +321,16 @@ export class RedisPresence implements Presence {
       if (locked !== 'OK') continue;
       const connIds = await this.redis.smembers(this.keys.nodeConns(node));
       const raw = connIds.length > 0 ? await this.redis.hmget(this.keys.conns(), ...connIds) : [];
-      for (const text of raw)
-        if (text !== null) await this.leave(JSON.parse(text) as ConnectionInfo, node);
+      let revived = false;
+      for (const text of raw) {
+        if (text === null) continue;
+        // The node may renew its lease while we sweep (a long pause, not a death): stop then.
+        if (!(await this.leave(JSON.parse(text) as ConnectionInfo, node, true))) {
+          revived = true;
+          break;
+        }
+      }
+      if (revived) continue;
       await this.redis.del(this.keys.nodeConns(node));
       await this.redis.srem(this.keys.nodes(), node);
       this.options.log.warn({ node, connections: connIds.length }, 'cleaned up after a dead node');

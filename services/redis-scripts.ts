@@ -70,10 +70,13 @@ return redis.call('HINCRBY', KEYS[4], ARGV[3], 1)
 `;
 
 /**
- * Same KEYS. ARGV: connId, userId, teamId.
+ * Same KEYS plus the lease of the node that holds the connection. ARGV: connId,
+ * userId, teamId, and '1' when a survivor sweeps a dead node: then nothing is
+ * removed if that node has renewed its lease meanwhile (returns -2).
  * Returns the user's connection count left in the team, or -1 if the connection was unknown.
  */
 const PRESENCE_REMOVE = `
+if ARGV[4] == '1' and redis.call('EXISTS', KEYS[8]) == 1 then return -2 end
 if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return -1 end
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
@@ -106,5 +109,5 @@ export function defineScripts(redis: Redis): void {
   redis.defineCommand('sbPublish', { numberOfKeys: 5, lua: PUBLISH });
   redis.defineCommand('sbHead', { numberOfKeys: 2, lua: HEAD });
   redis.defineCommand('sbPresenceAdd', { numberOfKeys: 7, lua: PRESENCE_ADD });
-  redis.defineCommand('sbPresenceRemove', { numberOfKeys: 7, lua: PRESENCE_REMOVE });
+  redis.defineCommand('sbPresenceRemove', { numberOfKeys: 8, lua: PRESENCE_REMOVE });
 }
