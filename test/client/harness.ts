@@ -2,8 +2,7 @@ import pino from 'pino';
 import WebSocket from 'ws';
 import { loadConfig } from '../../app/config';
 import { createApp } from '../../app/create-app';
-import { createMemoryEngine } from '../../app/memory-engine';
-import { createRedisEngine } from '../../app/redis-engine';
+import { createEngine } from '../../app/create-engine';
 import { startServer } from '../../app/start-server';
 import {
   SwitchboardClient,
@@ -102,17 +101,7 @@ export async function startNode(port: number, env: Record<string, string> = {}):
     ...env,
   });
   const logger = pino({ level: 'silent' });
-  const engine = config.redisUrl
-    ? await createRedisEngine({
-        url: config.redisUrl,
-        keyPrefix: config.redisKeyPrefix,
-        nodeId: config.nodeId,
-        historySize: config.historySize,
-        historyTtlSeconds: config.historyTtlSeconds,
-        presenceLeaseMs: config.presenceLeaseMs,
-        log: logger,
-      })
-    : createMemoryEngine({ historySize: config.historySize, log: logger });
+  const engine = await createEngine(config, logger);
   const app = createApp({ config, logger, engine });
   const running = await startServer(app, port, '127.0.0.1');
   return {
