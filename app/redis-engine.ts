@@ -32,7 +32,11 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
   const { log, sql } = options;
   const cmd = createRedisClient(options.url, 'command', log);
   // Subscriptions queue while connecting; ioredis re-subscribes after every reconnect.
-  const sub = createRedisClient(options.url, 'subscriber', log, { enableOfflineQueue: true });
+  // No command timeout: under a flood of deliveries a SUBSCRIBE reply can wait, and that is fine.
+  const sub = createRedisClient(options.url, 'subscriber', log, {
+    enableOfflineQueue: true,
+    commandTimeout: undefined,
+  });
   const keys = new RedisKeys(options.keyPrefix);
   const bus = new RedisBus(cmd, sub, keys, {
     nodeId: options.nodeId,

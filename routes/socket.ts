@@ -101,7 +101,8 @@ function openConnection(deps: SocketDeps, socket: WebSocket, handshake: Handshak
 
   async function setup(): Promise<void> {
     try {
-      if (hub.add(conn)) await bus.subscribe(info.teamId);
+      hub.add(conn);
+      await bus.subscribe(info.teamId);
       await deps.store.ensureTeam(info.teamId);
       const { first } = await presence.add(info);
       inPresence = true;

@@ -26,7 +26,11 @@ export interface Bus {
    */
   publishOnce(draft: MessageDraft, key: string): Promise<Ack>;
   emit(event: ClusterEvent): Promise<void>;
-  /** Start receiving a team's messages and presence events on this node. */
+  /**
+   * Start receiving a team's messages and presence events on this node. Every
+   * connection awaits it before reading its starting point; calls for a team that
+   * is already subscribed (or subscribing) share the one subscription.
+   */
   subscribe(teamId: string): Promise<void>;
   unsubscribe(teamId: string): Promise<void>;
   listen(listener: BusListener): void;

@@ -47,6 +47,7 @@ export class RedisBus implements Bus {
   private readonly listeners: BusListener[] = [];
   private readonly teams = new Map<string, TeamState>();
   private readonly canaries = new Map<string, () => void>();
+  private readonly subscriptions = new Map<string, Promise<void>>();
   private closed = false;
   private readonly nodeChannel: string;
 
@@ -155,16 +156,30 @@ export class RedisBus implements Bus {
     }
   }
 
+  /**
+   * Every connection of a team awaits this, not only the first: until SUBSCRIBE is
+   * confirmed nothing published reaches the node, so a connection that read its
+   * head before that could miss messages.
+   */
   async subscribe(teamId: string): Promise<void> {
-    this.teams.set(teamId, { last: undefined, epoch: undefined, waiting: undefined });
+    let pending = this.subscriptions.get(teamId);
+    if (!pending) {
+      this.teams.set(teamId, { last: undefined, epoch: undefined, waiting: undefined });
+      pending = this.sub.subscribe(this.keys.teamChannel(teamId)).then(() => undefined);
+      this.subscriptions.set(teamId, pending);
+      pending.catch(() => {
+        if (this.subscriptions.get(teamId) === pending) this.subscriptions.delete(teamId);
+      });
+    }
     try {
-      await this.sub.subscribe(this.keys.teamChannel(teamId));
+      await pending;
     } catch (err) {
       throw redisUnavailable(err);
     }
   }
 
   async unsubscribe(teamId: string): Promise<void> {
+    this.subscriptions.delete(teamId);
     this.teams.delete(teamId);
     try {
       await this.sub.unsubscribe(this.keys.teamChannel(teamId));
