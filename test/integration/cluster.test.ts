@@ -195,6 +195,8 @@ describeWithRedis('cluster on Redis (in-process nodes)', () => {
     for (let i = 0; i < 50; i++) sender.send({ type: 'team', data: i });
     const back = await open(n2, 'r', team, { since: seen['seq'] as number, epoch });
     for (let i = 0; i < 50; i++) await sender.next('ack');
+    // The ack comes from n1; the delivery crosses Redis to n2 on its own schedule.
+    await eventually(() => back.frames.some((f) => f.type === 'message' && f['seq'] === 53));
     await back.sync();
     const frames = back.frames.filter((f) => f.type === 'message' || f.type === 'resumed');
     const resumed = frames.find((f) => f.type === 'resumed');
