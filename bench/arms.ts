@@ -1,0 +1,212 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import type { WireProtocol } from './loadgen/contract';
+import { ManagedProcess } from './managed-process';
+import { freePort, waitForHttp } from './network';
+import { startRedis } from './redis-process';
+
+/** The servers under test. Each arm starts its own processes and stops them after one run. */
+
+export const ARM_IDS = [
+  'switchboard-memory',
+  'switchboard-redis',
+  'raw-ws',
+  'raw-ws-corked',
+  'socket-io',
+] as const;
+export type ArmId = (typeof ARM_IDS)[number];
+
+/** Ratios are given against this arm. */
+export const BASELINE_ARM: ArmId = 'raw-ws';
+
+export interface ArmContext {
+  /** Repository root (holds dist/). */
+  root: string;
+  /** taskset CPU list for every server-side process; undefined = not pinned. */
+  serverCpus: string | undefined;
+  /** Extra node flags for server processes (e.g. --cpu-prof). */
+  nodeArgs: string[];
+  /**
+   * How long servers get to exit on SIGTERM. 0 = SIGKILL at once: nothing is measured
+   * after a run, and a graceful close of thousands of sockets (with Switchboard's
+   * presence leaves) only costs time. --cpu-prof needs a clean exit to write its file.
+   */
+  stopGraceMs: number;
+}
+
+export interface RunningArm {
+  publisherPort: number;
+  receiverPort: number;
+  processes: ManagedProcess[];
+  stop(): Promise<void>;
+}
+
+export interface Arm {
+  id: ArmId;
+  label: string;
+  protocol: WireProtocol;
+  start(context: ArmContext): Promise<RunningArm>;
+}
+
+// Only what the servers need: nothing from the caller's environment (REDIS_URL,
+// AUTH_SECRET, NODE_OPTIONS...) may change what is measured.
+function baseEnv(port: number): NodeJS.ProcessEnv {
+  return { PATH: process.env['PATH'], PORT: String(port), HOST: '127.0.0.1' };
+}
+
+function switchboardEnv(port: number, extra: Record<string, string>): NodeJS.ProcessEnv {
+  return {
+    ...baseEnv(port),
+    ADMIN_TOKEN: randomBytes(24).toString('hex'),
+    LOG_LEVEL: 'warn',
+    // One client IP holds every connection and publishes as fast as it can.
+    RATE_LIMIT_PER_S: '0',
+    MAX_CONNECTIONS_PER_IP: '0',
+    ...extra,
+  };
+}
+
+async function startNode(
+  context: ArmContext,
+  name: string,
+  script: string,
+  env: NodeJS.ProcessEnv,
+  readyPath: string,
+): Promise<ManagedProcess> {
+  const port = Number(env['PORT']);
+  const server = ManagedProcess.start({
+    name,
+    command: process.execPath,
+    args: [...context.nodeArgs, script],
+    env,
+    cpus: context.serverCpus,
+  });
+  try {
+    await waitForHttp(server, port, readyPath);
+  } catch (err) {
+    await server.stop(1000);
+    throw err;
+  }
+  return server;
+}
+
+async function stopAll(processes: ManagedProcess[], graceMs: number): Promise<void> {
+  await Promise.all(processes.map((p) => p.stop(graceMs)));
+}
+
+async function singleProcess(
+  context: ArmContext,
+  name: string,
+  script: string,
+  env: (port: number) => NodeJS.ProcessEnv,
+  readyPath: string,
+): Promise<RunningArm> {
+  const port = await freePort();
+  const server = await startNode(context, name, script, env(port), readyPath);
+  return {
+    publisherPort: port,
+    receiverPort: port,
+    processes: [server],
+    stop: () => stopAll([server], context.stopGraceMs),
+  };
+}
+
+const benchServer = (context: ArmContext, file: string) =>
+  join(context.root, 'dist', 'bench', 'servers', file);
+const switchboardMain = (context: ArmContext) => join(context.root, 'dist', 'app', 'main.js');
+
+export const ARMS: Record<ArmId, Arm> = {
+  'switchboard-memory': {
+    id: 'switchboard-memory',
+    label: 'Switchboard memory',
+    protocol: 'switchboard',
+    start: (context) =>
+      singleProcess(
+        context,
+        'switchboard',
+        switchboardMain(context),
+        (port) => switchboardEnv(port, { NODE_ID: 'bench' }),
+        '/api/ready',
+      ),
+  },
+  'switchboard-redis': {
+    id: 'switchboard-redis',
+    label: 'Switchboard Redis x2',
+    protocol: 'switchboard',
+    // Two nodes and a redis-server: publishers on node A, every other member on node B,
+    // so each delivery crosses Redis pub/sub. All three processes share the server CPUs.
+    async start(context) {
+      const redis = await startRedis(context.serverCpus);
+      const started: ManagedProcess[] = [redis.server];
+      try {
+        const ports = [await freePort(), await freePort()];
+        const nodes = await Promise.all(
+          ['a', 'b'].map((node, i) =>
+            startNode(
+              context,
+              `switchboard-${node}`,
+              switchboardMain(context),
+              switchboardEnv(ports[i], {
+                NODE_ID: `bench-${node}`,
+                REDIS_URL: redis.url,
+              }),
+              '/api/ready',
+            ),
+          ),
+        );
+        started.push(...nodes);
+        return {
+          publisherPort: ports[0],
+          receiverPort: ports[1],
+          processes: started,
+          async stop() {
+            await stopAll(nodes, context.stopGraceMs);
+            await redis.server.stop(context.stopGraceMs);
+          },
+        };
+      } catch (err) {
+        await stopAll(started, 0);
+        throw err;
+      }
+    },
+  },
+  'raw-ws': {
+    id: 'raw-ws',
+    label: 'raw ws',
+    protocol: 'switchboard',
+    start: (context) =>
+      singleProcess(
+        context,
+        'raw-ws',
+        benchServer(context, 'raw-ws-server.js'),
+        baseEnv,
+        '/health',
+      ),
+  },
+  'raw-ws-corked': {
+    id: 'raw-ws-corked',
+    label: 'raw ws corked',
+    protocol: 'switchboard',
+    start: (context) =>
+      singleProcess(
+        context,
+        'raw-ws-corked',
+        benchServer(context, 'raw-ws-server.js'),
+        (port) => ({ ...baseEnv(port), CORK: '1' }),
+        '/health',
+      ),
+  },
+  'socket-io': {
+    id: 'socket-io',
+    label: 'Socket.IO 4',
+    protocol: 'socket-io',
+    start: (context) =>
+      singleProcess(
+        context,
+        'socket-io',
+        benchServer(context, 'socket-io-server.js'),
+        baseEnv,
+        '/health',
+      ),
+  },
+};

@@ -1,0 +1,122 @@
+/**
+ * What the orchestrator asks of one load-generator run and what it gets back, over
+ * the IPC channel of the load-generator process.
+ */
+
+/** `switchboard`: Switchboard's frames (also spoken by the raw ws arms); `socket-io`: Engine.IO 4 + Socket.IO 5. */
+export type WireProtocol = 'switchboard' | 'socket-io';
+
+export interface LoadPlan {
+  arm: string;
+  protocol: WireProtocol;
+  /** Port that publishers connect to; receivers use `receiverPort` (they differ on the two-node arm). */
+  publisherPort: number;
+  receiverPort: number;
+  /** Every server-side process of the arm: their CPU and RSS are the arm's cost. */
+  serverPids: number[];
+  connections: number;
+  teamSize: number;
+  /** The first members of each team publish; in the fixed-load phase they take turns. */
+  publishersPerTeam: number;
+  /** Handshakes in flight at once while connecting. */
+  connectConcurrency: number;
+  settleMs: number;
+  warmupMs: number;
+  latencyMs: number;
+  saturationMs: number;
+  /** After a phase, wait for late deliveries while they still arrive, at most this long. */
+  drainTimeoutMs: number;
+  /** Fixed load of the latency phase, in deliveries (not messages) per second. */
+  offeredDeliveriesPerS: number;
+  /** Messages each publisher keeps in flight (unacked) in the saturation phase. */
+  window: number;
+  /**
+   * Deliveries in flight (published, not yet received) allowed in the saturation
+   * phase. An ack means "stored", not "delivered": on the two-node arm acks come
+   * from the publishers' node long before the other node has delivered, so acks
+   * alone would let a backlog grow without bound.
+   */
+  inFlightDeliveries: number;
+  /** Extra characters of padding in each message's data. */
+  payloadBytes: number;
+  /** In the saturation phase, one delivery in this many is decoded for its latency. */
+  saturationSampleEvery: number;
+  /** One delivery in this many is fully JSON-decoded and checked. */
+  decodeCheckEvery: number;
+  /** Send Switchboard's optional `ref` (idempotency key) with every message. */
+  useRef: boolean;
+  /** Clock ticks per second of /proc/<pid>/stat (getconf CLK_TCK). */
+  clockTicksPerS: number;
+}
+
+export interface PhaseCounts {
+  /** Messages published in the phase. */
+  sent: number;
+  acked: number;
+  /** Deliveries due: every member of the team but the sending connection. */
+  expected: number;
+  received: number;
+  /** Deliveries a connection should have had and did not get. */
+  lost: number;
+  /** Deliveries beyond what a connection should have had. */
+  duplicated: number;
+  /** Every due delivery arrived before the drain gave up (3 s without progress, or the timeout). */
+  drained: boolean;
+}
+
+export interface LatencySummary {
+  samples: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+export interface LoadResult {
+  connect: {
+    connections: number;
+    ms: number;
+    perS: number;
+    serverCpuS: number;
+    /** After the settle pause, how long the servers stayed busy (see waitForIdleServers). */
+    busyAfterMs: number;
+  };
+  rss: {
+    /** Sum over the arm's processes, before the first connection. */
+    idleBytes: number;
+    /** Sum over the arm's processes, once connected and settled. */
+    connectedBytes: number;
+    perConnectionBytes: number;
+    perProcess: { pid: number; idleBytes: number; connectedBytes: number }[];
+  };
+  latency: PhaseCounts &
+    LatencySummary & {
+      offeredPerS: number;
+      /** Deliveries received per second over the phase. */
+      achievedPerS: number;
+      serverCpuS: number;
+      loadgenCpuPct: number;
+    };
+  saturation: PhaseCounts &
+    LatencySummary & {
+      seconds: number;
+      deliveriesPerS: number;
+      messagesPerS: number;
+      serverCpuS: number;
+      /** Server CPU over wall time, summed over processes (100 = one core). */
+      serverCpuPct: number;
+      deliveriesPerCpuS: number;
+      loadgenCpuPct: number;
+    };
+  anomalies: {
+    errorFrames: number;
+    /** Connections that closed while the run still needed them. */
+    closes: number;
+    decodeFailures: number;
+    /** The first few error frames or close reasons, for a human. */
+    examples: string[];
+  };
+}
+
+export type ToLoadgen = { type: 'plan'; plan: LoadPlan };
+export type FromLoadgen =
+  { type: 'result'; result: LoadResult } | { type: 'failed'; message: string };

@@ -1,0 +1,445 @@
+import type { LoadPlan, LoadResult, PhaseCounts } from './contract';
+import { LatencyRecorder } from './latency-recorder';
+import { encodeData, isBenchData, readSendTime } from './message-data';
+import { FrameKind, type Protocol } from './protocol';
+import { rssBytes, totalCpuSeconds } from '../proc-stats';
+import { WsClient, type ClientHandler } from './ws-client';
+
+interface Conn {
+  client: WsClient;
+  team: number;
+  publisher: boolean;
+  ready: boolean;
+  /** Message frames received in the current phase. */
+  received: number;
+  /** Messages this connection published in the current phase. */
+  sent: number;
+}
+
+/** Latency samples kept per phase; more than a 10 s phase at 100,000 deliveries/s. */
+const LATENCY_CAPACITY = 2_000_000;
+const MAX_EXAMPLES = 5;
+/** A drain gives up once nothing has arrived for this long. */
+const DRAIN_STALL_MS = 3000;
+/** Servers count as idle below this share of one core... */
+const IDLE_CPU_SHARE = 0.2;
+/** ...measured over this window... */
+const IDLE_WINDOW_MS = 250;
+/** ...waiting at most this long for it. */
+const IDLE_MAX_MS = 60_000;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * One run of one scenario against one arm: connect everyone, then a fixed open-loop
+ * load (latency), then a closed-loop saturation phase, counting every delivery.
+ */
+export class LoadRun implements ClientHandler {
+  private readonly conns: Conn[] = [];
+  private readonly teamMembers: number[] = [];
+  private readonly teamSent: number[] = [];
+  /** Interleaved across teams, so consecutive fixed-load messages go to different teams. */
+  private readonly publishers: Conn[] = [];
+  private readonly latency = new LatencyRecorder(LATENCY_CAPACITY);
+  private readonly pad: string;
+
+  private sampleEvery = 1;
+  private sampleCount = 0;
+  private decodeCount = 0;
+  private saturating = false;
+  /** Publishers owed a window slot, waiting for deliveries in flight to fall under the cap. */
+  private readonly parked: Conn[] = [];
+  /** Deliveries due for the messages published in this phase. */
+  private expected = 0;
+  private finished = false;
+  private messageNumber = 0;
+  private totalSent = 0;
+  private totalAcked = 0;
+  private totalReceived = 0;
+  private errorFrames = 0;
+  private closes = 0;
+  private decodeFailures = 0;
+  private readonly examples: string[] = [];
+  private onReady: (() => void) | undefined;
+  private onLost: ((reason: string) => void) | undefined;
+
+  constructor(
+    private readonly plan: LoadPlan,
+    private readonly protocol: Protocol,
+  ) {
+    this.pad = 'x'.repeat(plan.payloadBytes);
+    const teams = Math.ceil(plan.connections / plan.teamSize);
+    for (let t = 0; t < teams; t++) {
+      this.teamMembers.push(Math.min(plan.teamSize, plan.connections - t * plan.teamSize));
+      this.teamSent.push(0);
+    }
+    for (let i = 0; i < plan.connections; i++) {
+      const team = Math.floor(i / plan.teamSize);
+      const member = i - team * plan.teamSize;
+      // A team of one has nobody to deliver to: it never publishes.
+      const publisher = member < plan.publishersPerTeam && member < this.teamMembers[team] - 1;
+      this.conns.push({
+        client: new WsClient(i, this),
+        team,
+        publisher,
+        ready: false,
+        received: 0,
+        sent: 0,
+      });
+    }
+    for (let m = 0; m < plan.publishersPerTeam; m++) {
+      for (let t = 0; t < teams; t++) {
+        const conn = this.conns[t * plan.teamSize + m];
+        if (conn?.publisher) this.publishers.push(conn);
+      }
+    }
+  }
+
+  async run(): Promise<LoadResult> {
+    const { plan } = this;
+    if (this.publishers.length === 0) throw new Error('no publishers: teams need 2 members');
+    const idle = plan.serverPids.map((pid) => rssBytes(pid));
+
+    const cpuBeforeConnect = this.serverCpu();
+    const connectMs = await this.connect();
+    const connectCpu = this.serverCpu() - cpuBeforeConnect;
+
+    await sleep(plan.settleMs);
+    const busyAfterMs = await this.waitForIdleServers();
+    const connected = plan.serverPids.map((pid) => rssBytes(pid));
+    const idleBytes = idle.reduce((a, b) => a + b, 0);
+    const connectedBytes = connected.reduce((a, b) => a + b, 0);
+
+    if (plan.warmupMs > 0) {
+      this.beginPhase(1);
+      await this.fixedLoad(plan.warmupMs);
+      await this.drain();
+    }
+    const latency = await this.latencyPhase();
+    const saturation = await this.saturationPhase();
+
+    this.finished = true;
+    for (const conn of this.conns) conn.client.close();
+    return {
+      connect: {
+        connections: plan.connections,
+        ms: connectMs,
+        perS: (plan.connections / connectMs) * 1000,
+        serverCpuS: connectCpu,
+        busyAfterMs,
+      },
+      rss: {
+        idleBytes,
+        connectedBytes,
+        perConnectionBytes: (connectedBytes - idleBytes) / plan.connections,
+        perProcess: plan.serverPids.map((pid, i) => ({
+          pid,
+          idleBytes: idle[i],
+          connectedBytes: connected[i],
+        })),
+      },
+      latency,
+      saturation,
+      anomalies: {
+        errorFrames: this.errorFrames,
+        closes: this.closes,
+        decodeFailures: this.decodeFailures,
+        examples: this.examples,
+      },
+    };
+  }
+
+  // ---- ClientHandler -------------------------------------------------------
+
+  opened(): void {
+    // Nothing to do: each protocol says when a connection is ready by a frame.
+  }
+
+  frame(client: WsClient, buf: Buffer, start: number, end: number, now: number): void {
+    const conn = this.conns[client.index];
+    switch (this.protocol.classify(client, buf, start, end)) {
+      case FrameKind.message:
+        conn.received++;
+        this.totalReceived++;
+        if (++this.sampleCount >= this.sampleEvery) {
+          this.sampleCount = 0;
+          const sentAt = readSendTime(buf, start, end);
+          if (sentAt < 0) this.decodeFailures++;
+          else this.latency.add(now - sentAt);
+        }
+        if (++this.decodeCount >= this.plan.decodeCheckEvery) {
+          this.decodeCount = 0;
+          this.checkDecode(buf.toString('utf8', start, end));
+        }
+        if (this.parked.length > 0 && this.inFlight() < this.plan.inFlightDeliveries) {
+          this.publish(this.parked.pop()!, now);
+        }
+        return;
+      case FrameKind.ack:
+        this.totalAcked++;
+        if (!this.saturating) return;
+        if (this.inFlight() < this.plan.inFlightDeliveries) this.publish(conn, now);
+        else this.parked.push(conn);
+        return;
+      case FrameKind.ready:
+        if (!conn.ready) {
+          conn.ready = true;
+          this.onReady?.();
+        }
+        return;
+      case FrameKind.error:
+        this.errorFrames++;
+        this.example(`error frame: ${buf.toString('utf8', start, Math.min(end, start + 200))}`);
+        return;
+      default:
+        return;
+    }
+  }
+
+  closed(_client: WsClient, reason: string): void {
+    if (this.finished) return;
+    this.closes++;
+    this.example(`closed: ${reason}`);
+    this.onLost?.(reason);
+  }
+
+  // ---- phases ----------------------------------------------------------------
+
+  private connect(): Promise<number> {
+    const { plan } = this;
+    const started = performance.now();
+    // Generous: Switchboard sends a presence frame to every teammate per join, so
+    // filling one big team costs time quadratic in its size.
+    const timeoutMs = Math.max(180_000, plan.connections * 50);
+    return new Promise<number>((resolve, reject) => {
+      let next = 0;
+      let ready = 0;
+      const timer = setTimeout(() => {
+        reject(new Error(`connect: only ${ready}/${plan.connections} ready after ${timeoutMs} ms`));
+      }, timeoutMs);
+      const openNext = () => {
+        if (next >= this.conns.length) return;
+        const conn = this.conns[next++];
+        const member = {
+          id: `u${conn.client.index}`,
+          name: `user ${conn.client.index}`,
+          teamId: `t${conn.team}`,
+        };
+        conn.client.open(
+          conn.publisher ? plan.publisherPort : plan.receiverPort,
+          this.protocol.path(member),
+        );
+      };
+      this.onReady = () => {
+        ready++;
+        if (ready < plan.connections) return openNext();
+        clearTimeout(timer);
+        this.onReady = undefined;
+        this.onLost = undefined;
+        resolve(performance.now() - started);
+      };
+      this.onLost = (reason) => {
+        clearTimeout(timer);
+        this.onReady = undefined;
+        this.onLost = undefined;
+        reject(new Error(`a connection failed while connecting (${ready} ready): ${reason}`));
+      };
+      for (let i = 0; i < Math.min(plan.connectConcurrency, plan.connections); i++) openNext();
+    });
+  }
+
+  /**
+   * Waits until the servers are idle. Work a connection causes can outlast its
+   * handshake (Switchboard fans a presence frame out to every teammate per join,
+   * through Redis on the two-node arm): measuring RSS or latency before that is
+   * done would measure the join storm instead. Returns how long it took.
+   */
+  private async waitForIdleServers(): Promise<number> {
+    const start = performance.now();
+    let cpu = this.serverCpu();
+    let at = start;
+    while (at - start < IDLE_MAX_MS) {
+      await sleep(IDLE_WINDOW_MS);
+      const nowCpu = this.serverCpu();
+      const now = performance.now();
+      const share = (nowCpu - cpu) / ((now - at) / 1000);
+      cpu = nowCpu;
+      at = now;
+      if (share < IDLE_CPU_SHARE) break;
+    }
+    return at - start;
+  }
+
+  private async latencyPhase(): Promise<LoadResult['latency']> {
+    const { plan } = this;
+    this.beginPhase(1);
+    const cpu0 = this.serverCpu();
+    const own0 = process.cpuUsage();
+    const t0 = performance.now();
+    await this.fixedLoad(plan.latencyMs);
+    const wallMs = performance.now() - t0;
+    const serverCpuS = this.serverCpu() - cpu0;
+    const own = process.cpuUsage(own0);
+    const drained = await this.drain();
+    return {
+      ...this.counts(drained),
+      ...this.latency.summary(),
+      offeredPerS: plan.offeredDeliveriesPerS,
+      achievedPerS: (this.totalReceived / wallMs) * 1000,
+      serverCpuS,
+      loadgenCpuPct: ((own.user + own.system) / 1000 / wallMs) * 100,
+    };
+  }
+
+  private async saturationPhase(): Promise<LoadResult['saturation']> {
+    const { plan } = this;
+    this.beginPhase(plan.saturationSampleEvery);
+    const cpu0 = this.serverCpu();
+    const own0 = process.cpuUsage();
+    const t0 = performance.now();
+    this.saturating = true;
+    for (const conn of this.publishers) {
+      for (let w = 0; w < plan.window; w++) this.publish(conn, performance.now());
+    }
+    await sleep(plan.saturationMs);
+    const seconds = (performance.now() - t0) / 1000;
+    const received = this.totalReceived;
+    const acked = this.totalAcked;
+    const serverCpuS = this.serverCpu() - cpu0;
+    const own = process.cpuUsage(own0);
+    this.saturating = false;
+    this.parked.length = 0;
+    const drained = await this.drain();
+    return {
+      ...this.counts(drained),
+      ...this.latency.summary(),
+      seconds,
+      deliveriesPerS: received / seconds,
+      messagesPerS: acked / seconds,
+      serverCpuS,
+      serverCpuPct: (serverCpuS / seconds) * 100,
+      deliveriesPerCpuS: serverCpuS > 0 ? received / serverCpuS : 0,
+      loadgenCpuPct: ((own.user + own.system) / 1e6 / seconds) * 100,
+    };
+  }
+
+  /**
+   * Open loop: message k is due at start + k / rate whatever the server does, and
+   * carries that due time, so a stall shows as latency instead of a slower sender
+   * (no coordinated omission).
+   */
+  private fixedLoad(durationMs: number): Promise<void> {
+    const { plan } = this;
+    const perS = plan.offeredDeliveriesPerS / (plan.teamSize - 1);
+    const total = Math.max(1, Math.round((perS * durationMs) / 1000));
+    const interval = 1000 / perS;
+    const start = performance.now();
+    let k = 0;
+    return new Promise<void>((resolve) => {
+      const deadline = start + durationMs * 3 + 1000;
+      const timer = setInterval(() => {
+        const now = performance.now();
+        // Bounded catch-up: a long stall sends what is due, a tick at a time.
+        for (let budget = 10_000; budget > 0 && k < total; budget--) {
+          const due = start + k * interval;
+          if (due > now) break;
+          this.publish(this.publishers[k % this.publishers.length], due);
+          k++;
+        }
+        if (k >= total || now > deadline) {
+          clearInterval(timer);
+          resolve();
+        }
+      }, 1);
+    });
+  }
+
+  private publish(conn: Conn, sendTime: number): void {
+    const n = ++this.messageNumber;
+    conn.sent++;
+    this.teamSent[conn.team]++;
+    this.expected += this.teamMembers[conn.team] - 1;
+    this.totalSent++;
+    this.protocol.publish(conn.client, encodeData(sendTime, conn.client.index, n, this.pad), n);
+  }
+
+  // ---- accounting -------------------------------------------------------------
+
+  private beginPhase(sampleEvery: number): void {
+    for (const conn of this.conns) {
+      conn.received = 0;
+      conn.sent = 0;
+    }
+    this.teamSent.fill(0);
+    this.expected = 0;
+    this.totalSent = 0;
+    this.totalAcked = 0;
+    this.totalReceived = 0;
+    this.sampleEvery = sampleEvery;
+    this.sampleCount = 0;
+    this.latency.reset();
+  }
+
+  private inFlight(): number {
+    return this.expected - this.totalReceived;
+  }
+
+  /**
+   * Waits until every message is acked and every delivery arrived. Late deliveries
+   * are still waited for while they keep coming (a slow arm is slow, not lossy),
+   * up to the drain timeout; returns whether everything arrived.
+   */
+  private async drain(): Promise<boolean> {
+    const deadline = performance.now() + this.plan.drainTimeoutMs;
+    let seen = this.totalReceived;
+    let progressAt = performance.now();
+    for (let now = progressAt; now < deadline; now = performance.now()) {
+      if (this.totalAcked >= this.totalSent && this.totalReceived >= this.expected) return true;
+      if (this.totalReceived !== seen) {
+        seen = this.totalReceived;
+        progressAt = now;
+      } else if (now - progressAt > DRAIN_STALL_MS) {
+        return false;
+      }
+      await sleep(10);
+    }
+    return false;
+  }
+
+  private counts(drained: boolean): PhaseCounts {
+    let lost = 0;
+    let duplicated = 0;
+    for (const conn of this.conns) {
+      const due = this.teamSent[conn.team] - conn.sent;
+      if (conn.received < due) lost += due - conn.received;
+      else duplicated += conn.received - due;
+    }
+    return {
+      sent: this.totalSent,
+      acked: this.totalAcked,
+      expected: this.expected,
+      received: this.totalReceived,
+      lost,
+      duplicated,
+      drained,
+    };
+  }
+
+  private serverCpu(): number {
+    return totalCpuSeconds(this.plan.serverPids, this.plan.clockTicksPerS);
+  }
+
+  private checkDecode(text: string): void {
+    try {
+      if (isBenchData(this.protocol.decode(text))) return;
+    } catch {
+      // counted below
+    }
+    this.decodeFailures++;
+    this.example(`undecodable delivery: ${text.slice(0, 200)}`);
+  }
+
+  private example(text: string): void {
+    if (this.examples.length < MAX_EXAMPLES) this.examples.push(text);
+  }
+}

@@ -1,0 +1,187 @@
+import { cpus } from 'node:os';
+import { ARM_IDS, type ArmId } from './arms';
+
+/** Command-line flags of `npm run bench`, with the defaults of a full and a quick run. */
+
+export interface Scenario {
+  name: string;
+  connections: number;
+  teamSize: number;
+}
+
+export interface Options {
+  quick: boolean;
+  scenarios: Scenario[];
+  arms: ArmId[];
+  rounds: number;
+  rate: number;
+  window: number;
+  inFlight: number;
+  latencyMs: number;
+  saturationMs: number;
+  warmupMs: number;
+  settleMs: number;
+  drainTimeoutMs: number;
+  payloadBytes: number;
+  concurrency: number;
+  serverCpus: string | undefined;
+  clientCpus: string | undefined;
+  useRef: boolean;
+  outDir: string;
+  cpuProf: boolean;
+}
+
+export const USAGE = `usage: npm run bench -- [flags]
+
+  --quick              development run: 500 connections in teams of 100, short phases (1-1.5 min)
+  --scenarios LIST     comma-separated CONNECTIONSxTEAM_SIZE (default 5000x100,5000x10,2000x2000)
+  --arms LIST          comma-separated, from ${ARM_IDS.join(', ')} (default: all)
+  --rounds N           rounds; arms alternate within each (default 3)
+  --rate N             offered deliveries/s in the latency phase (default 20000)
+  --window N           messages in flight per publisher when saturating (default 8)
+  --in-flight N        cap on deliveries in flight when saturating; also sets publishers per
+                       team (default 64000)
+  --latency-s S        fixed-load phase length (default 4; quick 1)
+  --saturation-s S     saturation phase length (default 4; quick 1)
+  --warmup-s S         unmeasured fixed load before the latency phase (default 1; quick 0.3)
+  --settle-s S         pause after connecting, before RSS is read (default 1; quick 0.3)
+  --payload N          padding characters in each message (default 32)
+  --concurrency N      handshakes in flight while connecting (default 100)
+  --server-cpus LIST   taskset CPUs for server processes (default: the last core)
+  --client-cpus LIST   taskset CPUs for the load generator (default: core 0)
+  --no-pin             do not pin anything
+  --ref                send Switchboard's idempotency ref with every message
+  --out DIR            where the JSON, SVG and Markdown go (default docs/bench; quick: dist/bench-results)
+  --cpu-prof           servers and load generator write .cpuprofile files to dist/bench-profiles/
+  --help`;
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+function positive(flag: string, value: string, integer = true): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
+    throw new UsageError(
+      `${flag}: expected a positive ${integer ? 'whole ' : ''}number, got "${value}"`,
+    );
+  }
+  return n;
+}
+
+function padding(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 60_000) {
+    throw new UsageError(`--payload: expected 0-60000 characters, got "${value}"`);
+  }
+  return n;
+}
+
+function cpuList(flag: string, value: string): string {
+  if (!/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(value)) {
+    throw new UsageError(`${flag}: expected a taskset CPU list like 1 or 0,2-3, got "${value}"`);
+  }
+  return value;
+}
+
+export function scenarioName(connections: number, teamSize: number): string {
+  return teamSize >= connections
+    ? `one team of ${connections.toLocaleString('en-US')}`
+    : `${connections.toLocaleString('en-US')} in teams of ${teamSize}`;
+}
+
+function scenarios(value: string): Scenario[] {
+  return value.split(',').map((spec) => {
+    const match = /^(\d+)x(\d+)$/.exec(spec.trim());
+    if (!match) throw new UsageError(`--scenarios: "${spec}" is not CONNECTIONSxTEAM_SIZE`);
+    const connections = positive('--scenarios', match[1]);
+    const teamSize = Math.min(positive('--scenarios', match[2]), connections);
+    if (teamSize < 2) throw new UsageError(`--scenarios: "${spec}": teams need at least 2 members`);
+    return { name: scenarioName(connections, teamSize), connections, teamSize };
+  });
+}
+
+function arms(value: string): ArmId[] {
+  return value.split(',').map((name) => {
+    const id = ARM_IDS.find((arm) => arm === name.trim());
+    if (!id) throw new UsageError(`--arms: unknown arm "${name}"; known: ${ARM_IDS.join(', ')}`);
+    return id;
+  });
+}
+
+/** Throws UsageError on a bad flag; returns undefined for --help. */
+export function parseOptions(argv: string[]): Options | undefined {
+  const flags = new Map<string, string>();
+  const switches = new Set<string>();
+  const SWITCHES = new Set(['--quick', '--no-pin', '--ref', '--cpu-prof', '--help', '-h']);
+  const VALUES = new Set([
+    '--scenarios',
+    '--arms',
+    '--rounds',
+    '--rate',
+    '--window',
+    '--in-flight',
+    '--latency-s',
+    '--saturation-s',
+    '--warmup-s',
+    '--settle-s',
+    '--payload',
+    '--concurrency',
+    '--server-cpus',
+    '--client-cpus',
+    '--out',
+  ]);
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const eq = arg.indexOf('=');
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    if (SWITCHES.has(name)) {
+      switches.add(name);
+      continue;
+    }
+    if (!VALUES.has(name)) {
+      throw new UsageError(`unknown flag "${arg}"`);
+    }
+    const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
+    if (value === undefined) throw new UsageError(`${name} needs a value`);
+    flags.set(name, value);
+  }
+  if (switches.has('--help') || switches.has('-h')) return undefined;
+
+  const quick = switches.has('--quick');
+  const seconds = (flag: string, full: number, fast: number) =>
+    Math.round(
+      (flags.has(flag) ? positive(flag, flags.get(flag)!, false) : quick ? fast : full) * 1000,
+    );
+  const number = (flag: string, fallback: number) =>
+    flags.has(flag) ? positive(flag, flags.get(flag)!) : fallback;
+
+  const cores = cpus().length;
+  const pin = !switches.has('--no-pin') && cores >= 2;
+  const rounds = number('--rounds', 3);
+  return {
+    quick,
+    scenarios: scenarios(
+      flags.get('--scenarios') ?? (quick ? '500x100' : '5000x100,5000x10,2000x2000'),
+    ),
+    arms: flags.has('--arms') ? arms(flags.get('--arms')!) : [...ARM_IDS],
+    rounds,
+    rate: number('--rate', 20_000),
+    window: number('--window', 8),
+    inFlight: number('--in-flight', 64_000),
+    latencyMs: seconds('--latency-s', 4, 1),
+    saturationMs: seconds('--saturation-s', 4, 1),
+    warmupMs: seconds('--warmup-s', 1, 0.3),
+    settleMs: seconds('--settle-s', 1, 0.3),
+    drainTimeoutMs: 60_000,
+    payloadBytes: flags.has('--payload') ? padding(flags.get('--payload')!) : 32,
+    concurrency: number('--concurrency', 100),
+    serverCpus: pin
+      ? cpuList('--server-cpus', flags.get('--server-cpus') ?? String(cores - 1))
+      : undefined,
+    clientCpus: pin ? cpuList('--client-cpus', flags.get('--client-cpus') ?? '0') : undefined,
+    useRef: switches.has('--ref'),
+    outDir: flags.get('--out') ?? (quick ? 'dist/bench-results' : 'docs/bench'),
+    cpuProf: switches.has('--cpu-prof'),
+  };
+}

@@ -1,0 +1,57 @@
+import { COLUMNS } from './columns';
+import { machineLine } from './machine';
+import type { Report } from './report';
+import { scenarioNotes } from './notes';
+
+/** docs/bench/README.md: the run's tables, settings and machine, next to the chart. */
+export function markdownReport(report: Report): string {
+  const o = report.options;
+  const lines: string[] = [
+    `# Benchmark: Switchboard vs raw ws vs Socket.IO`,
+    '',
+    `Generated ${report.generatedAt} by \`npm run bench${report.command ? ` -- ${report.command}` : ''}\` in ${Math.round(report.durationS)} s.`,
+    '',
+    `**Machine:** ${machineLine(report.machine)}. Load average at start ${report.machine.loadAverageAtStart.join(' / ')}, at end ${report.machine.loadAverageAtEnd.join(' / ')} (1/5/15 min).`,
+    '',
+    `**Settings:** ${o.rounds} rounds, arms alternating (the first arm rotates each round); medians shown. ` +
+      `Latency at a fixed open-loop load of ${o.rate.toLocaleString('en-US')} deliveries/s for ${o.latencyMs / 1000} s ` +
+      `(after ${o.warmupMs / 1000} s of warm-up); saturation for ${o.saturationMs / 1000} s, each publisher keeping ${o.window} messages unacked ` +
+      `and at most ${o.inFlight.toLocaleString('en-US')} deliveries in flight overall (an ack means stored, not delivered); ` +
+      `${o.payloadBytes} characters of padding per message${o.useRef ? '; Switchboard messages carry a `ref`' : ''}. ` +
+      `The Redis arm is two Switchboard nodes and a redis-server sharing the server CPUs, publishers on one node and everyone else on the other.`,
+    '',
+    '![Ratios to the raw ws arm](ratios.svg)',
+    '',
+  ];
+  for (const s of report.scenarios) {
+    lines.push(
+      `## ${s.scenario.name}`,
+      '',
+      `${s.publishersPerTeam} publisher(s) per team.`,
+      '',
+      `| ${COLUMNS.map((c) => c.title).join(' | ')} |`,
+      `| ${COLUMNS.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`,
+      ...s.arms.map((a) => `| ${COLUMNS.map((c) => c.cell(a)).join(' | ')} |`),
+      '',
+    );
+    const notes = scenarioNotes(s, o.rate);
+    if (notes.length > 0) lines.push(...notes.map((n) => `- ${n}`), '');
+  }
+  lines.push(
+    '## Columns',
+    '',
+    '- **conn/s**: connections opened per second until every one is ready (Switchboard: `welcome` received; raw ws: its `welcome`; Socket.IO: namespace connected), 100 handshakes in flight by default.',
+    "- **RSS/conn KB**: growth of the server processes' RSS from idle to all connected (after the settle pause), per connection. For the Redis arm this is both nodes plus redis-server.",
+    '- After connecting and the settle pause, the load generator waits (up to 60 s) until the server processes use less than 20 % of a core, so the aftermath of the joins (presence fan-out) is not measured as latency; a note says when that took 2 s or more.',
+    '- **p50/p99/max ms**: end-to-end latency of every delivery at the fixed load, from the time the message was due to be sent (open loop) to its arrival.',
+    '- **sat. deliv/s**: deliveries per second received while every publisher keeps a fixed window of unacked messages.',
+    '- **deliv/CPU-s**: those deliveries divided by the CPU seconds (user + system, from `/proc/<pid>/stat`) of every server-side process of the arm.',
+    "- **x raw**: ratio to the raw ws arm's median (for p99, lower is better).",
+    '- **srv CPU % / gen CPU %**: CPU of the server processes and of the load generator while saturated (100 = one core). A load generator near 100 % means the server was not the bottleneck.',
+    '- **lost**: deliveries due and never received, over all rounds and both measured phases (must be 0). Each connection counts the message frames it gets; after each phase the load generator waits while late deliveries still arrive.',
+    '',
+    'Raw per-round figures are in `results.json`. Rerun with `npm run bench` (see the README, section Performance).',
+    '',
+  );
+  return lines.join('\n');
+}

@@ -1,0 +1,15 @@
+import type { Options } from '../options';
+import type { Machine } from './machine';
+import type { RoundRecord, ScenarioSummary } from './summarize';
+
+/** Everything one bench run produced: what results.json holds. */
+export interface Report {
+  generatedAt: string;
+  /** The flags as given to `npm run bench --`. */
+  command: string;
+  durationS: number;
+  machine: Machine;
+  options: Options;
+  scenarios: ScenarioSummary[];
+  rounds: RoundRecord[];
+}
