@@ -17,7 +17,7 @@ export function errorMapper(): Middleware<AppState> {
       }
     } catch (err) {
       const error = toAppError(err);
-      if (error.status >= 500) ctx.state.log.error({ err }, 'request failed');
+      if (error.code === 'internal') ctx.state.log.error({ err }, 'request failed');
       if (ctx.websocket) {
         ctx.websocket.close(CloseCode.internal, 'internal error');
         return;

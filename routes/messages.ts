@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AppError } from '../services/errors';
 import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, messageView } from '../services/frames';
-import { idSchema, nameSchema } from '../services/identifiers';
+import { dataSchema, idSchema, nameSchema } from '../services/identifiers';
 import type { ApiDeps, ApiRouter } from './api-deps';
 import { findTeam, teamParams } from './teams';
 import { parse } from './validate';
@@ -22,14 +22,14 @@ const required = (v: { data?: unknown }) => v.data !== undefined;
 
 const publishBody = z
   .object({
-    data: z.unknown(),
+    data: dataSchema,
     to: idSchema.optional(),
     from: z.object({ id: idSchema, name: nameSchema }).optional(),
   })
   .refine(required, { message: 'data is required', path: ['data'] });
 
 const broadcastBody = z
-  .object({ data: z.unknown() })
+  .object({ data: dataSchema })
   .refine(required, { message: 'data is required', path: ['data'] });
 
 export function messageRoutes(router: ApiRouter, deps: ApiDeps): void {

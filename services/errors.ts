@@ -52,7 +52,8 @@ export function toAppError(err: unknown): AppError {
       message?: unknown;
     };
     const status = typeof e.status === 'number' ? e.status : e.statusCode;
-    if (typeof status === 'number' && status >= 400 && status < 500) {
+    // 4xx and 501 (an unknown method, from @koa/router) are the client's doing, not ours.
+    if (typeof status === 'number' && ((status >= 400 && status < 500) || status === 501)) {
       const code = codeByStatus.get(status) ?? 'bad_request';
       const message = e.expose === true && typeof e.message === 'string' ? e.message : undefined;
       return new AppError(code, message, { cause: err });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AppError } from './errors';
-import { describeIssues, idSchema, refSchema, seqSchema } from './identifiers';
+import { dataSchema, describeIssues, idSchema, refSchema, seqSchema } from './identifiers';
 import type { Message } from './types';
 
 export const HISTORY_DEFAULT_LIMIT = 50;
@@ -10,13 +10,13 @@ const hasData = (frame: { data?: unknown }) => frame.data !== undefined;
 
 const clientFrameSchema = z.discriminatedUnion('type', [
   z
-    .object({ type: z.literal('team'), data: z.unknown(), ref: refSchema.optional() })
+    .object({ type: z.literal('team'), data: dataSchema, ref: refSchema.optional() })
     .refine(hasData, { message: 'data is required', path: ['data'] }),
   z
     .object({
       type: z.literal('direct'),
       to: idSchema,
-      data: z.unknown(),
+      data: dataSchema,
       ref: refSchema.optional(),
     })
     .refine(hasData, { message: 'data is required', path: ['data'] }),

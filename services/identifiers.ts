@@ -20,6 +20,32 @@ export const refSchema = z.string().min(1).max(64);
 /** Sequence numbers as they arrive in query strings and frames. */
 export const seqSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
+/** Deepest nesting of arrays and objects accepted in message data. */
+export const MAX_DATA_DEPTH = 64;
+
+/**
+ * True when `value` nests arrays/objects deeper than `limit`. Iterative, so a
+ * hostile value cannot overflow the stack here (JSON.stringify later would).
+ */
+export function nestedDeeperThan(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop()!;
+    if (typeof current !== 'object' || current === null) continue;
+    if (depth >= limit) return true;
+    for (const child of Object.values(current)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+/** Message data: any JSON, at most MAX_DATA_DEPTH levels deep. */
+export const dataSchema = z
+  .unknown()
+  .refine(
+    (v) => !nestedDeeperThan(v, MAX_DATA_DEPTH),
+    `must not nest deeper than ${MAX_DATA_DEPTH} levels`,
+  );
+
 /** One line for a zod failure, naming the field: "to: must be 1-64 chars ...". */
 export function describeIssues(error: z.ZodError): string {
   return error.issues
