@@ -70,6 +70,7 @@ const schema = z.object({
   HISTORY_SIZE: int(1).default(1000),
   BODY_LIMIT_BYTES: int(1024).default(256 * 1024),
   DRAIN_DELAY_MS: int(0, 5000).default(0),
+  HANDSHAKE_TIMEOUT_MS: int(100, 120_000).default(10_000),
   REDIS_URL: z
     .string()
     .refine((s) => {
@@ -116,6 +117,8 @@ export interface Config {
   historySize: number;
   bodyLimitBytes: number;
   drainDelayMs: number;
+  /** Longest an HTTP request (an upgrade included) may take to send its headers. */
+  handshakeTimeoutMs: number;
   /** Set: the Redis engine; unset: the embedded memory engine. */
   redisUrl: string | undefined;
   redisKeyPrefix: string;
@@ -195,6 +198,7 @@ export function loadConfig(env: Env): Config {
     historySize: c.HISTORY_SIZE,
     bodyLimitBytes: c.BODY_LIMIT_BYTES,
     drainDelayMs: c.DRAIN_DELAY_MS,
+    handshakeTimeoutMs: c.HANDSHAKE_TIMEOUT_MS,
     redisUrl: c.REDIS_URL,
     redisKeyPrefix: c.REDIS_KEY_PREFIX,
     historyTtlSeconds: c.HISTORY_TTL_S,

@@ -35,6 +35,8 @@ export interface AppDeps {
 
 export interface SwitchboardApp {
   koa: websockify.App<AppState>;
+  /** The WebSocket server options; startServer attaches them to its HTTP server. */
+  wsOptions: ServerOptions;
   hub: Hub;
   config: Config;
   logger: Logger;
@@ -138,6 +140,7 @@ export function createApp(deps: AppDeps): SwitchboardApp {
 
   return {
     koa,
+    wsOptions,
     hub,
     config,
     logger,

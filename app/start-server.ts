@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CloseCode } from '../services/hub';
 import type { SwitchboardApp } from './create-app';
@@ -19,11 +19,23 @@ export async function startServer(
   port: number,
   host?: string,
 ): Promise<RunningServer> {
-  // koa-websocket's listen attaches the WebSocket server with the options given to createApp.
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s: Server = host === undefined ? app.koa.listen(port) : app.koa.listen(port, host);
-    s.once('listening', () => resolve(s));
-    s.once('error', reject);
+  // Our own server rather than koa.listen: a slow or half-sent handshake must be cut
+  // after HANDSHAKE_TIMEOUT_MS, checked every second, not after Node's 60-90 s.
+  const timeout = app.config.handshakeTimeoutMs;
+  const server = createServer(
+    {
+      headersTimeout: timeout,
+      requestTimeout: Math.max(timeout, 30_000),
+      connectionsCheckingInterval: Math.min(1000, timeout),
+    },
+    app.koa.callback(),
+  );
+  app.koa.ws.listen({ ...app.wsOptions, server });
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', () => resolve());
+    server.once('error', reject);
+    if (host === undefined) server.listen(port);
+    else server.listen(port, host);
   });
   app.hub.start();
   const actualPort = (server.address() as AddressInfo).port;

@@ -115,6 +115,7 @@ describe('loadConfig values', () => {
       historySize: 5,
       bodyLimitBytes: 4096,
       drainDelayMs: 100,
+      handshakeTimeoutMs: 10000,
       redisUrl: 'rediss://cache.internal:6380',
       redisKeyPrefix: 'app1:',
       historyTtlSeconds: 3600,
