@@ -97,19 +97,16 @@ export class Hub implements BusListener {
     return this.conns.get(connId);
   }
 
-  /** Returns true when this is the node's first connection of the team. */
-  add(conn: LocalConnection): boolean {
+  add(conn: LocalConnection): void {
     this.conns.set(conn.info.connId, conn);
     this.perIp.set(conn.info.ip, this.countForIp(conn.info.ip) + 1);
     this.options.metrics.connections.set(this.conns.size);
     let team = this.teams.get(conn.info.teamId);
-    const first = team === undefined;
     if (!team) {
       team = new Set();
       this.teams.set(conn.info.teamId, team);
     }
     team.add(conn);
-    return first;
   }
 
   /** Returns true when the node holds no connection of the team any more. */
