@@ -9,6 +9,7 @@ import type { Handshake } from '../middleware/handshake';
 import type { Bus } from '../services/bus';
 import { AppError, toAppError, type ErrorCode } from '../services/errors';
 import {
+  encodeAck,
   encodeFrame,
   encodeMessageFrame,
   messageView,
@@ -23,6 +24,7 @@ import type { Presence } from '../services/presence';
 import { TokenBucket } from '../services/rate-limiter';
 import type { Store } from '../services/store';
 import type { ConnectionInfo } from '../services/types';
+import { textFrame } from '../services/ws-frame';
 
 export interface SocketDeps {
   nodeId: string;
@@ -97,7 +99,7 @@ function openConnection(deps: SocketDeps, socket: WebSocket, handshake: Handshak
   let inPresence = false;
   metrics.connectionsOpened.inc();
 
-  const reply = (frame: ServerFrame) => hub.send(conn, encodeFrame(frame));
+  const reply = (frame: ServerFrame) => hub.send(conn, textFrame(encodeFrame(frame)));
 
   async function setup(): Promise<void> {
     try {
@@ -110,15 +112,17 @@ function openConnection(deps: SocketDeps, socket: WebSocket, handshake: Handshak
       const head = await history.head(info.teamId);
       hub.write(
         conn,
-        encodeFrame({
-          type: 'welcome',
-          connId: info.connId,
-          user,
-          teamId: info.teamId,
-          seq: head.seq,
-          epoch: head.epoch,
-          heartbeatMs: deps.heartbeatMs,
-        }),
+        textFrame(
+          encodeFrame({
+            type: 'welcome',
+            connId: info.connId,
+            user,
+            teamId: info.teamId,
+            seq: head.seq,
+            epoch: head.epoch,
+            heartbeatMs: deps.heartbeatMs,
+          }),
+        ),
       );
       let covered = head.seq;
       if (params.since !== undefined) {
@@ -127,16 +131,19 @@ function openConnection(deps: SocketDeps, socket: WebSocket, handshake: Handshak
           viewer: info.userId,
           ...(params.epoch === undefined ? {} : { epoch: params.epoch }),
         });
-        for (const message of replay.messages) hub.write(conn, encodeMessageFrame(message));
+        for (const message of replay.messages)
+          hub.write(conn, textFrame(encodeMessageFrame(message)));
         covered = Math.max(covered, replay.head.seq);
         hub.write(
           conn,
-          encodeFrame({
-            type: 'resumed',
-            since: params.since,
-            seq: replay.head.seq,
-            complete: replay.complete,
-          }),
+          textFrame(
+            encodeFrame({
+              type: 'resumed',
+              since: params.since,
+              seq: replay.head.seq,
+              complete: replay.complete,
+            }),
+          ),
         );
       }
       hub.flush(conn, covered);
@@ -169,7 +176,7 @@ function openConnection(deps: SocketDeps, socket: WebSocket, handshake: Handshak
             source: 'socket',
             ...(ref === undefined ? {} : { ref }),
           });
-          reply({ type: 'ack', ...(ref === undefined ? {} : { ref }), id: ack.id, seq: ack.seq });
+          hub.send(conn, textFrame(encodeAck(ref, ack.id, ack.seq)));
           return;
         }
         case 'presence':

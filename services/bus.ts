@@ -1,3 +1,4 @@
+import { encodeMessageFrame } from './frames';
 import type { Ack, Message, MessageDraft, UserRef } from './types';
 
 /** Signals that travel between nodes besides messages. */
@@ -5,8 +6,36 @@ export type ClusterEvent =
   | { kind: 'presence'; teamId: string; event: 'join' | 'leave'; user: UserRef }
   | { kind: 'kick'; connId: string; node: string };
 
+/**
+ * A message as a node delivers it: what routing needs, and the client frame,
+ * encoded once where it was published so receiving nodes never parse the data.
+ */
+export interface Delivery {
+  teamId: string;
+  seq: number;
+  /** connId of the sending socket, skipped on delivery. */
+  origin: string | undefined;
+  /** Recipient of a direct message; undefined for a team message. */
+  to: string | undefined;
+  /** The sender's user id: their other connections also get a direct message. */
+  fromId: string;
+  /** The `message` frame's JSON (PROTOCOL §3). */
+  frame: string;
+}
+
+export function toDelivery(message: Message): Delivery {
+  return {
+    teamId: message.teamId,
+    seq: message.seq,
+    origin: message.origin,
+    to: message.to,
+    fromId: message.from.id,
+    frame: encodeMessageFrame(message),
+  };
+}
+
 export interface BusListener {
-  message(message: Message): void;
+  message(delivery: Delivery): void;
   event(event: ClusterEvent): void;
 }
 

@@ -1,10 +1,11 @@
-import type { Logger } from 'pino';
 import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
 import WebSocket from 'ws';
-import type { BusListener, ClusterEvent } from './bus';
-import { encodeFrame, encodeMessageFrame } from './frames';
+import type { BusListener, ClusterEvent, Delivery } from './bus';
+import { encodeFrame } from './frames';
 import type { Metrics } from './metrics';
-import type { ConnectionInfo, Message } from './types';
+import type { ConnectionInfo } from './types';
+import { textFrame, underlyingSocket } from './ws-frame';
 
 export const CloseCode = {
   goingAway: 1001,
@@ -18,7 +19,7 @@ export const CloseCode = {
 interface PendingFrame {
   /** seq of a message frame; 0 for frames that are not messages. */
   seq: number;
-  data: Buffer | string;
+  frame: Buffer;
 }
 
 /**
@@ -35,13 +36,17 @@ export class LocalConnection {
    * the replay; they are dropped until the first newer message passes.
    */
   skipThrough = 0;
+  /** Where frames are written: see underlyingSocket. */
+  readonly raw: Socket;
 
   constructor(
     readonly info: ConnectionInfo,
     readonly socket: WebSocket,
     /** ms since epoch when the auth token expires; the heartbeat closes the socket then. */
     readonly expiresAt: number | undefined,
-  ) {}
+  ) {
+    this.raw = underlyingSocket(socket);
+  }
 }
 
 export interface HubOptions {
@@ -49,17 +54,6 @@ export interface HubOptions {
   heartbeatMs: number;
   metrics: Metrics;
   log: Logger;
-}
-
-// ws sends a Buffer as a binary frame unless told otherwise; one shared options object.
-const TEXT = { binary: false } as const;
-
-/**
- * ws keeps its net.Socket private and offers no cork(); reaching it is the only way
- * to let several frames to one socket in the same tick leave in one write.
- */
-function rawSocket(socket: WebSocket): Socket | undefined {
-  return (socket as unknown as { _socket?: Socket })._socket;
 }
 
 /** The local connections of this node and delivery to them. */
@@ -124,25 +118,24 @@ export class Hub implements BusListener {
     return true;
   }
 
-  /** Bus delivery: one encoding, the same Buffer to every local recipient. */
-  message(message: Message): void {
-    const team = this.teams.get(message.teamId);
+  /**
+   * Bus delivery: one WebSocket frame per message, the same Buffer to every local
+   * recipient, built only when the node has one.
+   */
+  message(delivery: Delivery): void {
+    const team = this.teams.get(delivery.teamId);
     if (!team) return;
-    const data = encodeMessageFrame(message);
+    const { origin, to, fromId, seq } = delivery;
+    let frame: Buffer | undefined;
     let delivered = 0;
     for (const conn of team) {
-      if (conn.info.connId === message.origin) continue;
-      if (
-        message.to !== undefined &&
-        conn.info.userId !== message.to &&
-        conn.info.userId !== message.from.id
-      ) {
-        continue;
-      }
-      this.send(conn, data, message.seq);
+      if (conn.info.connId === origin) continue;
+      if (to !== undefined && conn.info.userId !== to && conn.info.userId !== fromId) continue;
+      frame ??= textFrame(delivery.frame);
+      this.send(conn, frame, seq);
       delivered++;
     }
-    this.options.metrics.deliveries.inc(delivered);
+    if (delivered > 0) this.options.metrics.deliveries.inc(delivered);
   }
 
   event(event: ClusterEvent): void {
@@ -152,26 +145,24 @@ export class Hub implements BusListener {
     }
     const team = this.teams.get(event.teamId);
     if (!team) return;
-    const data = encodeFrame({
-      type: 'presence',
-      event: event.event,
-      teamId: event.teamId,
-      user: event.user,
-    });
+    const frame = textFrame(
+      encodeFrame({ type: 'presence', event: event.event, teamId: event.teamId, user: event.user }),
+    );
     // The user's own connections know they are online.
-    for (const conn of team) if (conn.info.userId !== event.user.id) this.send(conn, data);
+    for (const conn of team) if (conn.info.userId !== event.user.id) this.send(conn, frame);
   }
 
-  send(conn: LocalConnection, data: Buffer | string, seq = 0): void {
+  /** Sends a frame made by textFrame, after the welcome (see `pending`). */
+  send(conn: LocalConnection, frame: Buffer, seq = 0): void {
     if (conn.pending) {
-      conn.pending.push({ seq, data });
+      conn.pending.push({ seq, frame });
       return;
     }
     if (seq > 0 && conn.skipThrough > 0) {
       if (seq <= conn.skipThrough) return;
       conn.skipThrough = 0;
     }
-    this.write(conn, data);
+    this.write(conn, frame);
   }
 
   /** Sends what waited during the handshake, minus messages already covered up to `coveredSeq`. */
@@ -179,23 +170,27 @@ export class Hub implements BusListener {
     const pending = conn.pending ?? [];
     conn.pending = null;
     conn.skipThrough = coveredSeq;
-    for (const frame of pending) this.send(conn, frame.data, frame.seq);
+    for (const pendingFrame of pending) this.send(conn, pendingFrame.frame, pendingFrame.seq);
   }
 
-  /** Writes past the pending queue: for the welcome and replay frames. */
-  write(conn: LocalConnection, data: Buffer | string): void {
-    const socket = conn.socket;
-    if (socket.readyState !== WebSocket.OPEN) return;
-    if (socket.bufferedAmount > this.options.maxBufferedBytes) {
+  /**
+   * Writes past the pending queue (the welcome and replay frames go this way).
+   * The frame goes straight to the TCP socket, which stays corked until the event
+   * loop turns, so every frame a socket gets in one turn leaves in one write.
+   */
+  write(conn: LocalConnection, frame: Buffer): void {
+    if (conn.socket.readyState !== WebSocket.OPEN) return;
+    const raw = conn.raw;
+    // ws never holds frames back here (no compression), so this is its bufferedAmount.
+    if (raw.writableLength > this.options.maxBufferedBytes) {
       this.options.log.warn(
-        { connId: conn.info.connId, buffered: socket.bufferedAmount },
+        { connId: conn.info.connId, buffered: raw.writableLength },
         'slow consumer closed',
       );
-      socket.close(CloseCode.slowConsumer, 'slow consumer');
+      conn.socket.close(CloseCode.slowConsumer, 'slow consumer');
       return;
     }
-    const raw = rawSocket(socket);
-    if (raw && raw.writableCorked === 0) {
+    if (raw.writableCorked === 0) {
       raw.cork();
       this.corked.push(raw);
       if (!this.uncorkScheduled) {
@@ -203,7 +198,7 @@ export class Hub implements BusListener {
         setImmediate(this.uncorkAll);
       }
     }
-    socket.send(data, TEXT);
+    raw.write(frame);
   }
 
   kick(connId: string): boolean {

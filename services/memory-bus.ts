@@ -1,4 +1,4 @@
-import type { Bus, BusListener, ClusterEvent } from './bus';
+import { toDelivery, type Bus, type BusListener, type ClusterEvent } from './bus';
 import type { MemoryHistory } from './memory-history';
 import { AppError } from './errors';
 import type { MemoryBacklog } from './memory-backlog';
@@ -39,11 +39,12 @@ export class MemoryBus implements Bus {
     }
     const message = this.history.append(draft);
     this.backlog?.push({ ...message, epoch: this.history.epoch });
-    if (!this.closed) {
+    if (!this.closed && this.listeners.length > 0) {
+      const delivery = toDelivery(message);
       for (const listener of this.listeners) {
         // The message is stored already: a failing listener must not turn it into a failed send.
         try {
-          listener.message(message);
+          listener.message(delivery);
         } catch (err) {
           this.onListenerError(err);
         }

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Bus, BusListener, ClusterEvent } from './bus';
+import { toDelivery, type Bus, type BusListener, type ClusterEvent, type Delivery } from './bus';
 import { redisUnavailable } from './redis-errors';
 import { newEpoch, parseEntry } from './redis-history';
 import type { RedisKeys } from './redis-keys';
 import { defineScripts } from './redis-scripts';
+import { encodeMessageFrame } from './frames';
 import type { Ack, Message, MessageDraft } from './types';
 
 export interface RedisBusOptions {
@@ -27,10 +28,11 @@ interface TeamState {
   /** The team's epoch as last seen; a new one means Redis lost the history and seqs restart. */
   epoch: string | undefined;
   /** While a gap is being filled from the stream, live messages wait here. */
-  waiting: Message[] | undefined;
+  waiting: Delivery[] | undefined;
 }
 
-// Channel payloads start with a one-letter tag: `m<epoch>|<json>`, `e<json>`, `k<connId>`, `c<nonce>`.
+// Channel payloads start with a one-letter tag: `m<epoch>|<seq>|<origin>|<to>|<fromId>|<json>`
+// (see the publish script), `e<json>`, `k<connId>`, `c<nonce>`.
 const MESSAGE = 'm';
 const EVENT = 'e';
 const KICK = 'k';
@@ -117,10 +119,15 @@ export class RedisBus implements Bus {
     message: Message,
     ref: string | undefined,
   ): Promise<[number, string | number]> {
-    // The script splices the seq between these two halves, so data is encoded once, here.
-    const { id, seq: _unset, ...rest } = message;
+    // The script splices the seq into the client frame's JSON, so data is encoded once,
+    // here, and every node sends it on as it is: `{"type":"message",` + json.slice(1).
+    const { id } = message;
+    const frame = encodeMessageFrame(message);
+    const at = frame.indexOf(',"teamId":');
     const head = `{"id":${JSON.stringify(id)},"seq":`;
-    const tail = `,${JSON.stringify(rest).slice(1)}`;
+    const tail = frame.slice(at);
+    const origin = message.origin ?? '';
+    const routing = `${origin}|${message.to ?? ''}|${message.from.id}`;
     try {
       return await this.cmd.sbPublish(
         this.keys.seq(teamId),
@@ -138,6 +145,8 @@ export class RedisBus implements Bus {
         this.options.idempotencyTtlSeconds,
         id,
         this.options.archive === true ? '1' : '0',
+        origin,
+        routing,
       );
     } catch (err) {
       throw redisUnavailable(err);
@@ -230,20 +239,34 @@ export class RedisBus implements Bus {
       if (payload.startsWith(EVENT)) {
         this.toListeners(JSON.parse(payload.slice(1)) as ClusterEvent);
       } else if (payload.startsWith(MESSAGE)) {
-        const bar = payload.indexOf('|');
-        this.receive(
-          teamId,
-          state,
-          payload.slice(1, bar),
-          JSON.parse(payload.slice(bar + 1)) as Message,
-        );
+        this.receivePayload(teamId, state, payload);
       }
     } catch (err) {
       this.options.log.error({ err, channel }, 'bad payload on a team channel');
     }
   }
 
-  private receive(teamId: string, state: TeamState, epoch: string, message: Message): void {
+  /** `m<epoch>|<seq>|<origin>|<to>|<fromId>|<json>`: ids hold no `|`, the json comes last. */
+  private receivePayload(teamId: string, state: TeamState, payload: string): void {
+    const b1 = payload.indexOf('|');
+    const b2 = payload.indexOf('|', b1 + 1);
+    const b3 = payload.indexOf('|', b2 + 1);
+    const b4 = payload.indexOf('|', b3 + 1);
+    const b5 = payload.indexOf('|', b4 + 1);
+    if (b5 < 0) throw new Error('message payload without its routing header');
+    const origin = payload.slice(b2 + 1, b3);
+    const to = payload.slice(b3 + 1, b4);
+    this.receive(teamId, state, payload.slice(1, b1), {
+      teamId,
+      seq: Number(payload.slice(b1 + 1, b2)),
+      origin: origin === '' ? undefined : origin,
+      to: to === '' ? undefined : to,
+      fromId: payload.slice(b4 + 1, b5),
+      frame: `{"type":"message",${payload.slice(b5 + 2)}`,
+    });
+  }
+
+  private receive(teamId: string, state: TeamState, epoch: string, message: Delivery): void {
     if (state.waiting) {
       state.waiting.push(message);
       return;
@@ -262,7 +285,7 @@ export class RedisBus implements Bus {
     this.deliver(state, message);
   }
 
-  private deliver(state: TeamState, message: Message): void {
+  private deliver(state: TeamState, message: Delivery): void {
     state.last = message.seq;
     for (const listener of this.listeners) {
       try {
@@ -316,7 +339,7 @@ export class RedisBus implements Bus {
   }
 
   /** Stream entries after `state.last`; all of them when the epoch changed meanwhile. */
-  private async missedSince(teamId: string, state: TeamState): Promise<Message[]> {
+  private async missedSince(teamId: string, state: TeamState): Promise<Delivery[]> {
     const results = await this.cmd
       .multi()
       .get(this.keys.epoch(teamId))
@@ -334,7 +357,7 @@ export class RedisBus implements Bus {
       }
       state.epoch = epoch;
     }
-    return entries.map(parseEntry);
+    return entries.map((entry) => toDelivery(parseEntry(entry)));
   }
 
   async close(): Promise<void> {

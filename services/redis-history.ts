@@ -8,10 +8,18 @@ import { visibleTo, type Message, type TeamHead } from './types';
 
 type StreamEntry = [id: string, fields: string[]];
 
+/** A stream entry: `m` holds the message's public JSON, `o` the origin connId if any. */
 export function parseEntry(entry: StreamEntry): Message {
   const fields = entry[1];
-  const at = fields.indexOf('m');
-  return JSON.parse(fields[at + 1]!) as Message;
+  let json = '';
+  let origin: string | undefined;
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    if (fields[i] === 'm') json = fields[i + 1]!;
+    else if (fields[i] === 'o') origin = fields[i + 1]!;
+  }
+  const message = JSON.parse(json) as Message;
+  if (origin !== undefined) message.origin = origin;
+  return message;
 }
 
 export interface RedisHistoryOptions {

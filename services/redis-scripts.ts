@@ -7,11 +7,15 @@ import type { ClientContext, Redis, Result } from 'ioredis';
 
 /**
  * KEYS: seq, log, epoch, ref, archive. ARGV: json head, json tail, retain, ttl s,
- * channel, fresh epoch, use ref ('1'/'0'), ref ttl s, message id, archive ('1'/'0').
+ * channel, fresh epoch, use ref ('1'/'0'), ref ttl s, message id, archive ('1'/'0'),
+ * origin connId ('' for none), routing (`<origin>|<to>|<fromId>`).
+ * The json is the message as clients see it, less the frame's `type`; the origin
+ * is kept beside it in the stream, never inside, so it cannot reach a client.
  * With archiving on, the message joins the archive backlog in the same step, so
  * an acknowledged message is never missing from it.
  * Returns {1, seq} for a new message or {0, "id:seq"} for a repeated ref.
- * Publishes `m<epoch>|<json>`: the epoch lets every node notice a history reset.
+ * Publishes `m<epoch>|<seq>|<routing>|<json>`: receiving nodes route on the header
+ * and send the json on without parsing it; the epoch lets them notice a history reset.
  */
 const PUBLISH = `
 if ARGV[7] == '1' then
@@ -30,7 +34,11 @@ if not epoch then
 end
 local seq = redis.call('INCR', KEYS[1])
 local json = ARGV[1] .. seq .. ARGV[2]
-redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], seq .. '-0', 'm', json)
+if ARGV[11] == '' then
+  redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], seq .. '-0', 'm', json)
+else
+  redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], seq .. '-0', 'm', json, 'o', ARGV[11])
+end
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('EXPIRE', KEYS[2], ARGV[4])
 redis.call('EXPIRE', KEYS[3], ARGV[4])
@@ -40,7 +48,7 @@ end
 if ARGV[10] == '1' then
   redis.call('XADD', KEYS[5], '*', 'e', epoch, 'm', json)
 end
-redis.call('PUBLISH', ARGV[5], 'm' .. epoch .. '|' .. json)
+redis.call('PUBLISH', ARGV[5], 'm' .. epoch .. '|' .. seq .. '|' .. ARGV[12] .. '|' .. json)
 return {1, seq}
 `;
 

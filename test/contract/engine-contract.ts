@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Bus, ClusterEvent } from '../../services/bus';
+import type { Bus, ClusterEvent, Delivery } from '../../services/bus';
+import type { MessageView } from '../../services/frames';
 import type { History } from '../../services/history';
 import type { Message, MessageDraft } from '../../services/types';
 
@@ -19,16 +20,31 @@ export interface EngineOptions {
 
 export type EngineFactory = (options: EngineOptions) => Promise<EngineUnderTest>;
 
+/**
+ * The message a delivery carries, read back from its client frame; a routing field
+ * that disagrees with the frame is reported, since a listener cannot throw into the test.
+ */
+function fromDelivery(d: Delivery, mismatches: string[]): Message {
+  const { type, ...view } = JSON.parse(d.frame) as MessageView & { type: string };
+  const routing = { type: 'message', seq: d.seq, teamId: d.teamId, fromId: d.fromId, to: d.to };
+  const framed = { type, seq: view.seq, teamId: view.teamId, fromId: view.from.id, to: view.to };
+  if (JSON.stringify(routing) !== JSON.stringify(framed)) {
+    mismatches.push(`${JSON.stringify(routing)} vs ${JSON.stringify(framed)}`);
+  }
+  return { ...view, ...(d.origin === undefined ? {} : { origin: d.origin }) };
+}
+
 /** Collects what the bus delivers; `until` resolves once a condition holds, however long that takes. */
 class Recorder {
   readonly messages: Message[] = [];
   readonly events: ClusterEvent[] = [];
+  readonly mismatches: string[] = [];
   private waiters: { check: () => boolean; resolve: () => void }[] = [];
 
   attach(bus: Bus): void {
     bus.listen({
-      message: (m) => {
-        this.messages.push(m);
+      message: (d) => {
+        this.messages.push(fromDelivery(d, this.mismatches));
         this.wake();
       },
       event: (e) => {
@@ -84,6 +100,7 @@ export function engineContract(name: string, makeEngine: EngineFactory): void {
     afterEach(async () => {
       await engine?.close();
       engine = undefined;
+      expect(recorder.mismatches).toEqual([]);
     });
 
     async function publishTeam(

@@ -1,5 +1,8 @@
+import fc from 'fast-check';
 import { AppError } from '../../services/errors';
 import {
+  encodeAck,
+  encodeFrame,
   encodeMessageFrame,
   HISTORY_DEFAULT_LIMIT,
   HISTORY_MAX_LIMIT,
@@ -306,14 +309,12 @@ describe('messageView and encodeMessageFrame', () => {
 
   test('origin never leaks', () => {
     expect(messageView(directMessage)).not.toHaveProperty('origin');
-    expect(encodeMessageFrame(directMessage).toString('utf8')).not.toContain('conn-secret');
-    expect(encodeMessageFrame(directMessage).toString('utf8')).not.toContain('origin');
+    expect(encodeMessageFrame(directMessage)).not.toContain('conn-secret');
+    expect(encodeMessageFrame(directMessage)).not.toContain('origin');
   });
 
-  test('encodeMessageFrame returns a Buffer of the message frame', () => {
-    const buf = encodeMessageFrame(teamMessage);
-    expect(Buffer.isBuffer(buf)).toBe(true);
-    const decoded: unknown = JSON.parse(buf.toString('utf8'));
+  test('encodeMessageFrame returns the JSON of the message frame', () => {
+    const decoded: unknown = JSON.parse(encodeMessageFrame(teamMessage));
     expect(decoded).toEqual({
       type: 'message',
       id: 'm-1',
@@ -335,7 +336,7 @@ describe('messageView and encodeMessageFrame', () => {
   });
 
   test('encoded direct frame carries to', () => {
-    const decoded: unknown = JSON.parse(encodeMessageFrame(directMessage).toString('utf8'));
+    const decoded: unknown = JSON.parse(encodeMessageFrame(directMessage));
     expect(decoded).toMatchObject({ type: 'message', to: 'bob', seq: 8 });
     expect(Object.keys(decoded as object).sort()).toEqual([
       'data',
@@ -347,5 +348,47 @@ describe('messageView and encodeMessageFrame', () => {
       'ts',
       'type',
     ]);
+  });
+});
+
+describe('hand-written encoders', () => {
+  const text = fc.string({ unit: 'binary', maxLength: 40 });
+  const message: fc.Arbitrary<Message> = fc.record(
+    {
+      id: text,
+      seq: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+      teamId: text,
+      from: fc.record({ id: text, name: text }),
+      to: text,
+      data: fc.oneof(fc.jsonValue(), fc.constant(undefined)),
+      ts: fc.integer({ min: 0, max: 2 ** 45 }),
+      origin: text,
+    },
+    { requiredKeys: ['id', 'seq', 'teamId', 'from', 'data', 'ts'] },
+  );
+
+  test('encodeMessageFrame is byte for byte JSON.stringify of the frame', () => {
+    fc.assert(
+      fc.property(message, (m) => {
+        expect(encodeMessageFrame(m)).toBe(JSON.stringify({ type: 'message', ...messageView(m) }));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  test('encodeAck is byte for byte encodeFrame of the ack', () => {
+    fc.assert(
+      fc.property(
+        fc.option(text, { nil: undefined }),
+        text,
+        fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+        (ref, id, seq) => {
+          expect(encodeAck(ref, id, seq)).toBe(
+            encodeFrame({ type: 'ack', ...(ref === undefined ? {} : { ref }), id, seq }),
+          );
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 });
