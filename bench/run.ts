@@ -123,6 +123,7 @@ async function runOnce(
       arm: armId,
       wallMs: Date.now() - started,
       result,
+      processes: running.processes.map((p) => p.name),
     };
     const troubled =
       !result.latency.drained ||
@@ -165,8 +166,20 @@ function progressLine(r: RoundRecord): string {
     `p99 ${ms(x.latency.p99Ms).padStart(5)} ms  ` +
     `${count(x.saturation.deliveriesPerS).padStart(9)} deliv/s  ` +
     `${count(x.saturation.deliveriesPerCpuS).padStart(9)} deliv/CPU-s  ` +
-    `gen CPU ${Math.round(x.saturation.loadgenCpuPct)}%  lost ${lost}${late}  (${(r.wallMs / 1000).toFixed(1)} s)`;
+    `gen CPU ${Math.round(x.saturation.loadgenCpuPct)}%  lost ${lost}${late}  (${(r.wallMs / 1000).toFixed(1)} s)` +
+    cpuSplit(r);
   return r.serverOutput ? [line, ...indent(r.serverOutput)].join('\n') : line;
+}
+
+/** Where a multi-process arm's saturated CPU went, e.g. "  [switchboard-a 40%, ...]". */
+function cpuSplit(r: RoundRecord): string {
+  const perProcess = r.result?.saturation.perProcessCpuS ?? [];
+  const total = perProcess.reduce((a, b) => a + b, 0);
+  if (perProcess.length < 2 || !r.processes || total <= 0) return '';
+  const shares = perProcess.map(
+    (s, i) => `${r.processes?.[i] ?? '?'} ${Math.round((s / total) * 100)}%`,
+  );
+  return `  [${shares.join(', ')}]`;
 }
 
 async function main(): Promise<number> {

@@ -23,6 +23,22 @@ interface PendingFrame {
 }
 
 /**
+ * Presence frames to a team leave at most once per window: the first at once, the
+ * ones that follow within the window together at its end. A join storm (a big team
+ * reconnecting after a restart) costs each member one write per window instead of
+ * one per join. Order is kept: held frames go out before anything else is sent to
+ * a member of the team, and before a new connection is added to it.
+ */
+export const PRESENCE_WINDOW_MS = 25;
+
+export interface LocalTeam {
+  members: Set<LocalConnection>;
+  /** Presence frames held while the window is open, with the user each one is about. */
+  held: { frame: Buffer; userId: string }[];
+  window: NodeJS.Timeout | undefined;
+}
+
+/**
  * One socket on this node. Only what delivery needs is kept here: no Koa context,
  * no request, so an idle connection stays small.
  */
@@ -38,6 +54,8 @@ export class LocalConnection {
   skipThrough = 0;
   /** Where frames are written: see underlyingSocket. */
   readonly raw: Socket;
+  /** Set by Hub.add. */
+  team: LocalTeam | undefined;
 
   constructor(
     readonly info: ConnectionInfo,
@@ -59,7 +77,7 @@ export interface HubOptions {
 /** The local connections of this node and delivery to them. */
 export class Hub implements BusListener {
   private readonly conns = new Map<string, LocalConnection>();
-  private readonly teams = new Map<string, Set<LocalConnection>>();
+  private readonly teams = new Map<string, LocalTeam>();
   private readonly perIp = new Map<string, number>();
   private heartbeat: NodeJS.Timeout | undefined;
   private corked: Socket[] = [];
@@ -97,10 +115,13 @@ export class Hub implements BusListener {
     this.options.metrics.connections.set(this.conns.size);
     let team = this.teams.get(conn.info.teamId);
     if (!team) {
-      team = new Set();
+      team = { members: new Set(), held: [], window: undefined };
       this.teams.set(conn.info.teamId, team);
     }
-    team.add(conn);
+    // Held presence frames are about the team before this connection joined it.
+    this.releasePresence(team);
+    team.members.add(conn);
+    conn.team = team;
   }
 
   /** Returns true when the node holds no connection of the team any more. */
@@ -112,8 +133,9 @@ export class Hub implements BusListener {
     this.options.metrics.connections.set(this.conns.size);
     const team = this.teams.get(conn.info.teamId);
     if (!team) return false;
-    team.delete(conn);
-    if (team.size > 0) return false;
+    team.members.delete(conn);
+    if (team.members.size > 0) return false;
+    clearTimeout(team.window);
     this.teams.delete(conn.info.teamId);
     return true;
   }
@@ -125,10 +147,11 @@ export class Hub implements BusListener {
   message(delivery: Delivery): void {
     const team = this.teams.get(delivery.teamId);
     if (!team) return;
+    this.releasePresence(team);
     const { origin, to, fromId, seq } = delivery;
     let frame: Buffer | undefined;
     let delivered = 0;
-    for (const conn of team) {
+    for (const conn of team.members) {
       if (conn.info.connId === origin) continue;
       if (to !== undefined && conn.info.userId !== to && conn.info.userId !== fromId) continue;
       frame ??= textFrame(delivery.frame);
@@ -148,12 +171,40 @@ export class Hub implements BusListener {
     const frame = textFrame(
       encodeFrame({ type: 'presence', event: event.event, teamId: event.teamId, user: event.user }),
     );
+    if (team.window !== undefined) {
+      team.held.push({ frame, userId: event.user.id });
+      return;
+    }
+    this.presenceTo(team, frame, event.user.id);
+    this.openWindow(team);
+  }
+
+  private presenceTo(team: LocalTeam, frame: Buffer, userId: string): void {
     // The user's own connections know they are online.
-    for (const conn of team) if (conn.info.userId !== event.user.id) this.send(conn, frame);
+    for (const conn of team.members) if (conn.info.userId !== userId) this.send(conn, frame);
+  }
+
+  private openWindow(team: LocalTeam): void {
+    team.window = setTimeout(() => {
+      team.window = undefined;
+      if (team.held.length === 0) return;
+      this.releasePresence(team);
+      this.openWindow(team);
+    }, PRESENCE_WINDOW_MS);
+    team.window.unref();
+  }
+
+  private releasePresence(team: LocalTeam): void {
+    if (team.held.length === 0) return;
+    const held = team.held;
+    team.held = [];
+    for (const { frame, userId } of held) this.presenceTo(team, frame, userId);
   }
 
   /** Sends a frame made by textFrame, after the welcome (see `pending`). */
   send(conn: LocalConnection, frame: Buffer, seq = 0): void {
+    // Nothing overtakes a held presence frame, so a reply (a pong) proves it arrived.
+    if (conn.team !== undefined && conn.team.held.length > 0) this.releasePresence(conn.team);
     if (conn.pending) {
       conn.pending.push({ seq, frame });
       return;
@@ -233,6 +284,11 @@ export class Hub implements BusListener {
   async closeAll(code: number, reason: string, timeoutMs: number): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = undefined;
+    for (const team of this.teams.values()) {
+      clearTimeout(team.window);
+      team.window = undefined;
+      this.releasePresence(team);
+    }
     const closing = [...this.conns.values()].map(
       (conn) =>
         new Promise<void>((resolve) => {

@@ -104,6 +104,8 @@ export interface LoadResult {
       serverCpuS: number;
       /** Server CPU over wall time, summed over processes (100 = one core). */
       serverCpuPct: number;
+      /** CPU seconds of each server process, in the order of `serverPids`. */
+      perProcessCpuS: number[];
       deliveriesPerCpuS: number;
       loadgenCpuPct: number;
     };

@@ -2,7 +2,7 @@ import type { LoadPlan, LoadResult, PhaseCounts } from './contract';
 import { LatencyRecorder } from './latency-recorder';
 import { encodeData, isBenchData, readSendTime } from './message-data';
 import { FrameKind, type Protocol } from './protocol';
-import { rssBytes, totalCpuSeconds } from '../proc-stats';
+import { cpuSeconds, rssBytes, totalCpuSeconds } from '../proc-stats';
 import { WsClient, type ClientHandler } from './ws-client';
 
 interface Conn {
@@ -295,6 +295,7 @@ export class LoadRun implements ClientHandler {
     const { plan } = this;
     this.beginPhase(plan.saturationSampleEvery);
     const cpu0 = this.serverCpu();
+    const perProcess0 = this.serverCpuPerProcess();
     const own0 = process.cpuUsage();
     const t0 = performance.now();
     this.saturating = true;
@@ -306,6 +307,7 @@ export class LoadRun implements ClientHandler {
     const received = this.totalReceived;
     const acked = this.totalAcked;
     const serverCpuS = this.serverCpu() - cpu0;
+    const perProcessCpuS = this.serverCpuPerProcess().map((s, i) => s - perProcess0[i]!);
     const own = process.cpuUsage(own0);
     this.saturating = false;
     this.parked.length = 0;
@@ -318,6 +320,7 @@ export class LoadRun implements ClientHandler {
       messagesPerS: acked / seconds,
       serverCpuS,
       serverCpuPct: (serverCpuS / seconds) * 100,
+      perProcessCpuS,
       deliveriesPerCpuS: serverCpuS > 0 ? received / serverCpuS : 0,
       loadgenCpuPct: ((own.user + own.system) / 1e6 / seconds) * 100,
     };
@@ -427,6 +430,10 @@ export class LoadRun implements ClientHandler {
 
   private serverCpu(): number {
     return totalCpuSeconds(this.plan.serverPids, this.plan.clockTicksPerS);
+  }
+
+  private serverCpuPerProcess(): number[] {
+    return this.plan.serverPids.map((pid) => cpuSeconds(pid, this.plan.clockTicksPerS));
   }
 
   private checkDecode(text: string): void {

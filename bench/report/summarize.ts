@@ -13,6 +13,8 @@ export interface RoundRecord {
   error?: string;
   /** The servers' last output lines, kept when a run lost or failed something. */
   serverOutput?: string;
+  /** Names of the server processes, in the order of the result's per-process figures. */
+  processes?: string[];
 }
 
 export interface Figures {

@@ -205,6 +205,31 @@ describe('presence', () => {
     expect(watcher.take('presence')).toEqual([]);
   });
 
+  test('a join storm reaches every member once per user, ahead of any later message', async () => {
+    const watcher = await open('w', 'A');
+    const ids = Array.from({ length: 40 }, (_, i) => `s${i}`);
+    const joined = await Promise.all(ids.map((id) => open(id, 'A')));
+    // Every joiner has its welcome, so every join happened before this message.
+    joined[0]!.send({ type: 'team', data: 'after the storm' });
+    const message = await watcher.next('message');
+    expect(message['data']).toBe('after the storm');
+    const before = watcher.frames.slice(1, watcher.frames.indexOf(message));
+    expect(before.every((f) => f.type === 'presence' && f['event'] === 'join')).toBe(true);
+    expect(before.map((f) => (f['user'] as { id: string }).id).sort()).toEqual([...ids].sort());
+    // A late joiner hears of none of them: they were online before it came.
+    const late = await open('late', 'A');
+    await Promise.all(joined.slice(0, 10).map((c) => c.close()));
+    const leaves = new Set<string>();
+    while (leaves.size < 10) {
+      const frame = await late.next('presence');
+      expect(frame['event']).toBe('leave');
+      leaves.add((frame['user'] as { id: string }).id);
+    }
+    expect([...leaves].sort()).toEqual(ids.slice(0, 10).sort());
+    await late.sync();
+    expect(late.take('presence')).toEqual([]);
+  });
+
   test('members lists who is online with connection counts', async () => {
     const a = await open('u1', 'A', 'Ann');
     await open('u1', 'A', 'Ann');
