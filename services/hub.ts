@@ -27,14 +27,18 @@ interface PendingFrame {
  * ones that follow within the window together at its end. A join storm (a big team
  * reconnecting after a restart) costs each member one write per window instead of
  * one per join. Order is kept: held frames go out before anything else is sent to
- * a member of the team, and before a new connection is added to it.
+ * a member of the team, and only to the connections that were there when they were
+ * held.
  */
 export const PRESENCE_WINDOW_MS = 25;
 
 export interface LocalTeam {
   members: Set<LocalConnection>;
-  /** Presence frames held while the window is open, with the user each one is about. */
-  held: { frame: Buffer; userId: string }[];
+  /**
+   * Presence frames held while the window is open, with the user each one is about
+   * and the Hub.add count when it was held.
+   */
+  held: { frame: Buffer; userId: string; addedBefore: number }[];
   window: NodeJS.Timeout | undefined;
 }
 
@@ -56,6 +60,8 @@ export class LocalConnection {
   readonly raw: Socket;
   /** Set by Hub.add. */
   team: LocalTeam | undefined;
+  /** Hub.add count when this connection was added. */
+  addedAt = 0;
 
   constructor(
     readonly info: ConnectionInfo,
@@ -82,6 +88,8 @@ export class Hub implements BusListener {
   private heartbeat: NodeJS.Timeout | undefined;
   private corked: Socket[] = [];
   private uncorkScheduled = false;
+  /** Connections ever added: orders additions against held presence frames. */
+  private added = 0;
 
   constructor(private readonly options: HubOptions) {}
 
@@ -118,10 +126,9 @@ export class Hub implements BusListener {
       team = { members: new Set(), held: [], window: undefined };
       this.teams.set(conn.info.teamId, team);
     }
-    // Held presence frames are about the team before this connection joined it.
-    this.releasePresence(team);
     team.members.add(conn);
     conn.team = team;
+    conn.addedAt = ++this.added;
   }
 
   /** Returns true when the node holds no connection of the team any more. */
@@ -155,7 +162,7 @@ export class Hub implements BusListener {
       if (conn.info.connId === origin) continue;
       if (to !== undefined && conn.info.userId !== to && conn.info.userId !== fromId) continue;
       frame ??= textFrame(delivery.frame);
-      this.send(conn, frame, seq);
+      this.deliver(conn, frame, seq);
       delivered++;
     }
     if (delivered > 0) this.options.metrics.deliveries.inc(delivered);
@@ -172,16 +179,18 @@ export class Hub implements BusListener {
       encodeFrame({ type: 'presence', event: event.event, teamId: event.teamId, user: event.user }),
     );
     if (team.window !== undefined) {
-      team.held.push({ frame, userId: event.user.id });
+      team.held.push({ frame, userId: event.user.id, addedBefore: this.added });
       return;
     }
-    this.presenceTo(team, frame, event.user.id);
+    this.presenceTo(team, frame, event.user.id, this.added);
     this.openWindow(team);
   }
 
-  private presenceTo(team: LocalTeam, frame: Buffer, userId: string): void {
-    // The user's own connections know they are online.
-    for (const conn of team.members) if (conn.info.userId !== userId) this.send(conn, frame);
+  private presenceTo(team: LocalTeam, frame: Buffer, userId: string, addedBefore: number): void {
+    for (const conn of team.members) {
+      // The user's own connections know they are online; later ones were not there yet.
+      if (conn.info.userId !== userId && conn.addedAt <= addedBefore) this.deliver(conn, frame, 0);
+    }
   }
 
   private openWindow(team: LocalTeam): void {
@@ -198,13 +207,19 @@ export class Hub implements BusListener {
     if (team.held.length === 0) return;
     const held = team.held;
     team.held = [];
-    for (const { frame, userId } of held) this.presenceTo(team, frame, userId);
+    for (const { frame, userId, addedBefore } of held) {
+      this.presenceTo(team, frame, userId, addedBefore);
+    }
   }
 
-  /** Sends a frame made by textFrame, after the welcome (see `pending`). */
-  send(conn: LocalConnection, frame: Buffer, seq = 0): void {
+  /** Sends a frame made by textFrame (a reply), after the welcome (see `pending`). */
+  send(conn: LocalConnection, frame: Buffer): void {
     // Nothing overtakes a held presence frame, so a reply (a pong) proves it arrived.
     if (conn.team !== undefined && conn.team.held.length > 0) this.releasePresence(conn.team);
+    this.deliver(conn, frame, 0);
+  }
+
+  private deliver(conn: LocalConnection, frame: Buffer, seq: number): void {
     if (conn.pending) {
       conn.pending.push({ seq, frame });
       return;
@@ -216,12 +231,16 @@ export class Hub implements BusListener {
     this.write(conn, frame);
   }
 
-  /** Sends what waited during the handshake, minus messages already covered up to `coveredSeq`. */
+  /**
+   * Sends what waited during the handshake, minus messages already covered up to
+   * `coveredSeq`. Held presence frames stay held: whatever waited here was queued
+   * before them (queueing a message or reply releases them first).
+   */
   flush(conn: LocalConnection, coveredSeq: number): void {
     const pending = conn.pending ?? [];
     conn.pending = null;
     conn.skipThrough = coveredSeq;
-    for (const pendingFrame of pending) this.send(conn, pendingFrame.frame, pendingFrame.seq);
+    for (const pendingFrame of pending) this.deliver(conn, pendingFrame.frame, pendingFrame.seq);
   }
 
   /**
