@@ -14,7 +14,7 @@ import {
   encodeMessageFrame,
   messageView,
   parseClientFrame,
-  type ServerFrame,
+  type ClientFrame,
 } from '../services/frames';
 import type { History } from '../services/history';
 import { CloseCode, LocalConnection, type Hub } from '../services/hub';
@@ -69,6 +69,8 @@ function toText(data: RawData): string {
  */
 export const ABUSE_THRESHOLD = 200;
 
+const PONG = textFrame(encodeFrame({ type: 'pong' }));
+
 /** The `/socket` route: it takes the verified handshake and runs one connection's life. */
 export function socketRoute(deps: SocketDeps): Middleware<AppState> {
   return async (ctx) => {
@@ -99,9 +101,8 @@ function openConnection(deps: SocketDeps, socket: WebSocket, handshake: Handshak
   let inPresence = false;
   metrics.connectionsOpened.inc();
 
-  const reply = (frame: ServerFrame) => hub.send(conn, textFrame(encodeFrame(frame)));
-
-  async function setup(): Promise<void> {
+  /** Resolves true once the connection is open, false if setup failed (the socket is closed). */
+  async function setup(): Promise<boolean> {
     try {
       hub.add(conn);
       await bus.subscribe(info.teamId);
@@ -151,70 +152,108 @@ function openConnection(deps: SocketDeps, socket: WebSocket, handshake: Handshak
         { connId: info.connId, userId: info.userId, teamId: info.teamId, ip: info.ip },
         'socket open',
       );
+      return true;
     } catch (err) {
       log.error({ err, connId: info.connId }, 'socket setup failed');
       socket.close(CloseCode.internal, 'backend unavailable');
+      return false;
     }
   }
 
-  async function handle(data: RawData, isBinary: boolean): Promise<void> {
-    if (socket.readyState !== socket.OPEN) return;
-    let ref: string | undefined;
+  /** The last read request, while it runs: messages after it wait for it. */
+  let reading: Promise<Buffer> | undefined;
+
+  /**
+   * Starts one frame's work and resolves with its reply; never rejects. A message
+   * is handed to the bus at once, in arrival order, without waiting for the one
+   * before it to be stored: the backend takes them in that order (the memory bus
+   * synchronously, Redis over one connection), so seqs still follow the send
+   * order, and a publisher's messages share round trips. A read (presence,
+   * history, ping) waits for every frame before it, and the frames after it wait
+   * for the read, so it sees exactly what was sent before it.
+   */
+  function begin(data: RawData, isBinary: boolean, before: Promise<void>): Promise<Buffer> {
+    let frame: ClientFrame;
     try {
       if (isBinary) throw new AppError('bad_request', 'binary frames are not supported; send text');
-      const frame = parseClientFrame(toText(data));
-      switch (frame.type) {
-        case 'team':
-        case 'direct': {
-          ref = frame.ref;
-          const ack = await deps.messaging.send({
+      frame = parseClientFrame(toText(data));
+    } catch (err) {
+      return Promise.resolve(failure(err, undefined));
+    }
+    if (frame.type === 'team' || frame.type === 'direct') {
+      const message = frame;
+      const publish = (): Promise<Buffer> =>
+        deps.messaging
+          .send({
             teamId: info.teamId,
             from: user,
-            ...(frame.type === 'direct' ? { to: frame.to } : {}),
-            data: frame.data,
+            ...(message.type === 'direct' ? { to: message.to } : {}),
+            data: message.data,
             origin: info.connId,
             source: 'socket',
-            ...(ref === undefined ? {} : { ref }),
-          });
-          hub.send(conn, textFrame(encodeAck(ref, ack.id, ack.seq)));
-          return;
-        }
-        case 'presence':
-          reply({
+            ...(message.ref === undefined ? {} : { ref: message.ref }),
+          })
+          .then(
+            (ack) => textFrame(encodeAck(message.ref, ack.id, ack.seq)),
+            (err: unknown) => failure(err, message.ref),
+          );
+      // A read still running must not see messages sent after it.
+      return reading ? reading.then(publish) : publish();
+    }
+    const request = frame;
+    const read = before
+      .then(() => answer(request))
+      .catch((err: unknown) => failure(err, undefined));
+    reading = read;
+    void read.then(() => {
+      if (reading === read) reading = undefined;
+    });
+    return read;
+  }
+
+  async function answer(frame: Exclude<ClientFrame, { type: 'team' | 'direct' }>): Promise<Buffer> {
+    switch (frame.type) {
+      case 'presence':
+        return textFrame(
+          encodeFrame({
             type: 'members',
             teamId: info.teamId,
             members: await presence.members(info.teamId),
-          });
-          return;
-        case 'history': {
-          const page = await history.before(info.teamId, {
-            limit: frame.limit,
-            viewer: info.userId,
-            ...(frame.before === undefined ? {} : { before: frame.before }),
-          });
-          reply({
+          }),
+        );
+      case 'history': {
+        const page = await history.before(info.teamId, {
+          limit: frame.limit,
+          viewer: info.userId,
+          ...(frame.before === undefined ? {} : { before: frame.before }),
+        });
+        return textFrame(
+          encodeFrame({
             type: 'history',
             teamId: info.teamId,
             messages: page.messages.map(messageView),
             more: page.more,
-          });
-          return;
-        }
-        case 'ping':
-          reply({ type: 'pong' });
-          return;
+          }),
+        );
       }
-    } catch (err) {
-      const error = toAppError(err);
-      if (error.code === 'internal') log.error({ err, connId: info.connId }, 'frame failed');
-      reject(error.code, error.message, ref);
+      case 'ping':
+        return PONG;
     }
   }
 
-  function reject(code: ErrorCode, message: string, ref?: string): void {
+  /** The error frame for a failed frame; only unexpected failures are logged. */
+  function failure(err: unknown, ref: string | undefined): Buffer {
+    const error = toAppError(err);
+    if (error.code === 'internal') log.error({ err, connId: info.connId }, 'frame failed');
+    return errorFrame(error.code, error.message, ref);
+  }
+
+  function errorFrame(code: ErrorCode, message: string, ref?: string): Buffer {
     const wire = socketCode(code);
     metrics.framesRejected.inc({ code: wire });
-    reply({ type: 'error', code: wire, message, ...(ref === undefined ? {} : { ref }) });
+    return textFrame(
+      encodeFrame({ type: 'error', code: wire, message, ...(ref === undefined ? {} : { ref }) }),
+    );
   }
 
   async function cleanup(code: number): Promise<void> {
@@ -232,9 +271,22 @@ function openConnection(deps: SocketDeps, socket: WebSocket, handshake: Handshak
   }
 
   const ready = setup();
-  // Frames are handled one at a time, in arrival order, after the welcome: a user's
-  // messages get seqs in the order they were sent.
-  let queue: Promise<void> = ready;
+  // Frames that arrive before the welcome wait here; null once the connection is open.
+  let early: [RawData, boolean][] | null = [];
+  // Replies leave in frame order: each waits for the one before it.
+  let replies: Promise<void> = Promise.resolve();
+
+  function accept(data: RawData, isBinary: boolean): void {
+    if (socket.readyState !== socket.OPEN) return;
+    const reply = begin(data, isBinary, replies);
+    replies = replies.then(() => reply).then((frame) => hub.send(conn, frame));
+  }
+
+  void ready.then((open) => {
+    const waiting = early ?? [];
+    early = null;
+    if (open) for (const [data, isBinary] of waiting) accept(data, isBinary);
+  });
 
   socket.on('pong', () => {
     conn.alive = true;
@@ -243,11 +295,12 @@ function openConnection(deps: SocketDeps, socket: WebSocket, handshake: Handshak
     conn.alive = true;
     if (!bucket.take()) {
       if (++dropped >= ABUSE_THRESHOLD) socket.close(CloseCode.policy, 'rate limit abuse');
-      else reject('rate_limited', 'rate limit exceeded; message dropped');
+      else hub.send(conn, errorFrame('rate_limited', 'rate limit exceeded; message dropped'));
       return;
     }
     dropped = 0;
-    queue = queue.then(() => handle(data, isBinary));
+    if (early) early.push([data, isBinary]);
+    else accept(data, isBinary);
   });
   socket.on('close', (code) => {
     void ready.then(() => cleanup(code));

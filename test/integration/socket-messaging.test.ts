@@ -108,6 +108,37 @@ describe('team messages', () => {
     expect(seqs).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
   });
 
+  test("one socket's burst is stored in send order, acked in order, and seen by a later read", async () => {
+    const sender = await open('u1', 'A');
+    const watcher = await open('w', 'A');
+    // Sent without waiting: the server hands them to the bus before the first is stored.
+    for (let i = 0; i < 100; i++) {
+      sender.send({ type: i % 2 === 0 ? 'team' : 'direct', to: 'w', data: i, ref: `r${i}` });
+    }
+    sender.send({ type: 'history', limit: 200 });
+    sender.send({ type: 'team', data: 'bad', ref: 42 });
+    sender.send({ type: 'team', data: 100, ref: 'r100' });
+    const replies: Frame[] = [];
+    while (replies.length < 103) {
+      const frame = await sender.next();
+      if (frame.type !== 'presence') replies.push(frame);
+    }
+    const acks = replies.slice(0, 100);
+    expect(acks.map((a) => [a.type, a['ref'], a['seq']])).toEqual(
+      Array.from({ length: 100 }, (_, i) => ['ack', `r${i}`, i + 1]),
+    );
+    const history = replies[100]!;
+    expect(history.type).toBe('history');
+    expect((history['messages'] as Frame[]).map((m) => m['data'])).toEqual(
+      Array.from({ length: 100 }, (_, i) => i),
+    );
+    expect(replies[101]).toMatchObject({ type: 'error', code: 'bad_request' });
+    expect(replies[102]).toMatchObject({ type: 'ack', ref: 'r100', seq: 101 });
+    const seen: unknown[] = [];
+    for (let i = 0; i < 101; i++) seen.push((await watcher.next('message'))['data']);
+    expect(seen).toEqual(Array.from({ length: 101 }, (_, i) => i));
+  });
+
   test('teams have independent seqs', async () => {
     const a = await open('u1', 'A');
     const b = await open('u2', 'B');
