@@ -31,6 +31,17 @@ interface TeamState {
   waiting: Delivery[] | undefined;
 }
 
+/** Messages per publish script call; a larger turn is split, so one call never holds Redis long. */
+const MAX_BATCH = 256;
+
+interface QueuedPublish {
+  teamId: string;
+  message: Message;
+  ref: string | undefined;
+  resolve: (result: [number, string | number]) => void;
+  reject: (err: unknown) => void;
+}
+
 // Channel payloads start with a one-letter tag: `m<epoch>|<seq>|<origin>|<to>|<fromId>|<json>`
 // (see the publish script), `e<json>`, `k<connId>`, `c<nonce>`.
 const MESSAGE = 'm';
@@ -50,6 +61,7 @@ export class RedisBus implements Bus {
   private readonly teams = new Map<string, TeamState>();
   private readonly canaries = new Map<string, () => void>();
   private readonly subscriptions = new Map<string, Promise<void>>();
+  private queued: QueuedPublish[] = [];
   private closed = false;
   private readonly nodeChannel: string;
 
@@ -114,43 +126,74 @@ export class RedisBus implements Bus {
     };
   }
 
-  private async run(
+  /**
+   * Queues the message for this turn's batch (see the publish script); resolves
+   * with the script's answer for it. Batches go out in order on one connection, so
+   * seqs follow the order of the calls.
+   */
+  private run(
     teamId: string,
     message: Message,
     ref: string | undefined,
   ): Promise<[number, string | number]> {
-    // The script splices the seq into the client frame's JSON, so data is encoded once,
-    // here, and every node sends it on as it is: `{"type":"message",` + json.slice(1).
-    const { id } = message;
-    const frame = encodeMessageFrame(message);
-    const at = frame.indexOf(',"teamId":');
-    const head = `{"id":${JSON.stringify(id)},"seq":`;
-    const tail = frame.slice(at);
-    const origin = message.origin ?? '';
-    const routing = `${origin}|${message.to ?? ''}|${message.from.id}`;
-    try {
-      return await this.cmd.sbPublish(
+    return new Promise((resolve, reject) => {
+      if (this.queued.length === 0) setImmediate(this.sendQueued);
+      this.queued.push({ teamId, message, ref, resolve, reject });
+    });
+  }
+
+  private readonly sendQueued = (): void => {
+    const queued = this.queued;
+    this.queued = [];
+    for (let i = 0; i < queued.length; i += MAX_BATCH) {
+      void this.sendBatch(queued.slice(i, i + MAX_BATCH));
+    }
+  };
+
+  private async sendBatch(batch: QueuedPublish[]): Promise<void> {
+    const { retain, ttlSeconds, idempotencyTtlSeconds, archive } = this.options;
+    const keys: string[] = [this.keys.archive()];
+    const args: (string | number)[] = [
+      retain,
+      ttlSeconds,
+      idempotencyTtlSeconds,
+      archive === true ? '1' : '0',
+      newEpoch(),
+    ];
+    for (const { teamId, message, ref } of batch) {
+      // The script splices the seq into the client frame's JSON, so data is encoded
+      // once, here, and every node sends it on as it is.
+      const frame = encodeMessageFrame(message);
+      const origin = message.origin ?? '';
+      keys.push(
         this.keys.seq(teamId),
         this.keys.log(teamId),
         this.keys.epoch(teamId),
         this.keys.ref(teamId, ref ?? ''),
-        this.keys.archive(),
-        head,
-        tail,
-        this.options.retain,
-        this.options.ttlSeconds,
-        this.keys.teamChannel(teamId),
-        newEpoch(),
-        ref === undefined ? '0' : '1',
-        this.options.idempotencyTtlSeconds,
-        id,
-        this.options.archive === true ? '1' : '0',
-        origin,
-        routing,
       );
-    } catch (err) {
-      throw redisUnavailable(err);
+      args.push(
+        `{"id":${JSON.stringify(message.id)},"seq":`,
+        frame.slice(frame.indexOf(',"teamId":')),
+        this.keys.teamChannel(teamId),
+        ref === undefined ? '0' : '1',
+        message.id,
+        origin,
+        `${origin}|${message.to ?? ''}|${message.from.id}`,
+      );
     }
+    let results: [number, string | number][];
+    try {
+      results = await this.cmd.sbPublishBatch(keys.length, ...keys, ...args);
+    } catch (err) {
+      const error = redisUnavailable(err);
+      for (const queued of batch) queued.reject(error);
+      return;
+    }
+    batch.forEach((queued, i) => {
+      const result = results[i];
+      if (result && result[0] !== -1) queued.resolve(result);
+      else queued.reject(redisUnavailable(new Error(`publish refused: ${String(result?.[1])}`)));
+    });
   }
 
   async emit(event: ClusterEvent): Promise<void> {

@@ -6,50 +6,72 @@ import type { ClientContext, Redis, Result } from 'ioredis';
  */
 
 /**
- * KEYS: seq, log, epoch, ref, archive. ARGV: json head, json tail, retain, ttl s,
- * channel, fresh epoch, use ref ('1'/'0'), ref ttl s, message id, archive ('1'/'0'),
- * origin connId ('' for none), routing (`<origin>|<to>|<fromId>`).
- * The json is the message as clients see it, less the frame's `type`; the origin
- * is kept beside it in the stream, never inside, so it cannot reach a client.
- * With archiving on, the message joins the archive backlog in the same step, so
- * an acknowledged message is never missing from it.
- * Returns {1, seq} for a new message or {0, "id:seq"} for a repeated ref.
- * Publishes `m<epoch>|<seq>|<routing>|<json>`: receiving nodes route on the header
- * and send the json on without parsing it; the epoch lets them notice a history reset.
+ * Publishes a batch of messages, each as one step, in order: a node sends every
+ * message of one event-loop turn in one call, so a message costs a loop here,
+ * not a command and a round trip. Per message, it checks the ref, assigns the
+ * team's next seq, appends to the team's stream (origin kept beside the json,
+ * never inside, so it cannot reach a client), remembers the ref, joins the
+ * archive backlog when archiving is on (so an acknowledged message is never
+ * missing from it) and PUBLISHes `m<epoch>|<seq>|<routing>|<json>`: receiving
+ * nodes route on the header and send the json on without parsing it; the epoch
+ * lets them notice a history reset. The json is the message as clients see it,
+ * less the frame's `type`.
+ *
+ * KEYS: archive, then per message: seq, log, epoch, ref.
+ * ARGV: retain, ttl s, ref ttl s, archive ('1'/'0'), fresh epoch, then per message:
+ * json head, json tail, channel, use ref ('1'/'0'), message id, origin connId
+ * ('' for none), routing (`<origin>|<to>|<fromId>`).
+ * Returns per message {1, seq} when published, {0, "id:seq"} for a repeated ref,
+ * or {-1, error} when Redis refused a command (the others still ran).
  */
-const PUBLISH = `
-if ARGV[7] == '1' then
-  local prior = redis.call('GET', KEYS[4])
-  if prior then return {0, prior} end
+const PUBLISH_BATCH = `
+local retain, ttl, refTtl, archive, fresh = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local function publish(k, a)
+  local useRef = ARGV[a + 4] == '1'
+  if useRef then
+    local prior = redis.call('GET', KEYS[k + 4])
+    if prior then return {0, prior} end
+  end
+  local epoch = redis.call('GET', KEYS[k + 3])
+  if redis.call('EXISTS', KEYS[k + 1]) == 0 and redis.call('EXISTS', KEYS[k + 2]) == 1 then
+    -- The counter is gone but a log is left: the history cannot be trusted, start a new epoch.
+    redis.call('DEL', KEYS[k + 2])
+    epoch = false
+  end
+  if not epoch then
+    epoch = fresh
+    redis.call('SET', KEYS[k + 3], epoch)
+  end
+  local seq = redis.call('INCR', KEYS[k + 1])
+  local json = ARGV[a + 1] .. seq .. ARGV[a + 2]
+  local origin = ARGV[a + 6]
+  if origin == '' then
+    redis.call('XADD', KEYS[k + 2], 'MAXLEN', retain, seq .. '-0', 'm', json)
+  else
+    redis.call('XADD', KEYS[k + 2], 'MAXLEN', retain, seq .. '-0', 'm', json, 'o', origin)
+  end
+  redis.call('EXPIRE', KEYS[k + 1], ttl)
+  redis.call('EXPIRE', KEYS[k + 2], ttl)
+  redis.call('EXPIRE', KEYS[k + 3], ttl)
+  if useRef then
+    redis.call('SET', KEYS[k + 4], ARGV[a + 5] .. ':' .. seq, 'EX', refTtl)
+  end
+  if archive == '1' then
+    redis.call('XADD', KEYS[1], '*', 'e', epoch, 'm', json)
+  end
+  redis.call('PUBLISH', ARGV[a + 3], 'm' .. epoch .. '|' .. seq .. '|' .. ARGV[a + 7] .. '|' .. json)
+  return {1, seq}
 end
-local epoch = redis.call('GET', KEYS[3])
-if redis.call('EXISTS', KEYS[1]) == 0 and redis.call('EXISTS', KEYS[2]) == 1 then
-  -- The counter is gone but a log is left: the history cannot be trusted, start a new epoch.
-  redis.call('DEL', KEYS[2])
-  epoch = false
+local out = {}
+for i = 0, (#KEYS - 1) / 4 - 1 do
+  local ok, result = pcall(publish, 1 + i * 4, 5 + i * 7)
+  if ok then
+    out[i + 1] = result
+  else
+    out[i + 1] = {-1, type(result) == 'table' and result.err or tostring(result)}
+  end
 end
-if not epoch then
-  epoch = ARGV[6]
-  redis.call('SET', KEYS[3], epoch)
-end
-local seq = redis.call('INCR', KEYS[1])
-local json = ARGV[1] .. seq .. ARGV[2]
-if ARGV[11] == '' then
-  redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], seq .. '-0', 'm', json)
-else
-  redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], seq .. '-0', 'm', json, 'o', ARGV[11])
-end
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-redis.call('EXPIRE', KEYS[2], ARGV[4])
-redis.call('EXPIRE', KEYS[3], ARGV[4])
-if ARGV[7] == '1' then
-  redis.call('SET', KEYS[4], ARGV[9] .. ':' .. seq, 'EX', ARGV[8])
-end
-if ARGV[10] == '1' then
-  redis.call('XADD', KEYS[5], '*', 'e', epoch, 'm', json)
-end
-redis.call('PUBLISH', ARGV[5], 'm' .. epoch .. '|' .. seq .. '|' .. ARGV[12] .. '|' .. json)
-return {1, seq}
+return out
 `;
 
 /** KEYS: seq, epoch. ARGV: fresh epoch, ttl s. Returns {seq, epoch}, creating the epoch if missing. */
@@ -105,7 +127,7 @@ type Arg = string | number;
 
 declare module 'ioredis' {
   interface RedisCommander<Context extends ClientContext = { type: 'default' }> {
-    sbPublish(...args: Arg[]): Result<[number, string | number], Context>;
+    sbPublishBatch(...args: Arg[]): Result<[number, string | number][], Context>;
     sbHead(...args: Arg[]): Result<[string, string], Context>;
     sbPresenceAdd(...args: Arg[]): Result<number, Context>;
     sbPresenceRemove(...args: Arg[]): Result<number, Context>;
@@ -114,7 +136,8 @@ declare module 'ioredis' {
 
 /** Registers every script on a client; safe to call more than once. */
 export function defineScripts(redis: Redis): void {
-  redis.defineCommand('sbPublish', { numberOfKeys: 5, lua: PUBLISH });
+  // The first argument is the number of keys, which grows with the batch.
+  redis.defineCommand('sbPublishBatch', { lua: PUBLISH_BATCH });
   redis.defineCommand('sbHead', { numberOfKeys: 2, lua: HEAD });
   redis.defineCommand('sbPresenceAdd', { numberOfKeys: 7, lua: PRESENCE_ADD });
   redis.defineCommand('sbPresenceRemove', { numberOfKeys: 8, lua: PRESENCE_REMOVE });

@@ -281,6 +281,41 @@ export function engineContract(name: string, makeEngine: EngineFactory): void {
         expect(recorder.messagesOf(b).map((m) => m.seq)).toEqual(oneToTen);
       });
 
+      test('seqs follow call order when many sends, refs and teams share one moment', async () => {
+        const e = await start();
+        const teams = [newTeam(), newTeam(), newTeam()];
+        for (const t of teams) await e.bus.subscribe(t);
+        // More than one publish-script batch holds (256), interleaving teams, refs and repeats.
+        const calls = Array.from({ length: 600 }, (_, i) => {
+          const teamId = teams[i % 3]!;
+          const draft = { teamId, from: alice, data: i };
+          return i % 5 === 0
+            ? e.bus.publishOnce(draft, `k${i % 50}`)
+            : e.bus.publish(draft).then((m) => ({ id: m.id, seq: m.seq }));
+        });
+        const acks = await Promise.all(calls);
+        for (const [t, teamId] of teams.entries()) {
+          const mine = acks.filter((_, i) => i % 3 === t);
+          const firstOfKey = new Map<string, number>();
+          const expected: number[] = [];
+          let next = 1;
+          mine.forEach((_, j) => {
+            const i = j * 3 + t;
+            if (i % 5 !== 0) expected.push(next++);
+            else {
+              const key = `k${i % 50}`;
+              if (!firstOfKey.has(key)) firstOfKey.set(key, next++);
+              expected.push(firstOfKey.get(key)!);
+            }
+          });
+          expect(mine.map((a) => a.seq)).toEqual(expected);
+          await recorder.until(() => recorder.messagesOf(teamId).length >= next - 1);
+          expect(recorder.messagesOf(teamId).map((m) => m.seq)).toEqual(
+            Array.from({ length: next - 1 }, (_, k) => k + 1),
+          );
+        }
+      });
+
       test('a message is stored before it is delivered', async () => {
         const e = await start();
         const teamId = newTeam();

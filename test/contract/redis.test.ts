@@ -81,4 +81,33 @@ describeWithRedis('redis implementations', () => {
   });
 
   storeContract('redis', async () => new RedisStore(await client('command'), keys()));
+
+  test('a message Redis refuses fails alone; the rest of its batch is published', async () => {
+    const k = keys();
+    const cmd = await client('command');
+    const sub = await client('subscriber', true);
+    const bus = new RedisBus(cmd, sub, k, {
+      nodeId: 'node-a',
+      retain: 100,
+      ttlSeconds: 3600,
+      idempotencyTtlSeconds: 600,
+      log,
+    });
+    try {
+      // A seq counter that is not a number makes INCR fail for that team only.
+      await cmd.set(k.seq('broken'), 'not a number');
+      const from = { id: 'alice', name: 'Alice' };
+      const [before, broken, after] = await Promise.allSettled([
+        bus.publish({ teamId: 'fine', from, data: 1 }),
+        bus.publish({ teamId: 'broken', from, data: 2 }),
+        bus.publish({ teamId: 'fine', from, data: 3 }),
+      ]);
+      expect(broken).toMatchObject({ status: 'rejected', reason: { code: 'unavailable' } });
+      expect(before).toMatchObject({ status: 'fulfilled', value: { seq: 1 } });
+      expect(after).toMatchObject({ status: 'fulfilled', value: { seq: 2 } });
+      expect(await cmd.xlen(k.log('fine'))).toBe(2);
+    } finally {
+      await bus.close();
+    }
+  });
 });
