@@ -42,9 +42,12 @@ interface QueuedPublish {
   reject: (err: unknown) => void;
 }
 
-// Channel payloads start with a one-letter tag: `m<epoch>|<seq>|<origin>|<to>|<fromId>|<json>`
-// (see the publish script), `e<json>`, `k<connId>`, `c<nonce>`.
-const MESSAGE = 'm';
+// Channel payloads start with a one-letter tag: `M<epoch>|<seq>|<origin>|<to>|<fromId>|<json>`
+// (see the publish script), `e<json>`, `k<connId>`, `c<nonce>`. `m<epoch>|<message json>` is
+// how nodes before the routing header published; it is still read, so a rolling upgrade
+// loses nothing on upgraded nodes (nodes not yet upgraded ignore the new tag).
+const MESSAGE = 'M';
+const MESSAGE_JSON = 'm';
 const EVENT = 'e';
 const KICK = 'k';
 const CANARY = 'c';
@@ -283,13 +286,17 @@ export class RedisBus implements Bus {
         this.toListeners(JSON.parse(payload.slice(1)) as ClusterEvent);
       } else if (payload.startsWith(MESSAGE)) {
         this.receivePayload(teamId, state, payload);
+      } else if (payload.startsWith(MESSAGE_JSON)) {
+        const bar = payload.indexOf('|');
+        const message = JSON.parse(payload.slice(bar + 1)) as Message;
+        this.receive(teamId, state, payload.slice(1, bar), toDelivery(message));
       }
     } catch (err) {
       this.options.log.error({ err, channel }, 'bad payload on a team channel');
     }
   }
 
-  /** `m<epoch>|<seq>|<origin>|<to>|<fromId>|<json>`: ids hold no `|`, the json comes last. */
+  /** `M<epoch>|<seq>|<origin>|<to>|<fromId>|<json>`: ids hold no `|`, the json comes last. */
   private receivePayload(teamId: string, state: TeamState, payload: string): void {
     const b1 = payload.indexOf('|');
     const b2 = payload.indexOf('|', b1 + 1);

@@ -12,7 +12,7 @@ import type { ClientContext, Redis, Result } from 'ioredis';
  * team's next seq, appends to the team's stream (origin kept beside the json,
  * never inside, so it cannot reach a client), remembers the ref, joins the
  * archive backlog when archiving is on (so an acknowledged message is never
- * missing from it) and PUBLISHes `m<epoch>|<seq>|<routing>|<json>`: receiving
+ * missing from it) and PUBLISHes `M<epoch>|<seq>|<routing>|<json>`: receiving
  * nodes route on the header and send the json on without parsing it; the epoch
  * lets them notice a history reset. The json is the message as clients see it,
  * less the frame's `type`.
@@ -59,7 +59,7 @@ local function publish(k, a)
   if archive == '1' then
     redis.call('XADD', KEYS[1], '*', 'e', epoch, 'm', json)
   end
-  redis.call('PUBLISH', ARGV[a + 3], 'm' .. epoch .. '|' .. seq .. '|' .. ARGV[a + 7] .. '|' .. json)
+  redis.call('PUBLISH', ARGV[a + 3], 'M' .. epoch .. '|' .. seq .. '|' .. ARGV[a + 7] .. '|' .. json)
   return {1, seq}
 end
 local out = {}

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import type { Delivery } from '../../services/bus';
 import pino from 'pino';
 import { RedisBus } from '../../services/redis-bus';
 import { createRedisClient, waitReady } from '../../services/redis-connection';
@@ -81,6 +82,49 @@ describeWithRedis('redis implementations', () => {
   });
 
   storeContract('redis', async () => new RedisStore(await client('command'), keys()));
+
+  test('a message in the payload format of earlier nodes is still delivered', async () => {
+    const k = keys();
+    const cmd = await client('command');
+    const sub = await client('subscriber', true);
+    const bus = new RedisBus(cmd, sub, k, {
+      nodeId: 'node-a',
+      retain: 100,
+      ttlSeconds: 3600,
+      idempotencyTtlSeconds: 600,
+      log,
+    });
+    const got: Delivery[] = [];
+    bus.listen({ message: (d) => got.push(d), event: () => undefined });
+    try {
+      await bus.subscribe('old');
+      const message = {
+        id: 'm-1',
+        seq: 1,
+        teamId: 'old',
+        from: { id: 'alice', name: 'Alice' },
+        to: 'bob',
+        data: { text: 'a|b|c|d|e|f' },
+        ts: 1_700_000_000_000,
+        origin: 'conn-1',
+      };
+      await cmd.publish(k.teamChannel('old'), `mE1|${JSON.stringify(message)}`);
+      await eventually(() => got.length === 1);
+      expect(got[0]).toMatchObject({ seq: 1, origin: 'conn-1', to: 'bob', fromId: 'alice' });
+      expect(JSON.parse(String(got[0]!.frame))).toEqual({
+        type: 'message',
+        id: 'm-1',
+        seq: 1,
+        teamId: 'old',
+        from: { id: 'alice', name: 'Alice' },
+        to: 'bob',
+        data: { text: 'a|b|c|d|e|f' },
+        ts: 1_700_000_000_000,
+      });
+    } finally {
+      await bus.close();
+    }
+  });
 
   test('a message Redis refuses fails alone; the rest of its batch is published', async () => {
     const k = keys();
