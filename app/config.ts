@@ -67,6 +67,7 @@ const schema = z.object({
   MAX_MESSAGE_BYTES: int(64, 100 * 1024 * 1024).default(64 * 1024),
   MAX_BUFFERED_BYTES: int(1024).default(1024 * 1024),
   HEARTBEAT_MS: int(100).default(25_000),
+  PRESENCE_WINDOW_MS: int(0, 10_000).default(25),
   HISTORY_SIZE: int(1).default(1000),
   BODY_LIMIT_BYTES: int(1024).default(256 * 1024),
   DRAIN_DELAY_MS: int(0, 5000).default(0),
@@ -114,6 +115,8 @@ export interface Config {
   maxMessageBytes: number;
   maxBufferedBytes: number;
   heartbeatMs: number;
+  /** Presence frames to a team leave at most once per this many ms; 0 = each at once. */
+  presenceWindowMs: number;
   historySize: number;
   bodyLimitBytes: number;
   drainDelayMs: number;
@@ -195,6 +198,7 @@ export function loadConfig(env: Env): Config {
     maxMessageBytes: c.MAX_MESSAGE_BYTES,
     maxBufferedBytes: c.MAX_BUFFERED_BYTES,
     heartbeatMs: c.HEARTBEAT_MS,
+    presenceWindowMs: c.PRESENCE_WINDOW_MS,
     historySize: c.HISTORY_SIZE,
     bodyLimitBytes: c.BODY_LIMIT_BYTES,
     drainDelayMs: c.DRAIN_DELAY_MS,

@@ -65,6 +65,7 @@ export function createApp(deps: AppDeps): SwitchboardApp {
   const hub = new Hub({
     maxBufferedBytes: config.maxBufferedBytes,
     heartbeatMs: config.heartbeatMs,
+    presenceWindowMs: config.presenceWindowMs,
     metrics,
     log: logger,
   });

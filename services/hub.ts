@@ -22,16 +22,6 @@ interface PendingFrame {
   frame: Buffer;
 }
 
-/**
- * Presence frames to a team leave at most once per window: the first at once, the
- * ones that follow within the window together at its end. A join storm (a big team
- * reconnecting after a restart) costs each member one write per window instead of
- * one per join. Order is kept: held frames go out before anything else is sent to
- * a member of the team, and only to the connections that were there when they were
- * held.
- */
-export const PRESENCE_WINDOW_MS = 25;
-
 export interface LocalTeam {
   members: Set<LocalConnection>;
   /**
@@ -76,6 +66,15 @@ export class LocalConnection {
 export interface HubOptions {
   maxBufferedBytes: number;
   heartbeatMs: number;
+  /**
+   * Presence frames to a team leave at most once per window: the first at once, the
+   * ones that follow within the window together at its end. A join storm (a big team
+   * reconnecting after a restart) costs each member one write per window instead of
+   * one per join. Order is kept: held frames go out before anything else is sent to
+   * a member of the team, and only to the connections that were there when they were
+   * held. 0 sends each at once.
+   */
+  presenceWindowMs: number;
   metrics: Metrics;
   log: Logger;
 }
@@ -178,6 +177,10 @@ export class Hub implements BusListener {
     const frame = textFrame(
       encodeFrame({ type: 'presence', event: event.event, teamId: event.teamId, user: event.user }),
     );
+    if (this.options.presenceWindowMs === 0) {
+      this.presenceTo(team, frame, event.user.id, this.added);
+      return;
+    }
     if (team.window !== undefined) {
       team.held.push({ frame, userId: event.user.id, addedBefore: this.added });
       return;
@@ -199,7 +202,7 @@ export class Hub implements BusListener {
       if (team.held.length === 0) return;
       this.releasePresence(team);
       this.openWindow(team);
-    }, PRESENCE_WINDOW_MS);
+    }, this.options.presenceWindowMs);
     team.window.unref();
   }
 
