@@ -161,7 +161,7 @@ function openConnection(deps: SocketDeps, socket: WebSocket, handshake: Handshak
   }
 
   /** The last read request, while it runs: messages after it wait for it. */
-  let reading: Promise<Buffer> | undefined;
+  let reading: Promise<Buffer | undefined> | undefined;
 
   /**
    * Starts one frame's work and resolves with its reply; never rejects. A message
@@ -172,7 +172,11 @@ function openConnection(deps: SocketDeps, socket: WebSocket, handshake: Handshak
    * history, ping) waits for every frame before it, and the frames after it wait
    * for the read, so it sees exactly what was sent before it.
    */
-  function begin(data: RawData, isBinary: boolean, before: Promise<void>): Promise<Buffer> {
+  function begin(
+    data: RawData,
+    isBinary: boolean,
+    before: Promise<void>,
+  ): Promise<Buffer | undefined> {
     let frame: ClientFrame;
     try {
       if (isBinary) throw new AppError('bad_request', 'binary frames are not supported; send text');
@@ -182,8 +186,11 @@ function openConnection(deps: SocketDeps, socket: WebSocket, handshake: Handshak
     }
     if (frame.type === 'team' || frame.type === 'direct') {
       const message = frame;
-      const publish = (): Promise<Buffer> =>
-        deps.messaging
+      const publish = (): Promise<Buffer | undefined> => {
+        // Held behind a read while the socket closed: the client never hears of it, so
+        // it is not sent (without a ref, a retry would make it twice).
+        if (socket.readyState !== socket.OPEN) return Promise.resolve(undefined);
+        return deps.messaging
           .send({
             teamId: info.teamId,
             from: user,
@@ -197,6 +204,7 @@ function openConnection(deps: SocketDeps, socket: WebSocket, handshake: Handshak
             (ack) => textFrame(encodeAck(message.ref, ack.id, ack.seq)),
             (err: unknown) => failure(err, message.ref),
           );
+      };
       // A read still running must not see messages sent after it.
       return reading ? reading.then(publish) : publish();
     }
@@ -279,7 +287,17 @@ function openConnection(deps: SocketDeps, socket: WebSocket, handshake: Handshak
   function accept(data: RawData, isBinary: boolean): void {
     if (socket.readyState !== socket.OPEN) return;
     const reply = begin(data, isBinary, replies);
-    replies = replies.then(() => reply).then((frame) => hub.send(conn, frame));
+    queueReply(reply);
+  }
+
+  function queueReply(reply: Promise<Buffer | undefined>): void {
+    replies = replies
+      .then(() => reply)
+      .then((frame) => {
+        if (frame) hub.send(conn, frame);
+      })
+      // Nothing here is expected to throw; if it did, later replies must still go.
+      .catch((err: unknown) => log.error({ err, connId: info.connId }, 'reply failed'));
   }
 
   void ready.then((open) => {
@@ -295,7 +313,11 @@ function openConnection(deps: SocketDeps, socket: WebSocket, handshake: Handshak
     conn.alive = true;
     if (!bucket.take()) {
       if (++dropped >= ABUSE_THRESHOLD) socket.close(CloseCode.policy, 'rate limit abuse');
-      else hub.send(conn, errorFrame('rate_limited', 'rate limit exceeded; message dropped'));
+      // In the reply queue too, so it does not overtake the acks of earlier frames.
+      else
+        queueReply(
+          Promise.resolve(errorFrame('rate_limited', 'rate limit exceeded; message dropped')),
+        );
       return;
     }
     dropped = 0;

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { AppError } from './errors';
 import { toDelivery, type Bus, type BusListener, type ClusterEvent, type Delivery } from './bus';
 import { redisUnavailable } from './redis-errors';
 import { newEpoch, parseEntry } from './redis-history';
 import type { RedisKeys } from './redis-keys';
-import { defineScripts } from './redis-scripts';
+import { defineScripts, PUBLISH_BATCH } from './redis-scripts';
 import { encodeMessageFrame } from './frames';
 import type { Ack, Message, MessageDraft } from './types';
 
@@ -131,14 +132,17 @@ export class RedisBus implements Bus {
 
   /**
    * Queues the message for this turn's batch (see the publish script); resolves
-   * with the script's answer for it. Batches go out in order on one connection, so
-   * seqs follow the order of the calls.
+   * with the script's answer for it. Batches are written in order on one
+   * connection and never resent, so seqs follow the order of the calls.
    */
   private run(
     teamId: string,
     message: Message,
     ref: string | undefined,
   ): Promise<[number, string | number]> {
+    if (this.closed) {
+      return Promise.reject(new AppError('unavailable', 'shutting down; retry'));
+    }
     return new Promise((resolve, reject) => {
       if (this.queued.length === 0) setImmediate(this.sendQueued);
       this.queued.push({ teamId, message, ref, resolve, reject });
@@ -153,7 +157,32 @@ export class RedisBus implements Bus {
     }
   };
 
+  /** Never rejects: every queued publish is settled, whatever fails. */
   private async sendBatch(batch: QueuedPublish[]): Promise<void> {
+    let results: unknown;
+    try {
+      results = await this.cmd.eval(PUBLISH_BATCH, ...this.batchArgs(batch));
+    } catch (err) {
+      const error = redisUnavailable(err);
+      for (const queued of batch) queued.reject(error);
+      return;
+    }
+    const answers = Array.isArray(results) ? (results as unknown[]) : [];
+    batch.forEach((queued, i) => {
+      const answer = answers[i];
+      if (Array.isArray(answer) && (answer[0] === 1 || answer[0] === 0)) {
+        queued.resolve(answer as [number, string | number]);
+        return;
+      }
+      // Redis refused one of the message's commands (a key of the wrong type, say):
+      // not an outage, so it is worth an operator's look.
+      this.options.log.error({ teamId: queued.teamId, answer }, 'publish script refused a message');
+      queued.reject(redisUnavailable(new Error('publish refused by Redis')));
+    });
+  }
+
+  /** numkeys, KEYS and ARGV of the publish script for a batch. */
+  private batchArgs(batch: QueuedPublish[]): [number, ...(string | number)[]] {
     const { retain, ttlSeconds, idempotencyTtlSeconds, archive } = this.options;
     const keys: string[] = [this.keys.archive()];
     const args: (string | number)[] = [
@@ -184,19 +213,7 @@ export class RedisBus implements Bus {
         `${origin}|${message.to ?? ''}|${message.from.id}`,
       );
     }
-    let results: [number, string | number][];
-    try {
-      results = await this.cmd.sbPublishBatch(keys.length, ...keys, ...args);
-    } catch (err) {
-      const error = redisUnavailable(err);
-      for (const queued of batch) queued.reject(error);
-      return;
-    }
-    batch.forEach((queued, i) => {
-      const result = results[i];
-      if (result && result[0] !== -1) queued.resolve(result);
-      else queued.reject(redisUnavailable(new Error(`publish refused: ${String(result?.[1])}`)));
-    });
+    return [keys.length, ...keys, ...args];
   }
 
   async emit(event: ClusterEvent): Promise<void> {
@@ -306,9 +323,12 @@ export class RedisBus implements Bus {
     if (b5 < 0) throw new Error('message payload without its routing header');
     const origin = payload.slice(b2 + 1, b3);
     const to = payload.slice(b3 + 1, b4);
+    const seq = Number(payload.slice(b1 + 1, b2));
+    // A bad seq would switch off gap and duplicate detection for the team.
+    if (!Number.isSafeInteger(seq) || seq < 1) throw new Error('message payload with a bad seq');
     this.receive(teamId, state, payload.slice(1, b1), {
       teamId,
-      seq: Number(payload.slice(b1 + 1, b2)),
+      seq,
       origin: origin === '' ? undefined : origin,
       to: to === '' ? undefined : to,
       fromId: payload.slice(b4 + 1, b5),

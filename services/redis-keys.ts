@@ -1,6 +1,7 @@
 /**
  * Every Redis key and channel the engine uses, in one place. A team's keys share
- * the hash tag `{teamId}` so the publish script touches one slot (Redis Cluster).
+ * the hash tag `{teamId}`; the batched publish script touches several teams (and
+ * the presence scripts shared sets), so Redis Cluster is not supported (README).
  */
 export class RedisKeys {
   constructor(private readonly prefix: string) {}

@@ -23,8 +23,13 @@ import type { ClientContext, Redis, Result } from 'ioredis';
  * ('' for none), routing (`<origin>|<to>|<fromId>`).
  * Returns per message {1, seq} when published, {0, "id:seq"} for a repeated ref,
  * or {-1, error} when Redis refused a command (the others still ran).
+ *
+ * Sent with EVAL, body and all, not through defineCommand: several batches are in
+ * flight at once, and ioredis answers a NOSCRIPT (SCRIPT FLUSH, script eviction) by
+ * resending the batch later, behind batches sent after it, which would break seq
+ * order. Redis caches the compiled script by its hash either way.
  */
-const PUBLISH_BATCH = `
+export const PUBLISH_BATCH = `
 local retain, ttl, refTtl, archive, fresh = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local function publish(k, a)
   local useRef = ARGV[a + 4] == '1'
@@ -127,7 +132,6 @@ type Arg = string | number;
 
 declare module 'ioredis' {
   interface RedisCommander<Context extends ClientContext = { type: 'default' }> {
-    sbPublishBatch(...args: Arg[]): Result<[number, string | number][], Context>;
     sbHead(...args: Arg[]): Result<[string, string], Context>;
     sbPresenceAdd(...args: Arg[]): Result<number, Context>;
     sbPresenceRemove(...args: Arg[]): Result<number, Context>;
@@ -136,8 +140,6 @@ declare module 'ioredis' {
 
 /** Registers every script on a client; safe to call more than once. */
 export function defineScripts(redis: Redis): void {
-  // The first argument is the number of keys, which grows with the batch.
-  redis.defineCommand('sbPublishBatch', { lua: PUBLISH_BATCH });
   redis.defineCommand('sbHead', { numberOfKeys: 2, lua: HEAD });
   redis.defineCommand('sbPresenceAdd', { numberOfKeys: 7, lua: PRESENCE_ADD });
   redis.defineCommand('sbPresenceRemove', { numberOfKeys: 8, lua: PRESENCE_REMOVE });

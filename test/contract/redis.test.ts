@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Delivery } from '../../services/bus';
+import type { Message } from '../../services/types';
 import pino from 'pino';
 import { RedisBus } from '../../services/redis-bus';
 import { createRedisClient, waitReady } from '../../services/redis-connection';
@@ -121,6 +122,35 @@ describeWithRedis('redis implementations', () => {
         data: { text: 'a|b|c|d|e|f' },
         ts: 1_700_000_000_000,
       });
+    } finally {
+      await bus.close();
+    }
+  });
+
+  test('seqs follow send order across turns even when Redis drops its scripts', async () => {
+    const k = keys();
+    const cmd = await client('command');
+    const sub = await client('subscriber', true);
+    const admin = await client('admin');
+    const bus = new RedisBus(cmd, sub, k, {
+      nodeId: 'node-a',
+      retain: 1000,
+      ttlSeconds: 3600,
+      idempotencyTtlSeconds: 600,
+      log,
+    });
+    try {
+      const from = { id: 'alice', name: 'Alice' };
+      const sent: Promise<Message>[] = [];
+      // One publish per event-loop turn, so several script calls are in flight at
+      // once, and SCRIPT FLUSH (as after an eviction) lands among them.
+      for (let i = 0; i < 300; i++) {
+        sent.push(bus.publish({ teamId: 'order', from, data: i }));
+        if (i % 10 === 5) void admin.script('FLUSH');
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      const seqs = (await Promise.all(sent)).map((m) => m.seq);
+      expect(seqs).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
     } finally {
       await bus.close();
     }
