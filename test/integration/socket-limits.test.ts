@@ -77,6 +77,20 @@ test('a peer that stops answering pings is dropped and leaves presence', async (
   expect(watcher.closed).toBeUndefined();
 });
 
+test('the heartbeat reaches every connection when it pings them a slice at a time', async () => {
+  server = await startTestServer({ HEARTBEAT_MS: '100' });
+  // More connections than one slice of the beat (256), the silent ones at the end.
+  const live = await Promise.all(Array.from({ length: 300 }, (_, i) => open(`u${i}`, 'B')));
+  const silent = await Promise.all(
+    Array.from({ length: 5 }, (_, i) => open(`mute${i}`, 'B', { autoPong: false })),
+  );
+  for (const s of silent) expect((await s.waitClose()).code).toBe(1006);
+  let pinged = 0;
+  for (const c of live) c.ws.once('ping', () => pinged++);
+  await eventually(() => pinged === live.length);
+  expect(live.every((c) => c.closed === undefined)).toBe(true);
+}, 30000);
+
 test('a slow consumer is closed with 4008 and the sender is not held up', async () => {
   server = await startTestServer({
     RATE_LIMIT_PER_S: '0',
