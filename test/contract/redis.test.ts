@@ -84,17 +84,23 @@ describeWithRedis('redis implementations', () => {
 
   storeContract('redis', async () => new RedisStore(await client('command'), keys()));
 
-  test('a message in the payload format of earlier nodes is still delivered', async () => {
+  /** A bus of its own, on fresh keys, for the tests below; `retain` is the stream length. */
+  async function lone(retain = 100): Promise<{ bus: RedisBus; cmd: Redis; k: RedisKeys }> {
     const k = keys();
     const cmd = await client('command');
     const sub = await client('subscriber', true);
     const bus = new RedisBus(cmd, sub, k, {
       nodeId: 'node-a',
-      retain: 100,
+      retain,
       ttlSeconds: 3600,
       idempotencyTtlSeconds: 600,
       log,
     });
+    return { bus, cmd, k };
+  }
+
+  test('a message in the payload format of earlier nodes is still delivered', async () => {
+    const { bus, cmd, k } = await lone();
     const got: Delivery[] = [];
     bus.listen({ message: (d) => got.push(d), event: () => undefined });
     try {
@@ -128,17 +134,8 @@ describeWithRedis('redis implementations', () => {
   });
 
   test('seqs follow send order across turns even when Redis drops its scripts', async () => {
-    const k = keys();
-    const cmd = await client('command');
-    const sub = await client('subscriber', true);
     const admin = await client('admin');
-    const bus = new RedisBus(cmd, sub, k, {
-      nodeId: 'node-a',
-      retain: 1000,
-      ttlSeconds: 3600,
-      idempotencyTtlSeconds: 600,
-      log,
-    });
+    const { bus } = await lone(1000);
     try {
       const from = { id: 'alice', name: 'Alice' };
       const sent: Promise<Message>[] = [];
@@ -157,16 +154,7 @@ describeWithRedis('redis implementations', () => {
   });
 
   test('a message Redis refuses fails alone; the rest of its batch is published', async () => {
-    const k = keys();
-    const cmd = await client('command');
-    const sub = await client('subscriber', true);
-    const bus = new RedisBus(cmd, sub, k, {
-      nodeId: 'node-a',
-      retain: 100,
-      ttlSeconds: 3600,
-      idempotencyTtlSeconds: 600,
-      log,
-    });
+    const { bus, cmd, k } = await lone();
     try {
       // A seq counter that is not a number makes INCR fail for that team only.
       await cmd.set(k.seq('broken'), 'not a number');
