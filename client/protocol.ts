@@ -69,6 +69,17 @@ export interface Resumed {
   complete: boolean;
 }
 
+/**
+ * The team's history was reset (its backend lost it, or it expired): later
+ * messages belong to `epoch`, and seqs go on after `seq` (usually 0). Messages
+ * from before may be missing: reload history if they matter.
+ */
+export interface EpochChange {
+  teamId: string;
+  epoch: string;
+  seq: number;
+}
+
 /** Codes of the server's `error` frames (PROTOCOL §2). */
 export type ServerErrorCode =
   'bad_request' | 'rate_limited' | 'unavailable' | 'forbidden' | 'internal';
@@ -83,6 +94,7 @@ export type ServerFrame<T = unknown> =
   | { type: 'members'; teamId: string; members: Member[] }
   | { type: 'history'; teamId: string; messages: Message<T>[]; more: boolean }
   | ({ type: 'resumed' } & Resumed)
+  | ({ type: 'epoch' } & EpochChange)
   | { type: 'pong' };
 
 /** Frames the client sends. */

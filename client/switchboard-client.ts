@@ -9,6 +9,7 @@
 import type {
   Ack,
   ClientFrame,
+  EpochChange,
   HistoryPage,
   Member,
   Message,
@@ -22,6 +23,7 @@ import type {
 export type {
   Ack,
   ClientFrame,
+  EpochChange,
   HistoryPage,
   Member,
   Message,
@@ -106,6 +108,12 @@ export interface ClientEvents<T = unknown> {
   presence: PresenceEvent;
   /** A reconnect's replay is complete; on `complete: false`, reload history. */
   resumed: Resumed;
+  /**
+   * The team's history was reset, or the server could not deliver some messages:
+   * seqs go on after `seq` in `epoch`. Messages before it may be missing: reload
+   * history if they matter. The client resumes from here on its own.
+   */
+  epoch: EpochChange;
   /** An open connection closed. */
   close: CloseInfo;
   /** The next connection attempt is scheduled. */
@@ -173,7 +181,8 @@ interface Pending {
 type Inbound<T> =
   | ({ type: 'message' } & Message<T>)
   | ({ type: 'presence' } & PresenceEvent)
-  | ({ type: 'resumed' } & Resumed);
+  | ({ type: 'resumed' } & Resumed)
+  | ({ type: 'epoch' } & EpochChange);
 
 interface GlobalScope {
   WebSocket?: WebSocketConstructor;
@@ -740,6 +749,7 @@ export class SwitchboardClient<T = unknown> {
       case 'message':
       case 'presence':
       case 'resumed':
+      case 'epoch':
         if (this.holding.size > 0) this.held.push(frame);
         else this.deliver(frame);
         return;
@@ -880,6 +890,15 @@ export class SwitchboardClient<T = unknown> {
       case 'resumed': {
         const { type: _type, ...resumed } = frame;
         this.emit('resumed', resumed);
+        return;
+      }
+      case 'epoch': {
+        // What was known of the team's seqs no longer holds: count from here.
+        this.currentEpoch = frame.epoch;
+        this.seen = frame.seq;
+        this.ownSeqs.clear();
+        const { type: _type, ...change } = frame;
+        this.emit('epoch', change);
         return;
       }
     }

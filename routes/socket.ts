@@ -125,6 +125,9 @@ function openConnection(deps: SocketDeps, socket: WebSocket, handshake: Handshak
           }),
         ),
       );
+      // What the client now knows: live messages up to `covered` in `epoch` are dropped,
+      // those of a newer epoch come after an `epoch` frame.
+      const epoch = head.epoch;
       let covered = head.seq;
       if (params.since !== undefined) {
         const replay = await history.replay(info.teamId, {
@@ -134,7 +137,9 @@ function openConnection(deps: SocketDeps, socket: WebSocket, handshake: Handshak
         });
         for (const message of replay.messages)
           hub.write(conn, textFrame(encodeMessageFrame(message)));
-        covered = Math.max(covered, replay.head.seq);
+        // A reset between the two reads leaves `covered` at the welcome's head: the new
+        // epoch's messages wait in the pending queue and arrive after an `epoch` frame.
+        if (replay.head.epoch === epoch) covered = Math.max(covered, replay.head.seq);
         hub.write(
           conn,
           textFrame(
@@ -147,7 +152,7 @@ function openConnection(deps: SocketDeps, socket: WebSocket, handshake: Handshak
           ),
         );
       }
-      hub.flush(conn, covered);
+      hub.flush(conn, epoch, covered);
       log.info(
         { connId: info.connId, userId: info.userId, teamId: info.teamId, ip: info.ip },
         'socket open',

@@ -12,6 +12,8 @@ export type ClusterEvent =
  */
 export interface Delivery {
   teamId: string;
+  /** The team's epoch the seq belongs to. */
+  epoch: string;
   seq: number;
   /** connId of the sending socket, skipped on delivery. */
   origin: string | undefined;
@@ -23,9 +25,10 @@ export interface Delivery {
   frame: string;
 }
 
-export function toDelivery(message: Message): Delivery {
+export function toDelivery(message: Message, epoch: string): Delivery {
   return {
     teamId: message.teamId,
+    epoch,
     seq: message.seq,
     origin: message.origin,
     to: message.to,
@@ -37,6 +40,12 @@ export function toDelivery(message: Message): Delivery {
 export interface BusListener {
   message(delivery: Delivery): void;
   event(event: ClusterEvent): void;
+  /**
+   * The node cannot deliver the team's messages of `epoch` up to `seq` (pub/sub
+   * dropped them and storage no longer holds them): the team's connections that
+   * had not seen them must be told, never left with a silent hole.
+   */
+  gap(teamId: string, epoch: string, seq: number): void;
 }
 
 /**

@@ -168,6 +168,7 @@ export type ServerFrame =
     }
   | { type: 'history'; teamId: string; messages: MessageView[]; more: boolean }
   | { type: 'resumed'; since: number; seq: number; complete: boolean }
+  | { type: 'epoch'; teamId: string; epoch: string; seq: number }
   | { type: 'pong' };
 
 export function encodeFrame(frame: ServerFrame): string {

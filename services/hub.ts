@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import type { BusListener, ClusterEvent, Delivery } from './bus';
+import { isNewerEpoch } from './epoch';
 import { encodeFrame } from './frames';
 import type { Metrics } from './metrics';
 import type { ConnectionInfo } from './types';
@@ -17,9 +18,14 @@ export const CloseCode = {
 } as const;
 
 interface PendingFrame {
-  /** seq of a message frame; 0 for frames that are not messages. */
+  /** seq of a message; 0 for frames that are not messages. */
   seq: number;
-  frame: Buffer;
+  /** The epoch of a message's seq; '' for frames that are not messages. */
+  epoch: string;
+  /** Undefined for a message this connection may not see: it can still start a new epoch. */
+  frame: Buffer | undefined;
+  /** A gap notice (Hub.gap), not a message. */
+  lost: boolean;
 }
 
 export interface LocalTeam {
@@ -41,11 +47,18 @@ export class LocalConnection {
   /** While set, frames wait here so the welcome and any replay go out first. */
   pending: PendingFrame[] | null = [];
   /**
-   * Messages up to this seq were already sent (welcome head or replay). Live copies
-   * can still arrive after the handshake, since pub/sub may lag the read that made
-   * the replay; they are dropped until the first newer message passes.
+   * The epoch this connection's client knows (welcome, or the last `epoch` frame);
+   * set by Hub.flush. A message of a newer epoch is preceded by an `epoch` frame; a
+   * message of an older one is from before a reset the client was told about.
    */
-  skipThrough = 0;
+  epoch = '';
+  /**
+   * Messages of `epoch` up to this seq were sent (welcome head, replay, live) or
+   * are covered by an `epoch` frame. Live copies of what the welcome or replay
+   * covered can still arrive after the handshake, since pub/sub may lag the read
+   * that made the replay: they are dropped here.
+   */
+  seen = 0;
   /** Where frames are written: see underlyingSocket. */
   readonly raw: Socket;
   /** Set by Hub.add. */
@@ -158,17 +171,30 @@ export class Hub implements BusListener {
     const team = this.teams.get(delivery.teamId);
     if (!team) return;
     this.releasePresence(team);
-    const { origin, to, fromId, seq } = delivery;
+    const { origin, to, fromId, seq, epoch } = delivery;
     let frame: Buffer | undefined;
     let delivered = 0;
     for (const conn of team.members) {
-      if (conn.info.connId === origin) continue;
-      if (to !== undefined && conn.info.userId !== to && conn.info.userId !== fromId) continue;
+      if (
+        conn.info.connId === origin ||
+        (to !== undefined && conn.info.userId !== to && conn.info.userId !== fromId)
+      ) {
+        // Not for this connection, but a new epoch is news to every member, the sender too.
+        if (conn.epoch !== epoch || conn.pending) this.deliver(conn, undefined, seq, epoch);
+        continue;
+      }
       frame ??= textFrame(delivery.frame);
-      this.deliver(conn, frame, seq);
+      this.deliver(conn, frame, seq, epoch);
       delivered++;
     }
     if (delivered > 0) this.options.metrics.deliveries.inc(delivered);
+  }
+
+  gap(teamId: string, epoch: string, seq: number): void {
+    const team = this.teams.get(teamId);
+    if (!team) return;
+    this.releasePresence(team);
+    for (const conn of team.members) this.deliver(conn, undefined, seq + 1, epoch, true);
   }
 
   event(event: ClusterEvent): void {
@@ -196,7 +222,8 @@ export class Hub implements BusListener {
   private presenceTo(team: LocalTeam, frame: Buffer, userId: string, addedBefore: number): void {
     for (const conn of team.members) {
       // The user's own connections know they are online; later ones were not there yet.
-      if (conn.info.userId !== userId && conn.addedAt <= addedBefore) this.deliver(conn, frame, 0);
+      if (conn.info.userId !== userId && conn.addedAt <= addedBefore)
+        this.deliver(conn, frame, 0, '');
     }
   }
 
@@ -223,31 +250,64 @@ export class Hub implements BusListener {
   send(conn: LocalConnection, frame: Buffer): void {
     // Nothing overtakes a held presence frame, so a reply (a pong) proves it arrived.
     if (conn.team !== undefined && conn.team.held.length > 0) this.releasePresence(conn.team);
-    this.deliver(conn, frame, 0);
-  }
-
-  private deliver(conn: LocalConnection, frame: Buffer, seq: number): void {
-    if (conn.pending) {
-      conn.pending.push({ seq, frame });
-      return;
-    }
-    if (seq > 0 && conn.skipThrough > 0) {
-      if (seq <= conn.skipThrough) return;
-      conn.skipThrough = 0;
-    }
-    this.write(conn, frame);
+    this.deliver(conn, frame, 0, '');
   }
 
   /**
-   * Sends what waited during the handshake, minus messages already covered up to
-   * `coveredSeq`. Held presence frames stay held: whatever waited here was queued
-   * before them (queueing a message or reply releases them first).
+   * Writes a frame in order with what the connection was told. For a message
+   * (seq > 0): one of an older epoch is dropped (the client was told of a reset
+   * after it), one of a newer epoch is preceded by an `epoch` frame, one already
+   * sent or covered is dropped. `frame` is undefined for a message the connection
+   * may not see. `lost` marks a gap notice: the messages before `seq` could not be
+   * delivered, and a connection that had not seen them is told with an `epoch` frame.
    */
-  flush(conn: LocalConnection, coveredSeq: number): void {
+  private deliver(
+    conn: LocalConnection,
+    frame: Buffer | undefined,
+    seq: number,
+    epoch: string,
+    lost = false,
+  ): void {
+    if (conn.pending) {
+      conn.pending.push({ seq, epoch, frame, lost });
+      return;
+    }
+    if (seq > 0) {
+      if (epoch !== conn.epoch) {
+        if (!isNewerEpoch(epoch, conn.epoch)) return;
+        this.tell(conn, epoch, seq - 1);
+      } else if (lost) {
+        if (seq - 1 > conn.seen) this.tell(conn, epoch, seq - 1);
+        return;
+      } else if (seq <= conn.seen) {
+        return;
+      }
+      conn.seen = seq;
+    }
+    if (frame !== undefined) this.write(conn, frame);
+  }
+
+  /** The `epoch` frame: what the client knew of the team's seqs no longer holds. */
+  private tell(conn: LocalConnection, epoch: string, seq: number): void {
+    this.write(
+      conn,
+      textFrame(encodeFrame({ type: 'epoch', teamId: conn.info.teamId, epoch, seq })),
+    );
+    conn.epoch = epoch;
+    conn.seen = seq;
+  }
+
+  /**
+   * Sends what waited during the handshake, minus messages of `epoch` already
+   * covered up to `coveredSeq`. Held presence frames stay held: whatever waited
+   * here was queued before them (queueing a message or reply releases them first).
+   */
+  flush(conn: LocalConnection, epoch: string, coveredSeq: number): void {
     const pending = conn.pending ?? [];
     conn.pending = null;
-    conn.skipThrough = coveredSeq;
-    for (const pendingFrame of pending) this.deliver(conn, pendingFrame.frame, pendingFrame.seq);
+    conn.epoch = epoch;
+    conn.seen = coveredSeq;
+    for (const p of pending) this.deliver(conn, p.frame, p.seq, p.epoch, p.lost);
   }
 
   /**

@@ -40,7 +40,7 @@ export class MemoryBus implements Bus {
     const message = this.history.append(draft);
     this.backlog?.push({ ...message, epoch: this.history.epoch });
     if (!this.closed && this.listeners.length > 0) {
-      const delivery = toDelivery(message);
+      const delivery = toDelivery(message, this.history.epoch);
       for (const listener of this.listeners) {
         // The message is stored already: a failing listener must not turn it into a failed send.
         try {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { newLocalEpoch } from './epoch';
 import type { History, HistoryPage, Replay, ReplayRequest } from './history';
 import { visibleTo, type Message, type MessageDraft, type TeamHead } from './types';
 
@@ -18,7 +19,7 @@ export interface MemoryHistoryOptions {
  * new for every process: a restart loses history and clients must not trust `since`.
  */
 export class MemoryHistory implements History {
-  readonly epoch = randomUUID().slice(0, 8);
+  readonly epoch = newLocalEpoch();
   private readonly teams = new Map<string, TeamLog>();
 
   constructor(private readonly options: MemoryHistoryOptions) {}

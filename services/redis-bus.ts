@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { AppError } from './errors';
 import { toDelivery, type Bus, type BusListener, type ClusterEvent, type Delivery } from './bus';
+import { isNewerEpoch } from './epoch';
 import { redisUnavailable } from './redis-errors';
 import { newEpoch, parseEntry } from './redis-history';
 import type { RedisKeys } from './redis-keys';
@@ -24,10 +25,15 @@ export interface RedisBusOptions {
 }
 
 interface TeamState {
-  /** Highest seq handed to listeners; undefined until the first message after subscribing. */
-  last: number | undefined;
-  /** The team's epoch as last seen; a new one means Redis lost the history and seqs restart. */
-  epoch: string | undefined;
+  /**
+   * Highest seq of `epoch` handed to listeners, or the team's head when this node
+   * subscribed: read before SUBSCRIBE, so a message lost between the two (or on a
+   * later dropped subscriber connection) shows as a gap even in a team that has
+   * not had a message on this node yet.
+   */
+  last: number;
+  /** The team's epoch as last seen; a newer one means Redis lost the history and seqs restart. */
+  epoch: string;
   /** While a gap is being filled from the stream, live messages wait here. */
   waiting: Delivery[] | undefined;
 }
@@ -81,24 +87,33 @@ export class RedisBus implements Bus {
     // ioredis resubscribes after a reconnect only to channels whose SUBSCRIBE once
     // succeeded; subscribing on every 'ready' also covers a node that started while
     // Redis was down. What was published meanwhile is fetched from the streams.
+    // The refill waits for the SUBSCRIBE to be confirmed: a message published between
+    // a refill's read and the subscription would otherwise be lost until the next one.
     let connectedOnce = false;
     sub.on('ready', () => {
-      void this.subscribeAll();
-      if (connectedOnce) this.refillAll();
+      const reconnected = connectedOnce;
       connectedOnce = true;
+      void this.subscribeAll().then((subscribed) => {
+        if (subscribed && reconnected) this.refillAll();
+      });
     });
-    if (sub.status === 'ready') void this.subscribeAll();
+    if (sub.status === 'ready') {
+      connectedOnce = true;
+      void this.subscribeAll();
+    }
   }
 
-  private async subscribeAll(): Promise<void> {
+  private async subscribeAll(): Promise<boolean> {
     const channels = [
       this.nodeChannel,
       ...[...this.teams.keys()].map((t) => this.keys.teamChannel(t)),
     ];
     try {
       await this.sub.subscribe(...channels);
+      return true;
     } catch (err) {
       this.options.log.warn({ err }, 'subscribe failed; retried on reconnect');
+      return false;
     }
   }
 
@@ -236,11 +251,11 @@ export class RedisBus implements Bus {
   async subscribe(teamId: string): Promise<void> {
     let pending = this.subscriptions.get(teamId);
     if (!pending) {
-      this.teams.set(teamId, { last: undefined, epoch: undefined, waiting: undefined });
-      pending = this.sub.subscribe(this.keys.teamChannel(teamId)).then(() => undefined);
-      this.subscriptions.set(teamId, pending);
-      pending.catch(() => {
-        if (this.subscriptions.get(teamId) === pending) this.subscriptions.delete(teamId);
+      const started = this.start(teamId);
+      pending = started;
+      this.subscriptions.set(teamId, started);
+      started.catch(() => {
+        if (this.subscriptions.get(teamId) === started) this.subscriptions.delete(teamId);
       });
     }
     try {
@@ -248,6 +263,19 @@ export class RedisBus implements Bus {
     } catch (err) {
       throw redisUnavailable(err);
     }
+  }
+
+  /** Reads the team's head, then subscribes: see TeamState.last. */
+  private async start(teamId: string): Promise<void> {
+    const [seq, epoch] = await this.cmd.sbHead(
+      this.keys.seq(teamId),
+      this.keys.epoch(teamId),
+      newEpoch(),
+      this.options.ttlSeconds,
+    );
+    if (!this.teams.has(teamId))
+      this.teams.set(teamId, { last: Number(seq), epoch, waiting: undefined });
+    await this.sub.subscribe(this.keys.teamChannel(teamId));
   }
 
   async unsubscribe(teamId: string): Promise<void> {
@@ -306,7 +334,7 @@ export class RedisBus implements Bus {
       } else if (payload.startsWith(MESSAGE_JSON)) {
         const bar = payload.indexOf('|');
         const message = JSON.parse(payload.slice(bar + 1)) as Message;
-        this.receive(teamId, state, payload.slice(1, bar), toDelivery(message));
+        this.receive(teamId, state, toDelivery(message, payload.slice(1, bar)));
       }
     } catch (err) {
       this.options.log.error({ err, channel }, 'bad payload on a team channel');
@@ -326,8 +354,9 @@ export class RedisBus implements Bus {
     const seq = Number(payload.slice(b1 + 1, b2));
     // A bad seq would switch off gap and duplicate detection for the team.
     if (!Number.isSafeInteger(seq) || seq < 1) throw new Error('message payload with a bad seq');
-    this.receive(teamId, state, payload.slice(1, b1), {
+    this.receive(teamId, state, {
       teamId,
+      epoch: payload.slice(1, b1),
       seq,
       origin: origin === '' ? undefined : origin,
       to: to === '' ? undefined : to,
@@ -336,18 +365,20 @@ export class RedisBus implements Bus {
     });
   }
 
-  private receive(teamId: string, state: TeamState, epoch: string, message: Delivery): void {
+  private receive(teamId: string, state: TeamState, message: Delivery): void {
     if (state.waiting) {
       state.waiting.push(message);
       return;
     }
-    if (state.epoch !== epoch) {
-      // First message, or Redis lost the history: seqs restart, anything from 1 is new.
-      if (state.epoch !== undefined) state.last = 0;
-      state.epoch = epoch;
+    if (message.epoch !== state.epoch) {
+      // From before a reset this node already follows: its connections were told.
+      if (!isNewerEpoch(message.epoch, state.epoch)) return;
+      // Redis lost the history: seqs restart, anything from 1 is new.
+      state.epoch = message.epoch;
+      state.last = 0;
     }
-    if (state.last !== undefined && message.seq <= state.last) return;
-    if (state.last !== undefined && message.seq > state.last + 1) {
+    if (message.seq <= state.last) return;
+    if (message.seq > state.last + 1) {
       state.waiting = [message];
       void this.refill(teamId, state);
       return;
@@ -377,33 +408,65 @@ export class RedisBus implements Bus {
   }
 
   private refillAll(): void {
+    this.options.log.warn(
+      { teams: this.teams.size },
+      'subscriber reconnected; filling what pub/sub dropped from the streams',
+    );
     for (const [teamId, state] of this.teams) {
-      if (state.last === undefined || state.waiting) continue;
+      if (state.waiting) continue;
       state.waiting = [];
       void this.refill(teamId, state);
     }
   }
 
-  /** Fetches what pub/sub dropped after `state.last`, then releases the waiting messages. */
+  /**
+   * Fetches what pub/sub dropped after `state.last`, then releases the waiting
+   * messages. What the stream no longer holds is a gap the connections are told of.
+   */
   private async refill(teamId: string, state: TeamState): Promise<void> {
     for (let attempt = 0; !this.closed && this.teams.get(teamId) === state; attempt++) {
       try {
         const missed = await this.missedSince(teamId, state);
         const waiting = state.waiting ?? [];
         state.waiting = undefined;
-        const all = [...missed, ...waiting].sort((a, b) => a.seq - b.seq);
-        for (const message of all)
-          if (state.last === undefined || message.seq > state.last) this.deliver(state, message);
+        const current = [...missed, ...waiting.filter((m) => m.epoch === state.epoch)].sort(
+          (a, b) => a.seq - b.seq,
+        );
+        for (const message of current) {
+          if (message.seq <= state.last) continue;
+          if (message.seq > state.last + 1) this.lost(teamId, state, message.seq - 1);
+          this.deliver(state, message);
+        }
         if (missed.length > 0) {
           this.options.log.warn(
             { teamId, missed: missed.length },
             'filled a pub/sub gap from the stream',
           );
         }
+        // Published after the read, in an epoch newer than the one it saw: live again.
+        for (const message of waiting)
+          if (message.epoch !== state.epoch && isNewerEpoch(message.epoch, state.epoch))
+            this.receive(teamId, state, message);
         return;
       } catch (err) {
         if (attempt === 0) this.options.log.warn({ err, teamId }, 'gap fill failed; retrying');
         await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 100 * 2 ** attempt)));
+      }
+    }
+  }
+
+  /** Messages of the team up to `seq` can no longer be had: listeners tell their connections. */
+  private lost(teamId: string, state: TeamState, seq: number): void {
+    this.options.log.warn(
+      { teamId, epoch: state.epoch, from: state.last + 1, to: seq },
+      'messages dropped by pub/sub are no longer in the stream; connections are told',
+    );
+    state.last = seq;
+    for (const listener of this.listeners) {
+      try {
+        listener.gap(teamId, state.epoch, seq);
+      } catch (err) {
+        this.options.log.error({ err }, 'gap notice failed');
       }
     }
   }
@@ -413,21 +476,19 @@ export class RedisBus implements Bus {
     const results = await this.cmd
       .multi()
       .get(this.keys.epoch(teamId))
-      .xrange(this.keys.log(teamId), `${(state.last ?? 0) + 1}-0`, '+')
+      .xrange(this.keys.log(teamId), `${state.last + 1}-0`, '+')
       .exec();
     if (!results) throw new Error('gap fill transaction aborted');
     for (const [err] of results) if (err) throw err;
     const epoch = results[0]![1] as string | null;
     let entries = results[1]![1] as [string, string[]][];
-    if (epoch !== null && epoch !== state.epoch) {
+    if (epoch !== null && epoch !== state.epoch && isNewerEpoch(epoch, state.epoch)) {
       // Redis lost the history since we last looked: seqs restarted, everything retained is new.
-      if (state.epoch !== undefined) {
-        state.last = 0;
-        entries = (await this.cmd.xrange(this.keys.log(teamId), '-', '+')) as [string, string[]][];
-      }
       state.epoch = epoch;
+      state.last = 0;
+      entries = (await this.cmd.xrange(this.keys.log(teamId), '-', '+')) as [string, string[]][];
     }
-    return entries.map((entry) => toDelivery(parseEntry(entry)));
+    return entries.map((entry) => toDelivery(parseEntry(entry), state.epoch));
   }
 
   async close(): Promise<void> {

@@ -67,6 +67,13 @@ export function createRedisClient(
       'redis unavailable',
     );
   });
+  // A connection the server closed (CLIENT KILL, output-buffer limits, a restart) is not
+  // an 'error': without this a dropped subscriber would go unnoticed in the logs.
+  client.on('reconnecting', () => {
+    if (state !== 'up') return;
+    state = 'down';
+    log.warn({ role }, 'redis connection lost; reconnecting');
+  });
   client.on('end', () => {
     state = 'down';
   });

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newLocalEpoch } from './epoch';
 import type { Redis } from 'ioredis';
 import type { History, HistoryPage, Replay, ReplayRequest } from './history';
 import { redisUnavailable } from './redis-errors';
@@ -128,5 +128,5 @@ export function seqOf(entryId: string): number {
 }
 
 export function newEpoch(): string {
-  return randomUUID().slice(0, 8);
+  return newLocalEpoch();
 }

@@ -3,6 +3,7 @@ import pino from 'pino';
 import { WebSocketServer } from 'ws';
 import type { Engine } from '../../app/engine';
 import { createMemoryEngine } from '../../app/memory-engine';
+import { eventually } from '../helpers/eventually';
 import { api, startTestServer, type TestServer } from '../helpers/server';
 import { describeWithRedis, RedisServer } from '../helpers/redis-server';
 import { closeClients, record, startNode, until, type Node, type Recorded } from './harness';
@@ -240,5 +241,42 @@ describeWithRedis('client library on the Redis engine', () => {
     await until(() => bob.messages.length === 7);
     expect(bob.messages.map((m) => m.data)).toEqual([1, 2, 3, 4, 5, 6, 7]);
     expectInOrder(bob);
+  });
+
+  test('when Redis comes back empty it hears of the new epoch and misses nothing after it', async () => {
+    const env = { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'client-epoch:' };
+    const n = await node(0, env);
+    const bob = record<number>(n.socketUrl, { id: 'bob', teamId: 'T' });
+    await bob.client.connect();
+    for (let i = 1; i <= 5; i++)
+      await api(n, 'POST', '/api/teams/T/messages', { body: { data: i } });
+    await until(() => bob.messages.length === 5);
+    const before = bob.client.position.epoch;
+
+    await redis.kill();
+    await redis.restart();
+    await eventually(async () => (await api(n, 'GET', '/api/ready')).status === 200, 20_000);
+    for (let i = 1; i <= 3; i++)
+      await api(n, 'POST', '/api/teams/T/messages', { body: { data: 100 + i } });
+    await until(() => bob.messages.length === 8);
+    expect(bob.messages.map((m) => [m.seq, m.data])).toEqual([
+      [1, 1],
+      [2, 2],
+      [3, 3],
+      [4, 4],
+      [5, 5],
+      [1, 101],
+      [2, 102],
+      [3, 103],
+    ]);
+    expect(bob.epochs).toHaveLength(1);
+    expect(bob.epochs[0]).toMatchObject({ teamId: 'T', seq: 0 });
+    expect(bob.epochs[0]!.epoch).not.toBe(before);
+    expect(bob.client.position).toEqual({ seq: 3, epoch: bob.epochs[0]!.epoch });
+    // The notice comes before the first message of the new epoch.
+    expect(bob.log.filter((e) => e === 'epoch' || e === 'message').slice(5, 7)).toEqual([
+      'epoch',
+      'message',
+    ]);
   });
 });

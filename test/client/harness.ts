@@ -8,6 +8,7 @@ import {
   SwitchboardClient,
   type ClientEvents,
   type CloseInfo,
+  type EpochChange,
   type Message,
   type PresenceEvent,
   type Resumed,
@@ -25,6 +26,7 @@ export interface Recorded<T> {
   messages: Message<T>[];
   presence: PresenceEvent[];
   resumed: Resumed[];
+  epochs: EpochChange[];
   closes: CloseInfo[];
   errors: SwitchboardError[];
   /** Every event name as it fired, for order checks. */
@@ -55,6 +57,7 @@ export function record<T = unknown>(
     messages: [],
     presence: [],
     resumed: [],
+    epochs: [],
     closes: [],
     errors: [],
     log: [],
@@ -63,9 +66,18 @@ export function record<T = unknown>(
   client.on('message', (m) => rec.messages.push(m));
   client.on('presence', (p) => rec.presence.push(p));
   client.on('resumed', (r) => rec.resumed.push(r));
+  client.on('epoch', (e) => rec.epochs.push(e));
   client.on('close', (c) => rec.closes.push(c));
   client.on('error', (e) => rec.errors.push(e));
-  for (const name of ['open', 'message', 'presence', 'resumed', 'close', 'reconnecting'] as const) {
+  for (const name of [
+    'open',
+    'message',
+    'presence',
+    'resumed',
+    'epoch',
+    'close',
+    'reconnecting',
+  ] as const) {
     client.on(name, () => rec.log.push(name));
   }
   return rec;

@@ -51,6 +51,7 @@ class Recorder {
         this.events.push(e);
         this.wake();
       },
+      gap: () => undefined,
     });
   }
 
@@ -326,6 +327,7 @@ export function engineContract(name: string, makeEngine: EngineFactory): void {
             if (m.teamId === teamId) heads.push(e.history.head(teamId).then((h) => h.seq - m.seq));
           },
           event: () => undefined,
+          gap: () => undefined,
         });
         await publishTeam(e, teamId, 3);
         await recorder.until(() => recorder.messagesOf(teamId).length >= 3);

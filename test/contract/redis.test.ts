@@ -102,7 +102,7 @@ describeWithRedis('redis implementations', () => {
   test('a message in the payload format of earlier nodes is still delivered', async () => {
     const { bus, cmd, k } = await lone();
     const got: Delivery[] = [];
-    bus.listen({ message: (d) => got.push(d), event: () => undefined });
+    bus.listen({ message: (d) => got.push(d), event: () => undefined, gap: () => undefined });
     try {
       await bus.subscribe('old');
       const view = {
@@ -115,7 +115,9 @@ describeWithRedis('redis implementations', () => {
         ts: 1_700_000_000_000,
       };
       const old = JSON.stringify({ ...view, origin: 'conn-1' });
-      await cmd.publish(k.teamChannel('old'), `mE1|${old}`);
+      // An earlier node publishes in the team's epoch as Redis holds it.
+      const epoch = await cmd.get(k.epoch('old'));
+      await cmd.publish(k.teamChannel('old'), `m${epoch}|${old}`);
       await eventually(() => got.length === 1);
       expect(got[0]).toMatchObject({ seq: 1, origin: 'conn-1', to: 'bob', fromId: 'alice' });
       expect(JSON.parse(String(got[0]!.frame))).toEqual({ type: 'message', ...view });

@@ -1,0 +1,136 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import pino from 'pino';
+import WebSocket, { WebSocketServer } from 'ws';
+import type { Delivery } from '../../services/bus';
+import { epochAt } from '../../services/epoch';
+import { Hub, LocalConnection } from '../../services/hub';
+import { createMetrics } from '../../services/metrics';
+import type { ConnectionInfo } from '../../services/types';
+
+/**
+ * The hub's duplicate filter compares (epoch, seq), never seq alone, and tells a
+ * connection of a new epoch or of a gap before anything after it. Real sockets:
+ * a ws server on port 0 and ws clients reading what the hub wrote.
+ */
+const E1 = epochAt(1_000_000);
+const E2 = epochAt(2_000_000);
+const TEAM = 'T';
+
+let wss: WebSocketServer;
+let hub: Hub;
+const clients: WebSocket[] = [];
+
+beforeEach(async () => {
+  wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  await once(wss, 'listening');
+  hub = new Hub({
+    maxBufferedBytes: 1 << 20,
+    heartbeatMs: 60_000,
+    presenceWindowMs: 0,
+    metrics: createMetrics(),
+    log: pino({ level: 'silent' }),
+  });
+});
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.terminate();
+  await new Promise((resolve) => wss.close(resolve));
+});
+
+/** A connection of `userId` in the hub and what its client receives, in order. */
+async function member(userId: string): Promise<{ conn: LocalConnection; got: unknown[] }> {
+  const { port } = wss.address() as AddressInfo;
+  const accepted = once(wss, 'connection') as Promise<[WebSocket]>;
+  const client = new WebSocket(`ws://127.0.0.1:${port}`);
+  clients.push(client);
+  const got: unknown[] = [];
+  client.on('message', (data: Buffer) => got.push(JSON.parse(data.toString('utf8'))));
+  const [socket] = await accepted;
+  const info: ConnectionInfo = {
+    connId: `c-${userId}-${clients.length}`,
+    userId,
+    name: userId,
+    teamId: TEAM,
+    node: 'n',
+    ip: '127.0.0.1',
+    connectedAt: new Date().toISOString(),
+  };
+  const conn = new LocalConnection(info, socket, undefined);
+  hub.add(conn);
+  return { conn, got };
+}
+
+function delivery(epoch: string, seq: number, extra: Partial<Delivery> = {}): Delivery {
+  return {
+    teamId: TEAM,
+    epoch,
+    seq,
+    origin: undefined,
+    to: undefined,
+    fromId: 'sender',
+    frame: JSON.stringify({ type: 'message', seq, epochOfTest: epoch }),
+    ...extra,
+  };
+}
+
+const settle = async (got: unknown[], count: number) => {
+  for (let i = 0; i < 200 && got.length < count; i++) await new Promise((r) => setTimeout(r, 5));
+  // One more turn: anything extra would have arrived by now.
+  await new Promise((r) => setTimeout(r, 20));
+};
+
+test('a new epoch is announced before its first message; an older one is dropped', async () => {
+  const { conn, got } = await member('u');
+  hub.flush(conn, E1, 20);
+  hub.message(delivery(E1, 20)); // covered by the welcome
+  hub.message(delivery(E2, 1));
+  hub.message(delivery(E1, 21)); // from before the reset
+  hub.message(delivery(E2, 2));
+  await settle(got, 3);
+  expect(got).toEqual([
+    { type: 'epoch', teamId: TEAM, epoch: E2, seq: 0 },
+    { type: 'message', seq: 1, epochOfTest: E2 },
+    { type: 'message', seq: 2, epochOfTest: E2 },
+  ]);
+});
+
+test('frames held during the handshake are filtered by the epoch the client was told', async () => {
+  const { conn, got } = await member('u');
+  hub.message(delivery(E1, 7)); // queued before the welcome read the new epoch
+  hub.message(delivery(E2, 1));
+  hub.message(delivery(E2, 2));
+  hub.flush(conn, E2, 1);
+  await settle(got, 1);
+  expect(got).toEqual([{ type: 'message', seq: 2, epochOfTest: E2 }]);
+});
+
+test('the sender and members a direct message skips still hear of the new epoch', async () => {
+  const sender = await member('s');
+  const other = await member('o');
+  const to = await member('r');
+  for (const m of [sender, other, to]) hub.flush(m.conn, E1, 5);
+  hub.message(delivery(E2, 1, { origin: sender.conn.info.connId, to: 'r', fromId: 's' }));
+  await settle(to.got, 2);
+  const notice = { type: 'epoch', teamId: TEAM, epoch: E2, seq: 0 };
+  expect(sender.got).toEqual([notice]);
+  expect(other.got).toEqual([notice]);
+  expect(to.got).toEqual([notice, { type: 'message', seq: 1, epochOfTest: E2 }]);
+});
+
+test('a gap the node cannot fill is told to connections that had not seen it', async () => {
+  const behind = await member('b');
+  const ahead = await member('a');
+  hub.flush(behind.conn, E1, 3);
+  hub.flush(ahead.conn, E1, 9);
+  hub.gap(TEAM, E1, 8);
+  hub.message(delivery(E1, 9));
+  hub.message(delivery(E1, 10));
+  await settle(behind.got, 3);
+  expect(behind.got).toEqual([
+    { type: 'epoch', teamId: TEAM, epoch: E1, seq: 8 },
+    { type: 'message', seq: 9, epochOfTest: E1 },
+    { type: 'message', seq: 10, epochOfTest: E1 },
+  ]);
+  expect(ahead.got).toEqual([{ type: 'message', seq: 10, epochOfTest: E1 }]);
+});
