@@ -25,6 +25,7 @@ export async function createEngine(config: Config, log: Logger): Promise<Engine>
       historySize: config.historySize,
       historyTtlSeconds: config.historyTtlSeconds,
       presenceLeaseMs: config.presenceLeaseMs,
+      backlogMax: config.archiveBacklogMax,
       log,
       ...(sql ? { sql } : {}),
     });

@@ -21,6 +21,8 @@ export interface RedisEngineOptions {
   log: Logger;
   /** SQL Server store: teams and the archive (backlog in a Redis stream). */
   sql?: SqlParts;
+  /** Most messages waiting for the archive before sends are refused. */
+  backlogMax?: number;
 }
 
 /**
@@ -44,6 +46,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     ttlSeconds: options.historyTtlSeconds,
     idempotencyTtlSeconds: IDEMPOTENCY_TTL_MS / 1000,
     archive: sql !== undefined,
+    archiveBacklogMax: options.backlogMax ?? 100_000,
     log,
   });
   const redisHistory = new RedisHistory(cmd, keys, { ttlSeconds: options.historyTtlSeconds });

@@ -29,14 +29,14 @@ end
 /**
  * Publishes a batch of messages, each as one step, in order: a node sends every
  * message of one event-loop turn in one call, so a message costs a loop here,
- * not a command and a round trip. Per message, it checks the ref, takes the team's
- * next seq, joins the archive backlog when archiving is on (so an acknowledged
- * message is never missing from it), appends to the team's stream (origin kept
- * beside the json, never inside, so it cannot reach a client), and only then commits
- * the counter, remembers the ref and PUBLISHes `M<epoch>|<seq>|<routing>|<json>`:
- * receiving nodes route on the header and send the json on without parsing it; the
- * epoch lets them notice a history reset. The json is the message as clients see it,
- * less the frame's `type`.
+ * not a command and a round trip. Per message, it checks the ref, refuses it while
+ * the archive backlog is full, takes the team's next seq, joins the archive backlog
+ * when archiving is on (so an acknowledged message is never missing from it),
+ * appends to the team's stream (origin kept beside the json, never inside, so it
+ * cannot reach a client), and only then commits the counter, remembers the ref and
+ * PUBLISHes `M<epoch>|<seq>|<routing>|<json>`: receiving nodes route on the header
+ * and send the json on without parsing it; the epoch lets them notice a history
+ * reset. The json is the message as clients see it, less the frame's `type`.
  *
  * Nothing that can fail runs after the counter moves, so a refused message never
  * leaves a hole in the seqs. Under maxmemory a script's first write is the one Redis
@@ -46,12 +46,12 @@ end
  * then never be appended again.
  *
  * KEYS: archive, then per message: seq, log, epoch, ref.
- * ARGV: retain, ttl s, ref ttl s, archive ('1'/'0'), fresh epoch, then per message:
- * json head, json tail, channel, use ref ('1'/'0'), message id, origin connId ('' for
- * none), routing (`<origin>|<to>|<fromId>`).
+ * ARGV: retain, ttl s, ref ttl s, archive ('1'/'0'), fresh epoch, most archive backlog
+ * entries (0: no bound), then per message: json head, json tail, channel, use ref
+ * ('1'/'0'), message id, origin connId ('' for none), routing (`<origin>|<to>|<fromId>`).
  * Returns per message {1, seq} when published, {0, "id:seq"} for a repeated ref,
- * or {-1, error} when Redis refused a command (the others still ran); a refusal costs
- * no seq.
+ * {-2, reason} when the archive backlog is full, or {-1, error} when Redis refused a
+ * command (the others still ran); a refusal costs no seq.
  *
  * Sent with EVAL, body and all, not through defineCommand: several batches are in
  * flight at once, and ioredis answers a NOSCRIPT (SCRIPT FLUSH, script eviction) by
@@ -60,11 +60,17 @@ end
  */
 export const PUBLISH_BATCH = `${TEAM_HEAD}
 local retain, ttl, refTtl, archive, fresh = ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1', ARGV[5]
+local backlogMax = tonumber(ARGV[6])
 local function publish(k, a)
   local useRef = ARGV[a + 4] == '1'
   if useRef then
     local prior = redis.call('GET', KEYS[k + 4])
     if prior then return {0, prior} end
+  end
+  -- Past the bound the message is refused, never an older entry dropped: Redis then
+  -- keeps memory for the counters, and SQL gets every message it was promised.
+  if archive and backlogMax > 0 and redis.call('XLEN', KEYS[1]) >= backlogMax then
+    return {-2, 'archive backlog full'}
   end
   local epoch, last = teamHead(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], fresh, ttl)
   local n = tonumber(last)
@@ -98,7 +104,7 @@ local function publish(k, a)
 end
 local out = {}
 for i = 0, (#KEYS - 1) / 4 - 1 do
-  local ok, result = pcall(publish, 1 + i * 4, 5 + i * 7)
+  local ok, result = pcall(publish, 1 + i * 4, 6 + i * 7)
   if ok then
     out[i + 1] = result
   else

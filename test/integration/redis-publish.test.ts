@@ -1,0 +1,62 @@
+import { randomUUID } from 'node:crypto';
+import pino from 'pino';
+import type { Redis } from 'ioredis';
+import { createRedisClient, waitReady } from '../../services/redis-connection';
+import { connect, type TestClient } from '../helpers/client';
+import { describeWithRedis, freePort, RedisServer } from '../helpers/redis-server';
+import { startTestServer, type TestServer } from '../helpers/server';
+
+/** SQL Server configured on a closed port: archiving is on and nothing drains the backlog. */
+async function unreachableSql(): Promise<string> {
+  return `Server=127.0.0.1,${await freePort()};Database=switchboard;User Id=sa;Password=not-used;Encrypt=false`;
+}
+
+/** What the Redis publish path answers when something goes wrong, seen from a socket. */
+describeWithRedis('Redis publish path under faults', () => {
+  let redis: RedisServer;
+  let admin: Redis;
+  let server: TestServer | undefined;
+  const clients: TestClient[] = [];
+
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+    admin = createRedisClient(redis.url, 'admin', pino({ level: 'silent' }));
+    await waitReady(admin, 5000);
+  });
+  afterAll(async () => {
+    admin.disconnect();
+    await redis.stop();
+  });
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+    await server?.close();
+    server = undefined;
+  });
+
+  test('a full archive backlog refuses with unavailable, costs no seq, and accepts again once drained', async () => {
+    const prefix = `p${randomUUID().slice(0, 6)}:`;
+    server = await startTestServer({
+      REDIS_URL: redis.url,
+      REDIS_KEY_PREFIX: prefix,
+      MSSQL_URL: await unreachableSql(),
+      ARCHIVE_BACKLOG_MAX: '3',
+    });
+    const a = await connect(server.socketUrl, { id: 'u1', teamId: 'A' });
+    clients.push(a);
+    for (let i = 1; i <= 3; i++) a.send({ type: 'team', data: i, ref: `r${i}` });
+    for (let i = 1; i <= 3; i++) expect(await a.next('ack')).toMatchObject({ seq: i });
+    a.send({ type: 'team', data: 4, ref: 'r4' });
+    expect(await a.next('error')).toMatchObject({
+      code: 'unavailable',
+      ref: 'r4',
+      message: 'archive backlog full while the database is down; retry',
+    });
+    expect(await admin.xlen(`${prefix}archive`)).toBe(3);
+    expect(await admin.get(`${prefix}{A}:seq`)).toBe('3');
+
+    // As if the archiver had written the backlog to SQL Server.
+    await admin.xtrim(`${prefix}archive`, 'MAXLEN', 0);
+    a.send({ type: 'team', data: 4, ref: 'r4' });
+    expect(await a.next('ack')).toMatchObject({ ref: 'r4', seq: 4 });
+  });
+});
