@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { RedisBus } from '../services/redis-bus';
 import { createRedisClient, waitReady } from '../services/redis-connection';
+import { warnIfEvicting } from '../services/redis-eviction-check';
 import { redisCheck } from '../services/redis-health';
 import { RedisHistory } from '../services/redis-history';
 import { RedisKeys } from '../services/redis-keys';
@@ -64,6 +65,8 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
   // A node may start while Redis is down: it reports not ready and serves once Redis is back.
   const [ready] = await Promise.all([waitReady(cmd, 5000), waitReady(sub, 5000)]);
   if (!ready) log.warn('starting without Redis; /api/ready stays 503 until it is reachable');
+  if (ready) await warnIfEvicting(cmd, log);
+  else cmd.once('ready', () => void warnIfEvicting(cmd, log));
   await presence.start();
   if (sql && backlog) {
     await backlog

@@ -59,4 +59,45 @@ describeWithRedis('Redis publish path under faults', () => {
     a.send({ type: 'team', data: 4, ref: 'r4' });
     expect(await a.next('ack')).toMatchObject({ ref: 'r4', seq: 4 });
   });
+
+  describe('the eviction policy check at start', () => {
+    const warned = (logs: string[]) =>
+      logs.filter((l) => l.includes('maxmemory-policy is not noeviction'));
+
+    test('an evicting policy is warned about once, with its name', async () => {
+      await admin.config('SET', 'maxmemory-policy', 'allkeys-lru');
+      try {
+        server = await startTestServer({ REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'ev1:' });
+      } finally {
+        await admin.config('SET', 'maxmemory-policy', 'noeviction');
+      }
+      const lines = warned(server.logs).map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatchObject({ level: 40, policy: 'allkeys-lru' });
+    });
+
+    test('noeviction is not warned about', async () => {
+      server = await startTestServer({ REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'ev2:' });
+      expect(warned(server.logs)).toEqual([]);
+    });
+
+    test('a Redis that refuses CONFIG is noted at debug and the node serves', async () => {
+      const user = `limited${randomUUID().slice(0, 6)}`;
+      await admin.acl('SETUSER', user, 'on', '>limited-pass', '~*', '&*', '+@all', '-config');
+      const url = new URL(redis.url);
+      url.username = user;
+      url.password = 'limited-pass';
+      server = await startTestServer({
+        REDIS_URL: url.toString(),
+        REDIS_KEY_PREFIX: 'ev3:',
+        LOG_LEVEL: 'debug',
+      });
+      expect(server.logs.some((l) => l.includes('eviction check skipped'))).toBe(true);
+      expect(warned(server.logs)).toEqual([]);
+      const a = await connect(server.socketUrl, { id: 'u1', teamId: 'A' });
+      clients.push(a);
+      a.send({ type: 'team', data: 1, ref: 'r1' });
+      expect(await a.next('ack')).toMatchObject({ seq: 1 });
+    });
+  });
 });
