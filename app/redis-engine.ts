@@ -1,6 +1,10 @@
 import type { Logger } from 'pino';
 import { RedisBus } from '../services/redis-bus';
-import { createRedisClient, waitReady } from '../services/redis-connection';
+import {
+  createRedisClient,
+  DEFAULT_COMMAND_TIMEOUT_MS,
+  waitReady,
+} from '../services/redis-connection';
 import { warnIfEvicting } from '../services/redis-eviction-check';
 import { redisCheck } from '../services/redis-health';
 import { RedisHistory } from '../services/redis-history';
@@ -15,6 +19,8 @@ import { IDEMPOTENCY_TTL_MS } from './memory-engine';
 export interface RedisEngineOptions {
   url: string;
   keyPrefix: string;
+  /** Command connection only: the subscriber has none, the archive reader keeps the default. */
+  commandTimeoutMs?: number;
   nodeId: string;
   historySize: number;
   historyTtlSeconds: number;
@@ -33,7 +39,9 @@ export interface RedisEngineOptions {
  */
 export async function createRedisEngine(options: RedisEngineOptions): Promise<Engine> {
   const { log, sql } = options;
-  const cmd = createRedisClient(options.url, 'command', log);
+  const cmd = createRedisClient(options.url, 'command', log, {
+    commandTimeout: options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+  });
   // Subscriptions queue while connecting; ioredis re-subscribes after every reconnect.
   // No command timeout: under a flood of deliveries a SUBSCRIBE reply can wait, and that is fine.
   const sub = createRedisClient(options.url, 'subscriber', log, {

@@ -7,6 +7,7 @@ import { redisUnavailable } from './redis-errors';
 import { newEpoch, parseEntry } from './redis-history';
 import type { RedisKeys } from './redis-keys';
 import { defineScripts, PUBLISH_BATCH } from './redis-scripts';
+import { sendKnowingOutcome } from './redis-send';
 import { encodeMessageFrame } from './frames';
 import type { Ack, Message, MessageDraft } from './types';
 
@@ -167,8 +168,12 @@ export class RedisBus implements Bus {
   private async sendBatch(batch: QueuedPublish[]): Promise<void> {
     let results: unknown;
     try {
-      results = await this.cmd.eval(PUBLISH_BATCH, ...this.batchArgs(batch));
+      results = await sendKnowingOutcome(this.cmd, 'eval', [
+        PUBLISH_BATCH,
+        ...this.batchArgs(batch),
+      ]);
     } catch (err) {
+      // `unavailable` only when Redis surely did not run it; otherwise `indeterminate`.
       const error = redisUnavailable(err);
       for (const queued of batch) queued.reject(error);
       return;
