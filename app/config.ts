@@ -86,6 +86,7 @@ const schema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_.:-]{0,32}$/, 'must be up to 32 chars of A-Z a-z 0-9 _ . : -')
     .default('sb:'),
+  REDIS_COMMAND_TIMEOUT_MS: int(50, 600_000).default(5000),
   HISTORY_TTL_S: int(1).default(7 * 24 * 3600),
   PRESENCE_LEASE_MS: int(300, 600_000).default(15_000),
   MSSQL_URL: z.string().min(1).optional(),
@@ -125,6 +126,11 @@ export interface Config {
   /** Set: the Redis engine; unset: the embedded memory engine. */
   redisUrl: string | undefined;
   redisKeyPrefix: string;
+  /**
+   * Longest a command on the Redis command connection waits for its answer; a
+   * publish that times out is answered `indeterminate`.
+   */
+  redisCommandTimeoutMs: number;
   historyTtlSeconds: number;
   presenceLeaseMs: number;
   /** Set: the SQL Server store (teams and the archive). */
@@ -205,6 +211,7 @@ export function loadConfig(env: Env): Config {
     handshakeTimeoutMs: c.HANDSHAKE_TIMEOUT_MS,
     redisUrl: c.REDIS_URL,
     redisKeyPrefix: c.REDIS_KEY_PREFIX,
+    redisCommandTimeoutMs: c.REDIS_COMMAND_TIMEOUT_MS,
     historyTtlSeconds: c.HISTORY_TTL_S,
     presenceLeaseMs: c.PRESENCE_LEASE_MS,
     mssql,

@@ -21,10 +21,12 @@ export async function createEngine(config: Config, log: Logger): Promise<Engine>
     return createRedisEngine({
       url: config.redisUrl,
       keyPrefix: config.redisKeyPrefix,
+      commandTimeoutMs: config.redisCommandTimeoutMs,
       nodeId: config.nodeId,
       historySize: config.historySize,
       historyTtlSeconds: config.historyTtlSeconds,
       presenceLeaseMs: config.presenceLeaseMs,
+      backlogMax: config.archiveBacklogMax,
       log,
       ...(sql ? { sql } : {}),
     });

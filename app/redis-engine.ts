@@ -1,6 +1,11 @@
 import type { Logger } from 'pino';
 import { RedisBus } from '../services/redis-bus';
-import { createRedisClient, waitReady } from '../services/redis-connection';
+import {
+  createRedisClient,
+  DEFAULT_COMMAND_TIMEOUT_MS,
+  waitReady,
+} from '../services/redis-connection';
+import { warnIfEvicting } from '../services/redis-eviction-check';
 import { redisCheck } from '../services/redis-health';
 import { RedisHistory } from '../services/redis-history';
 import { RedisKeys } from '../services/redis-keys';
@@ -14,6 +19,8 @@ import { IDEMPOTENCY_TTL_MS } from './memory-engine';
 export interface RedisEngineOptions {
   url: string;
   keyPrefix: string;
+  /** Command connection only: the subscriber has none, the archive reader keeps the default. */
+  commandTimeoutMs?: number;
   nodeId: string;
   historySize: number;
   historyTtlSeconds: number;
@@ -21,6 +28,8 @@ export interface RedisEngineOptions {
   log: Logger;
   /** SQL Server store: teams and the archive (backlog in a Redis stream). */
   sql?: SqlParts;
+  /** Most messages waiting for the archive before sends are refused. */
+  backlogMax?: number;
 }
 
 /**
@@ -30,7 +39,9 @@ export interface RedisEngineOptions {
  */
 export async function createRedisEngine(options: RedisEngineOptions): Promise<Engine> {
   const { log, sql } = options;
-  const cmd = createRedisClient(options.url, 'command', log);
+  const cmd = createRedisClient(options.url, 'command', log, {
+    commandTimeout: options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+  });
   // Subscriptions queue while connecting; ioredis re-subscribes after every reconnect.
   // No command timeout: under a flood of deliveries a SUBSCRIBE reply can wait, and that is fine.
   const sub = createRedisClient(options.url, 'subscriber', log, {
@@ -44,6 +55,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     ttlSeconds: options.historyTtlSeconds,
     idempotencyTtlSeconds: IDEMPOTENCY_TTL_MS / 1000,
     archive: sql !== undefined,
+    archiveBacklogMax: options.backlogMax ?? 100_000,
     log,
   });
   const redisHistory = new RedisHistory(cmd, keys, { ttlSeconds: options.historyTtlSeconds });
@@ -61,6 +73,8 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
   // A node may start while Redis is down: it reports not ready and serves once Redis is back.
   const [ready] = await Promise.all([waitReady(cmd, 5000), waitReady(sub, 5000)]);
   if (!ready) log.warn('starting without Redis; /api/ready stays 503 until it is reachable');
+  if (ready) await warnIfEvicting(cmd, log);
+  else cmd.once('ready', () => void warnIfEvicting(cmd, log));
   await presence.start();
   if (sql && backlog) {
     await backlog

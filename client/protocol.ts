@@ -82,7 +82,7 @@ export interface EpochChange {
 
 /** Codes of the server's `error` frames (PROTOCOL §2). */
 export type ServerErrorCode =
-  'bad_request' | 'rate_limited' | 'unavailable' | 'forbidden' | 'internal';
+  'bad_request' | 'rate_limited' | 'unavailable' | 'indeterminate' | 'forbidden' | 'internal';
 
 /** Frames from the server. */
 export type ServerFrame<T = unknown> =

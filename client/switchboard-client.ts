@@ -126,7 +126,16 @@ export interface ClientEvents<T = unknown> {
 export type ClientErrorCode =
   ServerErrorCode | 'timeout' | 'closed' | 'too_large' | 'connection_failed' | 'protocol';
 
-const RETRYABLE = new Set<string>(['unavailable', 'rate_limited', 'timeout', 'internal']);
+const RETRYABLE = new Set<string>([
+  'unavailable',
+  'indeterminate',
+  'rate_limited',
+  'timeout',
+  'internal',
+]);
+
+/** Wait before a send answered `indeterminate` goes again with its ref. */
+const INDETERMINATE_RETRY_MS = 500;
 
 export class SwitchboardError extends Error {
   /** A code of the server's `error` frame, or one of the client's own. */
@@ -173,6 +182,8 @@ interface Pending {
   /** Dropped by the server's rate limit at least once. */
   rateLimited: boolean;
   timer: Timer | undefined;
+  /** A send answered `indeterminate`, waiting to go again with its ref. */
+  resend: Timer | undefined;
   reply(frame: ServerFrame): void;
   fail(error: SwitchboardError): void;
 }
@@ -495,6 +506,7 @@ export class SwitchboardClient<T = unknown> {
       wasInFlight: false,
       rateLimited: false,
       timer: undefined,
+      resend: undefined,
       reply,
       fail,
     };
@@ -531,6 +543,7 @@ export class SwitchboardClient<T = unknown> {
 
   private remove(p: Pending): void {
     clearTimeout(p.timer);
+    clearTimeout(p.resend);
     const i = this.pending.indexOf(p);
     if (i >= 0) this.pending.splice(i, 1);
     if (p.ref !== undefined && this.byRef.get(p.ref) === p) this.byRef.delete(p.ref);
@@ -847,6 +860,10 @@ export class SwitchboardClient<T = unknown> {
     if (frame.ref !== undefined) {
       // No match: the call timed out already and its caller was told.
       const p = this.byRef.get(frame.ref);
+      if (p && code === 'indeterminate' && p.kind === 'send') {
+        this.resendLater(p);
+        return;
+      }
       if (p) this.settle(p, () => p.fail(error));
       return;
     }
@@ -869,6 +886,23 @@ export class SwitchboardClient<T = unknown> {
       return;
     }
     this.emit('error', error);
+  }
+
+  /**
+   * The server could not tell whether the send was stored. The same ref again is
+   * answered with the first ack if it was, and publishes it if it was not, so the
+   * call goes on until an ack, a definite refusal, or its timeout.
+   */
+  private resendLater(p: Pending): void {
+    p.gen = 0;
+    // If it was stored, a resume may replay it: held back like a send cut off by a drop.
+    p.wasInFlight = true;
+    clearTimeout(p.resend);
+    p.resend = setTimeout(() => {
+      p.resend = undefined;
+      // A reconnect meanwhile has written it already.
+      if (p.gen === 0) this.write(p);
+    }, INDETERMINATE_RETRY_MS);
   }
 
   private deliver(frame: Inbound<T>): void {

@@ -47,6 +47,7 @@ const SOCKET_CODES = new Set<ErrorCode>([
   'bad_request',
   'rate_limited',
   'unavailable',
+  'indeterminate',
   'forbidden',
   'internal',
 ]);

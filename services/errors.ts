@@ -17,6 +17,12 @@ export const errorCatalogue = {
   internal: { status: 500, message: 'internal error' },
   not_implemented: { status: 501, message: 'not implemented' },
   unavailable: { status: 503, message: 'a backend is unavailable; retry' },
+  // Not 503: that says "not accepted", and a blind retry of a stored message duplicates it.
+  indeterminate: {
+    status: 504,
+    message:
+      'the backend did not answer in time; send it again with the same ref to learn whether it was stored',
+  },
 } as const;
 
 export type ErrorCode = keyof typeof errorCatalogue;

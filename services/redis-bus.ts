@@ -8,6 +8,7 @@ import { redisUnavailable } from './redis-errors';
 import { newEpoch, parseEntry } from './redis-history';
 import type { RedisKeys } from './redis-keys';
 import { defineScripts, PUBLISH_BATCH } from './redis-scripts';
+import { sendKnowingOutcome } from './redis-send';
 import { encodeMessageFrame } from './frames';
 import type { Ack, Message, MessageDraft } from './types';
 
@@ -21,6 +22,8 @@ export interface RedisBusOptions {
   idempotencyTtlSeconds: number;
   /** Append every accepted message to the archive backlog stream (SQL Server store on). */
   archive?: boolean;
+  /** With `archive`: most entries the backlog stream holds; past it sends are refused. 0: no bound. */
+  archiveBacklogMax?: number;
   log: Logger;
 }
 
@@ -40,6 +43,10 @@ interface TeamState {
 
 /** Messages per publish script call; a larger turn is split, so one call never holds Redis long. */
 const MAX_BATCH = 256;
+
+/** The memory engine's words for the same refusal (MemoryBus), so clients see one message. */
+const BACKLOG_FULL = () =>
+  new AppError('unavailable', 'archive backlog full while the database is down; retry');
 
 interface QueuedPublish {
   teamId: string;
@@ -176,8 +183,12 @@ export class RedisBus implements Bus {
   private async sendBatch(batch: QueuedPublish[]): Promise<void> {
     let results: unknown;
     try {
-      results = await this.cmd.eval(PUBLISH_BATCH, ...this.batchArgs(batch));
+      results = await sendKnowingOutcome(this.cmd, 'eval', [
+        PUBLISH_BATCH,
+        ...this.batchArgs(batch),
+      ]);
     } catch (err) {
+      // `unavailable` only when Redis surely did not run it; otherwise `indeterminate`.
       const error = redisUnavailable(err);
       for (const queued of batch) queued.reject(error);
       return;
@@ -189,6 +200,10 @@ export class RedisBus implements Bus {
         queued.resolve(answer as [number, string | number]);
         return;
       }
+      if (Array.isArray(answer) && answer[0] === -2) {
+        queued.reject(BACKLOG_FULL());
+        return;
+      }
       // Redis refused one of the message's commands (a key of the wrong type, say):
       // not an outage, so it is worth an operator's look.
       this.options.log.error({ teamId: queued.teamId, answer }, 'publish script refused a message');
@@ -198,7 +213,7 @@ export class RedisBus implements Bus {
 
   /** numkeys, KEYS and ARGV of the publish script for a batch. */
   private batchArgs(batch: QueuedPublish[]): [number, ...(string | number)[]] {
-    const { retain, ttlSeconds, idempotencyTtlSeconds, archive } = this.options;
+    const { retain, ttlSeconds, idempotencyTtlSeconds, archive, archiveBacklogMax } = this.options;
     const keys: string[] = [this.keys.archive()];
     const args: (string | number)[] = [
       retain,
@@ -206,6 +221,7 @@ export class RedisBus implements Bus {
       idempotencyTtlSeconds,
       archive === true ? '1' : '0',
       newEpoch(),
+      archiveBacklogMax ?? 0,
     ];
     for (const { teamId, message, ref } of batch) {
       // The script splices the seq into the client frame's JSON, so data is encoded

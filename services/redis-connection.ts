@@ -25,11 +25,15 @@ export function waitReady(client: Redis, timeoutMs: number): Promise<boolean> {
 /** Attempts after which a still-failing connection is reported as a long outage. */
 export const LONG_OUTAGE_ATTEMPTS = 20;
 
+/** How long a command waits for its answer unless the caller says otherwise. */
+export const DEFAULT_COMMAND_TIMEOUT_MS = 5000;
+
 /**
  * A Redis client for this server. Commands fail at once while disconnected (no
  * offline queue, no resend of unanswered commands), so a send is answered
- * `unavailable` instead of waiting or being applied twice; the client keeps
- * reconnecting on its own. State changes are logged once each, not per attempt.
+ * `unavailable` instead of waiting, and one that got no answer is never applied
+ * twice (it is answered `indeterminate`); the client keeps reconnecting on its own.
+ * State changes are logged once each, not per attempt.
  */
 export function createRedisClient(
   url: string,
@@ -44,7 +48,7 @@ export function createRedisClient(
     enableOfflineQueue: false,
     autoResendUnfulfilledCommands: false,
     maxRetriesPerRequest: 0,
-    commandTimeout: 5000,
+    commandTimeout: DEFAULT_COMMAND_TIMEOUT_MS,
     connectTimeout: 5000,
     retryStrategy: (times) => {
       attempts = times;

@@ -42,6 +42,7 @@ export class RedisHistory implements History {
       const [seq, epoch] = await this.redis.sbHead(
         this.keys.seq(teamId),
         this.keys.epoch(teamId),
+        this.keys.log(teamId),
         newEpoch(),
         this.options.ttlSeconds,
       );
@@ -58,7 +59,13 @@ export class RedisHistory implements History {
       // One MULTI: the head, the range and the oldest entry describe the same moment.
       results = await this.redis
         .multi()
-        .sbHead(this.keys.seq(teamId), this.keys.epoch(teamId), newEpoch(), this.options.ttlSeconds)
+        .sbHead(
+          this.keys.seq(teamId),
+          this.keys.epoch(teamId),
+          this.keys.log(teamId),
+          newEpoch(),
+          this.options.ttlSeconds,
+        )
         .xrange(this.keys.log(teamId), `${since + 1}-0`, '+')
         .xrange(this.keys.log(teamId), '-', '+', 'COUNT', 1)
         .exec();

@@ -6,70 +6,105 @@ import type { ClientContext, Redis, Result } from 'ioredis';
  */
 
 /**
+ * A team's state is its counter and its epoch, written together with one TTL. When
+ * either is gone (evicted, or written by a node that predates this rule) the history
+ * cannot be trusted: seqs restart at 1 in a new epoch, so no (epoch, seq) is used
+ * twice, in Redis or in the SQL archive keyed on it. A team never seen before takes
+ * the same path. The log is deleted only when there is one, so that for a new team
+ * the first write is one Redis may refuse when it is out of memory.
+ * Returns the epoch and the last seq.
+ */
+const TEAM_HEAD = `
+local function teamHead(seqKey, logKey, epochKey, fresh, ttl)
+  local epoch = redis.call('GET', epochKey)
+  local last = redis.call('GET', seqKey)
+  if epoch and last then return epoch, last end
+  redis.call('SET', epochKey, fresh, 'EX', ttl)
+  if redis.call('EXISTS', logKey) == 1 then redis.call('DEL', logKey) end
+  redis.call('SET', seqKey, 0, 'EX', ttl)
+  return fresh, '0'
+end
+`;
+
+/**
  * Publishes a batch of messages, each as one step, in order: a node sends every
  * message of one event-loop turn in one call, so a message costs a loop here,
- * not a command and a round trip. Per message, it checks the ref, assigns the
- * team's next seq, appends to the team's stream (origin kept beside the json,
- * never inside, so it cannot reach a client), remembers the ref, joins the
- * archive backlog when archiving is on (so an acknowledged message is never
- * missing from it) and PUBLISHes `M<epoch>|<seq>|<routing>|<json>`: receiving
- * nodes route on the header and send the json on without parsing it; the epoch
- * lets them notice a history reset. The json is the message as clients see it,
- * less the frame's `type`.
+ * not a command and a round trip. Per message, it checks the ref, refuses it while
+ * the archive backlog is full, takes the team's next seq, joins the archive backlog
+ * when archiving is on (so an acknowledged message is never missing from it),
+ * appends to the team's stream (origin kept beside the json, never inside, so it
+ * cannot reach a client), and only then commits the counter, remembers the ref and
+ * PUBLISHes `M<epoch>|<seq>|<routing>|<json>`: receiving nodes route on the header
+ * and send the json on without parsing it; the epoch lets them notice a history
+ * reset. The json is the message as clients see it, less the frame's `type`.
+ *
+ * Nothing that can fail runs after the counter moves, so a refused message never
+ * leaves a hole in the seqs. Under maxmemory a script's first write is the one Redis
+ * refuses, and it comes before the counter too. The backlog entry goes first because
+ * it is the one that can be undone: its id is Redis's (`*`), while an XDEL from the
+ * team's stream would leave the stream's last id at the seq, and the same seq could
+ * then never be appended again.
  *
  * KEYS: archive, then per message: seq, log, epoch, ref.
- * ARGV: retain, ttl s, ref ttl s, archive ('1'/'0'), fresh epoch, then per message:
- * json head, json tail, channel, use ref ('1'/'0'), message id, origin connId
- * ('' for none), routing (`<origin>|<to>|<fromId>`).
+ * ARGV: retain, ttl s, ref ttl s, archive ('1'/'0'), fresh epoch, most archive backlog
+ * entries (0: no bound), then per message: json head, json tail, channel, use ref
+ * ('1'/'0'), message id, origin connId ('' for none), routing (`<origin>|<to>|<fromId>`).
  * Returns per message {1, seq} when published, {0, "id:seq"} for a repeated ref,
- * or {-1, error} when Redis refused a command (the others still ran).
+ * {-2, reason} when the archive backlog is full, or {-1, error} when Redis refused a
+ * command (the others still ran); a refusal costs no seq.
  *
  * Sent with EVAL, body and all, not through defineCommand: several batches are in
  * flight at once, and ioredis answers a NOSCRIPT (SCRIPT FLUSH, script eviction) by
  * resending the batch later, behind batches sent after it, which would break seq
  * order. Redis caches the compiled script by its hash either way.
  */
-export const PUBLISH_BATCH = `
-local retain, ttl, refTtl, archive, fresh = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+export const PUBLISH_BATCH = `${TEAM_HEAD}
+local retain, ttl, refTtl, archive, fresh = ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1', ARGV[5]
+local backlogMax = tonumber(ARGV[6])
 local function publish(k, a)
   local useRef = ARGV[a + 4] == '1'
   if useRef then
     local prior = redis.call('GET', KEYS[k + 4])
     if prior then return {0, prior} end
   end
-  local epoch = redis.call('GET', KEYS[k + 3])
-  if redis.call('EXISTS', KEYS[k + 1]) == 0 and redis.call('EXISTS', KEYS[k + 2]) == 1 then
-    -- The counter is gone but a log is left: the history cannot be trusted, start a new epoch.
-    redis.call('DEL', KEYS[k + 2])
-    epoch = false
+  -- Past the bound the message is refused, never an older entry dropped: Redis then
+  -- keeps memory for the counters, and SQL gets every message it was promised.
+  if archive and backlogMax > 0 and redis.call('XLEN', KEYS[1]) >= backlogMax then
+    return {-2, 'archive backlog full'}
   end
-  if not epoch then
-    epoch = fresh
-    redis.call('SET', KEYS[k + 3], epoch)
-  end
-  local seq = redis.call('INCR', KEYS[k + 1])
+  local epoch, last = teamHead(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], fresh, ttl)
+  local n = tonumber(last)
+  if not n then return {-1, 'the seq counter is not a number'} end
+  local seq = n + 1
   local json = ARGV[a + 1] .. seq .. ARGV[a + 2]
-  local origin = ARGV[a + 6]
-  if origin == '' then
-    redis.call('XADD', KEYS[k + 2], 'MAXLEN', retain, seq .. '-0', 'm', json)
-  else
-    redis.call('XADD', KEYS[k + 2], 'MAXLEN', retain, seq .. '-0', 'm', json, 'o', origin)
+  local queued = false
+  if archive then
+    queued = redis.call('XADD', KEYS[1], '*', 'e', epoch, 'm', json)
   end
-  redis.call('EXPIRE', KEYS[k + 1], ttl)
+  local origin = ARGV[a + 6]
+  local added
+  if origin == '' then
+    added = redis.pcall('XADD', KEYS[k + 2], seq .. '-0', 'm', json)
+  else
+    added = redis.pcall('XADD', KEYS[k + 2], seq .. '-0', 'm', json, 'o', origin)
+  end
+  if type(added) == 'table' and added.err then
+    if queued then redis.call('XDEL', KEYS[1], queued) end
+    return {-1, added.err}
+  end
+  redis.call('SET', KEYS[k + 1], seq, 'EX', ttl)
   redis.call('EXPIRE', KEYS[k + 2], ttl)
   redis.call('EXPIRE', KEYS[k + 3], ttl)
+  redis.call('XTRIM', KEYS[k + 2], 'MAXLEN', retain)
   if useRef then
     redis.call('SET', KEYS[k + 4], ARGV[a + 5] .. ':' .. seq, 'EX', refTtl)
-  end
-  if archive == '1' then
-    redis.call('XADD', KEYS[1], '*', 'e', epoch, 'm', json)
   end
   redis.call('PUBLISH', ARGV[a + 3], 'M' .. epoch .. '|' .. seq .. '|' .. ARGV[a + 7] .. '|' .. json)
   return {1, seq}
 end
 local out = {}
 for i = 0, (#KEYS - 1) / 4 - 1 do
-  local ok, result = pcall(publish, 1 + i * 4, 5 + i * 7)
+  local ok, result = pcall(publish, 1 + i * 4, 6 + i * 7)
   if ok then
     out[i + 1] = result
   else
@@ -79,14 +114,14 @@ end
 return out
 `;
 
-/** KEYS: seq, epoch. ARGV: fresh epoch, ttl s. Returns {seq, epoch}, creating the epoch if missing. */
-const HEAD = `
-local e = redis.call('GET', KEYS[2])
-if not e then
-  e = ARGV[1]
-  redis.call('SET', KEYS[2], e, 'EX', ARGV[2])
-end
-return {redis.call('GET', KEYS[1]) or '0', e}
+/**
+ * KEYS: seq, epoch, log. ARGV: fresh epoch, ttl s. Returns {seq, epoch}; a team
+ * without both keys gets them here (see TEAM_HEAD), so the epoch a welcome names is
+ * the one the team's next message is published in.
+ */
+const HEAD = `${TEAM_HEAD}
+local epoch, last = teamHead(KEYS[1], KEYS[3], KEYS[2], ARGV[1], ARGV[2])
+return {last, epoch}
 `;
 
 /**
@@ -140,7 +175,7 @@ declare module 'ioredis' {
 
 /** Registers every script on a client; safe to call more than once. */
 export function defineScripts(redis: Redis): void {
-  redis.defineCommand('sbHead', { numberOfKeys: 2, lua: HEAD });
+  redis.defineCommand('sbHead', { numberOfKeys: 3, lua: HEAD });
   redis.defineCommand('sbPresenceAdd', { numberOfKeys: 7, lua: PRESENCE_ADD });
   redis.defineCommand('sbPresenceRemove', { numberOfKeys: 8, lua: PRESENCE_REMOVE });
 }

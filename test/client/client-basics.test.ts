@@ -16,8 +16,10 @@ let releaseHung: () => void = () => undefined;
 
 /**
  * The memory engine, except that a message whose data is "fail" is refused as if
- * the backend were down, and one whose data is "hang" is never stored until the
- * test ends: the error and timeout paths of a real server.
+ * the backend were down, one whose data is "hang" is never stored until the test
+ * ends, and the first one whose data is "unsure" is stored but answered
+ * `indeterminate`, as after a Redis timeout: the error and timeout paths of a real
+ * server.
  */
 function faultyEngine(config: { historySize: number }): Engine {
   const engine = createMemoryEngine({
@@ -26,8 +28,13 @@ function faultyEngine(config: { historySize: number }): Engine {
   });
   const publishOnce = engine.bus.publishOnce.bind(engine.bus);
   const hung = new Promise<void>((resolve) => (releaseHung = resolve));
+  let unsure = 0;
   engine.bus.publishOnce = async (draft, key) => {
     if (draft.data === 'fail') throw new AppError('unavailable', 'test: backend down');
+    if (draft.data === 'unsure' && unsure++ === 0) {
+      await publishOnce(draft, key);
+      throw new AppError('indeterminate', 'test: no answer in time');
+    }
     if (draft.data === 'hang') await hung;
     return publishOnce(draft, key);
   };
@@ -156,6 +163,20 @@ describe('client library against a real server', () => {
     expect(retry).toEqual(first);
     const stored = await api<{ messages: unknown[] }>(server, 'GET', '/api/teams/T/messages');
     expect(stored.body.messages).toHaveLength(1);
+  });
+
+  test('a send answered indeterminate goes again with its ref and resolves with the first ack', async () => {
+    const ann = record<string>(server.socketUrl, { id: 'ann', teamId: 'T' });
+    const bob = record<string>(server.socketUrl, { id: 'bob', teamId: 'T' });
+    await ann.client.connect();
+    await bob.client.connect();
+    const ack = await ann.client.send('unsure');
+    expect(ack).toMatchObject({ seq: 1 });
+    await until(() => bob.messages.length === 1);
+    expect(bob.messages[0]!.id).toBe(ack.id);
+    const stored = await api<{ messages: unknown[] }>(server, 'GET', '/api/teams/T/messages');
+    expect(stored.body.messages).toHaveLength(1);
+    expect(ann.errors).toEqual([]);
   });
 
   test('bad input is refused before it reaches the wire', async () => {

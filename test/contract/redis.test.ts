@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Delivery } from '../../services/bus';
 import type { Message } from '../../services/types';
 import pino from 'pino';
-import { RedisBus } from '../../services/redis-bus';
+import { RedisBus, type RedisBusOptions } from '../../services/redis-bus';
 import { createRedisClient, waitReady } from '../../services/redis-connection';
 import { RedisHistory } from '../../services/redis-history';
 import { RedisKeys } from '../../services/redis-keys';
@@ -85,7 +85,10 @@ describeWithRedis('redis implementations', () => {
   storeContract('redis', async () => new RedisStore(await client('command'), keys()));
 
   /** A bus of its own, on fresh keys, for the tests below; `retain` is the stream length. */
-  async function lone(retain = 100): Promise<{ bus: RedisBus; cmd: Redis; k: RedisKeys }> {
+  async function lone(
+    retain = 100,
+    extra: Partial<RedisBusOptions> = {},
+  ): Promise<{ bus: RedisBus; cmd: Redis; k: RedisKeys; history: RedisHistory }> {
     const k = keys();
     const cmd = await client('command');
     const sub = await client('subscriber', true);
@@ -95,8 +98,9 @@ describeWithRedis('redis implementations', () => {
       ttlSeconds: 3600,
       idempotencyTtlSeconds: 600,
       log,
+      ...extra,
     });
-    return { bus, cmd, k };
+    return { bus, cmd, k, history: new RedisHistory(cmd, k, { ttlSeconds: 3600 }) };
   }
 
   test('a message in the payload format of earlier nodes is still delivered', async () => {
@@ -149,8 +153,10 @@ describeWithRedis('redis implementations', () => {
   test('a message Redis refuses fails alone; the rest of its batch is published', async () => {
     const { bus, cmd, k } = await lone();
     try {
-      // A seq counter that is not a number makes INCR fail for that team only.
+      // A seq counter that is not a number (beside its epoch, so the team is not
+      // simply renewed) fails that team only.
       await cmd.set(k.seq('broken'), 'not a number');
+      await cmd.set(k.epoch('broken'), 'e1');
       const from = { id: 'alice', name: 'Alice' };
       const [before, broken, after] = await Promise.allSettled([
         bus.publish({ teamId: 'fine', from, data: 1 }),
@@ -164,5 +170,121 @@ describeWithRedis('redis implementations', () => {
     } finally {
       await bus.close();
     }
+  });
+
+  describe('a refused message costs no seq', () => {
+    const from = { id: 'alice', name: 'Alice' };
+
+    test('the team stream of the wrong type: refused, and the next message takes the next seq', async () => {
+      const { bus, cmd, k, history } = await lone();
+      try {
+        expect((await bus.publish({ teamId: 'T', from, data: 1 })).seq).toBe(1);
+        const { epoch } = await history.head('T');
+        await cmd.set(k.log('T'), 'not a stream');
+        await expect(bus.publish({ teamId: 'T', from, data: 2 })).rejects.toMatchObject({
+          code: 'unavailable',
+        });
+        expect(await cmd.get(k.seq('T'))).toBe('1');
+        await cmd.del(k.log('T'));
+        expect((await bus.publish({ teamId: 'T', from, data: 3 })).seq).toBe(2);
+        expect(await history.head('T')).toEqual({ seq: 2, epoch });
+      } finally {
+        await bus.close();
+      }
+    });
+
+    test('the archive backlog of the wrong type: refused, nothing stored, the next seq follows', async () => {
+      const { bus, cmd, k, history } = await lone(100, { archive: true });
+      try {
+        expect((await bus.publish({ teamId: 'T', from, data: 1 })).seq).toBe(1);
+        await cmd.del(k.archive());
+        await cmd.set(k.archive(), 'not a stream');
+        await expect(bus.publish({ teamId: 'T', from, data: 2 })).rejects.toMatchObject({
+          code: 'unavailable',
+        });
+        // Not in the team's history either: the sender was told it was not accepted.
+        expect((await history.before('T', { limit: 10 })).messages.map((m) => m.data)).toEqual([1]);
+        await cmd.del(k.archive());
+        expect((await bus.publish({ teamId: 'T', from, data: 3 })).seq).toBe(2);
+        expect(await cmd.xlen(k.archive())).toBe(1);
+      } finally {
+        await bus.close();
+      }
+    });
+
+    test('Redis out of memory: refused with unavailable, and the next seq follows once it has room', async () => {
+      const admin = await client('admin');
+      const { bus, cmd, k } = await lone(100, { archive: true });
+      try {
+        expect((await bus.publish({ teamId: 'T', from, data: 1 })).seq).toBe(1);
+        await admin.config('SET', 'maxmemory', '1');
+        await expect(bus.publish({ teamId: 'T', from, data: 2 })).rejects.toMatchObject({
+          code: 'unavailable',
+        });
+        await expect(bus.publish({ teamId: 'U', from, data: 1 })).rejects.toMatchObject({
+          code: 'unavailable',
+        });
+        await admin.config('SET', 'maxmemory', '0');
+        expect((await bus.publish({ teamId: 'T', from, data: 3 })).seq).toBe(2);
+        expect((await bus.publish({ teamId: 'U', from, data: 4 })).seq).toBe(1);
+        expect(await cmd.xlen(k.log('T'))).toBe(2);
+        expect(await cmd.xlen(k.archive())).toBe(3);
+      } finally {
+        await admin.config('SET', 'maxmemory', '0');
+        await bus.close();
+      }
+    });
+  });
+
+  describe('a team whose counter is gone', () => {
+    const from = { id: 'alice', name: 'Alice' };
+
+    test('a missing seq key beside its epoch key starts a new epoch at seq 1', async () => {
+      const { bus, cmd, k, history } = await lone();
+      try {
+        for (let i = 1; i <= 3; i++) await bus.publish({ teamId: 'T', from, data: i });
+        const before = await history.head('T');
+        expect(before.seq).toBe(3);
+        // As an eviction would: the counter goes, the epoch key and the log stay.
+        await cmd.del(k.seq('T'));
+        expect((await bus.publish({ teamId: 'T', from, data: 4 })).seq).toBe(1);
+        const after = await history.head('T');
+        expect(after).toEqual({ seq: 1, epoch: expect.any(String) });
+        expect(after.epoch).not.toBe(before.epoch);
+        expect((await history.before('T', { limit: 10 })).messages.map((m) => m.data)).toEqual([4]);
+      } finally {
+        await bus.close();
+      }
+    });
+
+    test('the counter and the log both gone, the epoch left: still a new epoch', async () => {
+      const { bus, cmd, k, history } = await lone();
+      try {
+        await bus.publish({ teamId: 'T', from, data: 1 });
+        const before = await history.head('T');
+        await cmd.del(k.seq('T'), k.log('T'));
+        expect((await bus.publish({ teamId: 'T', from, data: 2 })).seq).toBe(1);
+        expect((await history.head('T')).epoch).not.toBe(before.epoch);
+      } finally {
+        await bus.close();
+      }
+    });
+
+    test('a fresh team whose head was read before its first message keeps its epoch', async () => {
+      const { bus, cmd, k, history } = await lone();
+      try {
+        const head = await history.head('fresh');
+        expect(head.seq).toBe(0);
+        // Both keys exist from the first read on, with the same TTL.
+        expect(await cmd.ttl(k.seq('fresh'))).toBeGreaterThan(0);
+        expect(await cmd.ttl(k.epoch('fresh'))).toBeGreaterThan(0);
+        expect((await bus.publish({ teamId: 'fresh', from, data: 1 })).seq).toBe(1);
+        expect(await history.head('fresh')).toEqual({ seq: 1, epoch: head.epoch });
+        const replay = await history.replay('fresh', { since: 0, epoch: head.epoch });
+        expect(replay).toMatchObject({ complete: true, head: { seq: 1, epoch: head.epoch } });
+      } finally {
+        await bus.close();
+      }
+    });
   });
 });

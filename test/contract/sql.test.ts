@@ -5,6 +5,12 @@ import type { ArchivedMessage } from '../../services/archive';
 import { SqlArchive } from '../../services/sql-archive';
 import { migrate, parseSqlUrl, SqlConnection } from '../../services/sql-connection';
 import { SqlStore } from '../../services/sql-store';
+import { RedisBacklog } from '../../services/redis-backlog';
+import { RedisBus } from '../../services/redis-bus';
+import { createRedisClient, waitReady } from '../../services/redis-connection';
+import { RedisHistory } from '../../services/redis-history';
+import { RedisKeys } from '../../services/redis-keys';
+import { describeWithRedis, RedisServer } from '../helpers/redis-server';
 import { storeContract } from './store-contract';
 
 /**
@@ -90,6 +96,61 @@ if (url === undefined || url === '') {
       expect(newest[0]!.to).toBe('u2');
       expect((await archive.before(teamId, 'e1', 3, 10)).map((m) => m.seq)).toEqual([2, 1]);
       expect((await archive.between(teamId, 'e2', 0, 10)).map((m) => m.seq)).toEqual([1]);
+    });
+  });
+
+  describeWithRedis('sql archive fed by the Redis engine', () => {
+    let redis: RedisServer;
+    beforeAll(async () => {
+      redis = await RedisServer.start();
+    });
+    afterAll(async () => {
+      await redis.stop();
+    });
+
+    test('a team whose Redis counter was lost restarts in a new epoch: no archived row collides', async () => {
+      const cmd = createRedisClient(redis.url, 'command', log);
+      const sub = createRedisClient(redis.url, 'subscriber', log, { enableOfflineQueue: true });
+      const blocking = createRedisClient(redis.url, 'archive', log);
+      await Promise.all([cmd, sub, blocking].map((c) => waitReady(c, 5000)));
+      const keys = new RedisKeys(`s${randomUUID().slice(0, 6)}:`);
+      const bus = new RedisBus(cmd, sub, keys, {
+        nodeId: 'n',
+        retain: 100,
+        ttlSeconds: 60,
+        idempotencyTtlSeconds: 60,
+        archive: true,
+        archiveBacklogMax: 100,
+        log,
+      });
+      const history = new RedisHistory(cmd, keys, { ttlSeconds: 60 });
+      const backlog = new RedisBacklog(cmd, blocking, keys, 'n');
+      const archive = new SqlArchive(await connected());
+      const teamId = `t-${randomUUID().slice(0, 12)}`;
+      const from = { id: 'u1', name: 'U' };
+      try {
+        await backlog.start();
+        await bus.publish({ teamId, from, data: 1 });
+        await bus.publish({ teamId, from, data: 2 });
+        const first = await history.head(teamId);
+        // As an eviction would: the counter and the history go, the epoch key stays.
+        await cmd.del(keys.seq(teamId), keys.log(teamId));
+        expect((await bus.publish({ teamId, from, data: 3 })).seq).toBe(1);
+        const second = await history.head(teamId);
+        expect(second.epoch).not.toBe(first.epoch);
+
+        const batch = await backlog.take(10, 100);
+        expect(batch.messages).toHaveLength(3);
+        await archive.write(batch.messages);
+        await backlog.ack(batch);
+        const data = async (epoch: string) =>
+          (await archive.between(teamId, epoch, 0, 10)).map((m) => m.data);
+        expect(await data(first.epoch)).toEqual([1, 2]);
+        expect(await data(second.epoch)).toEqual([3]);
+      } finally {
+        await bus.close();
+        for (const c of [cmd, sub, blocking]) c.disconnect();
+      }
     });
   });
 }

@@ -106,4 +106,14 @@ export class RedisServer {
   async stop(): Promise<void> {
     await this.kill();
   }
+
+  /** SIGSTOP: connections stay open and nothing is answered, as when Redis hangs. */
+  pause(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  /** SIGCONT after `pause`: Redis runs everything it was sent meanwhile, in order. */
+  resume(): void {
+    this.child?.kill('SIGCONT');
+  }
 }

@@ -87,6 +87,7 @@ describe('loadConfig values', () => {
       PRESENCE_WINDOW_MS: '0',
       REDIS_URL: 'rediss://cache.internal:6380',
       REDIS_KEY_PREFIX: 'app1:',
+      REDIS_COMMAND_TIMEOUT_MS: '250',
       HISTORY_TTL_S: '3600',
       PRESENCE_LEASE_MS: '5000',
       MSSQL_URL: 'Server=db,1433;Database=sb;User Id=sa;Password=pw',
@@ -121,6 +122,7 @@ describe('loadConfig values', () => {
       handshakeTimeoutMs: 10000,
       redisUrl: 'rediss://cache.internal:6380',
       redisKeyPrefix: 'app1:',
+      redisCommandTimeoutMs: 250,
       historyTtlSeconds: 3600,
       presenceLeaseMs: 5000,
       mssql: {
@@ -330,6 +332,7 @@ describe('loadConfig engines', () => {
     const config = loadConfig({ REDIS_URL: 'redis://:pa55word@redis:6379/0' });
     expect(config.redisUrl).toBe('redis://:pa55word@redis:6379/0');
     expect(config.redisKeyPrefix).toBe('sb:');
+    expect(config.redisCommandTimeoutMs).toBe(5000);
     expect(config.historyTtlSeconds).toBe(604800);
     expect(config.presenceLeaseMs).toBe(15000);
     expect(loadConfig({}).redisUrl).toBeUndefined();
@@ -348,6 +351,7 @@ describe('loadConfig engines', () => {
     ['REDIS_KEY_PREFIX', 'has space'],
     ['HISTORY_TTL_S', '0'],
     ['PRESENCE_LEASE_MS', '10'],
+    ['REDIS_COMMAND_TIMEOUT_MS', '10'],
   ])('%s=%s is refused', (key, value) => {
     expectOneLineNaming(configError({ [key]: value }), key);
   });

@@ -48,6 +48,8 @@ describe('AppError', () => {
     expect(errorCatalogue.rate_limited.status).toBe(429);
     expect(errorCatalogue.internal.status).toBe(500);
     expect(errorCatalogue.unavailable.status).toBe(503);
+    // The admin API answers a publish of unknown outcome with it.
+    expect(errorCatalogue.indeterminate.status).toBe(504);
   });
 });
 

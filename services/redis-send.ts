@@ -1,0 +1,51 @@
+import { Command, ReplyError, type Redis } from 'ioredis';
+import { AppError } from './errors';
+
+/** ioredis exports the class untyped; it is redis-errors' ReplyError, an Error subclass. */
+const RedisReplyError = ReplyError as abstract new (...args: never[]) => Error;
+
+/**
+ * Sends one command whose effect must be known when it fails, and maps a failure
+ * to what it means for that effect:
+ * - ioredis refuses, inside `sendCommand`, a command it cannot write (the client
+ *   runs without an offline queue): it never reached Redis, `unavailable`;
+ * - an error reply is Redis's answer: it did not run (the publish script catches
+ *   its own per-message failures, so a reply error is the whole call refused),
+ *   `unavailable`;
+ * - any other failure comes after the write (command timeout, the connection
+ *   closed while the command was in flight; `autoResendUnfulfilledCommands` is off,
+ *   so it is never sent twice): Redis may have run it, `indeterminate`.
+ * Which case it is comes from when the command was rejected, not from the text of
+ * ioredis's messages.
+ */
+export async function sendKnowingOutcome(
+  redis: Redis,
+  name: string,
+  args: (string | number)[],
+): Promise<unknown> {
+  const command = new Command(name, args, { replyEncoding: 'utf8' });
+  let sending = true;
+  let refusedUnsent = false;
+  const reject = command.reject;
+  command.reject = (err: Error) => {
+    if (sending) refusedUnsent = true;
+    reject(err);
+  };
+  try {
+    void redis.sendCommand(command);
+  } finally {
+    sending = false;
+  }
+  try {
+    return await command.promise;
+  } catch (err) {
+    if (refusedUnsent || err instanceof RedisReplyError) {
+      throw new AppError('unavailable', 'message backend unavailable; retry', { cause: err });
+    }
+    throw new AppError(
+      'indeterminate',
+      'the message backend did not answer in time; the message may have been stored: send it again with the same ref to learn which',
+      { cause: err },
+    );
+  }
+}
