@@ -5,7 +5,7 @@ import { AppError } from './errors';
 import { toDelivery, type Bus, type BusListener, type ClusterEvent, type Delivery } from './bus';
 import { isNewerEpoch } from './epoch';
 import { redisUnavailable } from './redis-errors';
-import { newEpoch, parseEntry } from './redis-history';
+import { headArgs, parseEntry } from './redis-history';
 import type { RedisKeys } from './redis-keys';
 import { defineScripts, PUBLISH_BATCH } from './redis-scripts';
 import { sendKnowingOutcome } from './redis-send';
@@ -214,13 +214,12 @@ export class RedisBus implements Bus {
   /** numkeys, KEYS and ARGV of the publish script for a batch. */
   private batchArgs(batch: QueuedPublish[]): [number, ...(string | number)[]] {
     const { retain, ttlSeconds, idempotencyTtlSeconds, archive, archiveBacklogMax } = this.options;
-    const keys: string[] = [this.keys.archive()];
+    const keys: string[] = [this.keys.archive(), this.keys.epochFloor()];
     const args: (string | number)[] = [
       retain,
       ttlSeconds,
       idempotencyTtlSeconds,
       archive === true ? '1' : '0',
-      newEpoch(),
       archiveBacklogMax ?? 0,
     ];
     for (const { teamId, message, ref } of batch) {
@@ -284,10 +283,7 @@ export class RedisBus implements Bus {
   /** Reads the team's head, then subscribes: see TeamState.last. */
   private async start(teamId: string): Promise<void> {
     const [seq, epoch] = await this.cmd.sbHead(
-      this.keys.seq(teamId),
-      this.keys.epoch(teamId),
-      newEpoch(),
-      this.options.ttlSeconds,
+      ...headArgs(this.keys, teamId, this.options.ttlSeconds),
     );
     if (!this.teams.has(teamId))
       this.teams.set(teamId, { last: Number(seq), epoch, waiting: undefined });

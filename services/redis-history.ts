@@ -1,4 +1,3 @@
-import { newLocalEpoch } from './epoch';
 import type { Redis } from 'ioredis';
 import type { History, HistoryPage, Replay, ReplayRequest } from './history';
 import { redisUnavailable } from './redis-errors';
@@ -40,11 +39,7 @@ export class RedisHistory implements History {
   async head(teamId: string): Promise<TeamHead> {
     try {
       const [seq, epoch] = await this.redis.sbHead(
-        this.keys.seq(teamId),
-        this.keys.epoch(teamId),
-        this.keys.log(teamId),
-        newEpoch(),
-        this.options.ttlSeconds,
+        ...headArgs(this.keys, teamId, this.options.ttlSeconds),
       );
       return { seq: Number(seq), epoch };
     } catch (err) {
@@ -59,13 +54,7 @@ export class RedisHistory implements History {
       // One MULTI: the head, the range and the oldest entry describe the same moment.
       results = await this.redis
         .multi()
-        .sbHead(
-          this.keys.seq(teamId),
-          this.keys.epoch(teamId),
-          this.keys.log(teamId),
-          newEpoch(),
-          this.options.ttlSeconds,
-        )
+        .sbHead(...headArgs(this.keys, teamId, this.options.ttlSeconds))
         .xrange(this.keys.log(teamId), `${since + 1}-0`, '+')
         .xrange(this.keys.log(teamId), '-', '+', 'COUNT', 1)
         .exec();
@@ -134,6 +123,7 @@ export function seqOf(entryId: string): number {
   return Number(entryId.slice(0, entryId.indexOf('-')));
 }
 
-export function newEpoch(): string {
-  return newLocalEpoch();
+/** KEYS and ARGV of the HEAD script (sbHead) for a team. */
+export function headArgs(keys: RedisKeys, teamId: string, ttlSeconds: number): (string | number)[] {
+  return [keys.seq(teamId), keys.epoch(teamId), keys.log(teamId), keys.epochFloor(), ttlSeconds];
 }

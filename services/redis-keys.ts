@@ -15,6 +15,10 @@ export class RedisKeys {
   epoch(teamId: string): string {
     return `${this.prefix}{${teamId}}:epoch`;
   }
+  /** The last epoch made (no TTL): new epochs are never at or below it. */
+  epochFloor(): string {
+    return `${this.prefix}epochs:floor`;
+  }
   ref(teamId: string, key: string): string {
     return `${this.prefix}{${teamId}}:ref:${key}`;
   }

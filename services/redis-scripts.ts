@@ -10,19 +10,31 @@ import type { ClientContext, Redis, Result } from 'ioredis';
  * either is gone (evicted, or written by a node that predates this rule) the history
  * cannot be trusted: seqs restart at 1 in a new epoch, so no (epoch, seq) is used
  * twice, in Redis or in the SQL archive keyed on it. A team never seen before takes
- * the same path. The log is deleted only when there is one, so that for a new team
+ * the same path. A new epoch is Redis's clock in microseconds, 16 digits, never at or
+ * below the last one made (the floor key survives a failover to a replica whose clock
+ * lags), so nodes can tell an older epoch from a newer one (services/epoch.ts). The log is deleted only when there is one, so that for a new team
  * the first write is one Redis may refuse when it is out of memory.
  * Returns the epoch and the last seq.
  */
 const TEAM_HEAD = `
-local function teamHead(seqKey, logKey, epochKey, fresh, ttl)
+local function newEpoch(floorKey)
+  local now = redis.call('TIME')
+  local us = tonumber(now[1]) * 1000000 + tonumber(now[2])
+  local floor = tonumber(redis.call('GET', floorKey) or '0') or 0
+  if us <= floor then us = floor + 1 end
+  local epoch = string.format('%016.0f', us)
+  redis.call('SET', floorKey, epoch)
+  return epoch
+end
+local function teamHead(seqKey, logKey, epochKey, floorKey, ttl)
   local epoch = redis.call('GET', epochKey)
   local last = redis.call('GET', seqKey)
   if epoch and last then return epoch, last end
-  redis.call('SET', epochKey, fresh, 'EX', ttl)
+  epoch = newEpoch(floorKey)
+  redis.call('SET', epochKey, epoch, 'EX', ttl)
   if redis.call('EXISTS', logKey) == 1 then redis.call('DEL', logKey) end
   redis.call('SET', seqKey, 0, 'EX', ttl)
-  return fresh, '0'
+  return epoch, '0'
 end
 `;
 
@@ -45,9 +57,9 @@ end
  * team's stream would leave the stream's last id at the seq, and the same seq could
  * then never be appended again.
  *
- * KEYS: archive, then per message: seq, log, epoch, ref.
- * ARGV: retain, ttl s, ref ttl s, archive ('1'/'0'), fresh epoch, most archive backlog
- * entries (0: no bound), then per message: json head, json tail, channel, use ref
+ * KEYS: archive, epoch floor, then per message: seq, log, epoch, ref.
+ * ARGV: retain, ttl s, ref ttl s, archive ('1'/'0'), most archive backlog entries
+ * (0: no bound), then per message: json head, json tail, channel, use ref
  * ('1'/'0'), message id, origin connId ('' for none), routing (`<origin>|<to>|<fromId>`).
  * Returns per message {1, seq} when published, {0, "id:seq"} for a repeated ref,
  * {-2, reason} when the archive backlog is full, or {-1, error} when Redis refused a
@@ -59,8 +71,8 @@ end
  * order. Redis caches the compiled script by its hash either way.
  */
 export const PUBLISH_BATCH = `${TEAM_HEAD}
-local retain, ttl, refTtl, archive, fresh = ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1', ARGV[5]
-local backlogMax = tonumber(ARGV[6])
+local retain, ttl, refTtl, archive = ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1'
+local backlogMax = tonumber(ARGV[5])
 local function publish(k, a)
   local useRef = ARGV[a + 4] == '1'
   if useRef then
@@ -72,7 +84,7 @@ local function publish(k, a)
   if archive and backlogMax > 0 and redis.call('XLEN', KEYS[1]) >= backlogMax then
     return {-2, 'archive backlog full'}
   end
-  local epoch, last = teamHead(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], fresh, ttl)
+  local epoch, last = teamHead(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[2], ttl)
   local n = tonumber(last)
   if not n then return {-1, 'the seq counter is not a number'} end
   local seq = n + 1
@@ -103,8 +115,8 @@ local function publish(k, a)
   return {1, seq}
 end
 local out = {}
-for i = 0, (#KEYS - 1) / 4 - 1 do
-  local ok, result = pcall(publish, 1 + i * 4, 6 + i * 7)
+for i = 0, (#KEYS - 2) / 4 - 1 do
+  local ok, result = pcall(publish, 2 + i * 4, 5 + i * 7)
   if ok then
     out[i + 1] = result
   else
@@ -115,12 +127,12 @@ return out
 `;
 
 /**
- * KEYS: seq, epoch, log. ARGV: fresh epoch, ttl s. Returns {seq, epoch}; a team
+ * KEYS: seq, epoch, log, epoch floor. ARGV: ttl s. Returns {seq, epoch}; a team
  * without both keys gets them here (see TEAM_HEAD), so the epoch a welcome names is
  * the one the team's next message is published in.
  */
 const HEAD = `${TEAM_HEAD}
-local epoch, last = teamHead(KEYS[1], KEYS[3], KEYS[2], ARGV[1], ARGV[2])
+local epoch, last = teamHead(KEYS[1], KEYS[3], KEYS[2], KEYS[4], ARGV[1])
 return {last, epoch}
 `;
 
@@ -175,7 +187,7 @@ declare module 'ioredis' {
 
 /** Registers every script on a client; safe to call more than once. */
 export function defineScripts(redis: Redis): void {
-  redis.defineCommand('sbHead', { numberOfKeys: 3, lua: HEAD });
+  redis.defineCommand('sbHead', { numberOfKeys: 4, lua: HEAD });
   redis.defineCommand('sbPresenceAdd', { numberOfKeys: 7, lua: PRESENCE_ADD });
   redis.defineCommand('sbPresenceRemove', { numberOfKeys: 8, lua: PRESENCE_REMOVE });
 }

@@ -178,6 +178,9 @@ function join(form) {
       void loadHistory('end');
     }
   });
+  client.on('epoch', () => {
+    system("The team's history was reset on the server; messages from before may be missing.");
+  });
   client.on('close', (close) => {
     const why = CLOSE_REASONS[close.code] ?? `code ${close.code}`;
     system(

@@ -172,6 +172,25 @@ describeWithRedis('redis implementations', () => {
     }
   });
 
+  test('a new epoch comes from Redis’s clock and never at or below the last one made', async () => {
+    const { bus, cmd, k, history } = await lone();
+    const from = { id: 'alice', name: 'Alice' };
+    try {
+      await bus.publish({ teamId: 'T', from, data: 1 });
+      const first = (await history.head('T')).epoch;
+      expect(first).toMatch(/^\d{16}$/);
+      const [seconds] = await cmd.time();
+      expect(Math.abs(Number(first.slice(0, 10)) - Number(seconds))).toBeLessThan(60);
+      // A replica whose clock lags takes over and the team's keys are gone: the floor holds.
+      await cmd.set(k.epochFloor(), '9000000000000000');
+      await cmd.del(k.seq('T'), k.epoch('T'), k.log('T'));
+      expect((await bus.publish({ teamId: 'T', from, data: 2 })).seq).toBe(1);
+      expect(await history.head('T')).toEqual({ seq: 1, epoch: '9000000000000001' });
+    } finally {
+      await bus.close();
+    }
+  });
+
   describe('a refused message costs no seq', () => {
     const from = { id: 'alice', name: 'Alice' };
 

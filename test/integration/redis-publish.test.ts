@@ -139,7 +139,11 @@ describeWithRedis('Redis publish path under faults', () => {
       const logs = server.logs;
       // Logged once the command connection has seen the outage: from then on nothing is written.
       await eventually(() =>
-        logs.some((l) => l.includes('"role":"command"') && l.includes('redis unavailable')),
+        logs.some(
+          (l) =>
+            l.includes('"role":"command"') &&
+            (l.includes('redis unavailable') || l.includes('redis connection lost')),
+        ),
       );
       a.send({ type: 'team', data: 'lost', ref: 'r2' });
       expect(await a.next('error')).toMatchObject({ code: 'unavailable', ref: 'r2' });
