@@ -5,7 +5,7 @@ import { AppError } from './errors';
 import { toDelivery, type Bus, type BusListener, type ClusterEvent, type Delivery } from './bus';
 import { isNewerEpoch } from './epoch';
 import { redisUnavailable } from './redis-errors';
-import { headArgs, parseEntry } from './redis-history';
+import { headArgs, headKeys, parseEntry } from './redis-history';
 import type { RedisKeys } from './redis-keys';
 import { defineScripts, PUBLISH_BATCH } from './redis-scripts';
 import { sendKnowingOutcome } from './redis-send';
@@ -488,12 +488,26 @@ export class RedisBus implements Bus {
     const results = await this.cmd
       .multi()
       .get(this.keys.epoch(teamId))
+      .get(this.keys.seq(teamId))
       .xrange(this.keys.log(teamId), `${state.last + 1}-0`, '+')
       .exec();
     if (!results) throw new Error('gap fill transaction aborted');
     for (const [err] of results) if (err) throw err;
-    const epoch = results[0]![1] as string | null;
-    let entries = results[1]![1] as [string, string[]][];
+    let epoch = results[0]![1] as string | null;
+    const counter = results[1]![1] as string | null;
+    let entries = results[2]![1] as [string, string[]][];
+    if (epoch === state.epoch && counter !== null && Number(counter) < state.last) {
+      this.options.log.error(
+        { teamId, epoch, delivered: state.last, counter: Number(counter) },
+        'Redis lost acknowledged messages (its counter went back); the team starts a new epoch',
+      );
+      [, epoch] = await this.cmd.sbRewound(
+        ...headKeys(this.keys, teamId),
+        state.epoch,
+        state.last,
+        this.options.ttlSeconds,
+      );
+    }
     if (epoch !== null && epoch !== state.epoch && isNewerEpoch(epoch, state.epoch)) {
       // Redis lost the history since we last looked: seqs restarted, everything retained is new.
       state.epoch = epoch;

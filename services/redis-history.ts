@@ -123,7 +123,12 @@ export function seqOf(entryId: string): number {
   return Number(entryId.slice(0, entryId.indexOf('-')));
 }
 
+/** KEYS of the scripts that read or renew a team's head (sbHead, sbRewound). */
+export function headKeys(keys: RedisKeys, teamId: string): string[] {
+  return [keys.seq(teamId), keys.epoch(teamId), keys.log(teamId), keys.epochFloor()];
+}
+
 /** KEYS and ARGV of the HEAD script (sbHead) for a team. */
 export function headArgs(keys: RedisKeys, teamId: string, ttlSeconds: number): (string | number)[] {
-  return [keys.seq(teamId), keys.epoch(teamId), keys.log(teamId), keys.epochFloor(), ttlSeconds];
+  return [...headKeys(keys, teamId), ttlSeconds];
 }

@@ -137,6 +137,24 @@ return {last, epoch}
 `;
 
 /**
+ * A node that delivered the team's messages up to a seq finds Redis's counter below
+ * it in the same epoch: Redis went back in time (a crash with `appendfsync everysec`
+ * reloads an AOF that lacks the last writes, or a failover to a replica that lagged).
+ * Those seqs would be handed out again to other messages, which every node drops as
+ * duplicates: a silent loss. So the team starts a new epoch, if nobody did already.
+ * KEYS as HEAD. ARGV: the epoch and seq the node knows, ttl s. Returns {seq, epoch}.
+ */
+const REWOUND = `${TEAM_HEAD}
+local epoch = redis.call('GET', KEYS[2])
+local last = tonumber(redis.call('GET', KEYS[1]) or '')
+if epoch == ARGV[1] and last ~= nil and last < tonumber(ARGV[2]) then
+  redis.call('DEL', KEYS[1])
+end
+local current, seq = teamHead(KEYS[1], KEYS[3], KEYS[2], KEYS[4], ARGV[3])
+return {seq, current}
+`;
+
+/**
  * KEYS: conns, connIndex, teamConns, teamUsers, liveTeams, nodes, nodeConns.
  * ARGV: connId, info json, userId, teamId, nodeId.
  * Returns the user's connection count in the team after adding, or 0 if already present.
@@ -180,6 +198,7 @@ type Arg = string | number;
 declare module 'ioredis' {
   interface RedisCommander<Context extends ClientContext = { type: 'default' }> {
     sbHead(...args: Arg[]): Result<[string, string], Context>;
+    sbRewound(...args: Arg[]): Result<[string, string], Context>;
     sbPresenceAdd(...args: Arg[]): Result<number, Context>;
     sbPresenceRemove(...args: Arg[]): Result<number, Context>;
   }
@@ -188,6 +207,7 @@ declare module 'ioredis' {
 /** Registers every script on a client; safe to call more than once. */
 export function defineScripts(redis: Redis): void {
   redis.defineCommand('sbHead', { numberOfKeys: 4, lua: HEAD });
+  redis.defineCommand('sbRewound', { numberOfKeys: 4, lua: REWOUND });
   redis.defineCommand('sbPresenceAdd', { numberOfKeys: 7, lua: PRESENCE_ADD });
   redis.defineCommand('sbPresenceRemove', { numberOfKeys: 8, lua: PRESENCE_REMOVE });
 }

@@ -162,4 +162,33 @@ describeWithRedis('delivery across faults (Redis engine, two nodes)', () => {
       admin.disconnect();
     }
   });
+
+  test('a Redis that went back in time (lost acked writes) starts a new epoch, told to all', async () => {
+    await nodes();
+    const team = 'rewound';
+    const idle1 = await open(n1, 'idle1', team);
+    const idle2 = await open(n2, 'idle2', team);
+    await publish(team, 5);
+    for (const idle of [idle1, idle2]) await frames(idle, 5);
+    const admin = new Redis(redis.url);
+    try {
+      // What an AOF with everysec holds after a crash: the last three writes never reached it.
+      await admin.set(`sb:{${team}}:seq`, '2', 'KEEPTTL');
+      await admin.xdel(`sb:{${team}}:log`, '3-0', '4-0', '5-0');
+      await admin.client('KILL', 'TYPE', 'pubsub');
+      await eventually(() => n2.logs.join('').includes('Redis lost acknowledged messages'), 10_000);
+    } finally {
+      admin.disconnect();
+    }
+    // Without the new epoch these would be seqs 3-4 again, dropped everywhere as duplicates.
+    expect(await publish(team, 2, 5)).toEqual([1, 2]);
+    for (const idle of [idle1, idle2]) {
+      const got = await frames(idle, 3);
+      expect(got.map((f) => [f['type'], f['seq'], f['data'] ?? null])).toEqual([
+        ['epoch', 0, null],
+        ['message', 1, 'm5'],
+        ['message', 2, 'm6'],
+      ]);
+    }
+  });
 });
