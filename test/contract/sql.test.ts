@@ -5,6 +5,9 @@ import type { ArchivedMessage } from '../../services/archive';
 import { SqlArchive } from '../../services/sql-archive';
 import { migrate, parseSqlUrl, SqlConnection } from '../../services/sql-connection';
 import { SqlStore } from '../../services/sql-store';
+import { eventually } from '../helpers/eventually';
+import { schemaAfterMigrations } from '../helpers/fake-sql';
+import { api, startTestServer } from '../helpers/server';
 import { storeContract } from './store-contract';
 
 /**
@@ -45,8 +48,88 @@ if (url === undefined || url === '') {
       const version = await pool
         .request()
         .query<{ version: number }>('SELECT MAX(version) AS version FROM dbo.switchboard_schema');
-      expect(version.recordset[0]!.version).toBeGreaterThanOrEqual(1);
+      expect(version.recordset[0]!.version).toBeGreaterThanOrEqual(2);
       await pool.close();
+    });
+
+    test('the string columns on the server are as wide as the migrations say', async () => {
+      const pool = new sql.ConnectionPool(parseSqlUrl(options));
+      await pool.connect();
+      await migrate(pool, log);
+      // max_length is in bytes: two per NVARCHAR unit, -1 for MAX.
+      const result = await pool.request().query<{
+        table_name: string;
+        column_name: string;
+        max_length: number;
+        type_name: string;
+      }>("SELECT t.name AS table_name, c.name AS column_name, c.max_length, ty.name AS type_name FROM sys.columns c JOIN sys.tables t ON t.object_id = c.object_id JOIN sys.types ty ON ty.user_type_id = c.user_type_id WHERE t.name IN ('teams', 'messages')");
+      // The (team_id, epoch, seq) key is still the unique clustered one.
+      const unique = await pool
+        .request()
+        .query<{ type_desc: string; is_unique: boolean }>(
+          "SELECT type_desc, is_unique FROM sys.indexes WHERE name = 'uq_messages_team_epoch_seq'",
+        );
+      await pool.close();
+      expect(unique.recordset[0]).toEqual({ type_desc: 'CLUSTERED', is_unique: true });
+      for (const [table, columns] of schemaAfterMigrations()) {
+        for (const [name, type] of columns) {
+          if (type.length === undefined) continue;
+          const row = result.recordset.find(
+            (r) => r.table_name === table && r.column_name === name,
+          )!;
+          const units =
+            row.max_length === -1
+              ? 'max'
+              : row.type_name.startsWith('n')
+                ? row.max_length / 2
+                : row.max_length;
+          expect({ column: `${table}.${name}`, units }).toEqual({
+            column: `${table}.${name}`,
+            units: type.length,
+          });
+        }
+      }
+    });
+  });
+
+  describe('names of 100 code points (200 UTF-16 units)', () => {
+    const EMOJI_100 = '😀'.repeat(100);
+
+    test('POST /api/teams stores a 100-emoji name: 201, and it reads back whole', async () => {
+      const server = await startTestServer({ MSSQL_URL: url });
+      try {
+        // The node connects in the background; it is ready once SQL Server is up.
+        await eventually(
+          async () => (await api(server, 'GET', '/api/ready', { token: null })).status === 200,
+          15_000,
+        );
+        const id = `emoji-${randomUUID().slice(0, 8)}`;
+        const created = await api(server, 'POST', '/api/teams', {
+          body: { id, name: EMOJI_100 },
+        });
+        expect(created.status).toBe(201);
+        const read = await api<{ name: string }>(server, 'GET', `/api/teams/${id}`);
+        expect(read.body.name).toBe(EMOJI_100);
+      } finally {
+        await server.close();
+      }
+    });
+
+    test('a message from a 100-emoji sender is archived and reads back whole', async () => {
+      const archive = new SqlArchive(await connected());
+      const teamId = `t-${randomUUID().slice(0, 12)}`;
+      const m: ArchivedMessage = {
+        id: randomUUID(),
+        seq: 1,
+        teamId,
+        from: { id: 'u1', name: EMOJI_100 },
+        data: 'hi',
+        ts: 1_700_000_000_000,
+        epoch: 'e1',
+      };
+      await archive.write([m]);
+      const [row] = await archive.before(teamId, 'e1', 10, 1);
+      expect(row!.from.name).toBe(EMOJI_100);
     });
   });
 
