@@ -25,6 +25,7 @@ export async function createEngine(config: Config, log: Logger): Promise<Engine>
       historySize: config.historySize,
       historyTtlSeconds: config.historyTtlSeconds,
       presenceLeaseMs: config.presenceLeaseMs,
+      deadLettersMax: config.deadLettersMax,
       log,
       ...(sql ? { sql } : {}),
     });
@@ -33,6 +34,7 @@ export async function createEngine(config: Config, log: Logger): Promise<Engine>
     historySize: config.historySize,
     log,
     backlogMax: config.archiveBacklogMax,
+    deadLettersMax: config.deadLettersMax,
     ...(sql ? { sql } : {}),
   });
 }

@@ -6,6 +6,8 @@ import { RedisHistory } from '../services/redis-history';
 import { RedisKeys } from '../services/redis-keys';
 import { RedisPresence } from '../services/redis-presence';
 import { RedisBacklog } from '../services/redis-backlog';
+import { DEAD_LETTERS_MAX } from '../services/dead-letters';
+import { RedisDeadLetters } from '../services/redis-dead-letters';
 import { RedisStore } from '../services/redis-store';
 import type { SqlParts } from './sql-setup';
 import type { Engine } from './engine';
@@ -21,6 +23,8 @@ export interface RedisEngineOptions {
   log: Logger;
   /** SQL Server store: teams and the archive (backlog in a Redis stream). */
   sql?: SqlParts;
+  /** Most dead letters held cluster-wide; the oldest are dropped past it. */
+  deadLettersMax?: number;
 }
 
 /**
@@ -58,6 +62,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
   // XREADGROUP BLOCK holds a connection, so the archiver gets one of its own.
   const blocking = sql ? createRedisClient(options.url, 'archive', log) : undefined;
   const backlog = blocking ? new RedisBacklog(cmd, blocking, keys, options.nodeId) : undefined;
+  const deadLetters = new RedisDeadLetters(cmd, keys, options.deadLettersMax ?? DEAD_LETTERS_MAX);
   // A node may start while Redis is down: it reports not ready and serves once Redis is back.
   const [ready] = await Promise.all([waitReady(cmd, 5000), waitReady(sub, 5000)]);
   if (!ready) log.warn('starting without Redis; /api/ready stays 503 until it is reachable');
@@ -66,7 +71,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     await backlog
       .start()
       .catch((err: unknown) => log.warn({ err }, 'archive group not created yet'));
-    sql.startArchiver(backlog);
+    sql.startArchiver(backlog, deadLetters);
   }
   return {
     bus,
@@ -78,6 +83,8 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       db: sql ? () => sql.check() : async () => 'disabled',
     },
     backlogLength: async () => (backlog ? backlog.length().catch(() => -1) : 0),
+    deadLetters,
+    deadLetterCounts: () => sql?.deadLetterCounts() ?? { added: 0, dropped: 0 },
     close: async () => {
       await sql?.stop();
       await presence.close();
