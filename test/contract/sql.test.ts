@@ -2,7 +2,11 @@ import { randomUUID } from 'node:crypto';
 import sql from 'mssql';
 import pino from 'pino';
 import type { ArchivedMessage } from '../../services/archive';
+import { Archiver } from '../../services/archiver';
+import { MemoryBacklog } from '../../services/memory-backlog';
+import { MemoryDeadLetters } from '../../services/memory-dead-letters';
 import { SqlArchive } from '../../services/sql-archive';
+import { classifySqlError } from '../../services/sql-errors';
 import { migrate, parseSqlUrl, SqlConnection } from '../../services/sql-connection';
 import { SqlStore } from '../../services/sql-store';
 import { eventually } from '../helpers/eventually';
@@ -173,6 +177,87 @@ if (url === undefined || url === '') {
       expect(newest[0]!.to).toBe('u2');
       expect((await archive.before(teamId, 'e1', 3, 10)).map((m) => m.seq)).toEqual([2, 1]);
       expect((await archive.between(teamId, 'e2', 0, 10)).map((m) => m.seq)).toEqual([1]);
+    });
+  });
+
+  describe('poison rows against the real server', () => {
+    async function refusal(query: (pool: sql.ConnectionPool) => Promise<unknown>) {
+      const pool = new sql.ConnectionPool(parseSqlUrl(options));
+      await pool.connect();
+      try {
+        await query(pool);
+      } catch (err) {
+        return err;
+      } finally {
+        await pool.close();
+      }
+      throw new Error('the server accepted it');
+    }
+
+    test("the server's own errors are classified as the archiver expects", async () => {
+      const truncation = await refusal((pool) =>
+        pool
+          .request()
+          .input('v', sql.NVarChar(20), 'x'.repeat(20))
+          .query('DECLARE @t TABLE (v NVARCHAR(5)); INSERT INTO @t (v) VALUES (@v)'),
+      );
+      expect(classifySqlError(truncation)).toBe('data');
+      const missing = await refusal((pool) =>
+        pool.request().query('INSERT INTO dbo.no_such_table (id) VALUES (1)'),
+      );
+      expect(classifySqlError(missing)).toBe('outage');
+      const overflow = await refusal((pool) =>
+        pool.request().query('DECLARE @t TABLE (v INT); INSERT INTO @t (v) VALUES (2147483648)'),
+      );
+      expect(classifySqlError(overflow)).toBe('data');
+    });
+
+    test('a batch holding refused rows: they go to dead letters, the rest is stored', async () => {
+      const db = await connected();
+      const archive = new SqlArchive(db);
+      const teamId = `t-${randomUUID().slice(0, 12)}`;
+      const message = (seq: number, extra: Partial<ArchivedMessage> = {}): ArchivedMessage => ({
+        id: randomUUID(),
+        seq,
+        teamId,
+        from: { id: 'u1', name: 'A' },
+        data: seq,
+        ts: 1_700_000_000_000 + seq,
+        epoch: 'e1',
+        ...extra,
+      });
+      await archive.write([message(2)]);
+      const backlog = new MemoryBacklog(100);
+      const deadLetters = new MemoryDeadLetters(100);
+      const archiver = new Archiver(backlog, archive, {
+        batchSize: 10,
+        flushMs: 20,
+        log,
+        deadLetters,
+        delay: () => new Promise((resolve) => setTimeout(resolve, 50)),
+      });
+      // seq 2 again under another id (duplicate key), and a name no validation
+      // admits (201 units) that only a bug could hand the archive.
+      const batch = [
+        message(1),
+        message(2),
+        message(3),
+        message(4, { from: { id: 'u1', name: 'x'.repeat(201) } }),
+        message(5),
+      ];
+      for (const m of batch) backlog.push(m);
+      archiver.start();
+      await eventually(async () => (await backlog.length()) === 0, 15_000);
+      expect(archiver.healthy).toBe(true);
+      await archiver.close();
+      const stored = await archive.between(teamId, 'e1', 0, 100);
+      expect(stored.map((m) => m.seq)).toEqual([1, 2, 3, 5]);
+      expect(stored[1]!.id).not.toBe(batch[1]!.id);
+      const letters = (await deadLetters.list({ limit: 10 })).deadLetters;
+      expect(letters.map((l) => [l.seq, l.message.id])).toEqual([
+        [2, batch[1]!.id],
+        [4, batch[3]!.id],
+      ]);
     });
   });
 }
