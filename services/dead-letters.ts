@@ -36,8 +36,12 @@ export interface DeadLetterCounts {
   dropped: number;
 }
 
-/** Default most dead letters held; past it the oldest are dropped (and counted). */
-export const DEAD_LETTERS_MAX = 10_000;
+/**
+ * Default most dead letters held; past it the oldest are dropped (and counted).
+ * Each keeps its message, up to MAX_MESSAGE_BYTES, so this bounds memory (or
+ * Redis) at about 64 MiB with the default message limit.
+ */
+export const DEAD_LETTERS_MAX = 1000;
 
 /** Bounded storage of dead letters, oldest first. */
 export interface DeadLetters {

@@ -137,8 +137,8 @@ describe('loadConfig values', () => {
     });
   });
 
-  test('DEAD_LETTERS_MAX defaults to 10,000 and must be at least 1', () => {
-    expect(loadConfig({}).deadLettersMax).toBe(10_000);
+  test('DEAD_LETTERS_MAX defaults to 1,000 and must be at least 1', () => {
+    expect(loadConfig({}).deadLettersMax).toBe(1000);
     expectOneLineNaming(configError({ DEAD_LETTERS_MAX: '0' }), 'DEAD_LETTERS_MAX');
   });
 
