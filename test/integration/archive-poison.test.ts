@@ -110,4 +110,41 @@ describeWithRedis('poison rows on the Redis engine', () => {
     await b.close();
     await bus.close();
   });
+
+  test('a batch with a poison row claimed from a dead node is sorted out by the claimer', async () => {
+    const keys = new RedisKeys(`p${randomUUID().slice(0, 6)}:`);
+    const cmd = await client('command');
+    const bus = new RedisBus(cmd, await client('subscriber', true), keys, {
+      nodeId: 'node-a',
+      retain: 100,
+      ttlSeconds: 60,
+      idempotencyTtlSeconds: 60,
+      archive: true,
+      log,
+    });
+    const archive = new MemoryArchive();
+    archive.refuse = (m) => (m.data === 'poison' ? truncated() : undefined);
+    const deadLetters = new RedisDeadLetters(cmd, keys, 100);
+    const dead = new RedisBacklog(cmd, await client('archive'), keys, 'node-dead', 50);
+    await dead.start();
+    const from = { id: 'alice', name: 'Alice' };
+    for (const data of [1, 'poison', 3]) await bus.publish({ teamId: 'T', from, data });
+    // The dead node took the batch and never acknowledged it.
+    expect((await dead.take(10, 100)).messages).toHaveLength(3);
+
+    const survivor = new Archiver(
+      new RedisBacklog(cmd, await client('archive'), keys, 'node-b', 50),
+      archive,
+      { batchSize: 10, flushMs: 20, log, deadLetters },
+    );
+    survivor.start();
+    await eventually(async () => (await cmd.xlen(keys.archive())) === 0, 10_000);
+    expect([...archive.rows.values()].map((m) => m.data)).toEqual([1, 3]);
+    expect((await deadLetters.list({ limit: 10 })).deadLetters.map((l) => l.message.data)).toEqual([
+      'poison',
+    ]);
+    expect(survivor.healthy).toBe(true);
+    await survivor.close();
+    await bus.close();
+  });
 });
