@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { DEAD_LETTERS_MAX } from '../services/dead-letters';
 import { parseSqlUrl, type SqlOptions } from '../services/sql-connection';
 import { MAX_ARCHIVE_ROWS } from '../services/sql-statements';
 
@@ -96,6 +97,7 @@ const schema = z.object({
   ARCHIVE_BATCH_SIZE: int(1, MAX_ARCHIVE_ROWS).default(MAX_ARCHIVE_ROWS),
   ARCHIVE_FLUSH_MS: int(10, 60_000).default(500),
   ARCHIVE_BACKLOG_MAX: int(1).default(100_000),
+  DEAD_LETTERS_MAX: int(1, 1_000_000).default(DEAD_LETTERS_MAX),
 });
 
 export interface Config {
@@ -138,6 +140,8 @@ export interface Config {
   archiveBatchSize: number;
   archiveFlushMs: number;
   archiveBacklogMax: number;
+  /** Most archive rows refused by SQL Server kept for an admin; the oldest go past it. */
+  deadLettersMax: number;
 }
 
 /** Values that may hold credentials are never echoed in an error. */
@@ -218,5 +222,6 @@ export function loadConfig(env: Env): Config {
     archiveBatchSize: c.ARCHIVE_BATCH_SIZE,
     archiveFlushMs: c.ARCHIVE_FLUSH_MS,
     archiveBacklogMax: c.ARCHIVE_BACKLOG_MAX,
+    deadLettersMax: c.DEAD_LETTERS_MAX,
   };
 }

@@ -13,6 +13,7 @@ import { requestContext } from '../middleware/request-context';
 import { socketGuard } from '../middleware/socket-guard';
 import type { ApiDeps } from '../routes/api-deps';
 import { connectionRoutes } from '../routes/connections';
+import { deadLetterRoutes } from '../routes/dead-letters';
 import { healthRoutes } from '../routes/health';
 import { messageRoutes } from '../routes/messages';
 import { metricsRoutes } from '../routes/metrics';
@@ -59,7 +60,12 @@ const isProtected = (path: string) => !OPEN_PATHS.has(path);
 export function createApp(deps: AppDeps): SwitchboardApp {
   const { config, engine, logger } = deps;
   const metrics =
-    deps.metrics ?? createMetrics(undefined, { backlogLength: () => engine.backlogLength() });
+    deps.metrics ??
+    createMetrics(undefined, {
+      backlogLength: () => engine.backlogLength(),
+      deadLetters: () => engine.deadLetters.count(),
+      deadLetterCounts: () => engine.deadLetterCounts(),
+    });
   let draining = false;
   const isDraining = () => draining;
   const hub = new Hub({
@@ -107,6 +113,7 @@ export function createApp(deps: AppDeps): SwitchboardApp {
   teamRoutes(router, apiDeps);
   connectionRoutes(router, apiDeps);
   messageRoutes(router, apiDeps);
+  deadLetterRoutes(router, apiDeps);
   staticRoutes(router);
 
   // The same request-context and error middleware run on both chains.

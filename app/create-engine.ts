@@ -27,6 +27,8 @@ export async function createEngine(config: Config, log: Logger): Promise<Engine>
       historyTtlSeconds: config.historyTtlSeconds,
       presenceLeaseMs: config.presenceLeaseMs,
       backlogMax: config.archiveBacklogMax,
+      deadLettersMax: config.deadLettersMax,
+      archiveFlushMs: config.archiveFlushMs,
       log,
       ...(sql ? { sql } : {}),
     });
@@ -35,6 +37,7 @@ export async function createEngine(config: Config, log: Logger): Promise<Engine>
     historySize: config.historySize,
     log,
     backlogMax: config.archiveBacklogMax,
+    deadLettersMax: config.deadLettersMax,
     ...(sql ? { sql } : {}),
   });
 }

@@ -1,4 +1,5 @@
 import type { Bus } from '../services/bus';
+import type { DeadLetterCounts, DeadLetters } from '../services/dead-letters';
 import type { HealthChecks } from '../services/health';
 import type { History } from '../services/history';
 import type { Presence } from '../services/presence';
@@ -13,6 +14,10 @@ export interface Engine {
   health: HealthChecks;
   /** Messages accepted but not yet in the SQL archive; 0 without SQL Server. */
   backlogLength(): Promise<number>;
+  /** Archive rows SQL Server refused for their values; always empty without SQL Server. */
+  deadLetters: DeadLetters;
+  /** Rows this node dead-lettered, and dead letters dropped past the cap, since start. */
+  deadLetterCounts(): DeadLetterCounts;
   /** Closes the services in the order their dependencies allow, then their clients. */
   close(): Promise<void>;
 }

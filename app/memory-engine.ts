@@ -5,6 +5,8 @@ import { MemoryHistory } from '../services/memory-history';
 import { MemoryPresence } from '../services/memory-presence';
 import { MemoryStore } from '../services/memory-store';
 import { MemoryBacklog } from '../services/memory-backlog';
+import { DEAD_LETTERS_MAX } from '../services/dead-letters';
+import { MemoryDeadLetters } from '../services/memory-dead-letters';
 import type { Engine } from './engine';
 import type { SqlParts } from './sql-setup';
 
@@ -18,6 +20,8 @@ export interface MemoryEngineOptions {
   sql?: SqlParts;
   /** Most messages waiting for the archive before sends are refused. */
   backlogMax?: number;
+  /** Most dead letters held; the oldest are dropped past it. */
+  deadLettersMax?: number;
 }
 
 /** The embedded engine: one process, nothing to install. */
@@ -32,7 +36,8 @@ export function createMemoryEngine(options: MemoryEngineOptions): Engine {
   );
   const presence = new MemoryPresence();
   const store = sql?.store ?? new MemoryStore();
-  if (sql && backlog) sql.startArchiver(backlog);
+  const deadLetters = new MemoryDeadLetters(options.deadLettersMax ?? DEAD_LETTERS_MAX);
+  if (sql && backlog) sql.startArchiver(backlog, deadLetters);
   return {
     bus,
     history: sql ? sql.history(memoryHistory) : memoryHistory,
@@ -40,6 +45,8 @@ export function createMemoryEngine(options: MemoryEngineOptions): Engine {
     store,
     health: sql ? { ...disabledChecks, db: () => sql.check() } : disabledChecks,
     backlogLength: () => sql?.backlogLength() ?? Promise.resolve(0),
+    deadLetters,
+    deadLetterCounts: () => sql?.deadLetterCounts() ?? { added: 0, dropped: 0 },
     close: async () => {
       // The archiver drains what it can first; the pool closes last.
       await sql?.stop();

@@ -11,6 +11,8 @@ import { RedisHistory } from '../services/redis-history';
 import { RedisKeys } from '../services/redis-keys';
 import { RedisPresence } from '../services/redis-presence';
 import { RedisBacklog } from '../services/redis-backlog';
+import { DEAD_LETTERS_MAX } from '../services/dead-letters';
+import { RedisDeadLetters } from '../services/redis-dead-letters';
 import { RedisStore } from '../services/redis-store';
 import type { SqlParts } from './sql-setup';
 import type { Engine } from './engine';
@@ -30,6 +32,10 @@ export interface RedisEngineOptions {
   sql?: SqlParts;
   /** Most messages waiting for the archive before sends are refused. */
   backlogMax?: number;
+  /** Most dead letters held cluster-wide; the oldest are dropped past it. */
+  deadLettersMax?: number;
+  /** Longest the archiver's XREADGROUP blocks (ARCHIVE_FLUSH_MS). */
+  archiveFlushMs?: number;
 }
 
 /**
@@ -68,8 +74,15 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
   });
   const store = sql?.store ?? new RedisStore(cmd, keys);
   // XREADGROUP BLOCK holds a connection, so the archiver gets one of its own.
-  const blocking = sql ? createRedisClient(options.url, 'archive', log) : undefined;
+  // Its reads block for up to ARCHIVE_FLUSH_MS, so its command timeout starts after that.
+  const blocking = sql
+    ? createRedisClient(options.url, 'archive', log, {
+        commandTimeout:
+          (options.archiveFlushMs ?? 0) + (options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS),
+      })
+    : undefined;
   const backlog = blocking ? new RedisBacklog(cmd, blocking, keys, options.nodeId) : undefined;
+  const deadLetters = new RedisDeadLetters(cmd, keys, options.deadLettersMax ?? DEAD_LETTERS_MAX);
   // A node may start while Redis is down: it reports not ready and serves once Redis is back.
   const [ready] = await Promise.all([waitReady(cmd, 5000), waitReady(sub, 5000)]);
   if (!ready) log.warn('starting without Redis; /api/ready stays 503 until it is reachable');
@@ -80,7 +93,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     await backlog
       .start()
       .catch((err: unknown) => log.warn({ err }, 'archive group not created yet'));
-    sql.startArchiver(backlog);
+    sql.startArchiver(backlog, deadLetters);
   }
   return {
     bus,
@@ -92,6 +105,8 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       db: sql ? () => sql.check() : async () => 'disabled',
     },
     backlogLength: async () => (backlog ? backlog.length().catch(() => -1) : 0),
+    deadLetters,
+    deadLetterCounts: () => sql?.deadLetterCounts() ?? { added: 0, dropped: 0 },
     close: async () => {
       await sql?.stop();
       await presence.close();

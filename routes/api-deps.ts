@@ -1,6 +1,7 @@
 import type Router from '@koa/router';
 import type { AppState } from '../middleware/app-state';
 import type { Bus } from '../services/bus';
+import type { DeadLetters } from '../services/dead-letters';
 import type { HealthChecks } from '../services/health';
 import type { History } from '../services/history';
 import type { Hub } from '../services/hub';
@@ -18,6 +19,7 @@ export interface ApiDeps {
   store: Store;
   messaging: Messaging;
   health: HealthChecks;
+  deadLetters: DeadLetters;
   metrics: Metrics;
   isDraining: () => boolean;
 }

@@ -107,7 +107,13 @@ function openConnection(deps: SocketDeps, socket: WebSocket, handshake: Handshak
     try {
       hub.add(conn);
       await bus.subscribe(info.teamId);
-      await deps.store.ensureTeam(info.teamId);
+      // Bookkeeping the welcome does not need: a hung SQL Server must not hold the
+      // handshake (the store writes the record once it is back).
+      deps.store
+        .ensureTeam(info.teamId)
+        .catch((err: unknown) =>
+          log.warn({ err, teamId: info.teamId }, 'recording the team failed'),
+        );
       const { first } = await presence.add(info);
       inPresence = true;
       if (first) await bus.emit({ kind: 'presence', teamId: info.teamId, event: 'join', user });

@@ -1,17 +1,26 @@
 import { z } from 'zod';
 
+/** Longest id; ids are ASCII, so this is also their length in UTF-16 units. */
+export const MAX_ID_LENGTH = 64;
+
+/** Longest display name, in code points (PROTOCOL §1 "chars"); up to twice as many UTF-16 units. */
+export const MAX_NAME_CODE_POINTS = 100;
+
 /** User and team ids: 1-64 chars of A-Z a-z 0-9 _ . : @ - (PROTOCOL §1). */
 export const idSchema = z
   .string()
-  .regex(/^[A-Za-z0-9_.:@-]{1,64}$/, 'must be 1-64 chars of A-Z a-z 0-9 _ . : @ -');
+  .regex(
+    new RegExp(`^[A-Za-z0-9_.:@-]{1,${MAX_ID_LENGTH}}$`),
+    `must be 1-${MAX_ID_LENGTH} chars of A-Z a-z 0-9 _ . : @ -`,
+  );
 
 /** Display names: 1-100 characters (code points), any Unicode but control characters. */
 export const nameSchema = z
   .string()
   .refine((s) => {
     const length = [...s].length;
-    return length >= 1 && length <= 100;
-  }, 'must be 1-100 characters')
+    return length >= 1 && length <= MAX_NAME_CODE_POINTS;
+  }, `must be 1-${MAX_NAME_CODE_POINTS} characters`)
   .refine((s) => !/\p{Cc}/u.test(s), 'must not contain control characters');
 
 /** Client-chosen idempotency key. */

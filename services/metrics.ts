@@ -1,9 +1,16 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { DeadLetterCounts } from './dead-letters';
 
 /** Every metric the node exports, registered on a registry of its own (no global default). */
 export function createMetrics(
   registry: Registry = new Registry(),
-  sources: { backlogLength?: () => Promise<number> } = {},
+  sources: {
+    backlogLength?: () => Promise<number>;
+    /** Dead letters held (cluster-wide on Redis). */
+    deadLetters?: () => Promise<number>;
+    /** Rows this node dead-lettered, and dead letters dropped past the cap, since start. */
+    deadLetterCounts?: () => DeadLetterCounts;
+  } = {},
 ) {
   collectDefaultMetrics({ register: registry, prefix: 'switchboard_' });
   const registers = [registry];
@@ -54,6 +61,35 @@ export function createMetrics(
       registers,
       async collect() {
         if (sources.backlogLength) this.set(await sources.backlogLength());
+      },
+    }),
+    // Counted where the archiver runs; read at scrape time, like the backlog.
+    deadLettered: new Counter({
+      name: 'switchboard_archive_dead_lettered_total',
+      help: 'Messages SQL Server refused for their data, moved to dead letters by this node',
+      registers,
+      collect() {
+        if (!sources.deadLetterCounts) return;
+        this.reset();
+        this.inc(sources.deadLetterCounts().added);
+      },
+    }),
+    deadLettersDropped: new Counter({
+      name: 'switchboard_archive_dead_letters_dropped_total',
+      help: 'Oldest dead letters dropped past DEAD_LETTERS_MAX by this node',
+      registers,
+      collect() {
+        if (!sources.deadLetterCounts) return;
+        this.reset();
+        this.inc(sources.deadLetterCounts().dropped);
+      },
+    }),
+    deadLetters: new Gauge({
+      name: 'switchboard_archive_dead_letters',
+      help: 'Dead letters held for an admin (cluster-wide on Redis)',
+      registers,
+      async collect() {
+        if (sources.deadLetters) this.set(await sources.deadLetters().catch(() => -1));
       },
     }),
     httpRequests: new Histogram({

@@ -77,6 +77,10 @@ export class RedisKeys {
   archive(): string {
     return `${this.prefix}archive`;
   }
+  /** Capped stream of archive rows SQL Server refused (dead letters). */
+  deadLetters(): string {
+    return `${this.prefix}dead-letters`;
+  }
 
   // Store
   teams(): string {

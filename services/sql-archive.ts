@@ -1,7 +1,7 @@
 import sql from 'mssql';
 import type { ArchivedMessage, ArchiveReader, ArchiveWriter } from './archive';
 import { isConnectionError, type SqlConnection } from './sql-connection';
-import { insertMessages, MAX_ARCHIVE_ROWS, SQL } from './sql-statements';
+import { insertMessages, MAX_ARCHIVE_ROWS, SQL, WIDTH } from './sql-statements';
 import type { Message } from './types';
 
 interface MessageRow {
@@ -37,13 +37,13 @@ export class SqlArchive implements ArchiveWriter, ArchiveReader {
       const request = this.db.request();
       rows.forEach((m, i) => {
         request
-          .input(`id${i}`, sql.Char(36), m.id)
-          .input(`team${i}`, sql.NVarChar(64), m.teamId)
-          .input(`epoch${i}`, sql.VarChar(64), m.epoch)
+          .input(`id${i}`, sql.Char(WIDTH.messageId), m.id)
+          .input(`team${i}`, sql.NVarChar(WIDTH.id), m.teamId)
+          .input(`epoch${i}`, sql.VarChar(WIDTH.epoch), m.epoch)
           .input(`seq${i}`, sql.BigInt, m.seq)
-          .input(`sid${i}`, sql.NVarChar(64), m.from.id)
-          .input(`sname${i}`, sql.NVarChar(100), m.from.name)
-          .input(`rid${i}`, sql.NVarChar(64), m.to ?? null)
+          .input(`sid${i}`, sql.NVarChar(WIDTH.id), m.from.id)
+          .input(`sname${i}`, sql.NVarChar(WIDTH.name), m.from.name)
+          .input(`rid${i}`, sql.NVarChar(WIDTH.id), m.to ?? null)
           .input(`data${i}`, sql.NVarChar(sql.MAX), JSON.stringify(m.data ?? null))
           .input(`ts${i}`, sql.BigInt, m.ts);
       });

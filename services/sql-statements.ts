@@ -1,7 +1,25 @@
+import { MAX_ID_LENGTH, MAX_NAME_CODE_POINTS } from './identifiers';
+
 /**
  * Every SQL statement the store issues, in one place, so a test can parse each one
  * as T-SQL. Values always travel as typed parameters (`@name`), never in the text.
  */
+
+/**
+ * Widths of the string columns and of the parameters bound to them, in what
+ * NVARCHAR(n) counts: UTF-16 units. Validation counts names in code points, and a
+ * code point outside the BMP (an emoji) is two units, so a name that passes needs
+ * up to twice its limit; ids are ASCII, one unit a char. A value that passes
+ * validation always fits, so no row can fail on its length.
+ */
+export const WIDTH = {
+  id: MAX_ID_LENGTH,
+  name: 2 * MAX_NAME_CODE_POINTS,
+  /** Message ids are UUIDs. */
+  messageId: 36,
+  /** Epochs are made by the engines (8 hex chars); a client's resume epoch is at most 64. */
+  epoch: 64,
+} as const;
 
 /** Rows per archive INSERT: 9 parameters a row stays under SQL Server's 2,100 per request. */
 export const MAX_ARCHIVE_ROWS = 200;
@@ -38,6 +56,18 @@ export const MIGRATIONS: { version: number; statements: string[] }[] = [
       // Unique per (team, epoch, seq), clustered for keyset pagination: seqs restart
       // in a new epoch when the engine's history was lost, so seq alone is not unique.
       'CREATE TABLE dbo.messages (id CHAR(36) NOT NULL, team_id NVARCHAR(64) NOT NULL, epoch VARCHAR(64) NOT NULL, seq BIGINT NOT NULL, sender_id NVARCHAR(64) NOT NULL, sender_name NVARCHAR(100) NOT NULL, recipient_id NVARCHAR(64) NULL, data NVARCHAR(MAX) NOT NULL, ts BIGINT NOT NULL, CONSTRAINT pk_messages PRIMARY KEY NONCLUSTERED (id), CONSTRAINT uq_messages_team_epoch_seq UNIQUE CLUSTERED (team_id, epoch, seq))',
+    ],
+  },
+  {
+    // Names are validated in code points, and 100 of them can be 200 UTF-16 units:
+    // version 1 refused such names (and jammed the archive on them). Widening a
+    // variable-length column outside any key only changes metadata; the clustered
+    // (team_id, epoch, seq) key is untouched. Written out, not from WIDTH: an
+    // applied migration never changes.
+    version: 2,
+    statements: [
+      'ALTER TABLE dbo.teams ALTER COLUMN name NVARCHAR(200) NOT NULL',
+      'ALTER TABLE dbo.messages ALTER COLUMN sender_name NVARCHAR(200) NOT NULL',
     ],
   },
 ];

@@ -2,7 +2,7 @@ import sql from 'mssql';
 import type { Logger } from 'pino';
 import { AppError } from './errors';
 import { isConnectionError, type SqlConnection } from './sql-connection';
-import { SQL } from './sql-statements';
+import { SQL, WIDTH } from './sql-statements';
 import type { Store } from './store';
 import type { Team } from './types';
 
@@ -52,8 +52,8 @@ export class SqlStore implements Store {
       await this.run(() =>
         this.db
           .request()
-          .input('id', sql.NVarChar(64), team.id)
-          .input('name', sql.NVarChar(100), team.name)
+          .input('id', sql.NVarChar(WIDTH.id), team.id)
+          .input('name', sql.NVarChar(WIDTH.name), team.name)
           .input('createdAt', sql.DateTime2(3), createdAt)
           .query(SQL.insertTeam),
       );
@@ -97,8 +97,8 @@ export class SqlStore implements Store {
         await this.run(() =>
           this.db
             .request()
-            .input('id', sql.NVarChar(64), id)
-            .input('name', sql.NVarChar(100), id)
+            .input('id', sql.NVarChar(WIDTH.id), id)
+            .input('name', sql.NVarChar(WIDTH.name), id)
             .input('createdAt', sql.DateTime2(3), new Date())
             .query(SQL.ensureTeam),
         );
@@ -112,7 +112,7 @@ export class SqlStore implements Store {
 
   async getTeam(id: string): Promise<Team | undefined> {
     const result = await this.run(() =>
-      this.db.request().input('id', sql.NVarChar(64), id).query<TeamRow>(SQL.getTeam),
+      this.db.request().input('id', sql.NVarChar(WIDTH.id), id).query<TeamRow>(SQL.getTeam),
     );
     const row = result.recordset[0];
     return row ? toTeam(row) : undefined;

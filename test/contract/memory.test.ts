@@ -1,7 +1,9 @@
 import { MemoryBus } from '../../services/memory-bus';
+import { MemoryDeadLetters } from '../../services/memory-dead-letters';
 import { MemoryHistory } from '../../services/memory-history';
 import { MemoryPresence } from '../../services/memory-presence';
 import { MemoryStore } from '../../services/memory-store';
+import { deadLettersContract } from './dead-letters-contract';
 import { engineContract } from './engine-contract';
 import { presenceContract } from './presence-contract';
 import { storeContract } from './store-contract';
@@ -17,3 +19,5 @@ engineContract('memory', async ({ retain }) => {
 presenceContract('memory', async () => new MemoryPresence());
 
 storeContract('memory', async () => new MemoryStore());
+
+deadLettersContract('memory', async (max) => new MemoryDeadLetters(max));

@@ -4,6 +4,7 @@ import type { Delivery } from '../../services/bus';
 import type { Message } from '../../services/types';
 import pino from 'pino';
 import { RedisBus, type RedisBusOptions } from '../../services/redis-bus';
+import { RedisDeadLetters } from '../../services/redis-dead-letters';
 import { createRedisClient, waitReady } from '../../services/redis-connection';
 import { RedisHistory } from '../../services/redis-history';
 import { RedisKeys } from '../../services/redis-keys';
@@ -11,6 +12,7 @@ import { RedisPresence } from '../../services/redis-presence';
 import { RedisStore } from '../../services/redis-store';
 import { eventually } from '../helpers/eventually';
 import { describeWithRedis, RedisServer } from '../helpers/redis-server';
+import { deadLettersContract } from './dead-letters-contract';
 import { engineContract } from './engine-contract';
 import { presenceContract } from './presence-contract';
 import { storeContract } from './store-contract';
@@ -83,6 +85,11 @@ describeWithRedis('redis implementations', () => {
   });
 
   storeContract('redis', async () => new RedisStore(await client('command'), keys()));
+
+  deadLettersContract(
+    'redis',
+    async (max) => new RedisDeadLetters(await client('command'), keys(), max),
+  );
 
   /** A bus of its own, on fresh keys, for the tests below; `retain` is the stream length. */
   async function lone(

@@ -2,7 +2,11 @@ import { randomUUID } from 'node:crypto';
 import sql from 'mssql';
 import pino from 'pino';
 import type { ArchivedMessage } from '../../services/archive';
+import { Archiver } from '../../services/archiver';
+import { MemoryBacklog } from '../../services/memory-backlog';
+import { MemoryDeadLetters } from '../../services/memory-dead-letters';
 import { SqlArchive } from '../../services/sql-archive';
+import { classifySqlError } from '../../services/sql-errors';
 import { migrate, parseSqlUrl, SqlConnection } from '../../services/sql-connection';
 import { SqlStore } from '../../services/sql-store';
 import { RedisBacklog } from '../../services/redis-backlog';
@@ -11,6 +15,9 @@ import { createRedisClient, waitReady } from '../../services/redis-connection';
 import { RedisHistory } from '../../services/redis-history';
 import { RedisKeys } from '../../services/redis-keys';
 import { describeWithRedis, RedisServer } from '../helpers/redis-server';
+import { eventually } from '../helpers/eventually';
+import { schemaAfterMigrations } from '../helpers/fake-sql';
+import { api, startTestServer } from '../helpers/server';
 import { storeContract } from './store-contract';
 
 /**
@@ -51,8 +58,88 @@ if (url === undefined || url === '') {
       const version = await pool
         .request()
         .query<{ version: number }>('SELECT MAX(version) AS version FROM dbo.switchboard_schema');
-      expect(version.recordset[0]!.version).toBeGreaterThanOrEqual(1);
+      expect(version.recordset[0]!.version).toBeGreaterThanOrEqual(2);
       await pool.close();
+    });
+
+    test('the string columns on the server are as wide as the migrations say', async () => {
+      const pool = new sql.ConnectionPool(parseSqlUrl(options));
+      await pool.connect();
+      await migrate(pool, log);
+      // max_length is in bytes: two per NVARCHAR unit, -1 for MAX.
+      const result = await pool.request().query<{
+        table_name: string;
+        column_name: string;
+        max_length: number;
+        type_name: string;
+      }>("SELECT t.name AS table_name, c.name AS column_name, c.max_length, ty.name AS type_name FROM sys.columns c JOIN sys.tables t ON t.object_id = c.object_id JOIN sys.types ty ON ty.user_type_id = c.user_type_id WHERE t.name IN ('teams', 'messages')");
+      // The (team_id, epoch, seq) key is still the unique clustered one.
+      const unique = await pool
+        .request()
+        .query<{ type_desc: string; is_unique: boolean }>(
+          "SELECT type_desc, is_unique FROM sys.indexes WHERE name = 'uq_messages_team_epoch_seq'",
+        );
+      await pool.close();
+      expect(unique.recordset[0]).toEqual({ type_desc: 'CLUSTERED', is_unique: true });
+      for (const [table, columns] of schemaAfterMigrations()) {
+        for (const [name, type] of columns) {
+          if (type.length === undefined) continue;
+          const row = result.recordset.find(
+            (r) => r.table_name === table && r.column_name === name,
+          )!;
+          const units =
+            row.max_length === -1
+              ? 'max'
+              : row.type_name.startsWith('n')
+                ? row.max_length / 2
+                : row.max_length;
+          expect({ column: `${table}.${name}`, units }).toEqual({
+            column: `${table}.${name}`,
+            units: type.length,
+          });
+        }
+      }
+    });
+  });
+
+  describe('names of 100 code points (200 UTF-16 units)', () => {
+    const EMOJI_100 = '😀'.repeat(100);
+
+    test('POST /api/teams stores a 100-emoji name: 201, and it reads back whole', async () => {
+      const server = await startTestServer({ MSSQL_URL: url });
+      try {
+        // The node connects in the background; it is ready once SQL Server is up.
+        await eventually(
+          async () => (await api(server, 'GET', '/api/ready', { token: null })).status === 200,
+          15_000,
+        );
+        const id = `emoji-${randomUUID().slice(0, 8)}`;
+        const created = await api(server, 'POST', '/api/teams', {
+          body: { id, name: EMOJI_100 },
+        });
+        expect(created.status).toBe(201);
+        const read = await api<{ name: string }>(server, 'GET', `/api/teams/${id}`);
+        expect(read.body.name).toBe(EMOJI_100);
+      } finally {
+        await server.close();
+      }
+    });
+
+    test('a message from a 100-emoji sender is archived and reads back whole', async () => {
+      const archive = new SqlArchive(await connected());
+      const teamId = `t-${randomUUID().slice(0, 12)}`;
+      const m: ArchivedMessage = {
+        id: randomUUID(),
+        seq: 1,
+        teamId,
+        from: { id: 'u1', name: EMOJI_100 },
+        data: 'hi',
+        ts: 1_700_000_000_000,
+        epoch: 'e1',
+      };
+      await archive.write([m]);
+      const [row] = await archive.before(teamId, 'e1', 10, 1);
+      expect(row!.from.name).toBe(EMOJI_100);
     });
   });
 
@@ -151,6 +238,87 @@ if (url === undefined || url === '') {
         await bus.close();
         for (const c of [cmd, sub, blocking]) c.disconnect();
       }
+    });
+  });
+
+  describe('poison rows against the real server', () => {
+    async function refusal(query: (pool: sql.ConnectionPool) => Promise<unknown>) {
+      const pool = new sql.ConnectionPool(parseSqlUrl(options));
+      await pool.connect();
+      try {
+        await query(pool);
+      } catch (err) {
+        return err;
+      } finally {
+        await pool.close();
+      }
+      throw new Error('the server accepted it');
+    }
+
+    test("the server's own errors are classified as the archiver expects", async () => {
+      const truncation = await refusal((pool) =>
+        pool
+          .request()
+          .input('v', sql.NVarChar(20), 'x'.repeat(20))
+          .query('DECLARE @t TABLE (v NVARCHAR(5)); INSERT INTO @t (v) VALUES (@v)'),
+      );
+      expect(classifySqlError(truncation)).toBe('data');
+      const missing = await refusal((pool) =>
+        pool.request().query('INSERT INTO dbo.no_such_table (id) VALUES (1)'),
+      );
+      expect(classifySqlError(missing)).toBe('outage');
+      const overflow = await refusal((pool) =>
+        pool.request().query('DECLARE @t TABLE (v INT); INSERT INTO @t (v) VALUES (2147483648)'),
+      );
+      expect(classifySqlError(overflow)).toBe('data');
+    });
+
+    test('a batch holding refused rows: they go to dead letters, the rest is stored', async () => {
+      const db = await connected();
+      const archive = new SqlArchive(db);
+      const teamId = `t-${randomUUID().slice(0, 12)}`;
+      const message = (seq: number, extra: Partial<ArchivedMessage> = {}): ArchivedMessage => ({
+        id: randomUUID(),
+        seq,
+        teamId,
+        from: { id: 'u1', name: 'A' },
+        data: seq,
+        ts: 1_700_000_000_000 + seq,
+        epoch: 'e1',
+        ...extra,
+      });
+      await archive.write([message(2)]);
+      const backlog = new MemoryBacklog(100);
+      const deadLetters = new MemoryDeadLetters(100);
+      const archiver = new Archiver(backlog, archive, {
+        batchSize: 10,
+        flushMs: 20,
+        log,
+        deadLetters,
+        delay: () => new Promise((resolve) => setTimeout(resolve, 50)),
+      });
+      // seq 2 again under another id (duplicate key), and a name no validation
+      // admits (201 units) that only a bug could hand the archive.
+      const batch = [
+        message(1),
+        message(2),
+        message(3),
+        message(4, { from: { id: 'u1', name: 'x'.repeat(201) } }),
+        message(5),
+      ];
+      for (const m of batch) backlog.push(m);
+      archiver.start();
+      await eventually(async () => (await backlog.length()) === 0, 15_000);
+      expect(archiver.healthy).toBe(true);
+      await archiver.close();
+      const stored = await archive.between(teamId, 'e1', 0, 100);
+      expect(stored.map((m) => m.seq)).toEqual([1, 2, 3, 5]);
+      expect(stored[1]!.id).not.toBe(batch[1]!.id);
+      const letters = (await deadLetters.list({ limit: 10 })).deadLetters;
+      expect(letters.map((l) => [l.seq, l.message.id])).toEqual([
+        [2, batch[1]!.id],
+        [4, batch[3]!.id],
+      ]);
     });
   });
 }

@@ -6,10 +6,22 @@ export class MemoryArchive implements ArchiveWriter, ArchiveReader {
   readonly rows = new Map<string, ArchivedMessage>();
   /** Set to make every write fail, like a database that is down. */
   failing: Error | undefined;
+  /**
+   * Set to refuse rows, as SQL Server refuses a statement: a batch holding a row
+   * this returns an error for fails whole with that error, and nothing is written.
+   */
+  refuse: ((message: ArchivedMessage) => unknown) | undefined;
   writes: ArchivedMessage[][] = [];
+  /** Every write attempted, refused ones included. */
+  attempts: ArchivedMessage[][] = [];
 
   async write(batch: ArchivedMessage[]): Promise<void> {
+    this.attempts.push(batch);
     if (this.failing) throw this.failing;
+    for (const m of batch) {
+      const err = this.refuse?.(m);
+      if (err !== undefined) throw err;
+    }
     this.writes.push(batch);
     for (const m of batch) if (!this.rows.has(m.id)) this.rows.set(m.id, m);
   }

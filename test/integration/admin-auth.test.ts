@@ -40,6 +40,8 @@ const PROTECTED: [string, string, unknown][] = [
   ['GET', '/api/teams/team-a/messages', undefined],
   ['POST', '/api/teams/team-a/messages', { data: 'sneaky' }],
   ['POST', '/api/broadcast', { data: 'sneaky' }],
+  ['GET', '/api/dead-letters', undefined],
+  ['DELETE', '/api/dead-letters/1', undefined],
   ['GET', '/metrics', undefined],
   ['GET', '/api/does-not-exist', undefined],
 ];

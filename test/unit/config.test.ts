@@ -97,6 +97,7 @@ describe('loadConfig values', () => {
       ARCHIVE_BATCH_SIZE: '50',
       ARCHIVE_FLUSH_MS: '100',
       ARCHIVE_BACKLOG_MAX: '1000',
+      DEAD_LETTERS_MAX: '500',
     });
     expect(config).toEqual({
       port: 8080,
@@ -134,7 +135,13 @@ describe('loadConfig values', () => {
       archiveBatchSize: 50,
       archiveFlushMs: 100,
       archiveBacklogMax: 1000,
+      deadLettersMax: 500,
     });
+  });
+
+  test('DEAD_LETTERS_MAX defaults to 1,000 and must be at least 1', () => {
+    expect(loadConfig({}).deadLettersMax).toBe(1000);
+    expectOneLineNaming(configError({ DEAD_LETTERS_MAX: '0' }), 'DEAD_LETTERS_MAX');
   });
 
   test('PORT 0 (any free port) is allowed', () => {

@@ -1,0 +1,102 @@
+import type { Redis } from 'ioredis';
+import type { DeadLetter, DeadLetterDraft, DeadLetterPage, DeadLetters } from './dead-letters';
+import { AppError } from './errors';
+import { messageView } from './frames';
+import { redisUnavailable } from './redis-errors';
+import type { RedisKeys } from './redis-keys';
+
+const STREAM_ID = /^\d{1,20}-\d{1,20}$/;
+
+type Entry = [id: string, fields: string[]];
+
+function toDeadLetter([id, fields]: Entry): DeadLetter {
+  const body = JSON.parse(fields[fields.indexOf('d') + 1]!) as Omit<DeadLetter, 'id'>;
+  return { id, ...body };
+}
+
+/**
+ * Dead letters of the Redis engine: one stream shared by every node, capped at
+ * `max` entries (XADD MAXLEN =), so the oldest go first. Stream ids are the
+ * dead letters' ids and the list cursor.
+ */
+export class RedisDeadLetters implements DeadLetters {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly max: number,
+  ) {}
+
+  async add(drafts: DeadLetterDraft[]): Promise<number> {
+    if (drafts.length === 0) return 0;
+    const key = this.keys.deadLetters();
+    const at = new Date().toISOString();
+    const tx = this.redis.multi().xlen(key);
+    for (const { message, error } of drafts) {
+      const body: Omit<DeadLetter, 'id'> = {
+        teamId: message.teamId,
+        epoch: message.epoch,
+        seq: message.seq,
+        error,
+        at,
+        message: messageView(message),
+      };
+      tx.xadd(key, 'MAXLEN', '=', this.max, '*', 'd', JSON.stringify(body));
+    }
+    tx.xlen(key);
+    let results: [Error | null, unknown][] | null;
+    try {
+      results = await tx.exec();
+    } catch (err) {
+      throw redisUnavailable(err);
+    }
+    const failed = results?.find(([err]) => err !== null);
+    if (!results || failed) throw redisUnavailable(failed?.[0] ?? new Error('transaction aborted'));
+    // One transaction: what is missing from before + added was trimmed by the cap.
+    const before = Number(results[0]![1]);
+    const after = Number(results[results.length - 1]![1]);
+    return Math.max(0, before + drafts.length - after);
+  }
+
+  async list(page: { limit: number; cursor?: string }): Promise<DeadLetterPage> {
+    if (page.cursor !== undefined && !STREAM_ID.test(page.cursor))
+      throw new AppError('bad_request', 'malformed cursor');
+    const start = page.cursor === undefined ? '-' : `(${page.cursor}`;
+    let entries: Entry[];
+    try {
+      entries = (await this.redis.xrange(
+        this.keys.deadLetters(),
+        start,
+        '+',
+        'COUNT',
+        page.limit + 1,
+      )) as Entry[];
+    } catch (err) {
+      // Well formed but out of range (past 2^64, or exclusive of the largest id).
+      if (/stream ID|start ID/i.test(String((err as Error).message)))
+        throw new AppError('bad_request', 'malformed cursor');
+      throw redisUnavailable(err);
+    }
+    const deadLetters = entries.slice(0, page.limit).map(toDeadLetter);
+    return {
+      deadLetters,
+      next: entries.length > page.limit ? deadLetters[deadLetters.length - 1]!.id : null,
+    };
+  }
+
+  async remove(id: string): Promise<boolean> {
+    if (!STREAM_ID.test(id)) return false;
+    try {
+      return (await this.redis.xdel(this.keys.deadLetters(), id)) === 1;
+    } catch (err) {
+      throw redisUnavailable(err);
+    }
+  }
+
+  async count(): Promise<number> {
+    try {
+      return await this.redis.xlen(this.keys.deadLetters());
+    } catch (err) {
+      throw redisUnavailable(err);
+    }
+  }
+}
