@@ -90,6 +90,9 @@ export class RedisPresence implements Presence {
       );
       return { first: count === 1 };
     } catch (err) {
+      // The socket closes without a remove (its setup failed), so it must not stay
+      // here: reconcile would restore it for good.
+      this.local.delete(conn.connId);
       this.dirty = true;
       throw redisUnavailable(err);
     }

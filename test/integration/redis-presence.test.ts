@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import pino from 'pino';
 import type { ClusterEvent } from '../../services/bus';
 import { createRedisClient, waitReady } from '../../services/redis-connection';
@@ -34,21 +34,33 @@ describeWithRedis('redis presence leases', () => {
     keys: RedisKeys,
     nodeId: string,
     events: ClusterEvent[] = [],
+    options: { url?: string; client?: RedisOptions; announce?: () => Promise<void> } = {},
   ): Promise<RedisPresence> {
-    const client = createRedisClient(redis.url, 'command', log);
+    return (await nodeWithClient(keys, nodeId, events, options)).presence;
+  }
+
+  /** A node and its Redis connection; `announce` runs before each event is recorded. */
+  async function nodeWithClient(
+    keys: RedisKeys,
+    nodeId: string,
+    events: ClusterEvent[] = [],
+    options: { url?: string; client?: RedisOptions; announce?: () => Promise<void> } = {},
+  ): Promise<{ presence: RedisPresence; client: Redis }> {
+    const client = createRedisClient(options.url ?? redis.url, 'command', log, options.client);
     clients.push(client);
     await waitReady(client, 5000);
     const presence = new RedisPresence(client, keys, {
       nodeId,
       leaseMs: LEASE_MS,
       announce: async (e) => {
+        await options.announce?.();
         events.push(e);
       },
       log,
     });
     presences.push(presence);
     await presence.start();
-    return presence;
+    return { presence, client };
   }
 
   const conn = (connId: string, userId: string, node: string): ConnectionInfo => ({
@@ -96,5 +108,24 @@ describeWithRedis('redis presence leases', () => {
       async () => (await a.get('c1')) !== undefined && (await admin.exists(keys.lease('a'))) === 1,
     );
     expect((await a.members('T')).map((m) => m.id)).toEqual(['u1']);
+  });
+
+  test('a connection whose add failed is not restored later: its socket closed', async () => {
+    const own = await RedisServer.start();
+    try {
+      const keys = new RedisKeys(`p${randomUUID().slice(0, 6)}:`);
+      const seen: ClusterEvent[] = [];
+      const a = await node(keys, 'a', seen, { url: own.url });
+      await own.kill();
+      await expect(a.add(conn('c1', 'u1', 'a'))).rejects.toMatchObject({ code: 'unavailable' });
+      await own.restart();
+      await eventually(() => a.registered, 10000);
+      expect(await a.get('c1')).toBeUndefined();
+      expect(seen).toEqual([]);
+    } finally {
+      await Promise.all(presences.map((p) => p.close()));
+      presences = [];
+      await own.stop();
+    }
   });
 });
