@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ClusterEvent } from './bus';
@@ -11,11 +12,17 @@ import type { ConnectionInfo, Member, TeamPresence } from './types';
 /** Renewals (a third of a lease each) between routine reconciliations. */
 const RECONCILE_EVERY = 3;
 
+/** How often a node back from a lapsed lease looks whether the survivor sweeping it is done. */
+const SWEEP_POLL_MS = 25;
+
 export interface RedisPresenceOptions {
   nodeId: string;
   /** How long a node's entries count without a renewal. */
   leaseMs: number;
-  /** Sends the `leave` events when a survivor cleans up after a dead node. */
+  /**
+   * Sends the `leave` events when a survivor cleans up after a dead node, and the
+   * `join` events when a node restores users that had left in everyone's view.
+   */
   announce: (event: ClusterEvent) => Promise<void>;
   log: Logger;
 }
@@ -35,6 +42,7 @@ export class RedisPresence implements Presence {
   private renewals = 0;
   private leaseHeld = false;
   private ticking = false;
+  private closed = false;
 
   constructor(
     private readonly redis: Redis,
@@ -57,12 +65,13 @@ export class RedisPresence implements Presence {
     if (this.timer) return;
     // Back from an outage: re-register now rather than at the next tick.
     this.redis.on('ready', () => void this.tick());
-    this.timer = setInterval(
-      () => void this.tick(),
-      Math.max(50, Math.floor(this.options.leaseMs / 3)),
-    );
+    this.timer = setInterval(() => void this.tick(), this.renewEveryMs());
     this.timer.unref();
     await this.tick();
+  }
+
+  private renewEveryMs(): number {
+    return Math.max(50, Math.floor(this.options.leaseMs / 3));
   }
 
   private scriptKeys(conn: { teamId: string }): string[] {
@@ -90,6 +99,9 @@ export class RedisPresence implements Presence {
       );
       return { first: count === 1 };
     } catch (err) {
+      // The socket closes without a remove (its setup failed), so it must not stay
+      // here: reconcile would restore it, and announce its join, for good.
+      this.local.delete(conn.connId);
       this.dirty = true;
       throw redisUnavailable(err);
     }
@@ -255,8 +267,27 @@ export class RedisPresence implements Presence {
     this.dirty = true;
     await this.redis.set(lease, '1', 'PX', this.options.leaseMs);
     this.leaseHeld = true;
+    await this.sweepOfUsFinished();
     await this.reconcile();
     this.dirty = false;
+  }
+
+  /**
+   * A survivor that found our lease lapsed may still be removing our entries and
+   * announcing `leave` for them. Now that we hold the lease again it stops at its
+   * next entry; until it has released its lock, a `join` we announce for a user
+   * it removed could reach teammates before its `leave`, and leave them thinking
+   * the user is offline. Our lease is kept alive meanwhile.
+   */
+  private async sweepOfUsFinished(): Promise<void> {
+    const lock = this.keys.cleanupLock(this.options.nodeId);
+    for (;;) {
+      const ttl = await this.redis.pttl(lock);
+      // -2: no sweep; -1 (no expiry) is no lock a sweeper sets, so nothing to wait for.
+      if (ttl < 0 || this.closed) return;
+      await delay(Math.min(ttl, SWEEP_POLL_MS));
+      await this.redis.set(this.keys.lease(this.options.nodeId), '1', 'PX', this.options.leaseMs);
+    }
   }
 
   /**
@@ -265,10 +296,11 @@ export class RedisPresence implements Presence {
    */
   private async reconcile(): Promise<void> {
     const stored = new Set(await this.redis.smembers(this.keys.nodeConns(this.options.nodeId)));
-    const restored: string[] = [];
-    for (const conn of this.local.values()) {
-      if (stored.has(conn.connId)) continue;
-      await this.redis.sbPresenceAdd(
+    let restored = 0;
+    // A copy: sockets close while this runs, and a closed one must not come back.
+    for (const conn of [...this.local.values()]) {
+      if (stored.has(conn.connId) || !this.local.has(conn.connId)) continue;
+      const count = await this.redis.sbPresenceAdd(
         ...this.scriptKeys(conn),
         conn.connId,
         JSON.stringify(conn),
@@ -276,7 +308,25 @@ export class RedisPresence implements Presence {
         conn.teamId,
         this.options.nodeId,
       );
-      restored.push(conn.connId);
+      if (count === 0) continue;
+      restored++;
+      if (!this.local.has(conn.connId)) {
+        // It closed meanwhile and its remove may have found nothing: take it back quietly,
+        // as its user's presence was never announced again.
+        await this.removeEntry(conn, this.options.nodeId);
+        continue;
+      }
+      // The user's only connection in the team again: they had left in everyone's view
+      // (a survivor swept us and announced it, or Redis lost all presence). A user
+      // with a connection elsewhere never left, and the count says so.
+      if (count === 1) {
+        await this.options.announce({
+          kind: 'presence',
+          teamId: conn.teamId,
+          event: 'join',
+          user: { id: conn.userId, name: conn.name },
+        });
+      }
     }
     for (const connId of stored) {
       if (this.local.has(connId)) continue;
@@ -287,8 +337,7 @@ export class RedisPresence implements Presence {
       }
       await this.leave(JSON.parse(text) as ConnectionInfo, this.options.nodeId);
     }
-    if (restored.length > 0)
-      this.options.log.info({ restored: restored.length }, 'presence restored in Redis');
+    if (restored > 0) this.options.log.info({ restored }, 'presence restored in Redis');
   }
 
   /** Removes an entry and announces the user's leave if it was their last; false if `node` came back. */
@@ -319,25 +368,52 @@ export class RedisPresence implements Presence {
         'NX',
       );
       if (locked !== 'OK') continue;
-      const connIds = await this.redis.smembers(this.keys.nodeConns(node));
-      const raw = connIds.length > 0 ? await this.redis.hmget(this.keys.conns(), ...connIds) : [];
-      let revived = false;
-      for (const text of raw) {
-        if (text === null) continue;
-        // The node may renew its lease while we sweep (a long pause, not a death): stop then.
-        if (!(await this.leave(JSON.parse(text) as ConnectionInfo, node, true))) {
-          revived = true;
-          break;
-        }
+      // The node, should it wake, waits for this lock before announcing joins: it must
+      // outlive every leave we announce, however long the sweep or one publish takes.
+      const hold = setInterval(
+        () =>
+          void this.redis
+            .pexpire(this.keys.cleanupLock(node), this.options.leaseMs)
+            .catch(() => undefined),
+        this.renewEveryMs(),
+      );
+      hold.unref();
+      try {
+        await this.sweepNode(node);
+      } finally {
+        clearInterval(hold);
+        await this.unlock(node);
       }
-      if (revived) continue;
-      await this.redis.del(this.keys.nodeConns(node));
-      await this.redis.srem(this.keys.nodes(), node);
-      this.options.log.warn({ node, connections: connIds.length }, 'cleaned up after a dead node');
+    }
+  }
+
+  private async sweepNode(node: string): Promise<void> {
+    const connIds = await this.redis.smembers(this.keys.nodeConns(node));
+    const raw = connIds.length > 0 ? await this.redis.hmget(this.keys.conns(), ...connIds) : [];
+    for (const text of raw) {
+      if (text === null) continue;
+      // The node may renew its lease while we sweep (a long pause, not a death): stop then.
+      if (!(await this.leave(JSON.parse(text) as ConnectionInfo, node, true))) return;
+    }
+    await this.redis.del(this.keys.nodeConns(node));
+    await this.redis.srem(this.keys.nodes(), node);
+    this.options.log.warn({ node, connections: connIds.length }, 'cleaned up after a dead node');
+  }
+
+  /** Lets a revived node go on at once rather than when the lock expires. */
+  private async unlock(node: string): Promise<void> {
+    const lock = this.keys.cleanupLock(node);
+    try {
+      // Not atomic: only a lock that expired and was taken by another survivor
+      // between these two commands could be deleted by mistake.
+      if ((await this.redis.get(lock)) === this.options.nodeId) await this.redis.del(lock);
+    } catch {
+      // Redis is down: the lock expires by itself.
     }
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     // A clean stop gives its lease back so others do not wait for it to expire.

@@ -73,4 +73,43 @@ describeWithRedis('cluster of OS processes', () => {
     }
     expect(replayed).toEqual(Array.from({ length: 20 }, (_, i) => (seen['seq'] as number) + 1 + i));
   }, 30000);
+
+  test('a node paused past its lease: its users leave, and join again when it wakes', async () => {
+    const watching = await node('proc-watch');
+    const paused = await node('proc-paused');
+    const watcher = await connect(watching.url, { id: 'watcher', teamId: 'P' });
+    clients.push(watcher);
+    const sleeper = await connect(paused.url, { id: 'sleeper', teamId: 'P' });
+    clients.push(sleeper);
+    expect(await watcher.next('presence')).toMatchObject({
+      event: 'join',
+      user: { id: 'sleeper' },
+    });
+
+    // A long GC or a VM hiccup, as the rest of the cluster sees it: the process does nothing.
+    paused.proc.child.kill('SIGSTOP');
+    try {
+      expect(await watcher.next('presence', 2 * LEASE_MS + 2000)).toMatchObject({
+        event: 'leave',
+        user: { id: 'sleeper' },
+      });
+    } finally {
+      paused.proc.child.kill('SIGCONT');
+    }
+
+    // Its socket never closed: the user is online again, and teammates are told so.
+    expect(await watcher.next('presence', 2 * LEASE_MS + 2000)).toMatchObject({
+      event: 'join',
+      user: { id: 'sleeper' },
+    });
+    watcher.send({ type: 'presence' });
+    const members = (await watcher.next('members'))['members'] as { id: string }[];
+    expect(members.map((m) => m.id).sort()).toEqual(['sleeper', 'watcher']);
+    // The sleeper's own connection still works end to end.
+    watcher.send('welcome back');
+    expect(await sleeper.next('message')).toMatchObject({ data: 'welcome back' });
+    await watcher.sync();
+    expect(watcher.take('presence')).toEqual([]);
+    expect(sleeper.closed).toBeUndefined();
+  }, 30000);
 });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import pino from 'pino';
 import type { ClusterEvent } from '../../services/bus';
 import { createRedisClient, waitReady } from '../../services/redis-connection';
@@ -34,21 +34,53 @@ describeWithRedis('redis presence leases', () => {
     keys: RedisKeys,
     nodeId: string,
     events: ClusterEvent[] = [],
+    options: { url?: string; client?: RedisOptions; announce?: () => Promise<void> } = {},
   ): Promise<RedisPresence> {
-    const client = createRedisClient(redis.url, 'command', log);
+    return (await nodeWithClient(keys, nodeId, events, options)).presence;
+  }
+
+  /** A node and its Redis connection; `announce` runs before each event is recorded. */
+  async function nodeWithClient(
+    keys: RedisKeys,
+    nodeId: string,
+    events: ClusterEvent[] = [],
+    options: { url?: string; client?: RedisOptions; announce?: () => Promise<void> } = {},
+  ): Promise<{ presence: RedisPresence; client: Redis }> {
+    const client = createRedisClient(options.url ?? redis.url, 'command', log, options.client);
     clients.push(client);
     await waitReady(client, 5000);
     const presence = new RedisPresence(client, keys, {
       nodeId,
       leaseMs: LEASE_MS,
       announce: async (e) => {
+        await options.announce?.();
         events.push(e);
       },
       log,
     });
     presences.push(presence);
     await presence.start();
-    return presence;
+    return { presence, client };
+  }
+
+  async function adminClient(url = redis.url): Promise<Redis> {
+    const admin = createRedisClient(url, 'command', log);
+    clients.push(admin);
+    await waitReady(admin, 5000);
+    return admin;
+  }
+
+  /**
+   * Stalls a node as a long pause would: its connection waits behind a BLPOP, so
+   * it renews nothing until `wake` pushes to the list.
+   */
+  function stall(client: Redis, admin: Redis, key: string): { wake: () => Promise<void> } {
+    void client.blpop(key, 0).catch(() => undefined);
+    return {
+      wake: async () => {
+        await admin.lpush(key, 'go');
+      },
+    };
   }
 
   const conn = (connId: string, userId: string, node: string): ConnectionInfo => ({
@@ -96,5 +128,112 @@ describeWithRedis('redis presence leases', () => {
       async () => (await a.get('c1')) !== undefined && (await admin.exists(keys.lease('a'))) === 1,
     );
     expect((await a.members('T')).map((m) => m.id)).toEqual(['u1']);
+  });
+
+  test('a node back from a lapsed lease announces the join after the sweeper announced the leave', async () => {
+    const keys = new RedisKeys(`p${randomUUID().slice(0, 6)}:`);
+    const admin = await adminClient();
+    const seen: ClusterEvent[] = [];
+    // The sweeper's publish of the leave is slow: it lands only when let through.
+    let letThrough: () => void = () => undefined;
+    const publishing = new Promise<void>((resolve) => (letThrough = resolve));
+    const { presence: a, client: aClient } = await nodeWithClient(keys, 'a', seen, {
+      client: { commandTimeout: undefined },
+    });
+    await node(keys, 'b', seen, { announce: () => publishing });
+    await a.add(conn('c1', 'u1', 'a'));
+
+    const paused = stall(aClient, admin, `${keys.lease('a')}:gate`);
+    try {
+      await admin.del(keys.lease('a'));
+      // b sweeps a: the entry is gone, the leave is on its way.
+      await eventually(async () => (await admin.hexists(keys.conns(), 'c1')) === 0);
+      await paused.wake();
+      await eventually(async () => (await admin.exists(keys.lease('a'))) === 1);
+      // A round trip on a's connection: what a does right after taking its lease back is done.
+      await a.members('T');
+      expect(seen).toEqual([]);
+      expect(await admin.hexists(keys.conns(), 'c1')).toBe(0);
+    } finally {
+      letThrough();
+    }
+    await eventually(() => seen.length === 2);
+    expect(seen).toEqual([
+      { kind: 'presence', teamId: 'T', event: 'leave', user: { id: 'u1', name: 'u1' } },
+      { kind: 'presence', teamId: 'T', event: 'join', user: { id: 'u1', name: 'u1' } },
+    ]);
+    await eventually(() => a.registered);
+    expect((await a.members('T')).map((m) => m.id)).toEqual(['u1']);
+  });
+
+  test('a user with a connection on a live node neither leaves nor joins when another node lapses', async () => {
+    const keys = new RedisKeys(`p${randomUUID().slice(0, 6)}:`);
+    const admin = await adminClient();
+    const seen: ClusterEvent[] = [];
+    const { presence: a, client: aClient } = await nodeWithClient(keys, 'a', seen, {
+      client: { commandTimeout: undefined },
+    });
+    const b = await node(keys, 'b', seen);
+    await a.add(conn('c1', 'u1', 'a'));
+    await b.add(conn('c2', 'u1', 'b'));
+
+    const paused = stall(aClient, admin, `${keys.lease('a')}:gate`);
+    await admin.del(keys.lease('a'));
+    await eventually(async () => (await admin.hexists(keys.conns(), 'c1')) === 0);
+    await paused.wake();
+    await eventually(async () => (await a.get('c1')) !== undefined && a.registered);
+    expect(await b.members('T')).toEqual([{ id: 'u1', name: 'u1', connections: 2 }]);
+    expect(seen).toEqual([]);
+  });
+
+  test('after a Redis restart every user present is announced once, wherever their connections are', async () => {
+    const own = await RedisServer.start();
+    try {
+      const keys = new RedisKeys(`p${randomUUID().slice(0, 6)}:`);
+      const seen: ClusterEvent[] = [];
+      const a = await node(keys, 'a', seen, { url: own.url });
+      const b = await node(keys, 'b', seen, { url: own.url });
+      await a.add(conn('c1', 'u1', 'a'));
+      await a.add(conn('c2', 'u2', 'a'));
+      await b.add(conn('c3', 'u2', 'b'));
+
+      await own.kill();
+      await own.restart();
+      await eventually(
+        async () =>
+          a.registered && b.registered && (await b.members('T')).length === 2 && seen.length >= 2,
+        10000,
+      );
+      expect(
+        seen.map((e) => (e.kind === 'presence' ? `${e.event} ${e.user.id}` : e.kind)).sort(),
+      ).toEqual(['join u1', 'join u2']);
+      expect(await a.members('T')).toEqual([
+        { id: 'u1', name: 'u1', connections: 1 },
+        { id: 'u2', name: 'u2', connections: 2 },
+      ]);
+    } finally {
+      await Promise.all(presences.map((p) => p.close()));
+      presences = [];
+      await own.stop();
+    }
+  });
+
+  test('a connection whose add failed is not restored later: its socket closed', async () => {
+    const own = await RedisServer.start();
+    try {
+      const keys = new RedisKeys(`p${randomUUID().slice(0, 6)}:`);
+      const seen: ClusterEvent[] = [];
+      const a = await node(keys, 'a', seen, { url: own.url });
+      await own.kill();
+      await expect(a.add(conn('c1', 'u1', 'a'))).rejects.toMatchObject({ code: 'unavailable' });
+      await own.restart();
+      await eventually(() => a.registered, 10000);
+      expect(await a.get('c1')).toBeUndefined();
+      expect(seen).toEqual([]);
+    } finally {
+      await Promise.all(presences.map((p) => p.close()));
+      presences = [];
+      await own.stop();
+    }
   });
 });
