@@ -21,12 +21,21 @@
  *   from seq S on (the frame's `seq`). A `resumed` with `complete:true` is no
  *   notice: it promises that nothing after `since` was left out.
  *
- * - Covered by a notice: an acked message m (believed epoch E, seq s, first sent
- *   at t) is covered by a notice N that client C received at time n when t < n
- *   (m may have been stored before the server made N) and one of:
- *     E = A, s > L, and (A ≠ B or s ≤ S): the old epoch's tail C had not got;
- *     E = B, A ≠ B, s ≤ S: the part of the new epoch before where C resumes;
- *     E is neither A nor B: an epoch that began and ended while C was away.
+ * - An acked message's epoch: the one its sender believed at the ack, unless no
+ *   receiver put the message there; then the one most receivers believed when it
+ *   reached them (the protocol sends the epoch frame before any message of the
+ *   new epoch, while an ack may overtake it).
+ *
+ * - Covered by a notice: an acked message m (epoch E, seq s, first sent at t) is
+ *   covered by a notice N that client C received at time n when t < n (m may
+ *   have been stored before the server made N) and:
+ *     A = B (history trimmed, same epoch): E = A and L < s ≤ S;
+ *     A ≠ B: s ≤ S (the new epoch up to where C resumes: when a reset went
+ *       unannounced to others, E may name the old epoch for a message of the
+ *       new one), or E = A and s > L (the old epoch's tail C had not got), or E
+ *       is neither A nor B (an epoch that began and ended while C was away).
+ *   Being lenient here hides nothing: a message C missed inside a stream it
+ *   kept following shows as skipped seqs whatever any notice covers.
  *
  * - Followed: C followed its team across m when C's first welcome arrived before
  *   m was first sent. The welcome's head was read before it was sent, so m was
@@ -197,12 +206,31 @@ function canonical(value: unknown): string {
 
 export function coveredBy(n: Notice, m: { epoch: string; seq: number; sentAt: number }): boolean {
   if (!(m.sentAt < n.at)) return false;
-  if (m.epoch === n.from) return m.seq > n.last && (n.from !== n.to || m.seq <= n.start);
-  if (m.epoch === n.to) return m.seq <= n.start;
-  return true;
+  if (n.from === n.to) return m.epoch === n.from && m.seq > n.last && m.seq <= n.start;
+  if (m.epoch === n.from) return m.seq > n.last || m.seq <= n.start;
+  return m.epoch !== n.to || m.seq <= n.start;
 }
 
 export function check(timeline: Timeline): CheckResult {
+  // An ack may arrive before the epoch frame that announces its epoch (they travel on
+  // different Redis connections): when no receiver put the message in the epoch its
+  // sender believed, it belongs to the epoch most receivers put it in.
+  const placed = new Map<string, Map<string, number>>();
+  for (const client of timeline.clients)
+    walkEpochs(client, (epoch, o) => {
+      const votes = placed.get(o.id) ?? new Map<string, number>();
+      votes.set(epoch, (votes.get(epoch) ?? 0) + 1);
+      placed.set(o.id, votes);
+    });
+  const epochOf = (a: AckRecord): string => {
+    const votes = placed.get(a.id);
+    if (!votes || votes.has(a.epoch)) return a.epoch;
+    return [...votes].sort((x, y) => y[1] - x[1])[0]![0];
+  };
+  const clients = timeline.clients.map((c) => ({
+    ...c,
+    acks: c.acks.map((a) => ({ ...a, epoch: epochOf(a) })),
+  }));
   const findings: Finding[] = [];
   const perKind = new Map<FindingKind, number>();
   const note = (f: Finding) => {
@@ -214,7 +242,7 @@ export function check(timeline: Timeline): CheckResult {
 
   // Every send, by the sender and data it carries.
   const sendByData = new Map<string, { client: ClientRecord; send: SendRecord }>();
-  for (const client of timeline.clients)
+  for (const client of clients)
     for (const send of client.sends)
       sendByData.set(key(client.id, canonical(send.data)), { client, send });
 
@@ -226,9 +254,9 @@ export function check(timeline: Timeline): CheckResult {
     if (!ids) idsAt.set(k, (ids = new Set()));
     ids.add(id);
   };
-  const scans = timeline.clients.map((client) => scanEpochs(client, place));
+  const scans = clients.map((client) => scanEpochs(client, place));
   const ackEpoch = new Map<string, string>();
-  for (const client of timeline.clients) for (const a of client.acks) ackEpoch.set(a.id, a.epoch);
+  for (const client of clients) for (const a of client.acks) ackEpoch.set(a.id, a.epoch);
 
   // Pass 2: each stream in order.
   let delivered = 0;
@@ -245,7 +273,9 @@ export function check(timeline: Timeline): CheckResult {
     const team = client.team;
     let welcome: { epoch: string; seq: number } | undefined;
     const atSeq = new Map<string, string>();
-    const own = new Set(client.acks.map((a) => key(a.epoch, a.seq)));
+    // Its own acks, in the epoch it believed and in the one the receivers place them in.
+    const raw = timeline.clients.find((c) => c.id === client.id)?.acks ?? [];
+    const own = new Set([...client.acks, ...raw].map((a) => key(a.epoch, a.seq)));
     for (const o of client.observations) {
       if (o.kind === 'welcome') {
         if (scan.epoch === undefined) {
@@ -370,7 +400,7 @@ export function check(timeline: Timeline): CheckResult {
   let indeterminate = 0;
   let sent = 0;
   const firstAcks: { client: ClientRecord; ack: AckRecord; send: SendRecord }[] = [];
-  for (const client of timeline.clients) {
+  for (const client of clients) {
     indeterminate += client.indeterminate;
     const byRef = new Map<string, AckRecord>();
     for (const ack of client.acks) {
@@ -504,11 +534,11 @@ export function check(timeline: Timeline): CheckResult {
     resends,
     indeterminate,
     notices: {
-      epoch: timeline.clients.reduce(
+      epoch: clients.reduce(
         (n, c) => n + c.observations.filter((o) => o.kind === 'epoch').length,
         0,
       ),
-      incompleteResume: timeline.clients.reduce(
+      incompleteResume: clients.reduce(
         (n, c) => n + c.observations.filter((o) => o.kind === 'resumed' && !o.complete).length,
         0,
       ),
@@ -540,11 +570,11 @@ function moveTo(scan: Scan, epoch: string, seq: number): void {
   scan.start = seq;
 }
 
-/** Pass 1: puts every delivery and ack at its believed (team, epoch, seq). */
-function scanEpochs(
+/** Calls `visit` with each delivered message and the epoch the client believed at that moment. */
+function walkEpochs(
   client: ClientRecord,
-  place: (team: string, epoch: string, seq: number, id: string) => void,
-): Scan {
+  visit: (epoch: string, o: Extract<Observation, { kind: 'message' }>) => void,
+): void {
   let epoch: string | undefined;
   let welcome: string | undefined;
   for (const o of client.observations) {
@@ -557,9 +587,17 @@ function scanEpochs(
     } else if (o.kind === 'epoch') {
       epoch = o.epoch;
     } else if (epoch !== undefined) {
-      place(client.team, epoch, o.seq, o.id);
+      visit(epoch, o);
     }
   }
+}
+
+/** Pass 1: puts every delivery and ack at its believed (team, epoch, seq). */
+function scanEpochs(
+  client: ClientRecord,
+  place: (team: string, epoch: string, seq: number, id: string) => void,
+): Scan {
+  walkEpochs(client, (epoch, o) => place(client.team, epoch, o.seq, o.id));
   for (const ack of client.acks) place(client.team, ack.epoch, ack.seq, ack.id);
   return {
     client,

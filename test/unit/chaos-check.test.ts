@@ -200,6 +200,25 @@ describe('chaos checker', () => {
     expect(result.notices.epoch).toBe(2);
   });
 
+  test("an ack that overtakes its epoch frame is placed in the receivers' epoch", () => {
+    const s = sender(3, [ack(1), ack(2), ack(3, 1, E1)]);
+    s.observations.push({ kind: 'epoch', at: 36, epoch: E2, seq: 0 });
+    const timeline = {
+      clients: [
+        s,
+        listener([
+          welcome(),
+          msg(1),
+          msg(2),
+          { kind: 'epoch', at: 29, epoch: E2, seq: 0 },
+          msg(3, 1),
+        ]),
+      ],
+      finals: [final([stored(3, 1)], E2)],
+    };
+    expect(kinds(check(timeline))).toEqual([]);
+  });
+
   test('the same reset without the epoch frame is a silent reset and a loss', () => {
     const timeline = {
       clients: [
