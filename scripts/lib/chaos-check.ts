@@ -27,7 +27,7 @@
  *   new epoch, while an ack may overtake it).
  *
  * - Covered by a notice: an acked message m (epoch E, seq s, first sent at t) is
- *   covered by a notice N that client C received at time n when t < n (m may
+ *   covered by a notice N that client C received at time n when t ≤ n (m may
  *   have been stored before the server made N) and:
  *     A = B (history trimmed, same epoch): E = A and L < s ≤ S;
  *     A ≠ B: s ≤ S (the new epoch up to where C resumes: when a reset went
@@ -68,6 +68,10 @@
  *   history), reported apart.
  * - seq conflicts: two ids at one (team, believed epoch, seq), acks and
  *   deliveries of every client together.
+ * - unavailable but stored: a ref whose every attempt was answered `unavailable`
+ *   (PROTOCOL §2: not stored), none acked or `indeterminate`, although its
+ *   message was stored by then (its id reached someone, or a later seq of its
+ *   epoch was acked).
  */
 
 export interface SendRecord {
@@ -77,6 +81,8 @@ export interface SendRecord {
   firstSentAt: number;
   /** Times it went out again with the same ref. */
   resends: number;
+  /** When each attempt was written (the first included); absent in hand-made timelines. */
+  writtenAt?: number[];
 }
 
 export interface AckRecord {
@@ -110,6 +116,8 @@ export interface ClientRecord {
   observations: Observation[];
   /** error frames answered `indeterminate`. */
   indeterminate: number;
+  /** error frames that answered a send (they carry its ref). */
+  answers?: { ref: string; code: string; at: number }[];
 }
 
 /** A team as the final sync round read it: its epoch, head and whole retained history. */
@@ -136,7 +144,8 @@ export type FindingKind =
   | 'lost-from-store'
   | 'unsent'
   | 'ref-conflict'
-  | 'seq-conflict';
+  | 'seq-conflict'
+  | 'unavailable-but-stored';
 
 export interface Finding {
   kind: FindingKind;
@@ -165,6 +174,8 @@ export interface CheckResult {
   refConflicts: number;
   refsReissued: number;
   seqConflicts: number;
+  /** Refs answered only `unavailable` (not stored) by the time their message provably was. */
+  unavailableButStored: number;
   /** The first findings of each kind, for a reader. */
   findings: Finding[];
 }
@@ -205,7 +216,7 @@ function canonical(value: unknown): string {
 }
 
 export function coveredBy(n: Notice, m: { epoch: string; seq: number; sentAt: number }): boolean {
-  if (!(m.sentAt < n.at)) return false;
+  if (m.sentAt > n.at) return false;
   if (n.from === n.to) return m.epoch === n.from && m.seq > n.last && m.seq <= n.start;
   if (m.epoch === n.from) return m.seq > n.last || m.seq <= n.start;
   return m.epoch !== n.to || m.seq <= n.start;
@@ -475,6 +486,43 @@ export function check(timeline: Timeline): CheckResult {
     }
   }
 
+  // `unavailable` says the message was not stored. It was stored by the time P its id
+  // reached anyone, or a later seq of its epoch was acked; if every attempt written
+  // before P was answered `unavailable` (none acked, none `indeterminate`), one of
+  // those answers was false.
+  const teamAcks = new Map<string, AckRecord[]>();
+  for (const client of clients)
+    teamAcks.set(client.team, [...(teamAcks.get(client.team) ?? []), ...client.acks]);
+  const firstSeen = new Map<string, number>();
+  for (const client of clients)
+    for (const o of client.observations)
+      if (o.kind === 'message' && !(o.at >= (firstSeen.get(o.id) ?? Infinity)))
+        firstSeen.set(o.id, o.at);
+  for (const { client, ack, send } of firstAcks) {
+    const answers = (client.answers ?? []).filter((a) => a.ref === send.ref);
+    if (!answers.some((a) => a.code === 'unavailable')) continue;
+    const laterAck = (teamAcks.get(client.team) ?? [])
+      .filter((a) => a.epoch === ack.epoch && a.seq > ack.seq)
+      .reduce((min, a) => Math.min(min, a.at), Infinity);
+    const stored = Math.min(firstSeen.get(ack.id) ?? Infinity, laterAck);
+    const attempts = (send.writtenAt ?? []).filter((w) => w <= stored);
+    const answered = answers.filter((a) => a.at < stored);
+    const acked = client.acks.some((a) => a.ref === send.ref && a.at < stored);
+    if (
+      stored < Infinity &&
+      attempts.length > 0 &&
+      !acked &&
+      answered.length >= attempts.length &&
+      answered.every((a) => a.code === 'unavailable')
+    )
+      note({
+        kind: 'unavailable-but-stored',
+        client: client.id,
+        team: client.team,
+        detail: `ref ${send.ref}: all ${attempts.length} attempt(s) answered unavailable, yet ${ack.id} (seq ${ack.seq}) was stored by ${stored}`,
+      });
+  }
+
   // The final sync round: the team's epoch and retained history against each stream.
   const finals = new Map(timeline.finals.map((f) => [f.team, f]));
   for (const final of timeline.finals) {
@@ -560,6 +608,7 @@ export function check(timeline: Timeline): CheckResult {
     refConflicts: count('ref-conflict'),
     refsReissued,
     seqConflicts: count('seq-conflict'),
+    unavailableButStored: count('unavailable-but-stored'),
     findings,
   };
 }

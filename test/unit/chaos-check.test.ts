@@ -284,6 +284,33 @@ describe('chaos checker', () => {
     expect(kinds(check(timeline))).toEqual([]);
   });
 
+  test('a message stored although every attempt was answered unavailable is flagged', () => {
+    // r2 is written at 20, answered unavailable at 22 (Redis died with it in flight, and
+    // kept it); m2 reaches l at 26; the resend at 30 gets the first ack back.
+    const timeline = clean();
+    const s = timeline.clients[0]!;
+    s.sends[1] = { ...sent(2), resends: 1, writtenAt: [20, 30] };
+    s.answers = [{ ref: 'r2', code: 'unavailable', at: 22 }];
+    s.acks[1] = { ...ack(2), at: 31 };
+    const result = check(timeline);
+    expect(kinds(result)).toEqual(['unavailable-but-stored']);
+    expect(result.unavailableButStored).toBe(1);
+
+    // Answered indeterminate instead: the protocol's answer for an unknown outcome.
+    s.answers = [{ ref: 'r2', code: 'indeterminate', at: 22 }];
+    expect(kinds(check(timeline))).toEqual([]);
+
+    // Seen only after the resend: the resend may have stored it; nothing to say.
+    s.answers = [{ ref: 'r2', code: 'unavailable', at: 22 }];
+    timeline.clients[1] = listener([
+      welcome(),
+      msg(1),
+      { ...msg(2), at: 32 } as Observation,
+      msg(3),
+    ]);
+    expect(kinds(check(timeline))).toEqual([]);
+  });
+
   test('an acked message missing from its epoch history is lost from the store', () => {
     const timeline = clean();
     timeline.finals = [final([stored(1), stored(3)])];
