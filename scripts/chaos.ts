@@ -51,6 +51,7 @@ function table(reports: ChaosReport[]): string {
     ['UNSENT', (r) => r.result.unsent],
     ['REF CONFLICTS', (r) => r.result.refConflicts],
     ['SEQ CONFLICTS', (r) => r.result.seqConflicts],
+    ['UNAVAILABLE BUT STORED', (r) => r.result.unavailableButStored],
     ['notified gaps (told)', (r) => r.result.notifiedGaps],
     ['notices: epoch frames', (r) => r.result.notices.epoch],
     ['notices: resumed complete:false', (r) => r.result.notices.incompleteResume],

@@ -51,7 +51,15 @@ export class ChaosClient {
     private readonly run: string,
     private readonly cluster: ChaosCluster,
   ) {
-    this.record = { id, team, sends: [], acks: [], observations: [], indeterminate: 0 };
+    this.record = {
+      id,
+      team,
+      sends: [],
+      acks: [],
+      observations: [],
+      indeterminate: 0,
+      answers: [],
+    };
   }
 
   get unacked(): number {
@@ -174,6 +182,7 @@ export class ChaosClient {
         const ref = typeof frame['ref'] === 'string' ? frame['ref'] : undefined;
         const send = ref === undefined ? undefined : this.pending.get(ref);
         if (code === 'indeterminate') this.record.indeterminate++;
+        if (ref !== undefined) this.record.answers?.push({ ref, code, at });
         if (
           send &&
           (code === 'unavailable' || code === 'indeterminate' || code === 'rate_limited')
@@ -217,7 +226,10 @@ export class ChaosClient {
 
   private resend(send: SendRecord): void {
     if (!this.pending.has(send.ref)) return;
-    if (this.write(send)) send.resends++;
+    if (this.write(send)) {
+      send.resends++;
+      send.writtenAt?.push(Date.now());
+    }
     this.armAnswerTimer(send, ANSWER_TIMEOUT_MS);
   }
 
@@ -230,6 +242,7 @@ export class ChaosClient {
       data: { from: this.id, n },
       firstSentAt: Date.now(),
       resends: 0,
+      writtenAt: [Date.now()],
     };
     this.record.sends.push(send);
     this.pending.set(send.ref, send);

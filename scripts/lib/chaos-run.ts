@@ -6,17 +6,20 @@
  *
  * Teams: a quiet team (one sender that speaks in bursts, silent longer than
  * HISTORY_TTL_S in between, so its keys expire), a pubsub team (silent until its
- * burst lands while every node's subscriber connection is killed), and busy
- * teams (several senders all along). Every team has idle members that only
- * listen, one of them joining late (after the team has history), and every team
- * speaks once more at the end so the final sync has something to compare.
+ * burst lands while every node's subscriber connection is killed, then speaking
+ * every half TTL so its keys never expire), and busy teams (several senders all
+ * along). Every team has idle members that only listen, one of them joining
+ * late (after the team has history); the pubsub team gets one more idle member
+ * right before Redis is killed. Every team speaks once more at the end so the
+ * final sync has something to compare.
  *
  * Schedule, over `seconds` of traffic (S): t=0 quiet burst; t=1 late joiners;
- * t=2 CLIENT KILL TYPE pubsub with the pubsub burst; every 2.5 s a sender dropped
- * mid-send; 0.25S kill -9 of node 0 (back 2 s later); 0.45S SIGSTOP of node 1
- * for a lease and a second, then SIGCONT; 0.55S the quiet team speaks after its
- * keys expired; 0.65S kill -9 of Redis (back 1 s later, from its AOF or empty);
- * 0.8S the quiet and pubsub teams speak again; S every team speaks once more.
+ * t=2 CLIENT KILL TYPE pubsub, then the pubsub burst; every 2.5 s a sender
+ * dropped mid-send; 0.25S kill -9 of node 0 (back 2 s later); 0.45S SIGSTOP of
+ * node 1 for a lease and a second, then SIGCONT; 0.55S the quiet team speaks
+ * after its keys expired; 0.65S kill -9 of Redis with publishes in flight (back
+ * 1 s later, from its AOF or empty); 0.8S the quiet and pubsub teams speak
+ * again; S every team speaks once more.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -165,7 +168,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       }
       senders.set(team, list);
     }
-    const early = clients.filter((c) => !lateJoiners.includes(c));
+    // Joins the pubsub team right before Redis is killed, after the team's last message: an
+    // idle member whose starting point is the head of an epoch that may be about to go.
+    const idle = new ChaosClient(`idle-${pubsub.slice(run.length + 1)}`, pubsub, run, cluster);
+    const early = [...clients];
+    clients.push(idle);
     for (const c of early) c.start();
     if (!(await waitFor(() => early.every((c) => c.connected), 30_000)))
       throw new Error('clients did not all connect');
@@ -208,6 +215,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await killPubsub(redisPort);
     fault('pubsub-kill', 'CLIENT KILL TYPE pubsub (then the idle pubsub team bursts)');
     await burst(pubsub, 30, 10);
+    // From now on the pubsub team speaks every half TTL, so its keys never expire: what it
+    // shows later is the pub/sub drop and the Redis restart, not expiry.
+    let pulsing = true;
+    timers.push(
+      setInterval(() => {
+        if (pulsing) senders.get(pubsub)![0]!.send();
+      }, options.historyTtlSeconds * 500),
+    );
 
     await until(0.25 * S);
     fault('node-kill-9', 'kill -9 node 0');
@@ -234,11 +249,21 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     else say('quiet team keys had not expired (no keys-expired fault this run)');
     await burst(quiet, 5, 50);
 
+    await until(0.65 * S - 1200);
+    pulsing = false;
+    await burst(pubsub, 1, 200);
+    idle.start();
+    await waitFor(() => idle.connected, 10_000);
     await until(0.65 * S);
+    // Many publishes in flight when Redis dies: some are stored (and fsynced) but never
+    // answered, which is what `indeterminate` is for.
+    for (const sender of busySenders) for (let i = 0; i < 5; i++) sender.send();
+    await sleep(5);
     fault('redis-kill-9', `kill -9 redis (${options.persistence})`);
     await kill9(redis);
     await sleep(1000);
     redis = await startRedis(redisPort, redisOptions);
+    pulsing = true;
     say('redis restarted');
 
     await until(0.8 * S);
@@ -280,7 +305,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           result.silentGaps +
           result.unsent +
           result.refConflicts +
-          result.seqConflicts ===
+          result.seqConflicts +
+          result.unavailableButStored ===
         0,
     };
   } finally {
