@@ -13,6 +13,7 @@
  *                    [--timeline frames.json]  (every client's recorded frames, for a closer look)
  */
 import { writeFileSync } from 'node:fs';
+import { check } from './lib/chaos-check';
 import { runChaos, FAULT_KINDS, type ChaosReport, type Persistence } from './lib/chaos-run';
 import { intFlag, stringFlag } from './lib/flags';
 import { watchdog } from './lib/processes';
@@ -73,6 +74,29 @@ function table(reports: ChaosReport[]): string {
     .join('\n');
 }
 
+/** The checker once per team: which kind of team (so which faults) each finding comes from. */
+function byTeam(reports: ChaosReport[]): string {
+  const lines = [
+    'by team: lost / skipped / reset / unannounced epoch / tail / unavailable-but-stored',
+  ];
+  for (const r of reports) {
+    const teams = [...new Set(r.timeline.clients.map((c) => c.team))];
+    for (const team of teams) {
+      const res = check({
+        clients: r.timeline.clients.filter((c) => c.team === team),
+        finals: r.timeline.finals.filter((f) => f.team === team),
+      });
+      const { skipped, reset, unannouncedEpoch, tail } = res.silent;
+      const figures = [res.lost + res.lostFromStore, skipped, reset, unannouncedEpoch, tail];
+      const name = team.slice(team.indexOf('-') + 1);
+      lines.push(
+        `  ${r.persistence.padEnd(4)} ${name.padEnd(8)} ${[...figures, res.unavailableButStored].join(' / ')}`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
 async function main(): Promise<void> {
   watchdog(modes.length * (seconds * 1000 + 3 * 60_000), 'chaos');
   const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -102,7 +126,7 @@ async function main(): Promise<void> {
     if (r.serverErrorLines.length > 0)
       process.stdout.write(`[${r.persistence}] server error lines: ${r.serverErrorLines.length}\n`);
   }
-  process.stdout.write(`\n${table(reports)}\n`);
+  process.stdout.write(`\n${byTeam(reports)}\n\n${table(reports)}\n`);
   if (timelineFile)
     writeFileSync(
       timelineFile,

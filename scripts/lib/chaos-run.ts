@@ -7,7 +7,8 @@
  * Teams: a quiet team (one sender that speaks in bursts, silent longer than
  * HISTORY_TTL_S in between, so its keys expire), a pubsub team (silent until its
  * burst lands while every node's subscriber connection is killed, then speaking
- * every half TTL so its keys never expire), and busy teams (several senders all
+ * every quarter TTL from a client on the one node no fault touches, so its keys
+ * never expire), and busy teams (several senders all
  * along). Every team has idle members that only listen, one of them joining
  * late (after the team has history); the pubsub team gets one more idle member
  * right before Redis is killed. Every team speaks once more at the end so the
@@ -106,6 +107,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
   const aofDir =
     options.persistence === 'aof' ? mkdtempSync(join(tmpdir(), 'chaos-aof-')) : undefined;
+  // Also when the watchdog ends the process, which skips the finally below.
+  const removeAof = () => {
+    if (aofDir !== undefined) rmSync(aofDir, { recursive: true, force: true });
+  };
+  process.once('exit', removeAof);
   const redisPort = await freePort();
   const redisOptions = aofDir === undefined ? {} : { aofDir };
   let redis: Managed = await startRedis(redisPort, redisOptions);
@@ -171,6 +177,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // Joins the pubsub team right before Redis is killed, after the team's last message: an
     // idle member whose starting point is the head of an epoch that may be about to go.
     const idle = new ChaosClient(`idle-${pubsub.slice(run.length + 1)}`, pubsub, run, cluster);
+    // Keeps the pubsub team's keys alive once it has spoken; on node 2, which no fault
+    // stops, so a frozen or killed node cannot silence it past the TTL.
+    const pulser = new ChaosClient(`pulse-${pubsub.slice(run.length + 1)}`, pubsub, run, {
+      ports: () => [nodes[2]!.port],
+    });
+    clients.push(pulser);
     const early = [...clients];
     clients.push(idle);
     for (const c of early) c.start();
@@ -215,13 +227,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await killPubsub(redisPort);
     fault('pubsub-kill', 'CLIENT KILL TYPE pubsub (then the idle pubsub team bursts)');
     await burst(pubsub, 30, 10);
-    // From now on the pubsub team speaks every half TTL, so its keys never expire: what it
-    // shows later is the pub/sub drop and the Redis restart, not expiry.
+    // From now on the pubsub team speaks every quarter TTL, so its keys never expire: what
+    // it shows later is the pub/sub drop and the Redis restart, not expiry.
     let pulsing = true;
     timers.push(
       setInterval(() => {
-        if (pulsing) senders.get(pubsub)![0]!.send();
-      }, options.historyTtlSeconds * 500),
+        if (pulsing) pulser.send();
+      }, options.historyTtlSeconds * 250),
     );
 
     await until(0.25 * S);
@@ -249,18 +261,24 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     else say('quiet team keys had not expired (no keys-expired fault this run)');
     await burst(quiet, 5, 50);
 
-    await until(0.65 * S - 1200);
+    await until(0.65 * S - 800);
     pulsing = false;
-    await burst(pubsub, 1, 200);
+    pulser.send();
+    await sleep(200);
     idle.start();
     await waitFor(() => idle.connected, 10_000);
     await until(0.65 * S);
-    // Many publishes in flight when Redis dies: some are stored (and fsynced) but never
-    // answered, which is what `indeterminate` is for.
-    for (const sender of busySenders) for (let i = 0; i < 5; i++) sender.send();
-    await sleep(5);
-    fault('redis-kill-9', `kill -9 redis (${options.persistence})`);
-    await kill9(redis);
+    // Publishes in flight when Redis dies: with the AOF, Redis writes a script's effects
+    // to the file before it answers, so some are stored but never answered, which is
+    // what `indeterminate` is for.
+    const flood = setInterval(() => {
+      for (const sender of busySenders) sender.send();
+    }, 2);
+    await sleep(20);
+    fault('redis-kill-9', `kill -9 redis (${options.persistence}) with publishes in flight`);
+    const killed = kill9(redis);
+    clearInterval(flood);
+    await killed;
     await sleep(1000);
     redis = await startRedis(redisPort, redisOptions);
     pulsing = true;
@@ -315,7 +333,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     for (const node of nodes) if (node) resume(node);
     await Promise.all(nodes.map((n) => (n ? stop(n, 3000) : Promise.resolve())));
     await kill9(redis);
-    if (aofDir !== undefined) rmSync(aofDir, { recursive: true, force: true });
+    removeAof();
+    process.off('exit', removeAof);
   }
 }
 
