@@ -9,7 +9,7 @@
  * when it ends, however it ends.
  *
  *   npm run chaos -- [--seconds 40] [--clients 30] [--teams 5] [--rate 4]
- *                    [--persistence aof|none|both] [--ttl 4] [--out file.json]
+ *                    [--persistence aof|none|both] [--ttl 8] [--out file.json]
  *                    [--timeline frames.json]  (every client's recorded frames, for a closer look)
  */
 import { writeFileSync } from 'node:fs';
@@ -22,7 +22,7 @@ const seconds = intFlag('seconds', 40, 20, 600);
 const clients = intFlag('clients', 30, 9, 300);
 const teams = intFlag('teams', 5, 3, 30);
 const rate = intFlag('rate', 4, 1, 20);
-const ttl = intFlag('ttl', 4, 2, 60);
+const ttl = intFlag('ttl', 8, 7, 60);
 const out = stringFlag('out');
 const timelineFile = stringFlag('timeline');
 const which = stringFlag('persistence') ?? 'both';

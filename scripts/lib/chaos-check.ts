@@ -105,7 +105,9 @@ export type Observation =
   | { kind: 'welcome'; at: number; epoch: string; seq: number }
   | { kind: 'resumed'; at: number; since: number; seq: number; complete: boolean }
   | { kind: 'epoch'; at: number; epoch: string; seq: number }
-  | ({ kind: 'message'; at: number } & DeliveredMessage);
+  | ({ kind: 'message'; at: number } & DeliveredMessage)
+  /** The socket closed (close code; 1006 when it just dropped). Only for a reader. */
+  | { kind: 'closed'; at: number; code: number };
 
 export interface ClientRecord {
   id: string;
@@ -332,7 +334,7 @@ export function check(timeline: Timeline): CheckResult {
           start: o.seq,
         });
         moveTo(scan, o.epoch, o.seq);
-      } else {
+      } else if (o.kind === 'message') {
         delivered++;
         if (scan.epoch === undefined) continue;
         const epoch = scan.epoch;
@@ -635,7 +637,7 @@ function walkEpochs(
       welcome = undefined;
     } else if (o.kind === 'epoch') {
       epoch = o.epoch;
-    } else if (epoch !== undefined) {
+    } else if (o.kind === 'message' && epoch !== undefined) {
       visit(epoch, o);
     }
   }

@@ -18,9 +18,13 @@ export interface ChaosCluster {
   ports(): number[];
 }
 
-/** A send with no answer for this long goes again (same ref). */
-const ANSWER_TIMEOUT_MS = 4000;
-/** A socket that brought no frame for this long (pings included) is given up. */
+/**
+ * A send with no answer for this long goes again (same ref). Longer than the nodes'
+ * Redis command timeout (5 s), so a stalled backend answers first and the client has
+ * one attempt in flight at a time, as a careful client would.
+ */
+const ANSWER_TIMEOUT_MS = 8000;
+/** A socket that brought no frame or pong for this long is given up. */
 const SILENCE_LIMIT_MS = 3000;
 const PING_EVERY_MS = 1000;
 
@@ -89,13 +93,17 @@ export class ChaosClient {
     this.ws = ws;
     this.resumingInto = undefined;
     ws.on('error', () => undefined);
-    ws.on('close', () => {
+    ws.on('close', (code) => {
       if (this.ws !== ws) return;
+      this.record.observations.push({ kind: 'closed', at: Date.now(), code });
       this.connected = false;
       clearInterval(this.liveness);
       if (this.stopped) return;
       this.reconnects++;
       setTimeout(() => this.connect(), 150 + Math.random() * 250);
+    });
+    ws.on('pong', () => {
+      if (this.ws === ws) this.lastFrameAt = Date.now();
     });
     ws.on('message', (raw) => {
       if (this.ws !== ws) return;
@@ -199,14 +207,19 @@ export class ChaosClient {
     }
   }
 
-  /** Pings, and gives up on a socket that stays silent: a frozen node never closes it. */
+  /**
+   * Pings, and gives up on a socket that stays silent: a frozen node never closes it.
+   * WebSocket pings, not `ping` frames: the node's ws answers them at once, while a
+   * `ping` frame waits behind the sends before it, which wait for Redis; a stalled
+   * Redis must not look like a dead node.
+   */
   private watch(): void {
     clearInterval(this.liveness);
     const ws = this.ws;
     this.liveness = setInterval(() => {
       if (this.ws !== ws || !ws) return;
       if (Date.now() - this.lastFrameAt > SILENCE_LIMIT_MS) ws.terminate();
-      else if (ws.readyState === WebSocket.OPEN) ws.send('{"type":"ping"}');
+      else if (ws.readyState === WebSocket.OPEN) ws.ping();
     }, PING_EVERY_MS);
   }
 

@@ -17,7 +17,8 @@
  * Schedule, over `seconds` of traffic (S): t=0 quiet burst; t=1 late joiners;
  * t=2 CLIENT KILL TYPE pubsub, then the pubsub burst; every 2.5 s a sender
  * dropped mid-send; 0.25S kill -9 of node 0 (back 2 s later); 0.45S SIGSTOP of
- * node 1 for a lease and a second, then SIGCONT; 0.55S the quiet team speaks
+ * node 1 for a lease and a second, then SIGCONT (0.35S before it, Redis is
+ * frozen past the nodes' command timeout); 0.55S the quiet team speaks
  * after its keys expired; 0.65S kill -9 of Redis with publishes in flight (back
  * 1 s later, from its AOF or empty); 0.8S the quiet and pubsub teams speak
  * again; S every team speaks once more.
@@ -59,6 +60,7 @@ export interface ChaosOptions {
   teams: number;
   /** Messages per second per busy sender. */
   rate: number;
+  /** HISTORY_TTL_S; longer than the Redis freeze, or that freeze resets every team. */
   historyTtlSeconds: number;
   presenceLeaseMs: number;
   log: (line: string) => void;
@@ -70,6 +72,7 @@ export const FAULT_KINDS = [
   'node-kill-9',
   'node-sigstop',
   'redis-kill-9',
+  'redis-sigstop',
   'keys-expired',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
@@ -90,6 +93,8 @@ export interface ChaosReport {
 }
 
 const NODES = 3;
+/** Longer than the command timeout of services/redis-connection.ts (5 s). */
+const REDIS_FREEZE_MS = 6000;
 
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const { log } = options;
@@ -183,7 +188,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       ports: () => [nodes[2]!.port],
     });
     clients.push(pulser);
-    const early = [...clients];
+    const early = clients.filter((c) => !lateJoiners.includes(c));
     clients.push(idle);
     for (const c of early) c.start();
     if (!(await waitFor(() => early.every((c) => c.connected), 30_000)))
@@ -245,6 +250,25 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     everyNode.push(nodes[0]);
     down.delete(0);
     say('node 0 restarted');
+
+    await until(0.35 * S);
+    // Frozen past the nodes' Redis command timeout (5 s): the publishes waiting in its
+    // socket are answered by the timeout, then run when it wakes. Shorter than the TTL,
+    // so no key expires meanwhile.
+    fault('redis-sigstop', `SIGSTOP redis for ${REDIS_FREEZE_MS} ms`);
+    pause(redis);
+    // What is sent 0.4-1 s into the freeze times out (unavailable) just before Redis
+    // wakes and stores it, and is seen stored before the client's resend: more of it
+    // makes that case certain to occur.
+    await sleep(400);
+    const burstInFreeze = setInterval(() => {
+      for (const sender of busySenders) sender.send();
+    }, 50);
+    await sleep(600);
+    clearInterval(burstInFreeze);
+    await sleep(REDIS_FREEZE_MS - 1000);
+    resume(redis);
+    say('SIGCONT redis');
 
     await until(0.45 * S);
     fault('node-sigstop', `SIGSTOP node 1 for ${options.presenceLeaseMs + 1000} ms`);

@@ -23,7 +23,7 @@ describeWithRedis('chaos run, short', () => {
         clients: 12,
         teams: 4,
         rate: 3,
-        historyTtlSeconds: 4,
+        historyTtlSeconds: 8,
         presenceLeaseMs: 1500,
         log: (line) => lines.push(line),
       });
