@@ -159,6 +159,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       pubsub,
       ...Array.from({ length: teamCount - 2 }, (_, i) => `${run}-busy-${i}`),
     ];
+    // Node 2, which no node fault touches: late joiners and the idle member stay on it, so
+    // a reconnect (and its resume, a notice) never moves their starting point by chance.
+    const steady = { ports: () => [nodes[2]!.port] };
     const senders = new Map<string, ChaosClient[]>();
     const lateJoiners: ChaosClient[] = [];
     for (const team of teams) {
@@ -171,7 +174,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           `${role}${i}-${team.slice(run.length + 1)}`,
           team,
           run,
-          cluster,
+          role === 'late' ? steady : cluster,
         );
         clients.push(client);
         if (role === 's') list.push(client);
@@ -181,12 +184,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     }
     // Joins the pubsub team right before Redis is killed, after the team's last message: an
     // idle member whose starting point is the head of an epoch that may be about to go.
-    const idle = new ChaosClient(`idle-${pubsub.slice(run.length + 1)}`, pubsub, run, cluster);
-    // Keeps the pubsub team's keys alive once it has spoken; on node 2, which no fault
-    // stops, so a frozen or killed node cannot silence it past the TTL.
-    const pulser = new ChaosClient(`pulse-${pubsub.slice(run.length + 1)}`, pubsub, run, {
-      ports: () => [nodes[2]!.port],
-    });
+    const idle = new ChaosClient(`idle-${pubsub.slice(run.length + 1)}`, pubsub, run, steady);
+    // Keeps the pubsub team's keys alive once it has spoken, from the steady node, so a
+    // frozen or killed node cannot silence it past the TTL.
+    const pulser = new ChaosClient(`pulse-${pubsub.slice(run.length + 1)}`, pubsub, run, steady);
     clients.push(pulser);
     const early = clients.filter((c) => !lateJoiners.includes(c));
     clients.push(idle);
