@@ -5,16 +5,25 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
-const root = join(__dirname, '..', '..', '..');
+/** The checkout: found upwards, so this runs compiled (dist/scripts/lib) and through ts-jest (scripts/lib). */
+function findRoot(from: string): string {
+  for (let dir = from; dir !== dirname(dir); dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+  }
+  throw new Error(`no package.json above ${from}`);
+}
+
+const root = findRoot(__dirname);
 const MAIN = join(root, 'dist', 'app', 'main.js');
 
 const started = new Set<ChildProcess>();
 
-function killAll(): void {
+/** Kills everything this module started that still runs (exit hook; tests' afterAll). */
+export function killAll(): void {
   for (const child of started) {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
@@ -84,6 +93,16 @@ export async function kill9(p: Managed): Promise<void> {
   await p.exited;
 }
 
+/** SIGSTOP: the process freezes with its sockets open, as under a long GC pause or a VM stall. */
+export function pause(p: Managed): void {
+  if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGSTOP');
+}
+
+/** SIGCONT after `pause`. */
+export function resume(p: Managed): void {
+  if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGCONT');
+}
+
 /** SIGTERM (the graceful path), then SIGKILL if it has not exited within `ms`. */
 export async function stop(p: Managed, ms = 10_000): Promise<void> {
   if (p.child.exitCode !== null || p.child.signalCode !== null) return;
@@ -93,8 +112,22 @@ export async function stop(p: Managed, ms = 10_000): Promise<void> {
   clearTimeout(timer);
 }
 
-/** A redis-server without persistence, bound to 127.0.0.1. */
-export async function startRedis(port: number): Promise<Managed> {
+export interface RedisOptions {
+  /**
+   * Append-only file in this directory, fsynced on every write
+   * (`--appendonly yes --appendfsync always`): what Redis acknowledged survives a
+   * kill -9, and a restart on the same directory loads it. Unset: no persistence
+   * at all, so a restart comes back empty.
+   */
+  aofDir?: string;
+}
+
+/** A redis-server bound to 127.0.0.1; without persistence unless `aofDir` is given. */
+export async function startRedis(port: number, options: RedisOptions = {}): Promise<Managed> {
+  const persistence =
+    options.aofDir === undefined
+      ? ['--appendonly', 'no']
+      : ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', options.aofDir];
   const child = spawn(
     'redis-server',
     [
@@ -104,8 +137,7 @@ export async function startRedis(port: number): Promise<Managed> {
       '127.0.0.1',
       '--save',
       '',
-      '--appendonly',
-      'no',
+      ...persistence,
       '--loglevel',
       'warning',
     ],
