@@ -175,7 +175,8 @@ class Client {
       case 'error': {
         const code = frame['code'] as string;
         const ref = frame['ref'] as string | undefined;
-        if (code === 'unavailable' || code === 'rate_limited') {
+        // indeterminate: maybe stored; the same ref again tells which, as for unavailable.
+        if (code === 'unavailable' || code === 'indeterminate' || code === 'rate_limited') {
           this.retries++;
           if (ref !== undefined) setTimeout(() => this.resend(ref), 300 + Math.random() * 300);
           else if (this.reloading) setTimeout(() => this.reload(undefined), 1000);
