@@ -36,7 +36,7 @@ export class ArchivedHistory implements History {
       return replay;
     try {
       const from = await this.inner.retainedFrom(teamId);
-      const older = await this.archive.between(teamId, head.epoch, since, from);
+      const older = await this.archive.between(teamId, head.epoch, since, from, from - since - 1);
       // Complete only if the archive holds every seq in the gap (hidden ones included).
       const complete = older.length === from - since - 1;
       const visible = older.filter((m) => visibleTo(m, viewer));

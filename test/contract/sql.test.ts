@@ -73,7 +73,7 @@ if (url === undefined || url === '') {
       const batch = [1, 2, 3].map((seq) => message(teamId, seq));
       await archive.write(batch);
       await archive.write(batch);
-      const rows = await archive.between(teamId, 'e1', 0, 100);
+      const rows = await archive.between(teamId, 'e1', 0, 100, 100);
       expect(rows).toEqual(batch.map(({ epoch: _e, ...m }) => m));
     });
 
@@ -89,7 +89,22 @@ if (url === undefined || url === '') {
       expect(newest.map((m) => m.seq)).toEqual([251, 250, 249]);
       expect(newest[0]!.to).toBe('u2');
       expect((await archive.before(teamId, 'e1', 3, 10)).map((m) => m.seq)).toEqual([2, 1]);
-      expect((await archive.between(teamId, 'e2', 0, 10)).map((m) => m.seq)).toEqual([1]);
+      expect((await archive.between(teamId, 'e2', 0, 10, 10)).map((m) => m.seq)).toEqual([1]);
+    });
+
+    test('between reads at most limit rows, oldest first, so a replay pages through the archive', async () => {
+      const archive = new SqlArchive(await connected());
+      const teamId = team();
+      await archive.write(Array.from({ length: 450 }, (_, i) => message(teamId, i + 1)));
+      const first = await archive.between(teamId, 'e1', 0, 1000, 200);
+      expect(first.map((m) => m.seq)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+      const second = await archive.between(teamId, 'e1', 200, 1000, 200);
+      expect(second.map((m) => m.seq)).toEqual(Array.from({ length: 200 }, (_, i) => i + 201));
+      const last = await archive.between(teamId, 'e1', 400, 1000, 200);
+      expect(last.map((m) => m.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 401));
+      // The upper bound is exclusive and still applies with room left in the page.
+      const bounded = await archive.between(teamId, 'e1', 10, 14, 200);
+      expect(bounded.map((m) => m.seq)).toEqual([11, 12, 13]);
     });
   });
 }
