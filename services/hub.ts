@@ -40,6 +40,8 @@ export class LocalConnection {
   alive = true;
   /** While set, frames wait here so the welcome and any replay go out first. */
   pending: PendingFrame[] | null = [];
+  /** Bytes of the frames in `pending`. */
+  pendingBytes = 0;
   /**
    * Messages up to this seq were already sent (welcome head or replay). Live copies
    * can still arrive after the handshake, since pub/sub may lag the read that made
@@ -228,7 +230,22 @@ export class Hub implements BusListener {
 
   private deliver(conn: LocalConnection, frame: Buffer, seq: number): void {
     if (conn.pending) {
+      if (conn.socket.readyState !== WebSocket.OPEN) return;
+      // A long replay to a slow client must not turn into an unbounded queue: past
+      // the same bound as the socket's buffer the client is told (4008, resume),
+      // never silently trimmed.
+      if (conn.pendingBytes + frame.length > this.options.maxBufferedBytes) {
+        this.options.log.warn(
+          { connId: conn.info.connId, pending: conn.pendingBytes + frame.length },
+          'slow consumer closed',
+        );
+        conn.socket.close(CloseCode.slowConsumer, 'slow consumer');
+        conn.pending = [];
+        conn.pendingBytes = 0;
+        return;
+      }
       conn.pending.push({ seq, frame });
+      conn.pendingBytes += frame.length;
       return;
     }
     if (seq > 0 && conn.skipThrough > 0) {
@@ -246,6 +263,7 @@ export class Hub implements BusListener {
   flush(conn: LocalConnection, coveredSeq: number): void {
     const pending = conn.pending ?? [];
     conn.pending = null;
+    conn.pendingBytes = 0;
     conn.skipThrough = coveredSeq;
     for (const pendingFrame of pending) this.deliver(conn, pendingFrame.frame, pendingFrame.seq);
   }
