@@ -11,7 +11,6 @@ import { AppError, toAppError, type ErrorCode } from '../services/errors';
 import {
   encodeAck,
   encodeFrame,
-  encodeMessageFrame,
   messageView,
   parseClientFrame,
   type ClientFrame,
@@ -22,6 +21,7 @@ import type { Messaging } from '../services/messaging';
 import type { Metrics } from '../services/metrics';
 import type { Presence } from '../services/presence';
 import { TokenBucket } from '../services/rate-limiter';
+import { resumeReplay } from '../services/resume-replay';
 import type { Store } from '../services/store';
 import type { ConnectionInfo } from '../services/types';
 import { textFrame } from '../services/ws-frame';
@@ -31,6 +31,8 @@ export interface SocketDeps {
   heartbeatMs: number;
   rateLimitPerS: number;
   rateLimitBurst: number;
+  /** Stored messages a resume replays at most before it ends with complete:false. */
+  resumeMaxMessages: number;
   hub: Hub;
   bus: Bus;
   history: History;
@@ -125,23 +127,25 @@ function openConnection(deps: SocketDeps, socket: WebSocket, handshake: Handshak
           }),
         ),
       );
-      let covered = head.seq;
+      // The replay ends at the head; live messages above it wait in the pending queue.
+      const covered = head.seq;
       if (params.since !== undefined) {
-        const replay = await history.replay(info.teamId, {
-          since: params.since,
+        const replay = await resumeReplay(history, hub, conn, {
+          teamId: info.teamId,
           viewer: info.userId,
-          ...(params.epoch === undefined ? {} : { epoch: params.epoch }),
+          since: params.since,
+          epoch: params.epoch,
+          head,
+          maxMessages: deps.resumeMaxMessages,
         });
-        for (const message of replay.messages)
-          hub.write(conn, textFrame(encodeMessageFrame(message)));
-        covered = Math.max(covered, replay.head.seq);
+        if (!replay.open) return false;
         hub.write(
           conn,
           textFrame(
             encodeFrame({
               type: 'resumed',
               since: params.since,
-              seq: replay.head.seq,
+              seq: covered,
               complete: replay.complete,
             }),
           ),

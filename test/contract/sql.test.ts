@@ -2,9 +2,13 @@ import { randomUUID } from 'node:crypto';
 import sql from 'mssql';
 import pino from 'pino';
 import type { ArchivedMessage } from '../../services/archive';
+import { ArchivedHistory } from '../../services/archived-history';
+import { REPLAY_PAGE_SIZE } from '../../services/history';
+import { MemoryHistory } from '../../services/memory-history';
 import { SqlArchive } from '../../services/sql-archive';
 import { migrate, parseSqlUrl, SqlConnection } from '../../services/sql-connection';
 import { SqlStore } from '../../services/sql-store';
+import { replayAll } from '../helpers/replay-all';
 import { storeContract } from './store-contract';
 
 /**
@@ -105,6 +109,24 @@ if (url === undefined || url === '') {
       // The upper bound is exclusive and still applies with room left in the page.
       const bounded = await archive.between(teamId, 'e1', 10, 14, 200);
       expect(bounded.map((m) => m.seq)).toEqual([11, 12, 13]);
+    });
+
+    test('a resume reaching into the archive reads it a page at a time and misses nothing', async () => {
+      const archive = new SqlArchive(await connected());
+      const inner = new MemoryHistory({ retain: 3 });
+      const teamId = team();
+      const stored: ArchivedMessage[] = [];
+      for (let i = 1; i <= 450; i++) {
+        const m = inner.append({ teamId, from: { id: 'u1', name: '张三' }, data: { n: i } });
+        stored.push({ ...m, epoch: inner.epoch });
+      }
+      await archive.write(stored);
+      const history = new ArchivedHistory(inner, archive, log);
+      const replay = await replayAll(history, teamId, { since: 0, epoch: inner.epoch });
+      expect(replay.complete).toBe(true);
+      expect(replay.messages.map((m) => m.seq)).toEqual(stored.map((m) => m.seq));
+      expect(replay.pages.length).toBeGreaterThan(2);
+      for (const page of replay.pages) expect(page.read).toBeLessThanOrEqual(REPLAY_PAGE_SIZE);
     });
   });
 }
