@@ -70,6 +70,7 @@ const schema = z.object({
   HEARTBEAT_MS: int(100).default(25_000),
   PRESENCE_WINDOW_MS: int(0, 10_000).default(25),
   HISTORY_SIZE: int(1).default(1000),
+  RESUME_MAX_MESSAGES: int(1, 1_000_000).default(10_000),
   BODY_LIMIT_BYTES: int(1024).default(256 * 1024),
   DRAIN_DELAY_MS: int(0, 5000).default(0),
   HANDSHAKE_TIMEOUT_MS: int(100, 120_000).default(10_000),
@@ -121,6 +122,8 @@ export interface Config {
   /** Presence frames to a team leave at most once per this many ms; 0 = each at once. */
   presenceWindowMs: number;
   historySize: number;
+  /** Most stored messages one resume replays before it ends with complete:false. */
+  resumeMaxMessages: number;
   bodyLimitBytes: number;
   drainDelayMs: number;
   /** Longest an HTTP request (an upgrade included) may take to send its headers. */
@@ -210,6 +213,7 @@ export function loadConfig(env: Env): Config {
     heartbeatMs: c.HEARTBEAT_MS,
     presenceWindowMs: c.PRESENCE_WINDOW_MS,
     historySize: c.HISTORY_SIZE,
+    resumeMaxMessages: c.RESUME_MAX_MESSAGES,
     bodyLimitBytes: c.BODY_LIMIT_BYTES,
     drainDelayMs: c.DRAIN_DELAY_MS,
     handshakeTimeoutMs: c.HANDSHAKE_TIMEOUT_MS,

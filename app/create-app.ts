@@ -133,6 +133,7 @@ export function createApp(deps: AppDeps): SwitchboardApp {
       heartbeatMs: config.heartbeatMs,
       rateLimitPerS: config.rateLimitPerS,
       rateLimitBurst: config.rateLimitBurst,
+      resumeMaxMessages: config.resumeMaxMessages,
       hub,
       bus: engine.bus,
       history: engine.history,

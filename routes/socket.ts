@@ -11,7 +11,6 @@ import { AppError, toAppError, type ErrorCode } from '../services/errors';
 import {
   encodeAck,
   encodeFrame,
-  encodeMessageFrame,
   messageView,
   parseClientFrame,
   type ClientFrame,
@@ -22,6 +21,7 @@ import type { Messaging } from '../services/messaging';
 import type { Metrics } from '../services/metrics';
 import type { Presence } from '../services/presence';
 import { TokenBucket } from '../services/rate-limiter';
+import { resumeReplay } from '../services/resume-replay';
 import type { Store } from '../services/store';
 import type { ConnectionInfo } from '../services/types';
 import { textFrame } from '../services/ws-frame';
@@ -31,6 +31,8 @@ export interface SocketDeps {
   heartbeatMs: number;
   rateLimitPerS: number;
   rateLimitBurst: number;
+  /** Stored messages a resume replays at most before it ends with complete:false. */
+  resumeMaxMessages: number;
   hub: Hub;
   bus: Bus;
   history: History;
@@ -132,28 +134,27 @@ function openConnection(deps: SocketDeps, socket: WebSocket, handshake: Handshak
           }),
         ),
       );
-      // What the client now knows: live messages up to `covered` in `epoch` are dropped,
-      // those of a newer epoch come after an `epoch` frame.
-      const epoch = head.epoch;
-      let covered = head.seq;
+      // The replay ends at the welcome's head and stays in its epoch (a reset meanwhile
+      // makes it incomplete). Live messages wait in the pending queue: those up to the
+      // head are dropped at flush, those of a newer epoch come after an `epoch` frame.
+      const { epoch, seq: covered } = head;
       if (params.since !== undefined) {
-        const replay = await history.replay(info.teamId, {
-          since: params.since,
+        const replay = await resumeReplay(history, hub, conn, {
+          teamId: info.teamId,
           viewer: info.userId,
-          ...(params.epoch === undefined ? {} : { epoch: params.epoch }),
+          since: params.since,
+          epoch: params.epoch,
+          head,
+          maxMessages: deps.resumeMaxMessages,
         });
-        for (const message of replay.messages)
-          hub.write(conn, textFrame(encodeMessageFrame(message)));
-        // A reset between the two reads leaves `covered` at the welcome's head: the new
-        // epoch's messages wait in the pending queue and arrive after an `epoch` frame.
-        if (replay.head.epoch === epoch) covered = Math.max(covered, replay.head.seq);
+        if (!replay.open) return false;
         hub.write(
           conn,
           textFrame(
             encodeFrame({
               type: 'resumed',
               since: params.since,
-              seq: replay.head.seq,
+              seq: covered,
               complete: replay.complete,
             }),
           ),

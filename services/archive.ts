@@ -14,8 +14,14 @@ export interface ArchiveWriter {
 export interface ArchiveReader {
   /** Up to `limit` messages with seq < before, newest first. */
   before(teamId: string, epoch: string, before: number, limit: number): Promise<Message[]>;
-  /** Every stored message with after < seq < until, oldest first. */
-  between(teamId: string, epoch: string, after: number, until: number): Promise<Message[]>;
+  /** The first `limit` stored messages with after < seq < until, oldest first. */
+  between(
+    teamId: string,
+    epoch: string,
+    after: number,
+    until: number,
+    limit: number,
+  ): Promise<Message[]>;
 }
 
 /**

@@ -1,6 +1,13 @@
 import type { Logger } from 'pino';
 import type { ArchiveReader } from './archive';
-import type { History, HistoryPage, Replay, ReplayRequest } from './history';
+import {
+  pageLimit,
+  type History,
+  type HistoryPage,
+  type Replay,
+  type ReplayRequest,
+} from './history';
+import { lostReplay } from './replay-page';
 import { visibleTo, type Message, type TeamHead } from './types';
 
 function mergeBySeq(older: Message[], newer: Message[]): Message[] {
@@ -28,23 +35,46 @@ export class ArchivedHistory implements History {
     return this.inner.retainedFrom(teamId);
   }
 
+  /**
+   * A page from the archive while since is older than what the engine retains, then
+   * the engine's own pages. Each page asks the engine where its retention starts, so
+   * a trim between pages only moves the switch.
+   */
   async replay(teamId: string, request: ReplayRequest): Promise<Replay> {
-    const replay = await this.inner.replay(teamId, request);
-    const { since, epoch, viewer } = request;
-    const head = replay.head;
-    if (replay.complete || (epoch !== undefined && epoch !== head.epoch) || since > head.seq)
-      return replay;
+    const { since, viewer } = request;
+    const from = await this.inner.retainedFrom(teamId);
+    if (since + 1 >= from) return this.inner.replay(teamId, request);
+    const head = await this.inner.head(teamId);
+    if ((request.epoch !== undefined && request.epoch !== head.epoch) || since > head.seq) {
+      return lostReplay(since, head);
+    }
+    const end = Math.min(request.until ?? head.seq, head.seq);
+    if (since >= end) return this.inner.replay(teamId, request);
+    let rows: Message[];
     try {
-      const from = await this.inner.retainedFrom(teamId);
-      const older = await this.archive.between(teamId, head.epoch, since, from);
-      // Complete only if the archive holds every seq in the gap (hidden ones included).
-      const complete = older.length === from - since - 1;
-      const visible = older.filter((m) => visibleTo(m, viewer));
-      return { messages: mergeBySeq(visible, replay.messages), complete, head };
+      rows = await this.archive.between(
+        teamId,
+        head.epoch,
+        since,
+        Math.min(from, end + 1),
+        pageLimit(request),
+      );
     } catch (err) {
       this.log.warn({ err, teamId }, 'archive unreadable; replay limited to retained history');
-      return replay;
+      return this.inner.replay(teamId, request);
     }
+    // Nothing archived in the gap: the engine's page says what is lost from it.
+    if (rows.length === 0) return this.inner.replay(teamId, request);
+    const through = rows[rows.length - 1]!.seq;
+    return {
+      messages: rows.filter((m) => visibleTo(m, viewer)),
+      // Complete only if the archive holds every seq of the page (hidden ones included).
+      complete: rows.every((m, i) => m.seq === since + 1 + i),
+      head,
+      through,
+      more: through < end,
+      read: rows.length,
+    };
   }
 
   async before(

@@ -6,19 +6,43 @@ export interface HistoryPage {
   more: boolean;
 }
 
+/**
+ * Most stored messages one replay page reads (hidden ones included): a resume holds
+ * at most this many in memory at once, whatever the team's history holds.
+ */
+export const REPLAY_PAGE_SIZE = 200;
+
 export interface ReplayRequest {
   since: number;
   /** The epoch the client saw; when it differs from the team's, nothing is replayed. */
   epoch?: string;
   /** Only messages this user may see; undefined means every message (admin). */
   viewer?: string;
+  /**
+   * Last seq the replay covers: the head read when it started, so every page of one
+   * replay ends at the same place. Undefined: the head read by this call.
+   */
+  until?: number;
+  /** Most stored messages this page reads; capped at REPLAY_PAGE_SIZE, its default. */
+  limit?: number;
 }
 
+/** One page of a replay: the next page asks for `since: through`. */
 export interface Replay {
+  /** Messages of this page the viewer may see, oldest first. */
   messages: Message[];
-  /** False when some messages after `since` are no longer retained or the epoch changed. */
+  /**
+   * False when some messages in (since, through] are no longer retained anywhere or
+   * the epoch changed.
+   */
   complete: boolean;
   head: TeamHead;
+  /** The last seq this page accounts for (read, hidden, or no longer retained). */
+  through: number;
+  /** True when (through, until] may still hold messages. */
+  more: boolean;
+  /** Stored messages this page read, the hidden ones included: what a replay's cap counts. */
+  read: number;
 }
 
 /**
@@ -27,7 +51,7 @@ export interface Replay {
  */
 export interface History {
   head(teamId: string): Promise<TeamHead>;
-  /** Retained messages with seq > since, oldest first. */
+  /** One page of the retained messages with since < seq <= until, oldest first. */
   replay(teamId: string, request: ReplayRequest): Promise<Replay>;
   /**
    * The lowest seq still held here (head + 1 when none is): anything older must
@@ -39,4 +63,9 @@ export interface History {
     teamId: string,
     query: { before?: number; limit: number; viewer?: string },
   ): Promise<HistoryPage>;
+}
+
+/** The page size a request may read: never more than REPLAY_PAGE_SIZE, never less than 1. */
+export function pageLimit(request: ReplayRequest): number {
+  return Math.max(1, Math.min(request.limit ?? REPLAY_PAGE_SIZE, REPLAY_PAGE_SIZE));
 }

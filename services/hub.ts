@@ -46,6 +46,8 @@ export class LocalConnection {
   alive = true;
   /** While set, frames wait here so the welcome and any replay go out first. */
   pending: PendingFrame[] | null = [];
+  /** Bytes of the frames in `pending`. */
+  pendingBytes = 0;
   /**
    * The epoch this connection's client knows (welcome, or the last `epoch` frame);
    * set by Hub.flush. A message of a newer epoch is preceded by an `epoch` frame; a
@@ -269,7 +271,23 @@ export class Hub implements BusListener {
     lost = false,
   ): void {
     if (conn.pending) {
+      if (conn.socket.readyState !== WebSocket.OPEN) return;
+      // A long replay to a slow client must not turn into an unbounded queue: past
+      // the same bound as the socket's buffer the client is told (4008, resume),
+      // never silently trimmed.
+      const bytes = frame?.length ?? 0;
+      if (conn.pendingBytes + bytes > this.options.maxBufferedBytes) {
+        this.options.log.warn(
+          { connId: conn.info.connId, pending: conn.pendingBytes + bytes },
+          'slow consumer closed',
+        );
+        conn.socket.close(CloseCode.slowConsumer, 'slow consumer');
+        conn.pending = [];
+        conn.pendingBytes = 0;
+        return;
+      }
       conn.pending.push({ seq, epoch, frame, lost });
+      conn.pendingBytes += bytes;
       return;
     }
     if (seq > 0) {
@@ -305,6 +323,7 @@ export class Hub implements BusListener {
   flush(conn: LocalConnection, epoch: string, coveredSeq: number): void {
     const pending = conn.pending ?? [];
     conn.pending = null;
+    conn.pendingBytes = 0;
     conn.epoch = epoch;
     conn.seen = coveredSeq;
     for (const p of pending) this.deliver(conn, p.frame, p.seq, p.epoch, p.lost);

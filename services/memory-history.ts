@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { newLocalEpoch } from './epoch';
-import type { History, HistoryPage, Replay, ReplayRequest } from './history';
+import {
+  pageLimit,
+  type History,
+  type HistoryPage,
+  type Replay,
+  type ReplayRequest,
+} from './history';
+import { lostReplay, replayPage } from './replay-page';
 import { visibleTo, type Message, type MessageDraft, type TeamHead } from './types';
 
 interface TeamLog {
@@ -55,16 +62,16 @@ export class MemoryHistory implements History {
     const head = { seq: log?.seq ?? 0, epoch: this.epoch };
     const { since, epoch, viewer } = request;
     if ((epoch !== undefined && epoch !== this.epoch) || since > head.seq) {
-      return { messages: [], complete: false, head };
+      return lostReplay(since, head);
     }
+    const end = Math.min(request.until ?? head.seq, head.seq);
     const retained = log?.messages ?? [];
-    const firstSeq = retained.length > 0 ? retained[0]!.seq : head.seq + 1;
-    const messages: Message[] = [];
-    for (let i = Math.max(0, since + 1 - firstSeq); i < retained.length; i++) {
-      const message = retained[i]!;
-      if (visibleTo(message, viewer)) messages.push(message);
-    }
-    return { messages, complete: since + 1 >= firstSeq, head };
+    const firstSeq = retained[0]?.seq ?? head.seq + 1;
+    const limit = pageLimit(request);
+    const start = Math.max(0, since + 1 - firstSeq);
+    const stop = Math.min(retained.length, end + 1 - firstSeq, start + limit);
+    const read = retained.slice(start, Math.max(start, stop));
+    return replayPage({ since, end, firstSeq, read, limit, viewer, head });
   }
 
   async retainedFrom(teamId: string): Promise<number> {

@@ -1,5 +1,12 @@
 import type { Redis } from 'ioredis';
-import type { History, HistoryPage, Replay, ReplayRequest } from './history';
+import {
+  pageLimit,
+  type History,
+  type HistoryPage,
+  type Replay,
+  type ReplayRequest,
+} from './history';
+import { lostReplay, replayPage } from './replay-page';
 import { redisUnavailable } from './redis-errors';
 import type { RedisKeys } from './redis-keys';
 import { defineScripts } from './redis-scripts';
@@ -48,14 +55,22 @@ export class RedisHistory implements History {
   }
 
   async replay(teamId: string, request: ReplayRequest): Promise<Replay> {
-    const { since, epoch, viewer } = request;
+    const { since, epoch, viewer, until } = request;
+    const limit = pageLimit(request);
     let results: [Error | null, unknown][] | null;
     try {
-      // One MULTI: the head, the range and the oldest entry describe the same moment.
+      // One MULTI: the head, the page and the oldest entry describe the same moment.
+      // COUNT bounds the page whatever HISTORY_SIZE retains.
       results = await this.redis
         .multi()
         .sbHead(...headArgs(this.keys, teamId, this.options.ttlSeconds))
-        .xrange(this.keys.log(teamId), `${since + 1}-0`, '+')
+        .xrange(
+          this.keys.log(teamId),
+          `${since + 1}-0`,
+          until === undefined ? '+' : `${until}-0`,
+          'COUNT',
+          limit,
+        )
         .xrange(this.keys.log(teamId), '-', '+', 'COUNT', 1)
         .exec();
     } catch (err) {
@@ -66,13 +81,20 @@ export class RedisHistory implements History {
     const [seqText, currentEpoch] = results[0]![1] as [string, string];
     const head = { seq: Number(seqText), epoch: currentEpoch };
     if ((epoch !== undefined && epoch !== currentEpoch) || since > head.seq) {
-      return { messages: [], complete: false, head };
+      return lostReplay(since, head);
     }
     const range = results[1]![1] as StreamEntry[];
     const oldest = results[2]![1] as StreamEntry[];
     const firstSeq = oldest.length > 0 ? seqOf(oldest[0]![0]) : head.seq + 1;
-    const messages = range.map(parseEntry).filter((m) => visibleTo(m, viewer));
-    return { messages, complete: since + 1 >= firstSeq, head };
+    return replayPage({
+      since,
+      end: Math.min(until ?? head.seq, head.seq),
+      firstSeq,
+      read: range.map(parseEntry),
+      limit,
+      viewer,
+      head,
+    });
   }
 
   async retainedFrom(teamId: string): Promise<number> {

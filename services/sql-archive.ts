@@ -64,10 +64,17 @@ export class SqlArchive implements ArchiveWriter, ArchiveReader {
     return result.recordset.map(fromRow);
   }
 
-  async between(teamId: string, epoch: string, after: number, until: number): Promise<Message[]> {
+  async between(
+    teamId: string,
+    epoch: string,
+    after: number,
+    until: number,
+    limit: number,
+  ): Promise<Message[]> {
     const result = await this.run(() =>
       this.db
         .request()
+        .input('limit', sql.Int, limit)
         .input('teamId', sql.NVarChar(64), teamId)
         .input('epoch', sql.VarChar(64), epoch)
         .input('after', sql.BigInt, after)

@@ -42,9 +42,9 @@ export const SQL = {
   /** Newest first, below `before`; the caller reverses. Keyset pagination on the clustered key. */
   messagesBefore:
     'SELECT TOP (@limit) id, team_id, seq, sender_id, sender_name, recipient_id, data, ts FROM dbo.messages WHERE team_id = @teamId AND epoch = @epoch AND seq < @before ORDER BY seq DESC',
-  /** Oldest first, after < seq < until. */
+  /** Oldest first, after < seq < until, a page at a time: a resume never reads a whole archive. */
   messagesBetween:
-    'SELECT id, team_id, seq, sender_id, sender_name, recipient_id, data, ts FROM dbo.messages WHERE team_id = @teamId AND epoch = @epoch AND seq > @after AND seq < @until ORDER BY seq ASC',
+    'SELECT TOP (@limit) id, team_id, seq, sender_id, sender_name, recipient_id, data, ts FROM dbo.messages WHERE team_id = @teamId AND epoch = @epoch AND seq > @after AND seq < @until ORDER BY seq ASC',
 } as const;
 
 /** Schema migrations, applied in order, each once; the version table records them. */

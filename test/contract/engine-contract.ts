@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Bus, ClusterEvent, Delivery } from '../../services/bus';
 import type { MessageView } from '../../services/frames';
-import type { History } from '../../services/history';
+import { REPLAY_PAGE_SIZE, type History } from '../../services/history';
 import type { Message, MessageDraft } from '../../services/types';
 
 /** What the engine suite needs: a bus and the history it writes to. */
@@ -440,7 +440,14 @@ export function engineContract(name: string, makeEngine: EngineFactory): void {
         await publishTeam(e, teamId, 2);
         const { epoch } = await e.history.head(teamId);
         const replay = await e.history.replay(teamId, { since: 2, epoch });
-        expect(replay).toEqual({ messages: [], complete: true, head: { seq: 2, epoch } });
+        expect(replay).toEqual({
+          messages: [],
+          complete: true,
+          head: { seq: 2, epoch },
+          through: 2,
+          more: false,
+          read: 0,
+        });
       });
 
       test('without an epoch the replay still works', async () => {
@@ -558,6 +565,99 @@ export function engineContract(name: string, makeEngine: EngineFactory): void {
           expect(replay.messages.map((m) => m.seq)).toEqual([4]);
           expect(replay.complete).toBe(true);
         });
+      });
+    });
+
+    describe('history.replay pages', () => {
+      test('a page reads at most limit messages and the next one goes on from through', async () => {
+        const e = await start();
+        const teamId = newTeam();
+        await publishTeam(e, teamId, 10);
+        const { epoch } = await e.history.head(teamId);
+        const first = await e.history.replay(teamId, { since: 0, epoch, limit: 4 });
+        expect(first.messages.map((m) => m.seq)).toEqual([1, 2, 3, 4]);
+        expect(first).toMatchObject({ complete: true, through: 4, more: true, read: 4 });
+        expect(first.head).toEqual({ seq: 10, epoch });
+        const second = await e.history.replay(teamId, { since: 4, epoch, until: 10, limit: 4 });
+        expect(second.messages.map((m) => m.seq)).toEqual([5, 6, 7, 8]);
+        expect(second).toMatchObject({ complete: true, through: 8, more: true });
+        const last = await e.history.replay(teamId, { since: 8, epoch, until: 10, limit: 4 });
+        expect(last.messages.map((m) => m.seq)).toEqual([9, 10]);
+        expect(last).toMatchObject({ complete: true, through: 10, more: false, read: 2 });
+      });
+
+      test('a page that ends exactly at until has nothing more', async () => {
+        const e = await start();
+        const teamId = newTeam();
+        await publishTeam(e, teamId, 4);
+        const page = await e.history.replay(teamId, { since: 0, limit: 4 });
+        expect(page).toMatchObject({ through: 4, more: false, read: 4 });
+      });
+
+      test('no page reads more than REPLAY_PAGE_SIZE, whatever limit asks', async () => {
+        const e = await start({ retain: 1000 });
+        const teamId = newTeam();
+        const published = await publishTeam(e, teamId, REPLAY_PAGE_SIZE + 50);
+        const page = await e.history.replay(teamId, { since: 0, limit: 100_000 });
+        expect(page.read).toBe(REPLAY_PAGE_SIZE);
+        expect(page.messages).toEqual(published.slice(0, REPLAY_PAGE_SIZE));
+        expect(page).toMatchObject({ through: REPLAY_PAGE_SIZE, more: true });
+        const unasked = await e.history.replay(teamId, { since: 0 });
+        expect(unasked.read).toBe(REPLAY_PAGE_SIZE);
+      });
+
+      test('until ends the replay at the head it started from', async () => {
+        const e = await start();
+        const teamId = newTeam();
+        await publishTeam(e, teamId, 5);
+        const { epoch } = await e.history.head(teamId);
+        await publishTeam(e, teamId, 3);
+        const page = await e.history.replay(teamId, { since: 2, epoch, until: 5, limit: 10 });
+        expect(page.messages.map((m) => m.seq)).toEqual([3, 4, 5]);
+        expect(page).toMatchObject({ complete: true, through: 5, more: false });
+        expect(page.head.seq).toBe(8);
+      });
+
+      test('hidden direct messages count as read but are not returned', async () => {
+        const e = await start();
+        const teamId = newTeam();
+        await e.bus.publish({ teamId, from: alice, to: 'bob', data: 'a->b' }); // 1
+        await e.bus.publish({ teamId, from: carol, to: 'bob', data: 'c->b' }); // 2
+        await e.bus.publish({ teamId, from: alice, data: 'team 3' }); // 3
+        const page = await e.history.replay(teamId, { since: 0, viewer: 'dave', limit: 2 });
+        expect(page.messages).toEqual([]);
+        expect(page).toMatchObject({ complete: true, through: 2, more: true, read: 2 });
+        const next = await e.history.replay(teamId, {
+          since: 2,
+          viewer: 'dave',
+          until: 3,
+          limit: 2,
+        });
+        expect(next.messages.map((m) => m.seq)).toEqual([3]);
+        expect(next).toMatchObject({ through: 3, more: false });
+      });
+
+      test('a page after the retention moved on is incomplete and starts at what is left', async () => {
+        const e = await start({ retain: 3 });
+        const teamId = newTeam();
+        await publishTeam(e, teamId, 8);
+        const { epoch } = await e.history.head(teamId);
+        const page = await e.history.replay(teamId, { since: 2, epoch, until: 8, limit: 2 });
+        expect(page.messages.map((m) => m.seq)).toEqual([6, 7]);
+        expect(page).toMatchObject({ complete: false, through: 7, more: true });
+      });
+
+      test('a later page with an epoch the team no longer has replays nothing', async () => {
+        const e = await start();
+        const teamId = newTeam();
+        await publishTeam(e, teamId, 3);
+        const page = await e.history.replay(teamId, {
+          since: 1,
+          epoch: 'gone',
+          until: 3,
+          limit: 1,
+        });
+        expect(page).toMatchObject({ messages: [], complete: false, more: false, read: 0 });
       });
     });
 

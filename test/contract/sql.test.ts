@@ -5,6 +5,9 @@ import type { ArchivedMessage } from '../../services/archive';
 import { Archiver } from '../../services/archiver';
 import { MemoryBacklog } from '../../services/memory-backlog';
 import { MemoryDeadLetters } from '../../services/memory-dead-letters';
+import { ArchivedHistory } from '../../services/archived-history';
+import { REPLAY_PAGE_SIZE } from '../../services/history';
+import { MemoryHistory } from '../../services/memory-history';
 import { SqlArchive } from '../../services/sql-archive';
 import { classifySqlError } from '../../services/sql-errors';
 import { migrate, parseSqlUrl, SqlConnection } from '../../services/sql-connection';
@@ -18,6 +21,7 @@ import { describeWithRedis, RedisServer } from '../helpers/redis-server';
 import { eventually } from '../helpers/eventually';
 import { schemaAfterMigrations } from '../helpers/fake-sql';
 import { api, startTestServer } from '../helpers/server';
+import { replayAll } from '../helpers/replay-all';
 import { storeContract } from './store-contract';
 
 /**
@@ -166,7 +170,7 @@ if (url === undefined || url === '') {
       const batch = [1, 2, 3].map((seq) => message(teamId, seq));
       await archive.write(batch);
       await archive.write(batch);
-      const rows = await archive.between(teamId, 'e1', 0, 100);
+      const rows = await archive.between(teamId, 'e1', 0, 100, 100);
       expect(rows).toEqual(batch.map(({ epoch: _e, ...m }) => m));
     });
 
@@ -182,7 +186,40 @@ if (url === undefined || url === '') {
       expect(newest.map((m) => m.seq)).toEqual([251, 250, 249]);
       expect(newest[0]!.to).toBe('u2');
       expect((await archive.before(teamId, 'e1', 3, 10)).map((m) => m.seq)).toEqual([2, 1]);
-      expect((await archive.between(teamId, 'e2', 0, 10)).map((m) => m.seq)).toEqual([1]);
+      expect((await archive.between(teamId, 'e2', 0, 10, 10)).map((m) => m.seq)).toEqual([1]);
+    });
+
+    test('between reads at most limit rows, oldest first, so a replay pages through the archive', async () => {
+      const archive = new SqlArchive(await connected());
+      const teamId = team();
+      await archive.write(Array.from({ length: 450 }, (_, i) => message(teamId, i + 1)));
+      const first = await archive.between(teamId, 'e1', 0, 1000, 200);
+      expect(first.map((m) => m.seq)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+      const second = await archive.between(teamId, 'e1', 200, 1000, 200);
+      expect(second.map((m) => m.seq)).toEqual(Array.from({ length: 200 }, (_, i) => i + 201));
+      const last = await archive.between(teamId, 'e1', 400, 1000, 200);
+      expect(last.map((m) => m.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 401));
+      // The upper bound is exclusive and still applies with room left in the page.
+      const bounded = await archive.between(teamId, 'e1', 10, 14, 200);
+      expect(bounded.map((m) => m.seq)).toEqual([11, 12, 13]);
+    });
+
+    test('a resume reaching into the archive reads it a page at a time and misses nothing', async () => {
+      const archive = new SqlArchive(await connected());
+      const inner = new MemoryHistory({ retain: 3 });
+      const teamId = team();
+      const stored: ArchivedMessage[] = [];
+      for (let i = 1; i <= 450; i++) {
+        const m = inner.append({ teamId, from: { id: 'u1', name: '张三' }, data: { n: i } });
+        stored.push({ ...m, epoch: inner.epoch });
+      }
+      await archive.write(stored);
+      const history = new ArchivedHistory(inner, archive, log);
+      const replay = await replayAll(history, teamId, { since: 0, epoch: inner.epoch });
+      expect(replay.complete).toBe(true);
+      expect(replay.messages.map((m) => m.seq)).toEqual(stored.map((m) => m.seq));
+      expect(replay.pages.length).toBeGreaterThan(2);
+      for (const page of replay.pages) expect(page.read).toBeLessThanOrEqual(REPLAY_PAGE_SIZE);
     });
   });
 
@@ -231,7 +268,7 @@ if (url === undefined || url === '') {
         await archive.write(batch.messages);
         await backlog.ack(batch);
         const data = async (epoch: string) =>
-          (await archive.between(teamId, epoch, 0, 10)).map((m) => m.data);
+          (await archive.between(teamId, epoch, 0, 10, 10)).map((m) => m.data);
         expect(await data(first.epoch)).toEqual([1, 2]);
         expect(await data(second.epoch)).toEqual([3]);
       } finally {
@@ -311,7 +348,7 @@ if (url === undefined || url === '') {
       await eventually(async () => (await backlog.length()) === 0, 15_000);
       expect(archiver.healthy).toBe(true);
       await archiver.close();
-      const stored = await archive.between(teamId, 'e1', 0, 100);
+      const stored = await archive.between(teamId, 'e1', 0, 100, 100);
       expect(stored.map((m) => m.seq)).toEqual([1, 2, 3, 5]);
       expect(stored[1]!.id).not.toBe(batch[1]!.id);
       const letters = (await deadLetters.list({ limit: 10 })).deadLetters;

@@ -40,8 +40,16 @@ export class MemoryArchive implements ArchiveWriter, ArchiveReader {
       .slice(0, limit);
   }
 
-  async between(teamId: string, epoch: string, after: number, until: number): Promise<Message[]> {
+  async between(
+    teamId: string,
+    epoch: string,
+    after: number,
+    until: number,
+    limit: number,
+  ): Promise<Message[]> {
     if (this.failing) throw this.failing;
-    return this.of(teamId, epoch).filter((m) => m.seq > after && m.seq < until);
+    return this.of(teamId, epoch)
+      .filter((m) => m.seq > after && m.seq < until)
+      .slice(0, limit);
   }
 }

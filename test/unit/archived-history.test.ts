@@ -1,8 +1,11 @@
 import pino from 'pino';
+import type { ArchiveReader } from '../../services/archive';
 import { ArchivedHistory } from '../../services/archived-history';
+import { REPLAY_PAGE_SIZE } from '../../services/history';
 import { MemoryHistory } from '../../services/memory-history';
 import type { Message, MessageDraft } from '../../services/types';
 import { MemoryArchive } from '../helpers/memory-archive';
+import { replayAll } from '../helpers/replay-all';
 
 /** History that reaches past the engine's retention into the archive. */
 function setup(retain: number) {
@@ -25,7 +28,7 @@ const alice = { id: 'alice', name: 'Alice' };
 test('a resume from before the retention is complete when the archive holds the gap', async () => {
   const { history, publish, inner } = setup(3);
   for (let i = 1; i <= 10; i++) await publish({ from: alice, data: i });
-  const replay = await history.replay('A', { since: 2, epoch: inner.epoch, viewer: 'bob' });
+  const replay = await replayAll(history, 'A', { since: 2, epoch: inner.epoch, viewer: 'bob' });
   expect(replay.complete).toBe(true);
   expect(replay.messages.map((m) => m.seq)).toEqual([3, 4, 5, 6, 7, 8, 9, 10]);
 });
@@ -33,7 +36,7 @@ test('a resume from before the retention is complete when the archive holds the 
 test('it stays incomplete when the archive misses part of the gap', async () => {
   const { history, publish, inner } = setup(3);
   for (let i = 1; i <= 10; i++) await publish({ from: alice, data: i }, i !== 4);
-  const replay = await history.replay('A', { since: 2, epoch: inner.epoch });
+  const replay = await replayAll(history, 'A', { since: 2, epoch: inner.epoch });
   expect(replay.complete).toBe(false);
   expect(replay.messages.map((m) => m.seq)).toEqual([3, 5, 6, 7, 8, 9, 10]);
 });
@@ -43,7 +46,7 @@ test('direct messages hidden from the viewer still count as archived, and are no
   await publish({ from: alice, data: 1 });
   await publish({ from: alice, to: 'carol', data: 'secret' });
   for (let i = 3; i <= 6; i++) await publish({ from: alice, data: i });
-  const replay = await history.replay('A', { since: 0, epoch: inner.epoch, viewer: 'bob' });
+  const replay = await replayAll(history, 'A', { since: 0, epoch: inner.epoch, viewer: 'bob' });
   expect(replay.complete).toBe(true);
   expect(replay.messages.map((m) => m.seq)).toEqual([1, 3, 4, 5, 6]);
 });
@@ -66,7 +69,7 @@ test('an unreadable archive falls back to what the engine holds', async () => {
   const { history, publish, archive, inner } = setup(3);
   for (let i = 1; i <= 6; i++) await publish({ from: alice, data: i });
   archive.failing = new Error('sql down');
-  const replay = await history.replay('A', { since: 1, epoch: inner.epoch });
+  const replay = await replayAll(history, 'A', { since: 1, epoch: inner.epoch });
   expect(replay).toMatchObject({ complete: false });
   expect(replay.messages.map((m) => m.seq)).toEqual([4, 5, 6]);
   const page = await history.before('A', { limit: 10 });
@@ -76,6 +79,75 @@ test('an unreadable archive falls back to what the engine holds', async () => {
 test('another epoch is never served from the archive', async () => {
   const { history, publish } = setup(3);
   for (let i = 1; i <= 6; i++) await publish({ from: alice, data: i });
-  const replay = await history.replay('A', { since: 1, epoch: 'old-epoch' });
+  const replay = await replayAll(history, 'A', { since: 1, epoch: 'old-epoch' });
   expect(replay).toMatchObject({ messages: [], complete: false });
+});
+
+/** An ArchiveReader that notes what each `between` asked for and answered. */
+class CountingReader implements ArchiveReader {
+  readonly calls: { limit: number; rows: number }[] = [];
+  constructor(private readonly inner: ArchiveReader) {}
+  before(teamId: string, epoch: string, before: number, limit: number): Promise<Message[]> {
+    return this.inner.before(teamId, epoch, before, limit);
+  }
+  async between(
+    teamId: string,
+    epoch: string,
+    after: number,
+    until: number,
+    limit: number,
+  ): Promise<Message[]> {
+    const rows = await this.inner.between(teamId, epoch, after, until, limit);
+    this.calls.push({ limit, rows: rows.length });
+    return rows;
+  }
+}
+
+test('a resume over thousands of archived messages reads the archive a page at a time', async () => {
+  const inner = new MemoryHistory({ retain: 100 });
+  const archive = new MemoryArchive();
+  const total = 5000;
+  const batch = [];
+  for (let i = 1; i <= total; i++) {
+    batch.push({ ...inner.append({ teamId: 'A', from: alice, data: i }), epoch: inner.epoch });
+  }
+  await archive.write(batch);
+  const reader = new CountingReader(archive);
+  const history = new ArchivedHistory(inner, reader, pino({ level: 'silent' }));
+  const replay = await replayAll(history, 'A', { since: 0, epoch: inner.epoch });
+  expect(replay.complete).toBe(true);
+  expect(replay.messages.map((m) => m.seq)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+  expect(reader.calls.length).toBeGreaterThan(1);
+  for (const call of reader.calls) {
+    expect(call.limit).toBeLessThanOrEqual(REPLAY_PAGE_SIZE);
+    expect(call.rows).toBeLessThanOrEqual(REPLAY_PAGE_SIZE);
+  }
+  for (const page of replay.pages) expect(page.read).toBeLessThanOrEqual(REPLAY_PAGE_SIZE);
+});
+
+test('a page asks the archive for no more than its own limit', async () => {
+  const { inner, archive, publish } = setup(3);
+  for (let i = 1; i <= 50; i++) await publish({ from: alice, data: i });
+  const reader = new CountingReader(archive);
+  const history = new ArchivedHistory(inner, reader, pino({ level: 'silent' }));
+  const page = await history.replay('A', { since: 0, epoch: inner.epoch, limit: 7 });
+  expect(page.messages.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  expect(page).toMatchObject({ complete: true, through: 7, more: true, read: 7 });
+  expect(reader.calls).toEqual([{ limit: 7, rows: 7 }]);
+});
+
+test('the archive page stops at until, not at what the engine holds', async () => {
+  const { history, publish, inner } = setup(3);
+  for (let i = 1; i <= 10; i++) await publish({ from: alice, data: i });
+  const page = await history.replay('A', { since: 1, epoch: inner.epoch, until: 4 });
+  expect(page.messages.map((m) => m.seq)).toEqual([2, 3, 4]);
+  expect(page).toMatchObject({ complete: true, through: 4, more: false });
+});
+
+test('it is incomplete when the archive misses the end of the gap', async () => {
+  const { history, publish, inner } = setup(3);
+  for (let i = 1; i <= 10; i++) await publish({ from: alice, data: i }, i < 6);
+  const replay = await replayAll(history, 'A', { since: 2, epoch: inner.epoch });
+  expect(replay.complete).toBe(false);
+  expect(replay.messages.map((m) => m.seq)).toEqual([3, 4, 5, 8, 9, 10]);
 });

@@ -31,3 +31,17 @@ test('a full archive batch stays under the 2,100 parameters of one request', () 
 test('migrations are numbered from 1 without gaps', () => {
   expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
 });
+
+// node-sql-parser reads `TOP (@limit)` as a call of a function named TOP, so the
+// bound is checked on the text; the statements still parse as T-SQL above.
+test.each(Object.entries(SQL).filter(([, text]) => /^SELECT .* FROM dbo\.messages /.test(text)))(
+  '%s reads at most @limit rows: no read of the archive is unbounded',
+  (_name, text) => {
+    expect(text).toMatch(/^SELECT TOP \(@limit\) /);
+  },
+);
+
+test('messagesBetween reads a page of the oldest rows first', () => {
+  expect(SQL.messagesBetween).toMatch(/^SELECT TOP \(@limit\) /);
+  expect(SQL.messagesBetween).toMatch(/ ORDER BY seq ASC$/);
+});
