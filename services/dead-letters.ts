@@ -1,5 +1,5 @@
 import type { ArchivedMessage } from './archive';
-import type { MessageView } from './frames';
+import { messageView, type MessageView } from './frames';
 
 /**
  * A message SQL Server refused for its own values (a poison row): kept here, out
@@ -22,6 +22,21 @@ export interface DeadLetter {
 export interface DeadLetterDraft {
   message: ArchivedMessage;
   error: string;
+}
+
+/** What a dead letter holds besides its id, as every implementation stores it. */
+export function deadLetterBody(
+  { message, error }: DeadLetterDraft,
+  at: string,
+): Omit<DeadLetter, 'id'> {
+  return {
+    teamId: message.teamId,
+    epoch: message.epoch,
+    seq: message.seq,
+    error,
+    at,
+    message: messageView(message),
+  };
 }
 
 export interface DeadLetterPage {

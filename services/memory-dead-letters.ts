@@ -1,6 +1,11 @@
-import type { DeadLetter, DeadLetterDraft, DeadLetterPage, DeadLetters } from './dead-letters';
+import {
+  deadLetterBody,
+  type DeadLetter,
+  type DeadLetterDraft,
+  type DeadLetterPage,
+  type DeadLetters,
+} from './dead-letters';
 import { AppError } from './errors';
-import { messageView } from './frames';
 
 /** Dead letters of the embedded engine: in this process, bounded by `max`. */
 export class MemoryDeadLetters implements DeadLetters {
@@ -12,17 +17,9 @@ export class MemoryDeadLetters implements DeadLetters {
 
   async add(drafts: DeadLetterDraft[]): Promise<number> {
     const at = new Date().toISOString();
-    for (const { message, error } of drafts) {
+    for (const draft of drafts) {
       const id = ++this.lastId;
-      this.letters.set(id, {
-        id: String(id),
-        teamId: message.teamId,
-        epoch: message.epoch,
-        seq: message.seq,
-        error,
-        at,
-        message: messageView(message),
-      });
+      this.letters.set(id, { id: String(id), ...deadLetterBody(draft, at) });
     }
     let dropped = 0;
     for (const id of this.letters.keys()) {

@@ -1,7 +1,12 @@
 import type { Redis } from 'ioredis';
-import type { DeadLetter, DeadLetterDraft, DeadLetterPage, DeadLetters } from './dead-letters';
+import {
+  deadLetterBody,
+  type DeadLetter,
+  type DeadLetterDraft,
+  type DeadLetterPage,
+  type DeadLetters,
+} from './dead-letters';
 import { AppError } from './errors';
-import { messageView } from './frames';
 import { redisUnavailable } from './redis-errors';
 import type { RedisKeys } from './redis-keys';
 
@@ -31,16 +36,8 @@ export class RedisDeadLetters implements DeadLetters {
     const key = this.keys.deadLetters();
     const at = new Date().toISOString();
     const tx = this.redis.multi().xlen(key);
-    for (const { message, error } of drafts) {
-      const body: Omit<DeadLetter, 'id'> = {
-        teamId: message.teamId,
-        epoch: message.epoch,
-        seq: message.seq,
-        error,
-        at,
-        message: messageView(message),
-      };
-      tx.xadd(key, 'MAXLEN', '=', this.max, '*', 'd', JSON.stringify(body));
+    for (const draft of drafts) {
+      tx.xadd(key, 'MAXLEN', '=', this.max, '*', 'd', JSON.stringify(deadLetterBody(draft, at)));
     }
     tx.xlen(key);
     let results: [Error | null, unknown][] | null;

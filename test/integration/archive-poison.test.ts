@@ -46,7 +46,8 @@ describeWithRedis('poison rows on the Redis engine', () => {
     return c;
   }
 
-  test('one poison entry is dead-lettered once, cluster-wide; later entries are still written', async () => {
+  /** A node's bus on fresh keys, with every accepted message joining the archive stream. */
+  async function archivingBus(): Promise<{ keys: RedisKeys; cmd: Redis; bus: RedisBus }> {
     const keys = new RedisKeys(`p${randomUUID().slice(0, 6)}:`);
     const cmd = await client('command');
     const bus = new RedisBus(cmd, await client('subscriber', true), keys, {
@@ -57,6 +58,11 @@ describeWithRedis('poison rows on the Redis engine', () => {
       archive: true,
       log,
     });
+    return { keys, cmd, bus };
+  }
+
+  test('one poison entry is dead-lettered once, cluster-wide; later entries are still written', async () => {
+    const { keys, cmd, bus } = await archivingBus();
     const archive = new MemoryArchive();
     // The 100-emoji sender SQL Server refused before the columns were widened.
     archive.refuse = (m) => (m.from.name.length > 100 ? truncated() : undefined);
@@ -112,16 +118,7 @@ describeWithRedis('poison rows on the Redis engine', () => {
   });
 
   test('a batch with a poison row claimed from a dead node is sorted out by the claimer', async () => {
-    const keys = new RedisKeys(`p${randomUUID().slice(0, 6)}:`);
-    const cmd = await client('command');
-    const bus = new RedisBus(cmd, await client('subscriber', true), keys, {
-      nodeId: 'node-a',
-      retain: 100,
-      ttlSeconds: 60,
-      idempotencyTtlSeconds: 60,
-      archive: true,
-      log,
-    });
+    const { keys, cmd, bus } = await archivingBus();
     const archive = new MemoryArchive();
     archive.refuse = (m) => (m.data === 'poison' ? truncated() : undefined);
     const deadLetters = new RedisDeadLetters(cmd, keys, 100);
