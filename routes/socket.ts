@@ -167,7 +167,9 @@ function openConnection(deps: SocketDeps, socket: WebSocket, handshake: Handshak
       );
       return true;
     } catch (err) {
-      log.error({ err, connId: info.connId }, 'socket setup failed');
+      // A backend outage is logged where the connection to it drops; here it is one of many.
+      const outage = err instanceof AppError && err.code !== 'internal';
+      log[outage ? 'warn' : 'error']({ err, connId: info.connId }, 'socket setup failed');
       socket.close(CloseCode.internal, 'backend unavailable');
       return false;
     }
