@@ -78,6 +78,9 @@ export class LocalConnection {
   }
 }
 
+/** What a queued entry without a frame counts against the pending bound. */
+const PENDING_ENTRY_BYTES = 64;
+
 /** Connections pinged per turn of the event loop by the heartbeat. */
 const BEAT_SLICE = 256;
 
@@ -275,7 +278,9 @@ export class Hub implements BusListener {
       // A long replay to a slow client must not turn into an unbounded queue: past
       // the same bound as the socket's buffer the client is told (4008, resume),
       // never silently trimmed.
-      const bytes = frame?.length ?? 0;
+      // Entries without a frame (messages for others, gap notices) count too, or a busy
+      // team's direct traffic could grow the queue without a byte ever being counted.
+      const bytes = frame?.length ?? PENDING_ENTRY_BYTES;
       if (conn.pendingBytes + bytes > this.options.maxBufferedBytes) {
         this.options.log.warn(
           { connId: conn.info.connId, pending: conn.pendingBytes + bytes },
@@ -294,6 +299,8 @@ export class Hub implements BusListener {
       if (epoch !== conn.epoch) {
         if (!isNewerEpoch(epoch, conn.epoch)) return;
         this.tell(conn, epoch, seq - 1);
+        // A gap notice covers only what comes before `seq`: that message is still to come.
+        if (lost) return;
       } else if (lost) {
         if (seq - 1 > conn.seen) this.tell(conn, epoch, seq - 1);
         return;

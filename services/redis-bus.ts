@@ -39,6 +39,8 @@ interface TeamState {
   epoch: string;
   /** While a gap is being filled from the stream, live messages wait here. */
   waiting: Delivery[] | undefined;
+  /** The subscriber reconnected while a refill was under way: it reads once more. */
+  again: boolean;
 }
 
 /** Messages per publish script call; a larger turn is split, so one call never holds Redis long. */
@@ -227,6 +229,7 @@ export class RedisBus implements Bus {
       // once, here, and every node sends it on as it is.
       const frame = encodeMessageFrame(message);
       const origin = message.origin ?? '';
+      const known = this.teams.get(teamId);
       keys.push(
         this.keys.seq(teamId),
         this.keys.log(teamId),
@@ -241,6 +244,9 @@ export class RedisBus implements Bus {
         message.id,
         origin,
         `${origin}|${message.to ?? ''}|${message.from.id}`,
+        // What this node has seen of the team lets the script notice Redis going back.
+        known?.epoch ?? '',
+        known?.last ?? 0,
       );
     }
     return [keys.length, ...keys, ...args];
@@ -286,7 +292,7 @@ export class RedisBus implements Bus {
       ...headArgs(this.keys, teamId, this.options.ttlSeconds),
     );
     if (!this.teams.has(teamId))
-      this.teams.set(teamId, { last: Number(seq), epoch, waiting: undefined });
+      this.teams.set(teamId, { last: Number(seq), epoch, waiting: undefined, again: false });
     await this.sub.subscribe(this.keys.teamChannel(teamId));
   }
 
@@ -425,7 +431,11 @@ export class RedisBus implements Bus {
       'subscriber reconnected; filling what pub/sub dropped from the streams',
     );
     for (const [teamId, state] of this.teams) {
-      if (state.waiting) continue;
+      // A refill under way may have read before this drop: it reads again when done.
+      if (state.waiting) {
+        state.again = true;
+        continue;
+      }
       state.waiting = [];
       void this.refill(teamId, state);
     }
@@ -438,7 +448,9 @@ export class RedisBus implements Bus {
   private async refill(teamId: string, state: TeamState): Promise<void> {
     for (let attempt = 0; !this.closed && this.teams.get(teamId) === state; attempt++) {
       try {
-        const missed = await this.missedSince(teamId, state);
+        state.again = false;
+        const { missed, counter } = await this.missedSince(teamId, state);
+        if (state.again) continue;
         const waiting = state.waiting ?? [];
         state.waiting = undefined;
         const current = [...missed, ...waiting.filter((m) => m.epoch === state.epoch)].sort(
@@ -449,6 +461,9 @@ export class RedisBus implements Bus {
           if (message.seq > state.last + 1) this.lost(teamId, state, message.seq - 1);
           this.deliver(state, message);
         }
+        // The counter is past what the stream and pub/sub gave (the log evicted): say so
+        // now, not when the team's next message happens to come.
+        if (counter > state.last) this.lost(teamId, state, counter);
         if (missed.length > 0) {
           this.options.log.warn(
             { teamId, missed: missed.length },
@@ -483,8 +498,14 @@ export class RedisBus implements Bus {
     }
   }
 
-  /** Stream entries after `state.last`; all of them when the epoch changed meanwhile. */
-  private async missedSince(teamId: string, state: TeamState): Promise<Delivery[]> {
+  /**
+   * Stream entries after `state.last` (all of them when the epoch changed meanwhile),
+   * and the team's counter in `state.epoch` as read with them.
+   */
+  private async missedSince(
+    teamId: string,
+    state: TeamState,
+  ): Promise<{ missed: Delivery[]; counter: number }> {
     const results = await this.cmd
       .multi()
       .get(this.keys.epoch(teamId))
@@ -508,13 +529,29 @@ export class RedisBus implements Bus {
         this.options.ttlSeconds,
       );
     }
+    let seq = counter === null ? 0 : Number(counter);
     if (epoch !== null && epoch !== state.epoch && isNewerEpoch(epoch, state.epoch)) {
       // Redis lost the history since we last looked: seqs restarted, everything retained is new.
       state.epoch = epoch;
       state.last = 0;
-      entries = (await this.cmd.xrange(this.keys.log(teamId), '-', '+')) as [string, string[]][];
+      const again = await this.cmd
+        .multi()
+        .get(this.keys.seq(teamId))
+        .xrange(this.keys.log(teamId), '-', '+')
+        .exec();
+      if (!again) throw new Error('gap fill transaction aborted');
+      for (const [err] of again) if (err) throw err;
+      const head = again[0]![1] as string | null;
+      entries = again[1]![1] as [string, string[]][];
+      seq = head === null ? 0 : Number(head);
+    } else if (epoch !== state.epoch) {
+      // The epoch key is gone (a new epoch will start): the counter is not this epoch's.
+      seq = 0;
     }
-    return entries.map((entry) => toDelivery(parseEntry(entry), state.epoch));
+    return {
+      missed: entries.map((entry) => toDelivery(parseEntry(entry), state.epoch)),
+      counter: Number.isSafeInteger(seq) ? seq : 0,
+    };
   }
 
   async close(): Promise<void> {

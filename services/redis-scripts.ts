@@ -60,7 +60,10 @@ end
  * KEYS: archive, epoch floor, then per message: seq, log, epoch, ref.
  * ARGV: retain, ttl s, ref ttl s, archive ('1'/'0'), most archive backlog entries
  * (0: no bound), then per message: json head, json tail, channel, use ref
- * ('1'/'0'), message id, origin connId ('' for none), routing (`<origin>|<to>|<fromId>`).
+ * ('1'/'0'), message id, origin connId ('' for none), routing (`<origin>|<to>|<fromId>`),
+ * the epoch and last seq the publishing node knows of the team ('' and 0 when it follows
+ * none): a counter below that seq in that epoch means Redis lost acked writes, and the
+ * team starts a new epoch before the message takes a seq.
  * Returns per message {1, seq} when published, {0, "id:seq"} for a repeated ref,
  * {-2, reason} when the archive backlog is full, or {-1, error} when Redis refused a
  * command (the others still ran); a refusal costs no seq.
@@ -87,6 +90,13 @@ local function publish(k, a)
   local epoch, last = teamHead(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[2], ttl)
   local n = tonumber(last)
   if not n then return {-1, 'the seq counter is not a number'} end
+  if epoch == ARGV[a + 8] and n < tonumber(ARGV[a + 9]) then
+    -- The publishing node delivered seqs this counter has not reached: Redis went back in
+    -- time (see REWOUND). Reusing them would hand known seqs to other messages.
+    redis.call('DEL', KEYS[k + 1])
+    epoch, last = teamHead(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[2], ttl)
+    n = 0
+  end
   local seq = n + 1
   local json = ARGV[a + 1] .. seq .. ARGV[a + 2]
   local queued = false
@@ -116,7 +126,7 @@ local function publish(k, a)
 end
 local out = {}
 for i = 0, (#KEYS - 2) / 4 - 1 do
-  local ok, result = pcall(publish, 2 + i * 4, 5 + i * 7)
+  local ok, result = pcall(publish, 2 + i * 4, 5 + i * 9)
   if ok then
     out[i + 1] = result
   else

@@ -195,4 +195,55 @@ describeWithRedis('delivery across faults (Redis engine, two nodes)', () => {
       ]);
     }
   });
+
+  test('a rewind is caught by the first publish from a node that saw the lost seqs', async () => {
+    await nodes();
+    const team = 'rewound-live';
+    const idle1 = await open(n1, 'idle1', team);
+    const idle2 = await open(n2, 'idle2', team);
+    await publish(team, 5);
+    for (const idle of [idle1, idle2]) await frames(idle, 5);
+    const admin = new Redis(redis.url);
+    try {
+      // Redis went back without a dropped subscriber to reveal it: only the publisher can tell.
+      await admin.set(`sb:{${team}}:seq`, '2', 'KEEPTTL');
+      await admin.xdel(`sb:{${team}}:log`, '3-0', '4-0', '5-0');
+    } finally {
+      admin.disconnect();
+    }
+    // As many as were lost: before, they took seqs 3-5 again and every node dropped them.
+    expect(await publish(team, 3, 5)).toEqual([1, 2, 3]);
+    for (const idle of [idle1, idle2]) {
+      const got = await frames(idle, 4);
+      expect(got.map((f) => [f['type'], f['seq'], f['data'] ?? null])).toEqual([
+        ['epoch', 0, null],
+        ['message', 1, 'm5'],
+        ['message', 2, 'm6'],
+        ['message', 3, 'm7'],
+      ]);
+    }
+  });
+
+  test('messages whose log was evicted while a subscriber was away are told, not waited on', async () => {
+    await nodes();
+    const team = 'evicted';
+    const idle1 = await open(n1, 'idle1', team);
+    const idle2 = await open(n2, 'idle2', team);
+    await publish(team, 3);
+    for (const idle of [idle1, idle2]) await frames(idle, 3);
+    const admin = new Redis(redis.url);
+    try {
+      // Three more were published while the subscribers were away, then the log was evicted.
+      await admin.set(`sb:{${team}}:seq`, '6', 'KEEPTTL');
+      await admin.del(`sb:{${team}}:log`);
+      await admin.client('KILL', 'TYPE', 'pubsub');
+    } finally {
+      admin.disconnect();
+    }
+    const epoch = idle1.welcome['epoch'] as string;
+    // The team stays quiet: the notice must come from the refill alone.
+    for (const idle of [idle1, idle2]) {
+      expect(await frames(idle, 1)).toEqual([{ type: 'epoch', teamId: team, epoch, seq: 6 }]);
+    }
+  });
 });

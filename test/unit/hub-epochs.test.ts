@@ -134,3 +134,17 @@ test('a gap the node cannot fill is told to connections that had not seen it', a
   ]);
   expect(ahead.got).toEqual([{ type: 'message', seq: 10, epochOfTest: E1 }]);
 });
+
+test('a gap notice in a newer epoch still lets the message after it through', async () => {
+  const { conn, got } = await member('u');
+  hub.flush(conn, E1, 20);
+  hub.gap(TEAM, E2, 4);
+  hub.message(delivery(E2, 5));
+  hub.message(delivery(E2, 6));
+  await settle(got, 3);
+  expect(got).toEqual([
+    { type: 'epoch', teamId: TEAM, epoch: E2, seq: 4 },
+    { type: 'message', seq: 5, epochOfTest: E2 },
+    { type: 'message', seq: 6, epochOfTest: E2 },
+  ]);
+});
