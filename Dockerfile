@@ -19,6 +19,7 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY public ./public
+COPY examples/browser ./examples/browser
 USER node
 EXPOSE 3000
 # Slim images have no curl; node's own fetch does the probe.

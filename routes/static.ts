@@ -20,11 +20,19 @@ const ASSETS = [
   'favicon.svg',
 ] as const;
 
+/** The example chat page (examples/browser), served so that it runs on the server's origin. */
+const EXAMPLE_DIR = '/examples/browser';
+const EXAMPLE_PAGE = '/examples/browser/';
+const EXAMPLE_SCRIPT = '/examples/browser/chat.js';
+
 /** Public paths, for the admin-auth allow list: pages and assets need no token. */
 export const STATIC_PATHS: readonly string[] = [
   '/',
   '/admin',
   '/client/switchboard.js',
+  EXAMPLE_DIR,
+  EXAMPLE_PAGE,
+  EXAMPLE_SCRIPT,
   ...ASSETS.map((name) => `/assets/${name}`),
 ];
 
@@ -83,6 +91,11 @@ export function staticRoutes(router: ApiRouter, options: StaticOptions = {}): vo
       ),
     }),
   );
+  const example = join(root, 'examples', 'browser');
+  router.get(EXAMPLE_PAGE, (ctx) => serve(ctx, join(example, 'index.html'), { page: true }));
+  // Without the slash, the page's relative `chat.js` would resolve to /examples/chat.js.
+  router.get(EXAMPLE_DIR, (ctx) => ctx.redirect(EXAMPLE_PAGE));
+  router.get(EXAMPLE_SCRIPT, (ctx) => serve(ctx, join(example, 'chat.js')));
   for (const name of ASSETS) {
     router.get(`/assets/${name}`, (ctx) => serve(ctx, join(pub, 'assets', name)));
   }
