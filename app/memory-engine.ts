@@ -10,7 +10,7 @@ import { MemoryDeadLetters } from '../services/memory-dead-letters';
 import type { Engine } from './engine';
 import type { SqlParts } from './sql-setup';
 
-/** PROTOCOL §3: the same `ref` within 10 minutes returns the first ack. */
+/** docs/PROTOCOL.md §5: the same `ref` within 10 minutes returns the first ack. */
 export const IDEMPOTENCY_TTL_MS = 10 * 60 * 1000;
 
 export interface MemoryEngineOptions {

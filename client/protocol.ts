@@ -1,5 +1,5 @@
 /**
- * The wire protocol as the client sees it (PROTOCOL.md §2-§5). Types only: this file
+ * The wire protocol as the client sees it (docs/PROTOCOL.md §2-§7). Types only: this file
  * has no runtime code, so the compiled client stays one ES module that a browser
  * loads with a single request.
  */
@@ -80,7 +80,7 @@ export interface EpochChange {
   seq: number;
 }
 
-/** Codes of the server's `error` frames (PROTOCOL §2). */
+/** Codes of the server's `error` frames (docs/PROTOCOL.md §3). */
 export type ServerErrorCode =
   'bad_request' | 'rate_limited' | 'unavailable' | 'indeterminate' | 'forbidden' | 'internal';
 

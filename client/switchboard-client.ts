@@ -156,7 +156,7 @@ export class SwitchboardError extends Error {
   }
 }
 
-/** Close codes of PROTOCOL §5 that this client reads. */
+/** Close codes of docs/PROTOCOL.md §7 that this client reads. */
 export const CloseCodes = {
   goingAway: 1001,
   tooLarge: 1009,

@@ -44,7 +44,7 @@ export interface SocketDeps {
   handshakes: WeakMap<IncomingMessage, Handshake>;
 }
 
-/** Error codes a socket `error` frame may carry (PROTOCOL §2). */
+/** Error codes a socket `error` frame may carry (docs/PROTOCOL.md §3). */
 const SOCKET_CODES = new Set<ErrorCode>([
   'bad_request',
   'rate_limited',

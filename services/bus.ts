@@ -21,7 +21,7 @@ export interface Delivery {
   to: string | undefined;
   /** The sender's user id: their other connections also get a direct message. */
   fromId: string;
-  /** The `message` frame's JSON (PROTOCOL §2). */
+  /** The `message` frame's JSON (docs/PROTOCOL.md §2). */
   frame: string;
 }
 

@@ -47,7 +47,7 @@ function isObjectWithStringType(value: unknown): value is { type: string } {
 }
 
 /**
- * PROTOCOL §3: text that is not a JSON object with a string `type` is a team
+ * docs/PROTOCOL.md §4: text that is not a JSON object with a string `type` is a team
  * message carrying that text, so the seed's `ws.send('消息发送')` just works.
  * Text that opens like an object but is not valid JSON is refused instead of
  * being broadcast as garbage.

@@ -3,10 +3,10 @@ import { z } from 'zod';
 /** Longest id; ids are ASCII, so this is also their length in UTF-16 units. */
 export const MAX_ID_LENGTH = 64;
 
-/** Longest display name, in code points (PROTOCOL §1 "chars"); up to twice as many UTF-16 units. */
+/** Longest display name, in code points (docs/PROTOCOL.md §1 "chars"); up to twice as many UTF-16 units. */
 export const MAX_NAME_CODE_POINTS = 100;
 
-/** User and team ids: 1-64 chars of A-Z a-z 0-9 _ . : @ - (PROTOCOL §1). */
+/** User and team ids: 1-64 chars of A-Z a-z 0-9 _ . : @ - (docs/PROTOCOL.md §1). */
 export const idSchema = z
   .string()
   .regex(

@@ -7,7 +7,7 @@ export interface TokenClaims {
 }
 
 /**
- * PROTOCOL §1: an HS256 JWT with `sub` = id, `team` = teamId, optional `name`, and
+ * docs/PROTOCOL.md §1: an HS256 JWT with `sub` = id, `team` = teamId, optional `name`, and
  * `exp`. The algorithm is pinned so a token signed any other way (or `none`) fails.
  */
 export async function verifySocketToken(

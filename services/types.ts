@@ -1,4 +1,4 @@
-/** Domain shapes shared by every service. Wire names match PROTOCOL.md exactly. */
+/** Domain shapes shared by every service. Wire names match docs/PROTOCOL.md exactly. */
 
 export interface UserRef {
   id: string;

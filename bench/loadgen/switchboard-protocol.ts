@@ -2,7 +2,7 @@ import { FrameKind, type Member, type Protocol } from './protocol';
 import type { WsClient } from './ws-client';
 
 /**
- * Switchboard's frames (PROTOCOL.md §2-3). The raw ws arms speak the same subset
+ * Switchboard's frames (docs/PROTOCOL.md §2 and §4). The raw ws arms speak the same subset
  * (welcome, team, message, ack), so one client drives all three.
  */
 

@@ -59,5 +59,5 @@ export function dataText(data) {
   return JSON.stringify(data);
 }
 
-/** Ids of users and teams (PROTOCOL §1). */
+/** Ids of users and teams (docs/PROTOCOL.md §1). */
 export const ID_PATTERN = '[A-Za-z0-9_.:@\\-]{1,64}';

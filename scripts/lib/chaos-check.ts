@@ -4,7 +4,7 @@
  * server but the frames. Times are `Date.now()` of the one process that ran every
  * client, so they share a clock.
  *
- * Definitions (the promise of PROTOCOL §2 and §4, made checkable):
+ * Definitions (the promise of docs/PROTOCOL.md §5 and §6, made checkable):
  *
  * - Believed epoch: the epoch a client holds at a moment: its first welcome's,
  *   then the one each notice moves it to. Message frames carry no epoch, so a
@@ -69,7 +69,7 @@
  * - seq conflicts: two ids at one (team, believed epoch, seq), acks and
  *   deliveries of every client together.
  * - unavailable but stored: a ref whose every attempt was answered `unavailable`
- *   (PROTOCOL §2: not stored), none acked or `indeterminate`, although its
+ *   (docs/PROTOCOL.md §3: not stored), none acked or `indeterminate`, although its
  *   message was stored by then (its id reached someone, or a later seq of its
  *   epoch was acked).
  */

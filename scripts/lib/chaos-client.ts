@@ -1,6 +1,6 @@
 /**
  * One client of the chaos run, on raw `ws` so the check does not lean on the
- * client library. It behaves as PROTOCOL §2-§4 asks of a client and records
+ * client library. It behaves as docs/PROTOCOL.md §2-§6 asks of a client and records
  * every frame that matters to the checker (chaos-check.ts) as it arrives:
  *
  * - every send has a unique ref and data naming the sender and a counter;

@@ -1,5 +1,5 @@
 /**
- * Fuzzing the WebSocket handshake (PROTOCOL §1): query strings, raw request lines,
+ * Fuzzing the WebSocket handshake (docs/PROTOCOL.md §1): query strings, raw request lines,
  * headers and tokens. Properties: a handshake is accepted exactly when its
  * parameters are valid (and, with AUTH_SECRET, its token is an HS256 JWT for this
  * user and team that has not expired); every refusal is a 4xx before the upgrade
@@ -139,7 +139,7 @@ describe('query strings', () => {
       return q.toString();
     });
 
-  /** PROTOCOL §1 (and the README's limits for since/epoch/token), read off what the server receives. */
+  /** docs/PROTOCOL.md §1 (and the README's limits for since/epoch/token), read off what the server receives. */
   function acceptable(qs: string): boolean {
     const q = new URLSearchParams(qs);
     const one = (key: string) => {

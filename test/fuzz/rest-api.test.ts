@@ -1,5 +1,5 @@
 /**
- * Fuzzing the admin REST API (PROTOCOL §6): bodies, paths, methods and query
+ * Fuzzing the admin REST API (docs/PROTOCOL.md §8): bodies, paths, methods and query
  * strings. Properties: bad input gets a 4xx with a JSON error and never a 5xx or a
  * stack; a refused request changes nothing (teams, messages published); an accepted
  * one does exactly what the contract says; nothing pollutes a prototype.

@@ -1,5 +1,5 @@
 /**
- * Fuzzing the frames a connected client sends (PROTOCOL §3) against a real server.
+ * Fuzzing the frames a connected client sends (docs/PROTOCOL.md §4) against a real server.
  *
  * Properties: every frame gets exactly one answer, in order, and the connection stays
  * open; a refusal is `bad_request` (never `internal`) and stores nothing; every

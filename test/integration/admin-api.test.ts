@@ -1,5 +1,5 @@
 /**
- * The admin REST API (PROTOCOL §6) against a real server, with real WebSocket
+ * The admin REST API (docs/PROTOCOL.md §8) against a real server, with real WebSocket
  * clients wherever a route involves connections. Auth, probes and logging are in
  * admin-auth.test.ts.
  */

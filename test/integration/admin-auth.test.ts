@@ -1,5 +1,5 @@
 /**
- * PROTOCOL §6: the open probes, the admin token on every other route, unknown
+ * docs/PROTOCOL.md §8: the open probes, the admin token on every other route, unknown
  * routes, and that neither query-string secrets nor the admin token reach the logs.
  */
 import { connect, refusedHandshake, socketUrl, type TestClient } from '../helpers/client';

@@ -1,5 +1,5 @@
 /**
- * PROTOCOL §4: a replay holds at most a page in memory, waits for the socket to
+ * docs/PROTOCOL.md §6: a replay holds at most a page in memory, waits for the socket to
  * drain between writes, and stops after RESUME_MAX_MESSAGES with complete:false.
  * Live messages that arrive meanwhile wait in a queue bounded by MAX_BUFFERED_BYTES.
  * The `redis` jest project runs this file on the Redis engine too (the tests that

@@ -1,5 +1,5 @@
 /**
- * Security review, JWT (PROTOCOL §1), end to end over real handshakes. Already
+ * Security review, JWT (docs/PROTOCOL.md §1), end to end over real handshakes. Already
  * covered elsewhere and not repeated here: wrong sub/team/name, expired, HS512,
  * another secret, garbage (test/integration/socket-handshake.test.ts), and every
  * claim rule of verifySocketToken (test/unit/jwt.test.ts). This file adds the
