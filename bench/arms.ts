@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { WireProtocol } from './loadgen/contract';
 import { ManagedProcess } from './managed-process';
-import { freePort, waitForHttp } from './network';
+import { freePort } from '../support/free-port';
+import { waitForHttp } from './network';
 import { startRedis } from './redis-process';
 
 /** The servers under test. Each arm starts its own processes and stops them after one run. */

@@ -1,18 +1,5 @@
 import { get } from 'node:http';
-import { createServer } from 'node:net';
-import { once } from 'node:events';
 import type { ManagedProcess } from './managed-process';
-
-/** A port that was free a moment ago on the loopback interface. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 function statusOf(port: number, path: string): Promise<number> {
   return new Promise((resolve) => {

@@ -1,6 +1,7 @@
 import { createConnection } from 'node:net';
 import { ManagedProcess } from './managed-process';
-import { freePort } from './network';
+import { freePort } from '../support/free-port';
+import { redisArgs } from '../support/redis-process';
 
 function answersPing(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -28,18 +29,7 @@ export async function startRedis(
   const server = ManagedProcess.start({
     name: 'redis-server',
     command: 'redis-server',
-    args: [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--loglevel',
-      'warning',
-    ],
+    args: redisArgs(port),
     cpus,
   });
   for (let attempt = 0; attempt < 200; attempt++) {

@@ -16,7 +16,7 @@ import { writeFileSync } from 'node:fs';
 import { check } from './lib/chaos-check';
 import { runChaos, FAULT_KINDS, type ChaosReport, type Persistence } from './lib/chaos-run';
 import { intFlag, stringFlag } from './lib/flags';
-import { watchdog } from './lib/processes';
+import { exitOnSignals, watchdog } from '../support/managed';
 
 const seconds = intFlag('seconds', 40, 20, 600);
 const clients = intFlag('clients', 30, 9, 300);
@@ -98,6 +98,7 @@ function byTeam(reports: ChaosReport[]): string {
 }
 
 async function main(): Promise<void> {
+  exitOnSignals();
   watchdog(modes.length * (seconds * 1000 + 3 * 60_000), 'chaos');
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const reports: ChaosReport[] = [];

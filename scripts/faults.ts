@@ -24,16 +24,10 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import { intFlag, sleep, stringFlag, waitFor } from './lib/flags';
-import {
-  freePort,
-  kill9,
-  startNode,
-  startRedis,
-  stop,
-  watchdog,
-  type Managed,
-  type NodeProcess,
-} from './lib/processes';
+import { freePort } from '../support/free-port';
+import { exitOnSignals, kill9, stop, watchdog, type Managed } from '../support/managed';
+import { startNode, type StartedNode as NodeProcess } from '../support/node-process';
+import { startRedis } from '../support/redis-process';
 
 const nodeCount = intFlag('nodes', 3, 2, 5);
 const clientCount = intFlag('clients', 40, 4, 500);
@@ -265,6 +259,7 @@ function shell(command: string | undefined, what: string): void {
 }
 
 async function main(): Promise<void> {
+  exitOnSignals();
   watchdog(phaseMs * 6 + 5 * 60_000, 'faults');
   const redisPort = await freePort();
   let redis: Managed = await startRedis(redisPort);

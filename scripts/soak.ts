@@ -12,7 +12,9 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import { intFlag, percentile, sleep, stringFlag, waitFor } from './lib/flags';
-import { rssMiB, startNode, stop, watchdog } from './lib/processes';
+import { exitOnSignals, stop, watchdog } from '../support/managed';
+import { startNode } from '../support/node-process';
+import { rssMiB } from '../support/rss';
 
 const connections = intFlag('connections', 2000, 1, 20_000);
 const minutes = intFlag('minutes', 1, 0.1, 60);
@@ -128,6 +130,7 @@ async function openAll(port: number): Promise<Conn[]> {
 
 async function main(): Promise<void> {
   const runMs = minutes * 60_000;
+  exitOnSignals();
   watchdog(runMs + 5 * 60_000, 'soak');
   const server = await startNode({
     ADMIN_TOKEN,

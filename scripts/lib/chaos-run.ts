@@ -38,17 +38,10 @@ import {
 } from './chaos-check';
 import { ChaosClient } from './chaos-client';
 import { sleep, waitFor } from './flags';
-import {
-  freePort,
-  kill9,
-  pause,
-  resume,
-  startNode,
-  startRedis,
-  stop,
-  type Managed,
-  type NodeProcess,
-} from './processes';
+import { freePort } from '../../support/free-port';
+import { kill9, pause, resume, stop, type Managed } from '../../support/managed';
+import { startNode, type StartedNode as NodeProcess } from '../../support/node-process';
+import { startRedis } from '../../support/redis-process';
 
 export type Persistence = 'aof' | 'none';
 

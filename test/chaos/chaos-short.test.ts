@@ -1,6 +1,6 @@
 import { runChaos, FAULT_KINDS, type Persistence } from '../../scripts/lib/chaos-run';
-import { killAll } from '../../scripts/lib/processes';
-import { buildServer } from '../helpers/node-process';
+import { killAll } from '../../support/managed';
+import { buildServer } from '../../support/node-process';
 import { describeWithRedis } from '../helpers/redis-server';
 
 /**

@@ -1,5 +1,6 @@
 import { connect, type TestClient } from '../helpers/client';
-import { buildServer, killAll, spawnServer, type NodeProcess } from '../helpers/node-process';
+import { killAll } from '../../support/managed';
+import { buildServer, spawnNode, type NodeProcess } from '../../support/node-process';
 import { describeWithRedis, RedisServer } from '../helpers/redis-server';
 
 const ADMIN = { ADMIN_TOKEN: 'process-test-admin-token' };
@@ -22,7 +23,7 @@ describeWithRedis('cluster of OS processes', () => {
   });
 
   async function node(id: string): Promise<{ proc: NodeProcess; url: string }> {
-    const proc = spawnServer({
+    const proc = spawnNode({
       ...ADMIN,
       PORT: '0',
       HOST: '127.0.0.1',

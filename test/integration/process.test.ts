@@ -1,13 +1,14 @@
 import { connect } from '../helpers/client';
 import { eventually } from '../helpers/eventually';
-import { buildServer, killAll, spawnServer } from '../helpers/node-process';
+import { killAll } from '../../support/managed';
+import { buildServer, spawnNode } from '../../support/node-process';
 
 beforeAll(buildServer, 60000);
 afterEach(killAll);
 
 test('a bad config value stops the process with one line naming the variable', async () => {
-  const server = spawnServer({ RATE_LIMIT_PER_S: 'fast', PORT: '0' });
-  expect(await server.exited()).toBe(1);
+  const server = spawnNode({ RATE_LIMIT_PER_S: 'fast', PORT: '0' });
+  expect(await server.exited).toBe(1);
   const lines = server.stderr.join('').trim().split('\n');
   expect(lines).toHaveLength(1);
   expect(lines[0]).toMatch(/RATE_LIMIT_PER_S/);
@@ -15,7 +16,7 @@ test('a bad config value stops the process with one line naming the variable', a
 });
 
 test('SIGTERM closes sockets with 1001 and exits 0', async () => {
-  const server = spawnServer({ PORT: '0', HOST: '127.0.0.1', ADMIN_TOKEN: '' });
+  const server = spawnNode({ PORT: '0', HOST: '127.0.0.1', ADMIN_TOKEN: '' });
   const port = await server.listening();
   // With no ADMIN_TOKEN, one is generated and printed once, on stderr, not in the JSON logs.
   const printed = await eventually(
@@ -30,5 +31,5 @@ test('SIGTERM closes sockets with 1001 and exits 0', async () => {
   const client = await connect(`ws://127.0.0.1:${port}/socket`, { id: 'u1', teamId: 'A' });
   server.child.kill('SIGTERM');
   expect((await client.waitClose()).code).toBe(1001);
-  expect(await server.exited()).toBe(0);
+  expect(await server.exited).toBe(0);
 }, 20000);
