@@ -11,8 +11,8 @@ export function tokenMatches(given: string, expected: string): boolean {
 }
 
 /**
- * `Authorization: Bearer <ADMIN_TOKEN>` on every admin route. Paths in `open`
- * (health and readiness probes) pass without it.
+ * `Authorization: Bearer <ADMIN_TOKEN>` on every admin route. Paths for which
+ * `isProtected` is false (the probes, the served pages) pass without it.
  */
 export function adminAuth(
   token: string,

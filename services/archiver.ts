@@ -12,8 +12,6 @@ export interface ArchiverOptions {
   log: Logger;
   /** Where rows the database refuses for their own values go. */
   deadLetters: DeadLetters;
-  /** Reports the backlog length after every round (a metric). */
-  onBacklog?: (length: number) => void;
   /** Reports rows dead-lettered and dead letters dropped past the cap (metrics). */
   onDeadLetters?: (added: number, dropped: number) => void;
   /** Waits between failed attempts; injectable so tests need no real clock. */
@@ -68,12 +66,10 @@ export class Archiver {
         if (this.failures > 0)
           this.options.log.info({ after: this.failures }, 'archive writing again');
         this.failures = 0;
-        this.options.onBacklog?.(await this.backlog.length());
       } catch (err) {
         this.failures++;
         if (this.failures === 1)
           this.options.log.warn({ err }, 'archive write failed; backlog kept, retrying');
-        this.options.onBacklog?.(await this.backlog.length().catch(() => -1));
         if (!this.stopped) await (this.options.delay ?? sleep)(this.failures);
       }
     }

@@ -134,10 +134,6 @@ export class Hub implements BusListener {
     return this.perIp.get(ip) ?? 0;
   }
 
-  get(connId: string): LocalConnection | undefined {
-    return this.conns.get(connId);
-  }
-
   add(conn: LocalConnection): void {
     this.conns.set(conn.info.connId, conn);
     this.perIp.set(conn.info.ip, this.countForIp(conn.info.ip) + 1);

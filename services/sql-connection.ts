@@ -129,7 +129,7 @@ export class SqlConnection {
     this.listeners.push(listener);
   }
 
-  /** Resolves when connected (for tests and the archiver's idle wait). */
+  /** Resolves when connected; the SQL Server suite waits on it before each test. */
   whenConnected(): Promise<void> {
     if (this.connected) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push(resolve));
