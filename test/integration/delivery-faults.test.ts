@@ -56,6 +56,24 @@ describeWithRedis('delivery across faults (Redis engine, two nodes)', () => {
     return out;
   }
 
+  /** Two idle members of `team`, one per node, that have seen its first `count` messages. */
+  async function idleMembers(team: string, count: number): Promise<[TestClient, TestClient]> {
+    const idle1 = await open(n1, 'idle1', team);
+    const idle2 = await open(n2, 'idle2', team);
+    await publish(team, count);
+    for (const idle of [idle1, idle2]) await frames(idle, count);
+    return [idle1, idle2];
+  }
+
+  /** An `epoch` frame at 0, then `count` messages from seq 1 carrying m<from>, m<from+1>, … */
+  async function expectNewEpoch(idle: TestClient, from: number, count: number): Promise<void> {
+    const got = await frames(idle, count + 1);
+    expect(got.map((f) => [f['type'], f['seq'], f['data'] ?? null])).toEqual([
+      ['epoch', 0, null],
+      ...Array.from({ length: count }, (_, i) => ['message', i + 1, `m${from + i}`]),
+    ]);
+  }
+
   async function ready(node: TestServer): Promise<void> {
     await eventually(async () => (await api(node, 'GET', '/api/ready')).status === 200, 20_000);
   }
@@ -166,10 +184,7 @@ describeWithRedis('delivery across faults (Redis engine, two nodes)', () => {
   test('a Redis that went back in time (lost acked writes) starts a new epoch, told to all', async () => {
     await nodes();
     const team = 'rewound';
-    const idle1 = await open(n1, 'idle1', team);
-    const idle2 = await open(n2, 'idle2', team);
-    await publish(team, 5);
-    for (const idle of [idle1, idle2]) await frames(idle, 5);
+    const [idle1, idle2] = await idleMembers(team, 5);
     const admin = new Redis(redis.url);
     try {
       // What an AOF with everysec holds after a crash: the last three writes never reached it.
@@ -186,23 +201,13 @@ describeWithRedis('delivery across faults (Redis engine, two nodes)', () => {
     }
     // Without the new epoch these would be seqs 3-4 again, dropped everywhere as duplicates.
     expect(await publish(team, 2, 5)).toEqual([1, 2]);
-    for (const idle of [idle1, idle2]) {
-      const got = await frames(idle, 3);
-      expect(got.map((f) => [f['type'], f['seq'], f['data'] ?? null])).toEqual([
-        ['epoch', 0, null],
-        ['message', 1, 'm5'],
-        ['message', 2, 'm6'],
-      ]);
-    }
+    for (const idle of [idle1, idle2]) await expectNewEpoch(idle, 5, 2);
   });
 
   test('a rewind is caught by the first publish from a node that saw the lost seqs', async () => {
     await nodes();
     const team = 'rewound-live';
-    const idle1 = await open(n1, 'idle1', team);
-    const idle2 = await open(n2, 'idle2', team);
-    await publish(team, 5);
-    for (const idle of [idle1, idle2]) await frames(idle, 5);
+    const [idle1, idle2] = await idleMembers(team, 5);
     const admin = new Redis(redis.url);
     try {
       // Redis went back without a dropped subscriber to reveal it: only the publisher can tell.
@@ -213,24 +218,13 @@ describeWithRedis('delivery across faults (Redis engine, two nodes)', () => {
     }
     // As many as were lost: before, they took seqs 3-5 again and every node dropped them.
     expect(await publish(team, 3, 5)).toEqual([1, 2, 3]);
-    for (const idle of [idle1, idle2]) {
-      const got = await frames(idle, 4);
-      expect(got.map((f) => [f['type'], f['seq'], f['data'] ?? null])).toEqual([
-        ['epoch', 0, null],
-        ['message', 1, 'm5'],
-        ['message', 2, 'm6'],
-        ['message', 3, 'm7'],
-      ]);
-    }
+    for (const idle of [idle1, idle2]) await expectNewEpoch(idle, 5, 3);
   });
 
   test('messages whose log was evicted while a subscriber was away are told, not waited on', async () => {
     await nodes();
     const team = 'evicted';
-    const idle1 = await open(n1, 'idle1', team);
-    const idle2 = await open(n2, 'idle2', team);
-    await publish(team, 3);
-    for (const idle of [idle1, idle2]) await frames(idle, 3);
+    const [idle1, idle2] = await idleMembers(team, 3);
     const admin = new Redis(redis.url);
     try {
       // Three more were published while the subscribers were away, then the log was evicted.
