@@ -5,12 +5,12 @@ import type { Message } from '../../services/types';
 import pino from 'pino';
 import { RedisBus, type RedisBusOptions } from '../../services/redis-bus';
 import { RedisDeadLetters } from '../../services/redis-dead-letters';
-import { createRedisClient, waitReady } from '../../services/redis-connection';
 import { RedisHistory } from '../../services/redis-history';
 import { RedisKeys } from '../../services/redis-keys';
 import { RedisPresence } from '../../services/redis-presence';
 import { RedisStore } from '../../services/redis-store';
 import { eventually } from '../helpers/eventually';
+import { RedisClients } from '../helpers/redis-clients';
 import { describeWithRedis, RedisServer } from '../helpers/redis-server';
 import { deadLettersContract } from './dead-letters-contract';
 import { engineContract } from './engine-contract';
@@ -20,29 +20,19 @@ import { storeContract } from './store-contract';
 /** The same suites the memory engine passes, against a real redis-server. */
 describeWithRedis('redis implementations', () => {
   const log = pino({ level: 'silent' });
+  const clients = new RedisClients(() => server.url, log);
+  const client = (role: string, subscriber = false): Promise<Redis> =>
+    clients.open(role, subscriber);
   let server: RedisServer;
-  const clients: Redis[] = [];
 
   beforeAll(async () => {
     server = await RedisServer.start();
   });
 
   afterAll(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.quit().catch(() => undefined)));
+    await clients.closeAll();
     await server.stop();
   });
-
-  async function client(role: string, subscriber = false): Promise<Redis> {
-    const c = createRedisClient(
-      server.url,
-      role,
-      log,
-      subscriber ? { enableOfflineQueue: true } : {},
-    );
-    clients.push(c);
-    await waitReady(c, 5000);
-    return c;
-  }
 
   // A fresh key prefix per instance: tests never see each other's keys.
   const keys = () => new RedisKeys(`t${randomUUID().slice(0, 8)}:`);

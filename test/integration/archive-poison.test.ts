@@ -4,10 +4,10 @@ import pino from 'pino';
 import { Archiver } from '../../services/archiver';
 import { RedisBacklog } from '../../services/redis-backlog';
 import { RedisBus } from '../../services/redis-bus';
-import { createRedisClient, waitReady } from '../../services/redis-connection';
 import { RedisDeadLetters } from '../../services/redis-dead-letters';
 import { RedisKeys } from '../../services/redis-keys';
 import { eventually } from '../helpers/eventually';
+import { RedisClients } from '../helpers/redis-clients';
 import { MemoryArchive } from '../helpers/memory-archive';
 import { describeWithRedis, RedisServer } from '../helpers/redis-server';
 import { truncated } from '../helpers/sql-errors';
@@ -22,29 +22,19 @@ import { truncated } from '../helpers/sql-errors';
  */
 describeWithRedis('poison rows on the Redis engine', () => {
   const log = pino({ level: 'silent' });
+  const clients = new RedisClients(() => redis.url, log);
+  const client = (role: string, subscriber = false): Promise<Redis> =>
+    clients.open(role, subscriber);
   let redis: RedisServer;
-  const clients: Redis[] = [];
 
   beforeAll(async () => {
     redis = await RedisServer.start();
   });
 
   afterAll(async () => {
-    for (const c of clients.splice(0)) c.disconnect();
+    await clients.closeAll();
     await redis.stop();
   });
-
-  async function client(role: string, subscriber = false): Promise<Redis> {
-    const c = createRedisClient(
-      redis.url,
-      role,
-      log,
-      subscriber ? { enableOfflineQueue: true } : {},
-    );
-    clients.push(c);
-    await waitReady(c, 5000);
-    return c;
-  }
 
   /** A node's bus on fresh keys, with every accepted message joining the archive stream. */
   async function archivingBus(): Promise<{ keys: RedisKeys; cmd: Redis; bus: RedisBus }> {
