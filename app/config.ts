@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { DEAD_LETTERS_MAX } from '../services/dead-letters';
-import { parseSqlUrl, type SqlOptions } from '../services/sql-connection';
-import { MAX_ARCHIVE_ROWS } from '../services/sql-statements';
+import { parseSqlUrl, type SqlOptions } from '../services/sql/connection';
+import { MAX_ARCHIVE_ROWS } from '../services/sql/statements';
 
 /**
  * Every setting the server reads, with its default, in one place. The README's

@@ -20,7 +20,7 @@ import { metricsRoutes } from '../routes/metrics';
 import { socketRoute } from '../routes/socket';
 import { STATIC_PATHS, staticRoutes } from '../routes/static';
 import { teamRoutes } from '../routes/teams';
-import { Hub } from '../services/hub';
+import { Hub } from '../services/socket/hub';
 import { Messaging } from '../services/messaging';
 import { createMetrics, type Metrics } from '../services/metrics';
 import type { Config } from './config';

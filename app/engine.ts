@@ -5,6 +5,9 @@ import type { History } from '../services/history';
 import type { Presence } from '../services/presence';
 import type { Store } from '../services/store';
 
+/** docs/PROTOCOL.md §5: the same `ref` within 10 minutes returns the first ack. */
+export const IDEMPOTENCY_TTL_MS = 10 * 60 * 1000;
+
 /** The backends one node runs on; main picks an implementation of each. */
 export interface Engine {
   bus: Bus;

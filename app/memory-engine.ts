@@ -1,17 +1,14 @@
 import type { Logger } from 'pino';
 import { disabledChecks } from '../services/health';
-import { MemoryBus } from '../services/memory-bus';
-import { MemoryHistory } from '../services/memory-history';
-import { MemoryPresence } from '../services/memory-presence';
-import { MemoryStore } from '../services/memory-store';
-import { MemoryBacklog } from '../services/memory-backlog';
+import { MemoryBus } from '../services/memory/bus';
+import { MemoryHistory } from '../services/memory/history';
+import { MemoryPresence } from '../services/memory/presence';
+import { MemoryStore } from '../services/memory/store';
+import { MemoryBacklog } from '../services/memory/backlog';
 import { DEAD_LETTERS_MAX } from '../services/dead-letters';
-import { MemoryDeadLetters } from '../services/memory-dead-letters';
-import type { Engine } from './engine';
+import { MemoryDeadLetters } from '../services/memory/dead-letters';
+import { IDEMPOTENCY_TTL_MS, type Engine } from './engine';
 import type { SqlParts } from './sql-setup';
-
-/** docs/PROTOCOL.md §5: the same `ref` within 10 minutes returns the first ack. */
-export const IDEMPOTENCY_TTL_MS = 10 * 60 * 1000;
 
 export interface MemoryEngineOptions {
   historySize: number;

@@ -1,22 +1,22 @@
 import type { Logger } from 'pino';
-import { RedisBus } from '../services/redis-bus';
+import { RedisBus } from '../services/redis/bus';
 import {
   createRedisClient,
   DEFAULT_COMMAND_TIMEOUT_MS,
   waitReady,
-} from '../services/redis-connection';
-import { warnIfEvicting } from '../services/redis-eviction-check';
-import { redisCheck } from '../services/redis-health';
-import { RedisHistory } from '../services/redis-history';
-import { RedisKeys } from '../services/redis-keys';
-import { RedisPresence } from '../services/redis-presence';
-import { RedisBacklog } from '../services/redis-backlog';
+} from '../services/redis/connection';
+import { warnIfEvicting } from '../services/redis/eviction-check';
+import { redisCheck } from '../services/redis/health';
+import { RedisHistory } from '../services/redis/history';
+import { RedisKeys } from '../services/redis/keys';
+import { RedisPresence } from '../services/redis/presence';
+import { RedisBacklog } from '../services/redis/backlog';
 import { DEAD_LETTERS_MAX } from '../services/dead-letters';
-import { RedisDeadLetters } from '../services/redis-dead-letters';
-import { RedisStore } from '../services/redis-store';
+import { RedisDeadLetters } from '../services/redis/dead-letters';
+import { RedisStore } from '../services/redis/store';
 import type { SqlParts } from './sql-setup';
 import type { Engine } from './engine';
-import { IDEMPOTENCY_TTL_MS } from './memory-engine';
+import { IDEMPOTENCY_TTL_MS } from './engine';
 
 export interface RedisEngineOptions {
   url: string;

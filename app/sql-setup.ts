@@ -5,9 +5,9 @@ import { Archiver } from '../services/archiver';
 import type { DeadLetterCounts, DeadLetters } from '../services/dead-letters';
 import type { CheckState } from '../services/health';
 import type { History } from '../services/history';
-import { SqlArchive } from '../services/sql-archive';
-import { parseSqlUrl, SqlConnection, type SqlOptions } from '../services/sql-connection';
-import { SqlStore } from '../services/sql-store';
+import { SqlArchive } from '../services/sql/archive';
+import { parseSqlUrl, SqlConnection, type SqlOptions } from '../services/sql/connection';
+import { SqlStore } from '../services/sql/store';
 
 export interface SqlSettings extends SqlOptions {
   batchSize: number;

@@ -4,7 +4,7 @@ import type { Bus } from '../services/bus';
 import type { DeadLetters } from '../services/dead-letters';
 import type { HealthChecks } from '../services/health';
 import type { History } from '../services/history';
-import type { Hub } from '../services/hub';
+import type { Hub } from '../services/socket/hub';
 import type { Messaging } from '../services/messaging';
 import type { Metrics } from '../services/metrics';
 import type { Presence } from '../services/presence';

@@ -16,15 +16,16 @@ import {
   type ClientFrame,
 } from '../services/frames';
 import type { History } from '../services/history';
-import { CloseCode, LocalConnection, type Hub } from '../services/hub';
+import { CloseCode } from '../services/socket/close-codes';
+import { LocalConnection, type Hub } from '../services/socket/hub';
 import type { Messaging } from '../services/messaging';
 import type { Metrics } from '../services/metrics';
 import type { Presence } from '../services/presence';
 import { TokenBucket } from '../services/rate-limiter';
-import { resumeReplay } from '../services/resume-replay';
+import { resumeReplay } from '../services/socket/resume-replay';
 import type { Store } from '../services/store';
 import type { ConnectionInfo } from '../services/types';
-import { textFrame } from '../services/ws-frame';
+import { textFrame } from '../services/socket/ws-frame';
 
 export interface SocketDeps {
   nodeId: string;

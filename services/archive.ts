@@ -5,9 +5,29 @@ export interface ArchivedMessage extends Message {
   epoch: string;
 }
 
+/**
+ * What an ArchiveWriter throws when the store refused the batch for its rows'
+ * values (not an outage): the same write without those rows would work.
+ */
+export class RowsRefusedError extends Error {
+  constructor(
+    /** The store's own words: they may quote the refused value, so never log them. */
+    readonly detail: string,
+    /** The error number or driver code alone: safe to log. */
+    readonly errorId: { number?: number; code?: string },
+    options?: ErrorOptions,
+  ) {
+    super('the archive refused rows for their values', options);
+    this.name = 'RowsRefusedError';
+  }
+}
+
 /** Durable, idempotent storage of accepted messages. */
 export interface ArchiveWriter {
-  /** Stores the batch; messages already stored (same id) are skipped. Throws when the store is down. */
+  /**
+   * Stores the batch; messages already stored (same id) are skipped. Throws
+   * RowsRefusedError when a row's values are refused, anything else when the store is down.
+   */
   write(batch: ArchivedMessage[]): Promise<void>;
 }
 

@@ -1,8 +1,13 @@
 import type { Logger } from 'pino';
-import type { ArchivedMessage, ArchiveWriter, Backlog, BacklogBatch } from './archive';
+import {
+  RowsRefusedError,
+  type ArchivedMessage,
+  type ArchiveWriter,
+  type Backlog,
+  type BacklogBatch,
+} from './archive';
 import type { DeadLetterDraft, DeadLetters } from './dead-letters';
-import { reconnectDelay } from './redis-connection';
-import { classifySqlError, describeSqlError, sqlErrorId } from './sql-errors';
+import { reconnectDelay } from './backoff';
 
 export interface ArchiverOptions {
   /** Most messages in one write. */
@@ -25,7 +30,7 @@ export interface ArchiverOptions {
  * stored once. While the archive is down the same batch is retried with capped
  * backoff, and the outage is logged once.
  *
- * A batch refused for its rows' values (see classifySqlError) is split in halves
+ * A batch refused for its rows' values (RowsRefusedError) is split in halves
  * until the refused rows stand alone; they go to dead letters and the rest is
  * written, so one poison row never stops the archive (or, on Redis, every node
  * that claims the batch after this one).
@@ -85,7 +90,7 @@ export class Archiver {
       await this.writer.write(messages);
       return [];
     } catch (err) {
-      if (classifySqlError(err) !== 'data') throw err;
+      if (!(err instanceof RowsRefusedError)) throw err;
       if (messages.length === 1) {
         const message = messages[0]!;
         // Ids and the error number only: the row's data stays out of the logs.
@@ -95,11 +100,11 @@ export class Archiver {
             teamId: message.teamId,
             epoch: message.epoch,
             seq: message.seq,
-            sqlError: sqlErrorId(err),
+            sqlError: err.errorId,
           },
           'archive refused a message for its data; moved to dead letters',
         );
-        return [{ message, error: describeSqlError(err) }];
+        return [{ message, error: err.detail }];
       }
       const half = Math.ceil(messages.length / 2);
       const first = await this.writeAround(messages.slice(0, half));

@@ -25,3 +25,12 @@ export interface Presence {
   list(query: ConnectionQuery): Promise<ConnectionPage>;
   close(): Promise<void>;
 }
+
+/** Listing cursors are opaque to callers: the last connId of the page, base64url. */
+export function encodeCursor(connId: string): string {
+  return Buffer.from(connId, 'utf8').toString('base64url');
+}
+
+export function decodeCursor(cursor: string | undefined): string | undefined {
+  return cursor === undefined ? undefined : Buffer.from(cursor, 'base64url').toString('utf8');
+}

@@ -86,7 +86,7 @@ export interface ChaosReport {
 }
 
 const NODES = 3;
-/** Longer than the command timeout of services/redis-connection.ts (5 s). */
+/** Longer than the command timeout of services/redis/connection.ts (5 s). */
 const REDIS_FREEZE_MS = 6000;
 
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {

@@ -1,8 +1,8 @@
-import { MemoryBus } from '../../services/memory-bus';
-import { MemoryDeadLetters } from '../../services/memory-dead-letters';
-import { MemoryHistory } from '../../services/memory-history';
-import { MemoryPresence } from '../../services/memory-presence';
-import { MemoryStore } from '../../services/memory-store';
+import { MemoryBus } from '../../services/memory/bus';
+import { MemoryDeadLetters } from '../../services/memory/dead-letters';
+import { MemoryHistory } from '../../services/memory/history';
+import { MemoryPresence } from '../../services/memory/presence';
+import { MemoryStore } from '../../services/memory/store';
 import { deadLettersContract } from './dead-letters-contract';
 import { engineContract } from './engine-contract';
 import { presenceContract } from './presence-contract';

@@ -1,7 +1,7 @@
 import sql from 'mssql';
 import { Parser } from 'node-sql-parser';
-import type { SqlConnection } from '../../services/sql-connection';
-import { MIGRATIONS } from '../../services/sql-statements';
+import type { SqlConnection } from '../../services/sql/connection';
+import { MIGRATIONS } from '../../services/sql/statements';
 
 /** One `request.input` call as the driver would see it. */
 export interface BoundParameter {

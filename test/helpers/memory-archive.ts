@@ -1,4 +1,5 @@
 import type { ArchivedMessage, ArchiveReader, ArchiveWriter } from '../../services/archive';
+import { archiveError } from '../../services/sql/errors';
 import type { Message } from '../../services/types';
 
 /** An archive in an array, for tests of what sits around the SQL one. */
@@ -8,7 +9,8 @@ export class MemoryArchive implements ArchiveWriter, ArchiveReader {
   failing: Error | undefined;
   /**
    * Set to refuse rows, as SQL Server refuses a statement: a batch holding a row
-   * this returns an error for fails whole with that error, and nothing is written.
+   * this returns an error for fails whole with that error (classified as SqlArchive
+   * classifies it), and nothing is written.
    */
   refuse: ((message: ArchivedMessage) => unknown) | undefined;
   writes: ArchivedMessage[][] = [];
@@ -20,7 +22,7 @@ export class MemoryArchive implements ArchiveWriter, ArchiveReader {
     if (this.failing) throw this.failing;
     for (const m of batch) {
       const err = this.refuse?.(m);
-      if (err !== undefined) throw err;
+      if (err !== undefined) throw archiveError(err);
     }
     this.writes.push(batch);
     for (const m of batch) if (!this.rows.has(m.id)) this.rows.set(m.id, m);

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { createRedisClient, waitReady } from '../../services/redis-connection';
+import { createRedisClient, waitReady } from '../../services/redis/connection';
 
 /**
  * Clients made the way the engine makes them (createRedisClient), on a test's own

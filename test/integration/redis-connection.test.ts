@@ -1,14 +1,14 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { RedisBus } from '../../services/redis-bus';
+import { RedisBus } from '../../services/redis/bus';
+import { reconnectDelay } from '../../services/backoff';
 import {
   createRedisClient,
-  reconnectDelay,
   waitReady,
   LONG_OUTAGE_ATTEMPTS,
-} from '../../services/redis-connection';
-import { redisCheck } from '../../services/redis-health';
-import { RedisKeys } from '../../services/redis-keys';
+} from '../../services/redis/connection';
+import { redisCheck } from '../../services/redis/health';
+import { RedisKeys } from '../../services/redis/keys';
 import { eventually } from '../helpers/eventually';
 import { describeWithRedis, freePort, RedisServer } from '../helpers/redis-server';
 

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import type { Redis } from 'ioredis';
-import { createRedisClient, waitReady } from '../../services/redis-connection';
-import { sendKnowingOutcome } from '../../services/redis-send';
+import { createRedisClient, waitReady } from '../../services/redis/connection';
+import { sendKnowingOutcome } from '../../services/redis/send';
 import { connect, type TestClient } from '../helpers/client';
 import { describeWithRedis, freePort, RedisServer } from '../helpers/redis-server';
 import { startTestServer, type TestServer } from '../helpers/server';

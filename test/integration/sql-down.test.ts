@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
-import { createRedisClient, waitReady } from '../../services/redis-connection';
-import { RedisBacklog } from '../../services/redis-backlog';
-import { RedisBus } from '../../services/redis-bus';
-import { RedisKeys } from '../../services/redis-keys';
+import { createRedisClient, waitReady } from '../../services/redis/connection';
+import { RedisBacklog } from '../../services/redis/backlog';
+import { RedisBus } from '../../services/redis/bus';
+import { RedisKeys } from '../../services/redis/keys';
 import { connect, type TestClient } from '../helpers/client';
 import { eventually } from '../helpers/eventually';
 import { describeWithRedis, freePort, RedisServer } from '../helpers/redis-server';

@@ -2,7 +2,7 @@ import pino from 'pino';
 import type { ArchiveReader } from '../../services/archive';
 import { ArchivedHistory } from '../../services/archived-history';
 import { REPLAY_PAGE_SIZE } from '../../services/history';
-import { MemoryHistory } from '../../services/memory-history';
+import { MemoryHistory } from '../../services/memory/history';
 import type { Message, MessageDraft } from '../../services/types';
 import { MemoryArchive } from '../helpers/memory-archive';
 import { replayAll } from '../helpers/replay-all';

@@ -2,8 +2,8 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import type { ArchivedMessage } from '../../services/archive';
 import { Archiver } from '../../services/archiver';
-import { MemoryBacklog } from '../../services/memory-backlog';
-import { MemoryDeadLetters } from '../../services/memory-dead-letters';
+import { MemoryBacklog } from '../../services/memory/backlog';
+import { MemoryDeadLetters } from '../../services/memory/dead-letters';
 import { eventually } from '../helpers/eventually';
 import { MemoryArchive } from '../helpers/memory-archive';
 import {

@@ -1,5 +1,5 @@
 import { AppError } from '../../services/errors';
-import { parseHandshakeParams } from '../../services/handshake-params';
+import { parseHandshakeParams } from '../../services/socket/handshake-params';
 
 const base = { id: 'alice', name: 'Alice', teamId: 'team-1' };
 

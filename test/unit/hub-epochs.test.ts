@@ -4,7 +4,7 @@ import pino from 'pino';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { Delivery } from '../../services/bus';
 import { epochAt } from '../../services/epoch';
-import { Hub, LocalConnection } from '../../services/hub';
+import { Hub, LocalConnection } from '../../services/socket/hub';
 import { createMetrics } from '../../services/metrics';
 import type { ConnectionInfo } from '../../services/types';
 

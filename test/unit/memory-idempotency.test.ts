@@ -1,4 +1,4 @@
-import { MemoryIdempotency } from '../../services/memory-idempotency';
+import { MemoryIdempotency } from '../../services/memory/idempotency';
 import type { Ack } from '../../services/types';
 
 const TTL = 10 * 60 * 1000;

@@ -1,4 +1,4 @@
-import { parseSqlUrl } from '../../services/sql-connection';
+import { parseSqlUrl } from '../../services/sql/connection';
 
 describe('parseSqlUrl', () => {
   test('reads an mssql:// URL, decoding credentials', () => {

@@ -7,7 +7,7 @@ import {
   sqlErrorId,
   STATEMENT_ERRORS,
   TRANSIENT_ERRORS,
-} from '../../services/sql-errors';
+} from '../../services/sql/errors';
 import { connectionLost, requestError, truncated } from '../helpers/sql-errors';
 
 /** Which failures may make a row poison, and which must keep the batch. */

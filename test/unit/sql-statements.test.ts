@@ -1,5 +1,5 @@
 import { Parser } from 'node-sql-parser';
-import { insertMessages, MAX_ARCHIVE_ROWS, MIGRATIONS, SQL } from '../../services/sql-statements';
+import { insertMessages, MAX_ARCHIVE_ROWS, MIGRATIONS, SQL } from '../../services/sql/statements';
 
 /** Every statement the SQL Server store issues, parsed as T-SQL (no server needed). */
 const parser = new Parser();

@@ -2,8 +2,8 @@ import fc from 'fast-check';
 import pino from 'pino';
 import type { ArchivedMessage } from '../../services/archive';
 import { idSchema, nameSchema } from '../../services/identifiers';
-import { SqlArchive } from '../../services/sql-archive';
-import { SqlStore } from '../../services/sql-store';
+import { SqlArchive } from '../../services/sql/archive';
+import { SqlStore } from '../../services/sql/store';
 import {
   capturingConnection,
   schemaAfterMigrations,

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
-import { textFrame } from '../../services/ws-frame';
+import { textFrame } from '../../services/socket/ws-frame';
 
 // ws exports its frame parser at runtime; @types/ws leaves it out.
 type ReceiverClass = new (options: { isServer: boolean; maxPayload: number }) => EventEmitter & {

@@ -1,8 +1,8 @@
 import sql from 'mssql';
 import type { Logger } from 'pino';
-import { AppError } from './errors';
-import { reconnectDelay } from './redis-connection';
-import { MIGRATIONS, SQL } from './sql-statements';
+import { AppError } from '../errors';
+import { reconnectDelay } from '../backoff';
+import { MIGRATIONS, SQL } from './statements';
 
 export interface SqlOptions {
   /** ADO-style connection string (`Server=…;Database=…`) or `mssql://user:pass@host:port/db`. */

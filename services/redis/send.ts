@@ -1,5 +1,5 @@
 import { Command, ReplyError, type Redis } from 'ioredis';
-import { AppError } from './errors';
+import { AppError } from '../errors';
 
 /** ioredis exports the class untyped; it is redis-errors' ReplyError, an Error subclass. */
 const RedisReplyError = ReplyError as abstract new (...args: never[]) => Error;

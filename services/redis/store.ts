@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis';
-import { AppError } from './errors';
-import { redisUnavailable } from './redis-errors';
-import type { RedisKeys } from './redis-keys';
-import type { Store } from './store';
-import type { Team } from './types';
+import { AppError } from '../errors';
+import { redisUnavailable } from './errors';
+import type { RedisKeys } from './keys';
+import type { Store } from '../store';
+import type { Team } from '../types';
 
 /** Teams in one Redis hash, shared by every node, for clusters without SQL Server. */
 export class RedisStore implements Store {

@@ -1,4 +1,5 @@
-import { isConnectionError } from './sql-connection';
+import { RowsRefusedError } from '../archive';
+import { isConnectionError } from './connection';
 
 /**
  * SQL Server errors that are about one row's values: the same statement with
@@ -121,4 +122,11 @@ export function describeSqlError(err: unknown): string {
   const { number, code } = sqlErrorId(err);
   const message = err instanceof Error ? err.message : String(err);
   return `${number ?? code ?? 'error'}: ${message}`;
+}
+
+/** What the archive throws for `err`: data errors become RowsRefusedError, the rest pass as they are. */
+export function archiveError(err: unknown): unknown {
+  return classifySqlError(err) === 'data'
+    ? new RowsRefusedError(describeSqlError(err), sqlErrorId(err), { cause: err })
+    : err;
 }

@@ -1,17 +1,15 @@
-import type { ConnectionPage, ConnectionQuery, Presence } from './presence';
-import type { ConnectionInfo, Member, TeamPresence } from './types';
+import {
+  decodeCursor,
+  encodeCursor,
+  type ConnectionPage,
+  type ConnectionQuery,
+  type Presence,
+} from '../presence';
+import type { ConnectionInfo, Member, TeamPresence } from '../types';
 
 interface UserEntry {
   name: string;
   connIds: Set<string>;
-}
-
-export function encodeCursor(connId: string): string {
-  return Buffer.from(connId, 'utf8').toString('base64url');
-}
-
-export function decodeCursor(cursor: string | undefined): string | undefined {
-  return cursor === undefined ? undefined : Buffer.from(cursor, 'base64url').toString('utf8');
 }
 
 /** Presence of the single embedded node. */

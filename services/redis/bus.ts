@@ -1,16 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { AppError } from './errors';
-import { toDelivery, type Bus, type BusListener, type ClusterEvent, type Delivery } from './bus';
-import { isNewerEpoch } from './epoch';
-import { redisUnavailable } from './redis-errors';
-import { headArgs, headKeys, parseEntry } from './redis-history';
-import type { RedisKeys } from './redis-keys';
-import { defineScripts, PUBLISH_BATCH } from './redis-scripts';
-import { sendKnowingOutcome } from './redis-send';
-import { encodeMessageFrame } from './frames';
-import type { Ack, Message, MessageDraft } from './types';
+import { AppError } from '../errors';
+import { toDelivery, type Bus, type BusListener, type ClusterEvent, type Delivery } from '../bus';
+import { isNewerEpoch } from '../epoch';
+import { redisUnavailable } from './errors';
+import { headArgs, headKeys, parseEntry } from './history';
+import type { RedisKeys } from './keys';
+import { defineScripts, PUBLISH_BATCH } from './scripts';
+import { sendKnowingOutcome } from './send';
+import { encodeMessageFrame } from '../frames';
+import type { Ack, Message, MessageDraft } from '../types';
 
 export interface RedisBusOptions {
   nodeId: string;

@@ -5,10 +5,10 @@ import {
   type DeadLetterDraft,
   type DeadLetterPage,
   type DeadLetters,
-} from './dead-letters';
-import { AppError } from './errors';
-import { redisUnavailable } from './redis-errors';
-import type { RedisKeys } from './redis-keys';
+} from '../dead-letters';
+import { AppError } from '../errors';
+import { redisUnavailable } from './errors';
+import type { RedisKeys } from './keys';
 
 const STREAM_ID = /^\d{1,20}-\d{1,20}$/;
 

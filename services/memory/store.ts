@@ -1,6 +1,6 @@
-import { AppError } from './errors';
-import type { Store } from './store';
-import type { Team } from './types';
+import { AppError } from '../errors';
+import type { Store } from '../store';
+import type { Team } from '../types';
 
 export class MemoryStore implements Store {
   private readonly teams = new Map<string, Team>();

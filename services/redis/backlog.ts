@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
-import type { ArchivedMessage, Backlog, BacklogBatch } from './archive';
-import type { RedisKeys } from './redis-keys';
+import type { ArchivedMessage, Backlog, BacklogBatch } from '../archive';
+import type { RedisKeys } from './keys';
 
 /** Pending entries idle this long belong to a consumer presumed dead; another node takes them. */
 export const CLAIM_IDLE_MS = 30_000;

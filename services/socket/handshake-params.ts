@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { AppError } from './errors';
-import { describeIssues, idSchema, nameSchema } from './identifiers';
+import { AppError } from '../errors';
+import { describeIssues, idSchema, nameSchema } from '../identifiers';
 
 export interface HandshakeParams {
   id: string;

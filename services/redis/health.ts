@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
-import type { CheckState } from './health';
-import type { RedisBus } from './redis-bus';
+import type { CheckState } from '../health';
+import type { RedisBus } from './bus';
 
 /** How long the readiness canary may take to come back through pub/sub. */
 const CANARY_TIMEOUT_MS = 1000;

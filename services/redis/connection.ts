@@ -1,11 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
-
-/** Reconnect delays: exponential from 100 ms, capped at 5 s, with full jitter over the upper half. */
-export function reconnectDelay(times: number, random: () => number = Math.random): number {
-  const capped = Math.min(5000, 100 * 2 ** Math.min(times - 1, 16));
-  return Math.round(capped / 2 + (random() * capped) / 2);
-}
+import { reconnectDelay } from '../backoff';
 
 /** Resolves when the client is ready or after `timeoutMs`, whichever comes first; never throws. */
 export function waitReady(client: Redis, timeoutMs: number): Promise<boolean> {

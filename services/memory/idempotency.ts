@@ -1,4 +1,4 @@
-import type { Ack } from './types';
+import type { Ack } from '../types';
 
 interface Entry {
   expires: number;

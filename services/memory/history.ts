@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { newLocalEpoch } from './epoch';
+import { newLocalEpoch } from '../epoch';
 import {
   pageLimit,
   type History,
   type HistoryPage,
   type Replay,
   type ReplayRequest,
-} from './history';
-import { lostReplay, replayPage } from './replay-page';
-import { visibleTo, type Message, type MessageDraft, type TeamHead } from './types';
+} from '../history';
+import { lostReplay, replayPage } from '../replay-page';
+import { visibleTo, type Message, type MessageDraft, type TeamHead } from '../types';
 
 interface TeamLog {
   seq: number;

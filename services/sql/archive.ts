@@ -1,8 +1,9 @@
 import sql from 'mssql';
-import type { ArchivedMessage, ArchiveReader, ArchiveWriter } from './archive';
-import { isConnectionError, type SqlConnection } from './sql-connection';
-import { insertMessages, MAX_ARCHIVE_ROWS, SQL, WIDTH } from './sql-statements';
-import type { Message } from './types';
+import type { ArchivedMessage, ArchiveReader, ArchiveWriter } from '../archive';
+import { isConnectionError, type SqlConnection } from './connection';
+import { archiveError } from './errors';
+import { insertMessages, MAX_ARCHIVE_ROWS, SQL, WIDTH } from './statements';
+import type { Message } from '../types';
 
 interface MessageRow {
   id: string;
@@ -47,7 +48,11 @@ export class SqlArchive implements ArchiveWriter, ArchiveReader {
           .input(`data${i}`, sql.NVarChar(sql.MAX), JSON.stringify(m.data ?? null))
           .input(`ts${i}`, sql.BigInt, m.ts);
       });
-      await this.run(() => request.query(insertMessages(rows.length)));
+      try {
+        await this.run(() => request.query(insertMessages(rows.length)));
+      } catch (err) {
+        throw archiveError(err);
+      }
     }
   }
 

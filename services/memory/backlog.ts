@@ -1,4 +1,4 @@
-import type { ArchivedMessage, Backlog, BacklogBatch } from './archive';
+import type { ArchivedMessage, Backlog, BacklogBatch } from '../archive';
 
 /**
  * The archive backlog of the embedded engine: in this process, bounded. When it is

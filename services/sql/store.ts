@@ -1,10 +1,10 @@
 import sql from 'mssql';
 import type { Logger } from 'pino';
-import { AppError } from './errors';
-import { isConnectionError, type SqlConnection } from './sql-connection';
-import { SQL, WIDTH } from './sql-statements';
-import type { Store } from './store';
-import type { Team } from './types';
+import { AppError } from '../errors';
+import { isConnectionError, type SqlConnection } from './connection';
+import { SQL, WIDTH } from './statements';
+import type { Store } from '../store';
+import type { Team } from '../types';
 
 interface TeamRow {
   id: string;

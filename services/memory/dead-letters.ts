@@ -4,8 +4,8 @@ import {
   type DeadLetterDraft,
   type DeadLetterPage,
   type DeadLetters,
-} from './dead-letters';
-import { AppError } from './errors';
+} from '../dead-letters';
+import { AppError } from '../errors';
 
 /** Dead letters of the embedded engine: in this process, bounded by `max`. */
 export class MemoryDeadLetters implements DeadLetters {

@@ -1,9 +1,9 @@
-import { toDelivery, type Bus, type BusListener, type ClusterEvent } from './bus';
-import type { MemoryHistory } from './memory-history';
-import { AppError } from './errors';
-import type { MemoryBacklog } from './memory-backlog';
-import { MemoryIdempotency } from './memory-idempotency';
-import type { Ack, Message, MessageDraft } from './types';
+import { toDelivery, type Bus, type BusListener, type ClusterEvent } from '../bus';
+import type { MemoryHistory } from './history';
+import { AppError } from '../errors';
+import type { MemoryBacklog } from './backlog';
+import { MemoryIdempotency } from './idempotency';
+import type { Ack, Message, MessageDraft } from '../types';
 
 /**
  * In-process fan-out for the single-node embedded engine. Delivery happens inside

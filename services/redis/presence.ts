@@ -1,13 +1,13 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { ClusterEvent } from './bus';
-import { decodeCursor, encodeCursor } from './memory-presence';
-import type { ConnectionPage, ConnectionQuery, Presence } from './presence';
-import { redisUnavailable } from './redis-errors';
-import type { RedisKeys } from './redis-keys';
-import { defineScripts } from './redis-scripts';
-import type { ConnectionInfo, Member, TeamPresence } from './types';
+import type { ClusterEvent } from '../bus';
+import { decodeCursor, encodeCursor } from '../presence';
+import type { ConnectionPage, ConnectionQuery, Presence } from '../presence';
+import { redisUnavailable } from './errors';
+import type { RedisKeys } from './keys';
+import { defineScripts } from './scripts';
+import type { ConnectionInfo, Member, TeamPresence } from '../types';
 
 /** Renewals (a third of a lease each) between routine reconciliations. */
 const RECONCILE_EVERY = 3;

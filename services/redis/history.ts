@@ -5,12 +5,12 @@ import {
   type HistoryPage,
   type Replay,
   type ReplayRequest,
-} from './history';
-import { lostReplay, replayPage } from './replay-page';
-import { redisUnavailable } from './redis-errors';
-import type { RedisKeys } from './redis-keys';
-import { defineScripts } from './redis-scripts';
-import { visibleTo, type Message, type TeamHead } from './types';
+} from '../history';
+import { lostReplay, replayPage } from '../replay-page';
+import { redisUnavailable } from './errors';
+import type { RedisKeys } from './keys';
+import { defineScripts } from './scripts';
+import { visibleTo, type Message, type TeamHead } from '../types';
 
 type StreamEntry = [id: string, fields: string[]];
 

@@ -1,21 +1,13 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
-import type { BusListener, ClusterEvent, Delivery } from './bus';
-import { isNewerEpoch } from './epoch';
-import { encodeFrame } from './frames';
-import type { Metrics } from './metrics';
-import type { ConnectionInfo } from './types';
+import type { BusListener, ClusterEvent, Delivery } from '../bus';
+import { isNewerEpoch } from '../epoch';
+import { encodeFrame } from '../frames';
+import type { Metrics } from '../metrics';
+import type { ConnectionInfo } from '../types';
+import { CloseCode } from './close-codes';
 import { textFrame, underlyingSocket } from './ws-frame';
-
-export const CloseCode = {
-  goingAway: 1001,
-  policy: 1008,
-  tooBig: 1009,
-  internal: 1011,
-  kicked: 4000,
-  slowConsumer: 4008,
-} as const;
 
 interface PendingFrame {
   /** seq of a message; 0 for frames that are not messages. */

@@ -1,8 +1,8 @@
 import WebSocket from 'ws';
-import { encodeMessageFrame } from './frames';
-import { REPLAY_PAGE_SIZE, type History } from './history';
+import { encodeMessageFrame } from '../frames';
+import { REPLAY_PAGE_SIZE, type History } from '../history';
 import type { Hub, LocalConnection } from './hub';
-import type { TeamHead } from './types';
+import type { TeamHead } from '../types';
 import { textFrame } from './ws-frame';
 
 export interface ResumeRequest {
