@@ -38,7 +38,13 @@ export class RedisPresence implements Presence {
   /** This node's own connections: the truth to restore after Redis lost them. */
   private readonly local = new Map<string, ConnectionInfo>();
   private timer: NodeJS.Timeout | undefined;
-  private dirty = false;
+  /**
+   * Starts true: a node restarted under its old NODE_ID finds that process's lease
+   * still alive and its connections still listed. The first renewal must take the
+   * lease and reconcile (dropping those connections) before the node is ready,
+   * not wait for the periodic reconcile.
+   */
+  private dirty = true;
   private renewals = 0;
   private leaseHeld = false;
   private ticking = false;

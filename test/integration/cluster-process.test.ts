@@ -1,4 +1,5 @@
 import { connect, type TestClient } from '../helpers/client';
+import { eventually } from '../helpers/eventually';
 import { killAll } from '../../support/managed';
 import { buildServer, spawnNode, type NodeProcess } from '../../support/node-process';
 import { describeWithRedis, RedisServer } from '../helpers/redis-server';
@@ -22,17 +23,20 @@ describeWithRedis('cluster of OS processes', () => {
     await redis.stop();
   });
 
-  async function node(id: string): Promise<{ proc: NodeProcess; url: string }> {
+  async function node(
+    id: string,
+    leaseMs = LEASE_MS,
+  ): Promise<{ proc: NodeProcess; url: string; http: string }> {
     const proc = spawnNode({
       ...ADMIN,
       PORT: '0',
       HOST: '127.0.0.1',
       NODE_ID: id,
       REDIS_URL: redis.url,
-      PRESENCE_LEASE_MS: String(LEASE_MS),
+      PRESENCE_LEASE_MS: String(leaseMs),
     });
     const port = await proc.listening();
-    return { proc, url: `ws://127.0.0.1:${port}/socket` };
+    return { proc, url: `ws://127.0.0.1:${port}/socket`, http: `http://127.0.0.1:${port}` };
   }
 
   test('kill -9 of a node: its users leave within two leases, and resume on a survivor with no gap', async () => {
@@ -112,5 +116,30 @@ describeWithRedis('cluster of OS processes', () => {
     await watcher.sync();
     expect(watcher.take('presence')).toEqual([]);
     expect(sleeper.closed).toBeUndefined();
+  }, 30000);
+
+  test('a node restarted under the same NODE_ID is ready at once and clears what it left', async () => {
+    // A lease far longer than the test: nothing here may wait for it to run out.
+    const longLease = 120_000;
+    const watching = await node('proc-watch-r');
+    const first = await node('proc-restarted', longLease);
+    const watcher = await connect(watching.url, { id: 'watcher', teamId: 'R' });
+    clients.push(watcher);
+    const ghost = await connect(first.url, { id: 'ghost', teamId: 'R' });
+    expect(await watcher.next('presence')).toMatchObject({ event: 'join', user: { id: 'ghost' } });
+
+    first.proc.child.kill('SIGKILL');
+    await ghost.waitClose();
+    // Its lease is still alive in Redis when the new process starts.
+    const second = await node('proc-restarted', longLease);
+    await eventually(async () => (await fetch(`${second.http}/api/ready`)).status === 200, 15_000);
+    // The dead process's connection is not carried over as the new one's.
+    expect(await watcher.next('presence')).toMatchObject({ event: 'leave', user: { id: 'ghost' } });
+    const listed = (await (
+      await fetch(`${second.http}/api/connections?teamId=R`, {
+        headers: { authorization: `Bearer ${ADMIN.ADMIN_TOKEN}` },
+      })
+    ).json()) as { connections: { userId: string }[] };
+    expect(listed.connections.map((c) => c.userId)).toEqual(['watcher']);
   }, 30000);
 });
