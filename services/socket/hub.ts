@@ -55,6 +55,8 @@ export class LocalConnection {
   seen = 0;
   /** Where frames are written: see underlyingSocket. */
   readonly raw: Socket;
+  /** Bytes written since the hub corked `raw` this turn: not yet offered to the kernel. */
+  corkedBytes = 0;
   /** Set by Hub.add. */
   team: LocalTeam | undefined;
   /** Hub.add count when this connection was added. */
@@ -99,7 +101,7 @@ export class Hub implements BusListener {
   private readonly perIp = new Map<string, number>();
   private heartbeat: NodeJS.Timeout | undefined;
   private beatSlice: NodeJS.Immediate | undefined;
-  private corked: Socket[] = [];
+  private corked: LocalConnection[] = [];
   private uncorkScheduled = false;
   /** Connections ever added: orders additions against held presence frames. */
   private added = 0;
@@ -115,7 +117,10 @@ export class Hub implements BusListener {
     this.uncorkScheduled = false;
     const corked = this.corked;
     this.corked = [];
-    for (const raw of corked) raw.uncork();
+    for (const conn of corked) {
+      conn.corkedBytes = 0;
+      conn.raw.uncork();
+    }
   };
 
   get size(): number {
@@ -332,10 +337,14 @@ export class Hub implements BusListener {
   write(conn: LocalConnection, frame: Buffer): void {
     if (conn.socket.readyState !== WebSocket.OPEN) return;
     const raw = conn.raw;
-    // ws never holds frames back here (no compression), so this is its bufferedAmount.
-    if (raw.writableLength > this.options.maxBufferedBytes) {
+    // ws never holds frames back here (no compression), so writableLength is its
+    // bufferedAmount. What this turn corked has not been offered to the kernel yet: a
+    // burst to a client that reads is not a slow consumer. What the kernel left
+    // after earlier turns' uncorks is.
+    const backlog = raw.writableLength - conn.corkedBytes;
+    if (backlog > this.options.maxBufferedBytes) {
       this.options.log.warn(
-        { connId: conn.info.connId, buffered: raw.writableLength },
+        { connId: conn.info.connId, buffered: backlog },
         'slow consumer closed',
       );
       conn.socket.close(CloseCode.slowConsumer, 'slow consumer');
@@ -343,13 +352,15 @@ export class Hub implements BusListener {
     }
     if (raw.writableCorked === 0) {
       raw.cork();
-      this.corked.push(raw);
+      conn.corkedBytes = 0;
+      this.corked.push(conn);
       if (!this.uncorkScheduled) {
         this.uncorkScheduled = true;
         setImmediate(this.uncorkAll);
       }
     }
     raw.write(frame);
+    if (raw.writableCorked > 0) conn.corkedBytes += frame.length;
   }
 
   kick(connId: string): boolean {

@@ -3,6 +3,7 @@ import WebSocket from 'ws';
 import { createMemoryEngine } from '../../app/memory-engine';
 import { ABUSE_THRESHOLD } from '../../routes/socket';
 import { AppError } from '../../services/errors';
+import { underlyingSocket } from '../../services/socket/ws-frame';
 import { connect, socketUrl, TestClient, refusedHandshake } from '../helpers/client';
 import { eventually } from '../helpers/eventually';
 import { api, startTestServer, type TestServer } from '../helpers/server';
@@ -118,6 +119,25 @@ test('a slow consumer is closed with 4008 and the sender is not held up', async 
   expect((await slow.waitClose(20000)).code).toBe(4008);
   expect(sender.closed).toBeUndefined();
 }, 30000);
+
+test('a burst larger than MAX_BUFFERED_BYTES to a client that reads is not a slow consumer', async () => {
+  server = await startTestServer({ RATE_LIMIT_PER_S: '0', MAX_BUFFERED_BYTES: '4096' });
+  const sender = await open('s');
+  const reader = await open('reader');
+  const count = 100;
+  // One write from the sender, so the server takes the frames, and writes their
+  // deliveries, in as few turns as it can: about 100 KiB to the reader per turn.
+  const raw = underlyingSocket(sender.ws);
+  raw.cork();
+  for (let i = 0; i < count; i++) sender.send({ type: 'team', data: `${i}:${'x'.repeat(1024)}` });
+  raw.uncork();
+  for (let i = 0; i < count; i++) await sender.next('ack');
+  const seen: number[] = [];
+  for (let i = 0; i < count; i++) seen.push((await reader.next('message'))['seq'] as number);
+  expect(seen).toHaveLength(count);
+  await reader.sync();
+  expect(reader.closed).toBeUndefined();
+});
 
 test('while a backend is down the sender hears unavailable, with its ref, and nothing is published', async () => {
   let down = false;
