@@ -22,6 +22,7 @@ import { STATIC_PATHS, staticRoutes } from '../routes/static';
 import { teamRoutes } from '../routes/teams';
 import { Hub } from '../services/socket/hub';
 import { Messaging } from '../services/messaging';
+import { readiness } from '../services/health';
 import { createMetrics, type Metrics } from '../services/metrics';
 import type { Config } from './config';
 import type { Engine } from './engine';
@@ -59,15 +60,16 @@ const isProtected = (path: string) => !OPEN_PATHS.has(path);
 /** Builds the whole app; it never listens (see startServer). */
 export function createApp(deps: AppDeps): SwitchboardApp {
   const { config, engine, logger } = deps;
+  let draining = false;
+  const isDraining = () => draining;
   const metrics =
     deps.metrics ??
     createMetrics(undefined, {
       backlogLength: () => engine.backlogLength(),
       deadLetters: () => engine.deadLetters.count(),
       deadLetterCounts: () => engine.deadLetterCounts(),
+      readiness: () => readiness(engine.health, draining),
     });
-  let draining = false;
-  const isDraining = () => draining;
   const hub = new Hub({
     maxBufferedBytes: config.maxBufferedBytes,
     heartbeatMs: config.heartbeatMs,

@@ -1,4 +1,5 @@
 import { AppError } from '../services/errors';
+import { readiness } from '../services/health';
 import type { ApiDeps, ApiRouter } from './api-deps';
 
 /** Probes for load balancers and orchestrators; they need no token. */
@@ -14,16 +15,8 @@ export function healthRoutes(router: ApiRouter, deps: ApiDeps): void {
   });
 
   router.get('/api/ready', async (ctx) => {
-    const [redis, db] = await Promise.all([
-      deps.health.redis().catch(() => 'down' as const),
-      deps.health.db().catch(() => 'down' as const),
-    ]);
-    const draining = deps.isDraining();
-    const down = redis === 'down' || db === 'down';
-    ctx.status = draining || down ? 503 : 200;
-    ctx.body = {
-      status: draining ? 'draining' : down ? 'unavailable' : 'ok',
-      checks: { redis, db },
-    };
+    const { ready, status, checks } = await readiness(deps.health, deps.isDraining());
+    ctx.status = ready ? 200 : 503;
+    ctx.body = { status, checks };
   });
 }

@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DeadLetterCounts } from './dead-letters';
+import type { Readiness } from './health';
 
 /** Every metric the node exports, registered on a registry of its own (no global default). */
 export function createMetrics(
@@ -10,6 +11,8 @@ export function createMetrics(
     deadLetters?: () => Promise<number>;
     /** Rows this node dead-lettered, and dead letters dropped past the cap, since start. */
     deadLetterCounts?: () => DeadLetterCounts;
+    /** What /api/ready would answer now. */
+    readiness?: () => Promise<Readiness>;
   } = {},
 ) {
   collectDefaultMetrics({ register: registry, prefix: 'switchboard_' });
@@ -90,6 +93,29 @@ export function createMetrics(
       registers,
       async collect() {
         if (sources.deadLetters) this.set(await sources.deadLetters().catch(() => -1));
+      },
+    }),
+    // For alerts (deploy/prometheus/alerts.yml): a node that serves but is not ready
+    // is out of its load balancer, and which backend is down says why.
+    ready: new Gauge({
+      name: 'switchboard_ready',
+      help: '1 when /api/ready answers 200, 0 when it answers 503 (backend down or draining)',
+      registers,
+      async collect() {
+        if (sources.readiness) this.set((await sources.readiness()).ready ? 1 : 0);
+      },
+    }),
+    backendUp: new Gauge({
+      name: 'switchboard_backend_up',
+      help: '1 when the backend answers its health check, 0 when it does not; absent when not configured',
+      labelNames: ['backend'] as const,
+      registers,
+      async collect() {
+        if (!sources.readiness) return;
+        const { checks } = await sources.readiness();
+        this.reset();
+        for (const [backend, state] of Object.entries(checks))
+          if (state !== 'disabled') this.set({ backend }, state === 'up' ? 1 : 0);
       },
     }),
     httpRequests: new Histogram({
