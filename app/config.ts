@@ -68,6 +68,7 @@ const schema = z.object({
   MAX_MESSAGE_BYTES: int(64, 100 * 1024 * 1024).default(64 * 1024),
   MAX_BUFFERED_BYTES: int(1024).default(1024 * 1024),
   HEARTBEAT_MS: int(100).default(25_000),
+  STATS_INTERVAL_MS: int(100, 60_000).default(2000),
   PRESENCE_WINDOW_MS: int(0, 10_000).default(25),
   HISTORY_SIZE: int(1).default(1000),
   RESUME_MAX_MESSAGES: int(1, 1_000_000).default(10_000),
@@ -119,6 +120,8 @@ export interface Config {
   maxMessageBytes: number;
   maxBufferedBytes: number;
   heartbeatMs: number;
+  /** How often the live charts sample the node's counters. */
+  statsIntervalMs: number;
   /** Presence frames to a team leave at most once per this many ms; 0 = each at once. */
   presenceWindowMs: number;
   historySize: number;
@@ -211,6 +214,7 @@ export function loadConfig(env: Env): Config {
     maxMessageBytes: c.MAX_MESSAGE_BYTES,
     maxBufferedBytes: c.MAX_BUFFERED_BYTES,
     heartbeatMs: c.HEARTBEAT_MS,
+    statsIntervalMs: c.STATS_INTERVAL_MS,
     presenceWindowMs: c.PRESENCE_WINDOW_MS,
     historySize: c.HISTORY_SIZE,
     resumeMaxMessages: c.RESUME_MAX_MESSAGES,

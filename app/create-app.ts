@@ -17,13 +17,15 @@ import { deadLetterRoutes } from '../routes/dead-letters';
 import { healthRoutes } from '../routes/health';
 import { messageRoutes } from '../routes/messages';
 import { metricsRoutes } from '../routes/metrics';
+import { statsRoutes } from '../routes/stats';
 import { socketRoute } from '../routes/socket';
 import { STATIC_PATHS, staticRoutes } from '../routes/static';
 import { teamRoutes } from '../routes/teams';
 import { Hub } from '../services/socket/hub';
 import { Messaging } from '../services/messaging';
 import { readiness } from '../services/health';
-import { createMetrics, type Metrics } from '../services/metrics';
+import { counterTotal, createMetrics, type Metrics } from '../services/metrics';
+import { StatsSampler } from '../services/stats-sampler';
 import type { Config } from './config';
 import type { Engine } from './engine';
 
@@ -43,6 +45,8 @@ export interface SwitchboardApp {
   config: Config;
   logger: Logger;
   metrics: Metrics;
+  /** The live charts' samples (GET /api/stats); startServer starts it. */
+  stats: StatsSampler;
   /** Flips /api/ready and new handshakes to 503. */
   startDraining(): void;
   /** Closes the engine's services, in the order their dependencies allow. */
@@ -56,6 +60,9 @@ export interface SwitchboardApp {
  */
 const OPEN_PATHS = new Set(['/api/health', '/api/ready', '/socket', ...STATIC_PATHS]);
 const isProtected = (path: string) => !OPEN_PATHS.has(path);
+
+/** How far back the admin page's live charts reach. */
+const STATS_WINDOW_MS = 10 * 60 * 1000;
 
 /** Builds the whole app; it never listens (see startServer). */
 export function createApp(deps: AppDeps): SwitchboardApp {
@@ -107,7 +114,22 @@ export function createApp(deps: AppDeps): SwitchboardApp {
   // Every error is answered by errorMapper; Koa's own stderr printing would duplicate it.
   koa.silent = true;
 
-  const apiDeps: ApiDeps = { ...engine, hub, messaging, metrics, isDraining };
+  const stats = new StatsSampler({
+    nodeId: config.nodeId,
+    intervalMs: config.statsIntervalMs,
+    windowMs: STATS_WINDOW_MS,
+    local: async () => ({
+      connections: hub.size,
+      teams: hub.teamCount,
+      messages: await counterTotal(metrics.messagesPublished),
+      deliveries: await counterTotal(metrics.deliveries),
+    }),
+    stats: engine.nodeStats,
+    clusterTeams: () => engine.presence.teamCount(),
+    log: logger,
+  });
+
+  const apiDeps: ApiDeps = { ...engine, hub, messaging, metrics, isDraining, stats };
   // Exact matching: one spelling per route.
   const router = new Router<AppState>({ sensitive: true, strict: true });
   healthRoutes(router, apiDeps);
@@ -116,6 +138,7 @@ export function createApp(deps: AppDeps): SwitchboardApp {
   connectionRoutes(router, apiDeps);
   messageRoutes(router, apiDeps);
   deadLetterRoutes(router, apiDeps);
+  statsRoutes(router, apiDeps);
   staticRoutes(router);
 
   // The same request-context and error middleware run on both chains.
@@ -156,9 +179,13 @@ export function createApp(deps: AppDeps): SwitchboardApp {
     config,
     logger,
     metrics,
+    stats,
     startDraining: () => {
       draining = true;
     },
-    closeServices: () => engine.close(),
+    closeServices: async () => {
+      await stats.close();
+      await engine.close();
+    },
   };
 }

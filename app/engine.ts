@@ -2,6 +2,7 @@ import type { Bus } from '../services/bus';
 import type { DeadLetterCounts, DeadLetters } from '../services/dead-letters';
 import type { HealthChecks } from '../services/health';
 import type { History } from '../services/history';
+import type { NodeStats } from '../services/node-stats';
 import type { Presence } from '../services/presence';
 import type { Store } from '../services/store';
 
@@ -21,6 +22,8 @@ export interface Engine {
   deadLetters: DeadLetters;
   /** Rows this node dead-lettered, and dead letters dropped past the cap, since start. */
   deadLetterCounts(): DeadLetterCounts;
+  /** Where nodes share their counters for the live charts. */
+  nodeStats: NodeStats;
   /** Closes the services in the order their dependencies allow, then their clients. */
   close(): Promise<void>;
 }

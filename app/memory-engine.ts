@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { disabledChecks } from '../services/health';
 import { MemoryBus } from '../services/memory/bus';
 import { MemoryHistory } from '../services/memory/history';
+import { MemoryNodeStats } from '../services/memory/node-stats';
 import { MemoryPresence } from '../services/memory/presence';
 import { MemoryStore } from '../services/memory/store';
 import { MemoryBacklog } from '../services/memory/backlog';
@@ -44,6 +45,7 @@ export function createMemoryEngine(options: MemoryEngineOptions): Engine {
     backlogLength: () => sql?.backlogLength() ?? Promise.resolve(0),
     deadLetters,
     deadLetterCounts: () => sql?.deadLetterCounts() ?? { added: 0, dropped: 0 },
+    nodeStats: new MemoryNodeStats(),
     close: async () => {
       // The archiver drains what it can first; the pool closes last.
       await sql?.stop();

@@ -9,6 +9,7 @@ import { warnIfEvicting } from '../services/redis/eviction-check';
 import { redisCheck } from '../services/redis/health';
 import { RedisHistory } from '../services/redis/history';
 import { RedisKeys } from '../services/redis/keys';
+import { RedisNodeStats } from '../services/redis/node-stats';
 import { RedisPresence } from '../services/redis/presence';
 import { RedisBacklog } from '../services/redis/backlog';
 import { DEAD_LETTERS_MAX } from '../services/dead-letters';
@@ -107,6 +108,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     backlogLength: async () => (backlog ? backlog.length().catch(() => -1) : 0),
     deadLetters,
     deadLetterCounts: () => sql?.deadLetterCounts() ?? { added: 0, dropped: 0 },
+    nodeStats: new RedisNodeStats(cmd, keys),
     close: async () => {
       await sql?.stop();
       await presence.close();

@@ -38,6 +38,7 @@ export async function startServer(
     else server.listen(port, host);
   });
   app.hub.start();
+  app.stats.start();
   const actualPort = (server.address() as AddressInfo).port;
 
   let closing: Promise<void> | undefined;

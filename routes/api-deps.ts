@@ -8,6 +8,7 @@ import type { Hub } from '../services/socket/hub';
 import type { Messaging } from '../services/messaging';
 import type { Metrics } from '../services/metrics';
 import type { Presence } from '../services/presence';
+import type { StatsSampler } from '../services/stats-sampler';
 import type { Store } from '../services/store';
 
 /** What the admin routes may call. */
@@ -22,6 +23,7 @@ export interface ApiDeps {
   deadLetters: DeadLetters;
   metrics: Metrics;
   isDraining: () => boolean;
+  stats: StatsSampler;
 }
 
 export type ApiRouter = Router<AppState>;

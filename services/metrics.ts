@@ -129,3 +129,9 @@ export function createMetrics(
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** A counter's total over all its labels. */
+export async function counterTotal(counter: Counter<string>): Promise<number> {
+  const { values } = await counter.get();
+  return values.reduce((sum, v) => sum + v.value, 0);
+}

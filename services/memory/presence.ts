@@ -69,6 +69,10 @@ export class MemoryPresence implements Presence {
     });
   }
 
+  async teamCount(): Promise<number> {
+    return this.byTeam.size;
+  }
+
   async list(query: ConnectionQuery): Promise<ConnectionPage> {
     const after = decodeCursor(query.cursor);
     const matches = [...this.conns.values()]

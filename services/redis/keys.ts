@@ -82,6 +82,11 @@ export class RedisKeys {
     return `${this.prefix}dead-letters`;
   }
 
+  /** Hash nodeId -> the node's latest stats sample (NodeStats). */
+  nodeStats(): string {
+    return `${this.prefix}node-stats`;
+  }
+
   // Store
   teams(): string {
     return `${this.prefix}teams`;

@@ -213,6 +213,18 @@ export class RedisPresence implements Presence {
     }
   }
 
+  /**
+   * Teams with a connection entry. A dead node's teams count until a survivor
+   * sweeps them (one lease): close enough for a chart, and one command.
+   */
+  async teamCount(): Promise<number> {
+    try {
+      return await this.redis.scard(this.keys.liveTeams());
+    } catch (err) {
+      throw redisUnavailable(err);
+    }
+  }
+
   async list(query: ConnectionQuery): Promise<ConnectionPage> {
     try {
       const alive = await this.aliveNodes();

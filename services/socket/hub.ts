@@ -127,6 +127,11 @@ export class Hub implements BusListener {
     return this.conns.size;
   }
 
+  /** Teams with a connection on this node. */
+  get teamCount(): number {
+    return this.teams.size;
+  }
+
   countForIp(ip: string): number {
     return this.perIp.get(ip) ?? 0;
   }

@@ -1,10 +1,12 @@
 import { MemoryBus } from '../../services/memory/bus';
 import { MemoryDeadLetters } from '../../services/memory/dead-letters';
 import { MemoryHistory } from '../../services/memory/history';
+import { MemoryNodeStats } from '../../services/memory/node-stats';
 import { MemoryPresence } from '../../services/memory/presence';
 import { MemoryStore } from '../../services/memory/store';
 import { deadLettersContract } from './dead-letters-contract';
 import { engineContract } from './engine-contract';
+import { nodeStatsContract } from './node-stats-contract';
 import { presenceContract } from './presence-contract';
 import { storeContract } from './store-contract';
 
@@ -21,3 +23,5 @@ presenceContract('memory', async () => new MemoryPresence());
 storeContract('memory', async () => new MemoryStore());
 
 deadLettersContract('memory', async (max) => new MemoryDeadLetters(max));
+
+nodeStatsContract('memory', async (now) => new MemoryNodeStats(now));

@@ -51,6 +51,22 @@ export function presenceContract(name: string, makePresence: PresenceFactory): v
     const byId = <T extends { id: string }>(list: T[]) =>
       [...list].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 
+    test('teamCount counts teams with a connection, and drops a team with none left', async () => {
+      const p = await start();
+      // Cluster-wide and shared with earlier tests: compare with what was there.
+      const before = await p.teamCount();
+      await p.add(conn('c1', 'alice', 'x'));
+      await p.add(conn('c2', 'bob', 'x'));
+      await p.add(conn('c3', 'alice', 'y'));
+      expect(await p.teamCount()).toBe(before + 2);
+      await p.remove(conn('c3', 'alice', 'y'));
+      expect(await p.teamCount()).toBe(before + 1);
+      await p.remove(conn('c1', 'alice', 'x'));
+      expect(await p.teamCount()).toBe(before + 1);
+      await p.remove(conn('c2', 'bob', 'x'));
+      expect(await p.teamCount()).toBe(before);
+    });
+
     describe('add and remove', () => {
       test('first only on the first connection of a user in a team', async () => {
         const p = await start();

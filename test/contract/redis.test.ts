@@ -8,12 +8,14 @@ import { RedisDeadLetters } from '../../services/redis/dead-letters';
 import { RedisHistory } from '../../services/redis/history';
 import { RedisKeys } from '../../services/redis/keys';
 import { RedisPresence } from '../../services/redis/presence';
+import { RedisNodeStats } from '../../services/redis/node-stats';
 import { RedisStore } from '../../services/redis/store';
 import { eventually } from '../helpers/eventually';
 import { RedisClients } from '../helpers/redis-clients';
 import { describeWithRedis, RedisServer } from '../helpers/redis-server';
 import { deadLettersContract } from './dead-letters-contract';
 import { engineContract } from './engine-contract';
+import { nodeStatsContract } from './node-stats-contract';
 import { presenceContract } from './presence-contract';
 import { storeContract } from './store-contract';
 
@@ -75,6 +77,11 @@ describeWithRedis('redis implementations', () => {
   });
 
   storeContract('redis', async () => new RedisStore(await client('command'), keys()));
+
+  nodeStatsContract(
+    'redis',
+    async (now) => new RedisNodeStats(await client('command'), keys(), now),
+  );
 
   deadLettersContract(
     'redis',

@@ -1,6 +1,7 @@
 import { connect, type Frame, type TestClient } from '../helpers/client';
 import { eventually } from '../helpers/eventually';
 import { describeWithRedis, RedisServer } from '../helpers/redis-server';
+import type { LiveStats } from '../../services/stats-sampler';
 import { api, startTestServer, type TestServer } from '../helpers/server';
 
 /**
@@ -286,4 +287,31 @@ describeWithRedis('cluster on Redis (in-process nodes)', () => {
     }, 15000);
     expect(members.map((m) => m['id']).sort()).toEqual(['u1', 'u2', 'u3']);
   }, 60000);
+
+  test('the live stats sum the cluster: connections and message rates of both nodes', async () => {
+    await n1.close();
+    await n2.close();
+    n1 = await startTestServer({ ...env('n1'), STATS_INTERVAL_MS: '100' });
+    n2 = await startTestServer({ ...env('n2'), STATS_INTERVAL_MS: '100' });
+    const s1 = await open(n1, 's1', 'stats');
+    await open(n2, 'r2', 'stats');
+    await open(n2, 'r3', 'stats-other');
+    const seen = await eventually(async () => {
+      s1.send({ type: 'team', data: 'tick' });
+      await s1.next('ack');
+      const { body } = await api<LiveStats>(n2, 'GET', '/api/stats');
+      const node = body.node.samples.at(-1);
+      const cluster = body.cluster.samples.at(-1);
+      // n2 delivers (r2), n1 accepts: only the cluster view sees both.
+      return body.cluster.nodes === 2 &&
+        node?.connections === 2 &&
+        node.messagesPerS === 0 &&
+        node.deliveriesPerS > 0 &&
+        cluster?.connections === 3 &&
+        cluster.messagesPerS > 0
+        ? cluster
+        : false;
+    }, 10_000);
+    expect(seen.teams).toBeGreaterThanOrEqual(2);
+  });
 });
