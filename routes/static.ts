@@ -13,6 +13,7 @@ import type { ApiRouter } from './api-deps';
 const ASSETS = [
   'admin.css',
   'admin.js',
+  'charts.js',
   'demo.css',
   'demo.js',
   'common.css',

@@ -13,6 +13,8 @@ export interface LiveSample {
 /** What GET /api/stats answers: the last minutes, for this node and for the cluster. */
 export interface LiveStats {
   intervalMs: number;
+  /** How far back the samples reach. */
+  windowMs: number;
   node: { id: string; samples: LiveSample[] };
   cluster: { nodes: number; samples: LiveSample[] };
 }
@@ -118,6 +120,7 @@ export class StatsSampler {
   snapshot(): LiveStats {
     return {
       intervalMs: this.options.intervalMs,
+      windowMs: this.options.windowMs,
       node: { id: this.options.nodeId, samples: [...this.node] },
       cluster: { nodes: this.nodes, samples: [...this.cluster] },
     };

@@ -4,6 +4,7 @@
  * sessionStorage. Live updates poll the API every two seconds while the tab is visible.
  */
 /* global clearTimeout, document, fetch, location, sessionStorage, setInterval, setTimeout, window */
+import { createCharts } from './charts.js';
 import { $, dataText, formatAge, formatTime, h, ID_PATTERN } from './common.js';
 
 const TOKEN_KEY = 'switchboard.adminToken';
@@ -16,6 +17,9 @@ const dash = $('#dash');
 const live = $('#live');
 const health = $('#health');
 const teamSection = $('#team');
+const drawCharts = createCharts($('#charts'));
+/** The last GET /api/stats answer, redrawn when the scope changes. */
+let lastStats;
 
 let token = sessionStorage.getItem(TOKEN_KEY);
 let selected = teamFromHash();
@@ -163,7 +167,12 @@ function setLive(text, tone) {
 }
 
 async function refresh() {
-  const [{ teams }] = await Promise.all([api('GET', '/api/teams'), refreshHealth()]);
+  const [{ teams }, stats] = await Promise.all([
+    api('GET', '/api/teams'),
+    api('GET', '/api/stats'),
+    refreshHealth(),
+  ]);
+  renderStats(stats);
   if (selected === undefined && teams.length > 0) {
     selected = (teams.find((t) => t.connections > 0) ?? teams[0]).id;
   }
@@ -186,6 +195,21 @@ async function refresh() {
   ]);
   renderConnections(connections);
   renderHistory(history);
+}
+
+function renderStats(stats) {
+  lastStats = stats;
+  const scope = $('#stats input[name=scope]:checked').value;
+  drawCharts(stats[scope].samples, stats.windowMs);
+  const nodes = stats.cluster.nodes;
+  $('#stats-nodes').textContent =
+    scope === 'node' ? stats.node.id : `${nodes} node${nodes === 1 ? '' : 's'}`;
+}
+
+for (const radio of document.querySelectorAll('#stats input[name=scope]')) {
+  radio.addEventListener('change', () => {
+    if (lastStats) renderStats(lastStats);
+  });
 }
 
 async function refreshHealth() {

@@ -1,6 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
+import { connect } from '../helpers/client';
+import { eventually } from '../helpers/eventually';
 import { ADMIN_TOKEN, api, startTestServer, type TestServer } from '../helpers/server';
 import { buildClient, describeWithChromium, launchChromium, type Browser } from './chromium';
 
@@ -22,7 +24,7 @@ describeWithChromium('admin page and demo chat in Chromium', () => {
 
   beforeAll(async () => {
     buildClient();
-    server = await startTestServer({ RATE_LIMIT_PER_S: '0' });
+    server = await startTestServer({ RATE_LIMIT_PER_S: '0', STATS_INTERVAL_MS: '250' });
     browser = await launchChromium();
   }, 60_000);
 
@@ -160,6 +162,63 @@ describeWithChromium('admin page and demo chat in Chromium', () => {
         await admin.setViewportSize({ width: 390, height: 844 });
         await admin.locator('#connections tr[data-user="ann"]').scrollIntoViewIfNeeded();
         await admin.screenshot({ path: join(docs, 'admin-phone.png') });
+      }
+    },
+    BROWSER_TEST_MS,
+  );
+
+  test(
+    'the live charts move while messages flow, for the node and the cluster',
+    async () => {
+      const admin = await open('/admin');
+      await admin.fill('#signin input[name=token]', ADMIN_TOKEN);
+      await admin.click('#signin button');
+      const messages = admin.locator('#chart-messagesPerS');
+      await admin.locator('#chart-connections[data-points]:not([data-points="0"])').waitFor();
+      const before = await messages.locator('polyline').getAttribute('points');
+
+      const sender = await connect(server.socketUrl, { id: 'chart-sender', teamId: 'charts' });
+      // A teammate that reads, so deliveries flow too.
+      const reader = await connect(server.socketUrl, { id: 'chart-reader', teamId: 'charts' });
+      try {
+        // Messages until the page has drawn a sample that saw them: a condition, not a sleep.
+        await eventually(async () => {
+          for (let i = 0; i < 5; i++) sender.send({ type: 'team', data: `tick ${i}` });
+          for (let i = 0; i < 5; i++) await sender.next('ack');
+          const deliveries = admin.locator('#chart-deliveriesPerS');
+          return (
+            Number(await messages.getAttribute('data-latest')) > 0 &&
+            Number(await deliveries.getAttribute('data-latest')) > 0
+          );
+        }, 20_000);
+        expect(await messages.locator('polyline').getAttribute('points')).not.toBe(before);
+        expect(
+          Number(await admin.locator('#chart-connections').getAttribute('data-latest')),
+        ).toBeGreaterThanOrEqual(1);
+
+        await admin.check('#stats input[value=cluster]');
+        await admin.locator('#stats-nodes', { hasText: '1 node' }).waitFor();
+        await eventually(async () => {
+          sender.send({ type: 'team', data: 'cluster tick' });
+          await sender.next('ack');
+          return Number(await messages.getAttribute('data-latest')) > 0;
+        }, 20_000);
+        await admin.check('#stats input[value=node]');
+
+        if (screenshots) {
+          // A minute-like shape for the picture: a steady flow that ramps up.
+          for (let round = 1; round <= 40; round++) {
+            for (let i = 0; i < round; i++) sender.send({ type: 'team', data: `flow ${i}` });
+            for (let i = 0; i < round; i++) await sender.next('ack');
+            await new Promise((resolve) => setTimeout(resolve, 100));
+          }
+          await admin.waitForTimeout(600);
+          await admin.setViewportSize({ width: 1280, height: 760 });
+          await admin.screenshot({ path: join(docs, 'admin-live.png') });
+        }
+      } finally {
+        await sender.close();
+        await reader.close();
       }
     },
     BROWSER_TEST_MS,
