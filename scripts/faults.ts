@@ -11,7 +11,7 @@
  *   team's history, or not delivered to a teammate: a loss (must be 0);
  * - acknowledged before Redis was killed: Redis had no persistence, so the new
  *   epoch does not hold them; reported apart, as the documented cost of a Redis
- *   restart without persistence (README, "Scaling out").
+ *   restart without persistence (docs/RELIABILITY.md, "The Redis engine under faults").
  *
  * With MSSQL_URL set the nodes archive to SQL Server too and the run also counts
  * acknowledged messages missing from dbo.messages; MSSQL_STOP_CMD / MSSQL_START_CMD

@@ -50,7 +50,7 @@ export function markdownReport(report: Report): string {
     '- **srv CPU % / gen CPU %**: CPU of the server processes and of the load generator while saturated (100 = one core). A load generator near 100 % means the server was not the bottleneck.',
     '- **lost**: deliveries due and never received, over all rounds and both measured phases (must be 0). Each connection counts the message frames it gets; after each phase the load generator waits while late deliveries still arrive.',
     '',
-    'Raw per-round figures are in `results.json`. Rerun with `npm run bench` (see the README, section Performance).',
+    'Raw per-round figures are in `results.json`. Rerun with `npm run bench` (see docs/BENCHMARK.md).',
     '',
   );
   return lines.join('\n');

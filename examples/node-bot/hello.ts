@@ -1,5 +1,5 @@
-// The README's "In Node" snippet, kept here so that it is type-checked and linted;
-// test/examples/readme-snippet.test.ts keeps the two the same.
+// The "In Node" snippet of docs/CLIENT.md, kept here so that it is type-checked and
+// linted; test/docs/client-snippet.test.ts keeps the two the same.
 import WebSocket from 'ws';
 import { SwitchboardClient } from '../../client/switchboard-client';
 

@@ -33,7 +33,7 @@ const log = pino({ level: 'silent' });
 
 if (url === undefined || url === '') {
   process.stderr.write(
-    'SKIPPED SQL Server suite: MSSQL_URL is not set (see README, "Running the SQL suite")\n',
+    'SKIPPED SQL Server suite: MSSQL_URL is not set (see docs/DEVELOPMENT.md, "Running the SQL suite")\n',
   );
   test.skip('SQL Server suite (needs MSSQL_URL)', () => undefined);
 } else {

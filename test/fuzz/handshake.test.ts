@@ -139,7 +139,7 @@ describe('query strings', () => {
       return q.toString();
     });
 
-  /** docs/PROTOCOL.md §1 (and the README's limits for since/epoch/token), read off what the server receives. */
+  /** docs/PROTOCOL.md §1 (the limits for since/epoch/token included), read off what the server receives. */
   function acceptable(qs: string): boolean {
     const q = new URLSearchParams(qs);
     const one = (key: string) => {
