@@ -8,8 +8,8 @@ import { MAX_ARCHIVE_ROWS } from '../services/sql/statements';
 /**
  * Every setting the server reads, with its default, in one place: each group
  * below names its environment variables with what they accept, then shapes them
- * into the settings of one subsystem. `Config` is what the groups produce; the
- * README's config table mirrors this file.
+ * into the settings of one subsystem. `Config` is what the groups produce. The
+ * configuration table in the docs mirrors this file (test/unit/config-schema.test.ts).
  */
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
