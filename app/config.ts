@@ -2,12 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { DEAD_LETTERS_MAX } from '../services/dead-letters';
-import { parseSqlUrl, type SqlOptions } from '../services/sql/connection';
+import { parseSqlUrl } from '../services/sql/connection';
 import { MAX_ARCHIVE_ROWS } from '../services/sql/statements';
 
 /**
- * Every setting the server reads, with its default, in one place. The README's
- * config table mirrors this file.
+ * Every setting the server reads, with its default, in one place: each group
+ * below names its environment variables with what they accept, then shapes them
+ * into the settings of one subsystem. `Config` is what the groups produce. The
+ * configuration table in the docs mirrors this file (test/unit/config-schema.test.ts).
  */
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
@@ -46,109 +48,195 @@ const origins = z
     'must be a comma-separated list of origins like https://app.example.com',
   );
 
-const schema = z.object({
-  PORT: int(0, 65535).default(3000),
-  HOST: z.string().min(1).default('0.0.0.0'),
-  NODE_ID: z
-    .string()
-    .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 chars of A-Z a-z 0-9 _ . : -')
-    .optional(),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
-  AUTH_SECRET: z
-    .string()
-    .min(32, 'must be at least 32 characters (HS256 needs 256 bits)')
-    .optional(),
-  ALLOWED_ORIGINS: origins.optional(),
-  TRUST_PROXY: bool.default(false),
-  MAX_CONNECTIONS: int(0).default(0),
-  MAX_CONNECTIONS_PER_IP: int(0).default(1000),
-  RATE_LIMIT_PER_S: int(0).default(20),
-  RATE_LIMIT_BURST: int(1).default(40),
-  MAX_MESSAGE_BYTES: int(64, 100 * 1024 * 1024).default(64 * 1024),
-  MAX_BUFFERED_BYTES: int(1024).default(1024 * 1024),
-  HEARTBEAT_MS: int(100).default(25_000),
-  STATS_INTERVAL_MS: int(100, 60_000).default(2000),
-  PRESENCE_WINDOW_MS: int(0, 10_000).default(25),
-  HISTORY_SIZE: int(1).default(1000),
-  RESUME_MAX_MESSAGES: int(1, 1_000_000).default(10_000),
-  BODY_LIMIT_BYTES: int(1024).default(256 * 1024),
-  DRAIN_DELAY_MS: int(0, 5000).default(0),
-  HANDSHAKE_TIMEOUT_MS: int(100, 120_000).default(10_000),
-  REDIS_URL: z
-    .string()
-    .refine((s) => {
-      try {
-        return ['redis:', 'rediss:'].includes(new URL(s).protocol);
-      } catch {
-        return false;
-      }
-    }, 'must be a redis:// or rediss:// URL')
-    .optional(),
-  REDIS_KEY_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9_.:-]{0,32}$/, 'must be up to 32 chars of A-Z a-z 0-9 _ . : -')
-    .default('sb:'),
-  REDIS_COMMAND_TIMEOUT_MS: int(50, 600_000).default(5000),
-  HISTORY_TTL_S: int(1).default(7 * 24 * 3600),
-  PRESENCE_LEASE_MS: int(300, 600_000).default(15_000),
-  MSSQL_URL: z.string().min(1).optional(),
-  MSSQL_ENCRYPT: bool.optional(),
-  MSSQL_TRUST_SERVER_CERTIFICATE: bool.optional(),
-  MSSQL_POOL_MAX: int(1, 1000).default(10),
-  ARCHIVE_BATCH_SIZE: int(1, MAX_ARCHIVE_ROWS).default(MAX_ARCHIVE_ROWS),
-  ARCHIVE_FLUSH_MS: int(10, 60_000).default(500),
-  ARCHIVE_BACKLOG_MAX: int(1).default(100_000),
-  DEAD_LETTERS_MAX: int(1, 1_000_000).default(DEAD_LETTERS_MAX),
-});
+const redisUrl = z.string().refine((s) => {
+  try {
+    return ['redis:', 'rediss:'].includes(new URL(s).protocol);
+  } catch {
+    return false;
+  }
+}, 'must be a redis:// or rediss:// URL');
 
-export interface Config {
-  port: number;
-  host: string;
-  nodeId: string;
-  logLevel: string;
-  adminToken: string;
-  /** True when ADMIN_TOKEN was not set and a random one was made; main prints it once. */
-  adminTokenGenerated: boolean;
-  authSecret: string | undefined;
-  allowedOrigins: string[];
-  trustProxy: boolean;
-  maxConnections: number;
-  maxConnectionsPerIp: number;
-  rateLimitPerS: number;
-  rateLimitBurst: number;
-  maxMessageBytes: number;
-  maxBufferedBytes: number;
-  heartbeatMs: number;
-  /** How often the live charts sample the node's counters. */
-  statsIntervalMs: number;
-  /** Presence frames to a team leave at most once per this many ms; 0 = each at once. */
-  presenceWindowMs: number;
-  historySize: number;
-  /** Most stored messages one resume replays before it ends with complete:false. */
-  resumeMaxMessages: number;
-  bodyLimitBytes: number;
-  drainDelayMs: number;
-  /** Longest an HTTP request (an upgrade included) may take to send its headers. */
-  handshakeTimeoutMs: number;
-  /** Set: the Redis engine; unset: the embedded memory engine. */
-  redisUrl: string | undefined;
-  redisKeyPrefix: string;
-  /**
-   * Longest a command on the Redis command connection waits for its answer; a
-   * publish that times out is answered `indeterminate`.
-   */
-  redisCommandTimeoutMs: number;
-  historyTtlSeconds: number;
-  presenceLeaseMs: number;
-  /** Set: the SQL Server store (teams and the archive). */
-  mssql: SqlOptions | undefined;
-  archiveBatchSize: number;
-  archiveFlushMs: number;
-  archiveBacklogMax: number;
-  /** Most archive rows refused by SQL Server kept for an admin; the oldest go past it. */
-  deadLettersMax: number;
-}
+const sqlUrl = z
+  .string()
+  .min(1)
+  .refine((url) => {
+    try {
+      // Only the url decides whether it names a server; the other options just override.
+      parseSqlUrl({ url, poolMax: 1 });
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'must be a connection string like Server=host,1433;Database=db;User Id=…;Password=… or mssql://user:pass@host:1433/db');
+
+const http = z
+  .object({
+    PORT: int(0, 65535).default(3000),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    TRUST_PROXY: bool.default(false),
+    BODY_LIMIT_BYTES: int(1024).default(256 * 1024),
+    DRAIN_DELAY_MS: int(0, 5000).default(0),
+    HANDSHAKE_TIMEOUT_MS: int(100, 120_000).default(10_000),
+  })
+  .transform((e) => ({
+    port: e.PORT,
+    host: e.HOST,
+    trustProxy: e.TRUST_PROXY,
+    bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    /** How long /api/ready reports 503 at shutdown before sockets are closed. */
+    drainDelayMs: e.DRAIN_DELAY_MS,
+    /** Longest an HTTP request (an upgrade included) may take to send its headers. */
+    handshakeTimeoutMs: e.HANDSHAKE_TIMEOUT_MS,
+  }));
+
+const node = z
+  .object({
+    NODE_ID: z
+      .string()
+      .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 chars of A-Z a-z 0-9 _ . : -')
+      .optional(),
+    LOG_LEVEL: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      .default('info'),
+    STATS_INTERVAL_MS: int(100, 60_000).default(2000),
+  })
+  .transform((e) => ({
+    id: e.NODE_ID ?? `${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9_.:-]/g, '-').slice(0, 64),
+    logLevel: e.LOG_LEVEL,
+    /** How often the admin page's live charts sample the node's counters (GET /api/stats). */
+    statsIntervalMs: e.STATS_INTERVAL_MS,
+  }));
+
+const auth = z
+  .object({
+    ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    AUTH_SECRET: z
+      .string()
+      .min(32, 'must be at least 32 characters (HS256 needs 256 bits)')
+      .optional(),
+    ALLOWED_ORIGINS: origins.optional(),
+  })
+  .transform((e) => ({
+    adminToken: e.ADMIN_TOKEN ?? randomBytes(24).toString('base64url'),
+    /** True when ADMIN_TOKEN was not set and a random one was made; main prints it once. */
+    adminTokenGenerated: e.ADMIN_TOKEN === undefined,
+    /** Unset: sockets need no token. */
+    authSecret: e.AUTH_SECRET,
+    /** Empty: any origin. */
+    allowedOrigins: e.ALLOWED_ORIGINS ?? [],
+  }));
+
+const socket = z
+  .object({
+    MAX_CONNECTIONS: int(0).default(0),
+    MAX_CONNECTIONS_PER_IP: int(0).default(1000),
+    RATE_LIMIT_PER_S: int(0).default(20),
+    RATE_LIMIT_BURST: int(1).default(40),
+    MAX_MESSAGE_BYTES: int(64, 100 * 1024 * 1024).default(64 * 1024),
+    MAX_BUFFERED_BYTES: int(1024).default(1024 * 1024),
+    HEARTBEAT_MS: int(100).default(25_000),
+    PRESENCE_WINDOW_MS: int(0, 10_000).default(25),
+    RESUME_MAX_MESSAGES: int(1, 1_000_000).default(10_000),
+  })
+  .transform((e) => ({
+    /** Open sockets per node; 0 = no cap. */
+    maxConnections: e.MAX_CONNECTIONS,
+    /** Open sockets per client IP; 0 = no cap. */
+    maxConnectionsPerIp: e.MAX_CONNECTIONS_PER_IP,
+    /** Frames a second per connection; 0 = no limit. */
+    rateLimitPerS: e.RATE_LIMIT_PER_S,
+    rateLimitBurst: e.RATE_LIMIT_BURST,
+    maxMessageBytes: e.MAX_MESSAGE_BYTES,
+    maxBufferedBytes: e.MAX_BUFFERED_BYTES,
+    heartbeatMs: e.HEARTBEAT_MS,
+    /** Presence frames to a team leave at most once per this many ms; 0 = each at once. */
+    presenceWindowMs: e.PRESENCE_WINDOW_MS,
+    /** Most stored messages one resume replays before it ends with complete:false. */
+    resumeMaxMessages: e.RESUME_MAX_MESSAGES,
+  }));
+
+const history = z
+  .object({
+    HISTORY_SIZE: int(1).default(1000),
+  })
+  .transform((e) => ({
+    /** Messages retained per team, on either engine. */
+    size: e.HISTORY_SIZE,
+  }));
+
+/** Set: the Redis engine; unset: the embedded memory engine. */
+const redis = z
+  .object({
+    REDIS_URL: redisUrl.optional(),
+    REDIS_KEY_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9_.:-]{0,32}$/, 'must be up to 32 chars of A-Z a-z 0-9 _ . : -')
+      .default('sb:'),
+    REDIS_COMMAND_TIMEOUT_MS: int(50, 600_000).default(5000),
+    HISTORY_TTL_S: int(1).default(7 * 24 * 3600),
+    PRESENCE_LEASE_MS: int(300, 600_000).default(15_000),
+  })
+  .transform((e) =>
+    e.REDIS_URL === undefined
+      ? undefined
+      : {
+          url: e.REDIS_URL,
+          keyPrefix: e.REDIS_KEY_PREFIX,
+          /**
+           * Longest a command on the Redis command connection waits for its answer; a
+           * publish that times out is answered `indeterminate`.
+           */
+          commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
+          historyTtlSeconds: e.HISTORY_TTL_S,
+          presenceLeaseMs: e.PRESENCE_LEASE_MS,
+        },
+  );
+
+/** Set: the SQL Server store (teams and the archive). */
+const sql = z
+  .object({
+    MSSQL_URL: sqlUrl.optional(),
+    MSSQL_ENCRYPT: bool.optional(),
+    MSSQL_TRUST_SERVER_CERTIFICATE: bool.optional(),
+    MSSQL_POOL_MAX: int(1, 1000).default(10),
+  })
+  .transform((e) =>
+    e.MSSQL_URL === undefined
+      ? undefined
+      : {
+          url: e.MSSQL_URL,
+          // Unset, TLS comes from the connection string.
+          ...(e.MSSQL_ENCRYPT === undefined ? {} : { encrypt: e.MSSQL_ENCRYPT }),
+          ...(e.MSSQL_TRUST_SERVER_CERTIFICATE === undefined
+            ? {}
+            : { trustServerCertificate: e.MSSQL_TRUST_SERVER_CERTIFICATE }),
+          poolMax: e.MSSQL_POOL_MAX,
+        },
+  );
+
+const archive = z
+  .object({
+    ARCHIVE_BATCH_SIZE: int(1, MAX_ARCHIVE_ROWS).default(MAX_ARCHIVE_ROWS),
+    ARCHIVE_FLUSH_MS: int(10, 60_000).default(500),
+    ARCHIVE_BACKLOG_MAX: int(1).default(100_000),
+    DEAD_LETTERS_MAX: int(1, 1_000_000).default(DEAD_LETTERS_MAX),
+  })
+  .transform((e) => ({
+    batchSize: e.ARCHIVE_BATCH_SIZE,
+    /** Longest a message waits for its batch; also how long the Redis archiver's read blocks. */
+    flushMs: e.ARCHIVE_FLUSH_MS,
+    /** Most messages waiting for the archive before sends are refused. */
+    backlogMax: e.ARCHIVE_BACKLOG_MAX,
+    /** Most archive rows refused by SQL Server kept for an admin; the oldest go past it. */
+    deadLettersMax: e.DEAD_LETTERS_MAX,
+  }));
+
+/** Each group reads the variables it names from the same environment and ignores the rest. */
+export const configSchema = z.object({ http, node, auth, socket, history, redis, sql, archive });
+
+export type Config = z.output<typeof configSchema>;
+export type RedisConfig = NonNullable<Config['redis']>;
+export type SqlConfig = NonNullable<Config['sql']>;
 
 /** Values that may hold credentials are never echoed in an error. */
 const SECRET_BEARING = new Set(['ADMIN_TOKEN', 'AUTH_SECRET', 'REDIS_URL', 'MSSQL_URL']);
@@ -163,73 +251,18 @@ type Env = Record<string, string | undefined>;
 export function loadConfig(env: Env): Config {
   // An empty variable means "not set", as in most twelve-factor apps and docker-compose files.
   const present: Record<string, string> = {};
-  for (const key of Object.keys(schema.shape)) {
-    const value = env[key];
+  for (const [key, value] of Object.entries(env)) {
     if (value !== undefined && value !== '') present[key] = value;
   }
-  const parsed = schema.safeParse(present);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const key = String(issue.path[0]);
-    // JSON.stringify keeps the message on one line whatever the value holds.
-    const raw = present[key] ?? '';
-    const shown = JSON.stringify(raw.length > 80 ? `${raw.slice(0, 80)}…` : raw);
-    const got = SECRET_BEARING.has(key) ? '' : ` (got ${shown})`;
-    throw new ConfigError(`${key}: ${issue.message}${got}`);
-  }
-  const c = parsed.data;
-  let mssql: SqlOptions | undefined;
-  if (c.MSSQL_URL !== undefined) {
-    mssql = {
-      url: c.MSSQL_URL,
-      ...(c.MSSQL_ENCRYPT === undefined ? {} : { encrypt: c.MSSQL_ENCRYPT }),
-      ...(c.MSSQL_TRUST_SERVER_CERTIFICATE === undefined
-        ? {}
-        : { trustServerCertificate: c.MSSQL_TRUST_SERVER_CERTIFICATE }),
-      poolMax: c.MSSQL_POOL_MAX,
-    };
-    try {
-      parseSqlUrl(mssql);
-    } catch {
-      throw new ConfigError(
-        'MSSQL_URL: must be a connection string like Server=host,1433;Database=db;User Id=…;Password=… or mssql://user:pass@host:1433/db',
-      );
-    }
-  }
-  return {
-    port: c.PORT,
-    host: c.HOST,
-    nodeId:
-      c.NODE_ID ?? `${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9_.:-]/g, '-').slice(0, 64),
-    logLevel: c.LOG_LEVEL,
-    adminToken: c.ADMIN_TOKEN ?? randomBytes(24).toString('base64url'),
-    adminTokenGenerated: c.ADMIN_TOKEN === undefined,
-    authSecret: c.AUTH_SECRET,
-    allowedOrigins: c.ALLOWED_ORIGINS ?? [],
-    trustProxy: c.TRUST_PROXY,
-    maxConnections: c.MAX_CONNECTIONS,
-    maxConnectionsPerIp: c.MAX_CONNECTIONS_PER_IP,
-    rateLimitPerS: c.RATE_LIMIT_PER_S,
-    rateLimitBurst: c.RATE_LIMIT_BURST,
-    maxMessageBytes: c.MAX_MESSAGE_BYTES,
-    maxBufferedBytes: c.MAX_BUFFERED_BYTES,
-    heartbeatMs: c.HEARTBEAT_MS,
-    statsIntervalMs: c.STATS_INTERVAL_MS,
-    presenceWindowMs: c.PRESENCE_WINDOW_MS,
-    historySize: c.HISTORY_SIZE,
-    resumeMaxMessages: c.RESUME_MAX_MESSAGES,
-    bodyLimitBytes: c.BODY_LIMIT_BYTES,
-    drainDelayMs: c.DRAIN_DELAY_MS,
-    handshakeTimeoutMs: c.HANDSHAKE_TIMEOUT_MS,
-    redisUrl: c.REDIS_URL,
-    redisKeyPrefix: c.REDIS_KEY_PREFIX,
-    redisCommandTimeoutMs: c.REDIS_COMMAND_TIMEOUT_MS,
-    historyTtlSeconds: c.HISTORY_TTL_S,
-    presenceLeaseMs: c.PRESENCE_LEASE_MS,
-    mssql,
-    archiveBatchSize: c.ARCHIVE_BATCH_SIZE,
-    archiveFlushMs: c.ARCHIVE_FLUSH_MS,
-    archiveBacklogMax: c.ARCHIVE_BACKLOG_MAX,
-    deadLettersMax: c.DEAD_LETTERS_MAX,
-  };
+  const input = Object.fromEntries(Object.keys(configSchema.shape).map((g) => [g, present]));
+  const parsed = configSchema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  // The path is [group, variable]: every group reads flat environment variables.
+  const key = String(issue.path[1]);
+  // JSON.stringify keeps the message on one line whatever the value holds.
+  const raw = present[key] ?? '';
+  const shown = JSON.stringify(raw.length > 80 ? `${raw.slice(0, 80)}…` : raw);
+  const got = SECRET_BEARING.has(key) ? '' : ` (got ${shown})`;
+  throw new ConfigError(`${key}: ${issue.message}${got}`);
 }

@@ -78,9 +78,9 @@ export function createApp(deps: AppDeps): SwitchboardApp {
       readiness: () => readiness(engine.health, draining),
     });
   const hub = new Hub({
-    maxBufferedBytes: config.maxBufferedBytes,
-    heartbeatMs: config.heartbeatMs,
-    presenceWindowMs: config.presenceWindowMs,
+    maxBufferedBytes: config.socket.maxBufferedBytes,
+    heartbeatMs: config.socket.heartbeatMs,
+    presenceWindowMs: config.socket.presenceWindowMs,
     metrics,
     log: logger,
   });
@@ -90,17 +90,17 @@ export function createApp(deps: AppDeps): SwitchboardApp {
 
   const wsOptions: ServerOptions = {
     path: '/socket',
-    maxPayload: config.maxMessageBytes,
+    maxPayload: config.socket.maxMessageBytes,
     perMessageDeflate: false,
     // The hub tracks sockets; a second Set in ws would only cost memory.
     clientTracking: false,
     verifyClient: createVerifyClient(
       {
-        authSecret: config.authSecret,
-        allowedOrigins: config.allowedOrigins,
-        trustProxy: config.trustProxy,
-        maxConnections: config.maxConnections,
-        maxConnectionsPerIp: config.maxConnectionsPerIp,
+        authSecret: config.auth.authSecret,
+        allowedOrigins: config.auth.allowedOrigins,
+        trustProxy: config.http.trustProxy,
+        maxConnections: config.socket.maxConnections,
+        maxConnectionsPerIp: config.socket.maxConnectionsPerIp,
         isDraining,
         hub,
         metrics,
@@ -110,13 +110,13 @@ export function createApp(deps: AppDeps): SwitchboardApp {
     ),
   };
   const koa = websockify(new Koa<AppState>(), wsOptions);
-  koa.proxy = config.trustProxy;
+  koa.proxy = config.http.trustProxy;
   // Every error is answered by errorMapper; Koa's own stderr printing would duplicate it.
   koa.silent = true;
 
   const stats = new StatsSampler({
-    nodeId: config.nodeId,
-    intervalMs: config.statsIntervalMs,
+    nodeId: config.node.id,
+    intervalMs: config.node.statsIntervalMs,
     windowMs: STATS_WINDOW_MS,
     local: async () => ({
       connections: hub.size,
@@ -144,9 +144,13 @@ export function createApp(deps: AppDeps): SwitchboardApp {
   // The same request-context and error middleware run on both chains.
   const shared = [requestContext(logger, metrics), errorMapper()];
   for (const mw of shared) koa.use(mw);
-  koa.use(adminAuth(config.adminToken, isProtected));
+  koa.use(adminAuth(config.auth.adminToken, isProtected));
   koa.use(
-    bodyParser({ enableTypes: ['json'], jsonLimit: `${config.bodyLimitBytes}b`, strict: true }),
+    bodyParser({
+      enableTypes: ['json'],
+      jsonLimit: `${config.http.bodyLimitBytes}b`,
+      strict: true,
+    }),
   );
   koa.use(router.routes());
   koa.use(router.allowedMethods({ throw: true }));
@@ -154,11 +158,11 @@ export function createApp(deps: AppDeps): SwitchboardApp {
   for (const mw of shared) koa.ws.use(mw);
   koa.ws.use(
     socketRoute({
-      nodeId: config.nodeId,
-      heartbeatMs: config.heartbeatMs,
-      rateLimitPerS: config.rateLimitPerS,
-      rateLimitBurst: config.rateLimitBurst,
-      resumeMaxMessages: config.resumeMaxMessages,
+      nodeId: config.node.id,
+      heartbeatMs: config.socket.heartbeatMs,
+      rateLimitPerS: config.socket.rateLimitPerS,
+      rateLimitBurst: config.socket.rateLimitBurst,
+      resumeMaxMessages: config.socket.resumeMaxMessages,
       hub,
       bus: engine.bus,
       history: engine.history,

@@ -7,37 +7,7 @@ import { createSqlParts } from './sql-setup';
 
 /** The engine the config asks for: Redis when REDIS_URL is set, memory otherwise; SQL Server with MSSQL_URL. */
 export async function createEngine(config: Config, log: Logger): Promise<Engine> {
-  const sql = config.mssql
-    ? await createSqlParts(
-        {
-          ...config.mssql,
-          batchSize: config.archiveBatchSize,
-          flushMs: config.archiveFlushMs,
-        },
-        log,
-      )
-    : undefined;
-  if (config.redisUrl) {
-    return createRedisEngine({
-      url: config.redisUrl,
-      keyPrefix: config.redisKeyPrefix,
-      commandTimeoutMs: config.redisCommandTimeoutMs,
-      nodeId: config.nodeId,
-      historySize: config.historySize,
-      historyTtlSeconds: config.historyTtlSeconds,
-      presenceLeaseMs: config.presenceLeaseMs,
-      backlogMax: config.archiveBacklogMax,
-      deadLettersMax: config.deadLettersMax,
-      archiveFlushMs: config.archiveFlushMs,
-      log,
-      ...(sql ? { sql } : {}),
-    });
-  }
-  return createMemoryEngine({
-    historySize: config.historySize,
-    log,
-    backlogMax: config.archiveBacklogMax,
-    deadLettersMax: config.deadLettersMax,
-    ...(sql ? { sql } : {}),
-  });
+  const sql = config.sql ? await createSqlParts({ ...config, sql: config.sql }, log) : undefined;
+  if (config.redis) return createRedisEngine({ ...config, redis: config.redis }, log, sql);
+  return createMemoryEngine(config, log, sql);
 }

@@ -21,27 +21,27 @@ function readConfig(): Config {
 
 async function main(): Promise<void> {
   const config = readConfig();
-  const logger = pino({ level: config.logLevel, base: { node: config.nodeId } });
+  const logger = pino({ level: config.node.logLevel, base: { node: config.node.id } });
   const engine = await createEngine(config, logger);
   const app = createApp({ config, engine, logger });
-  const running = await startServer(app, config.port, config.host);
+  const running = await startServer(app, config.http.port, config.http.host);
 
   logger.info(
     {
       port: running.port,
-      host: config.host,
-      engine: config.redisUrl ? 'redis' : 'memory',
-      store: config.mssql ? 'mssql' : 'engine',
+      host: config.http.host,
+      engine: config.redis ? 'redis' : 'memory',
+      store: config.sql ? 'mssql' : 'engine',
     },
     'switchboard listening',
   );
-  if (config.adminTokenGenerated) {
+  if (config.auth.adminTokenGenerated) {
     // Printed once, outside the structured logs, so it never lands in a log pipeline.
     process.stderr.write(
-      `ADMIN_TOKEN is not set; the admin token for this run is: ${config.adminToken}\n`,
+      `ADMIN_TOKEN is not set; the admin token for this run is: ${config.auth.adminToken}\n`,
     );
   }
-  if (config.authSecret === undefined) {
+  if (config.auth.authSecret === undefined) {
     logger.warn('AUTH_SECRET is not set: /socket accepts any id, name and teamId without a token');
   }
 

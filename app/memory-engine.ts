@@ -6,35 +6,30 @@ import { MemoryNodeStats } from '../services/memory/node-stats';
 import { MemoryPresence } from '../services/memory/presence';
 import { MemoryStore } from '../services/memory/store';
 import { MemoryBacklog } from '../services/memory/backlog';
-import { DEAD_LETTERS_MAX } from '../services/dead-letters';
 import { MemoryDeadLetters } from '../services/memory/dead-letters';
+import type { Config } from './config';
 import { IDEMPOTENCY_TTL_MS, type Engine } from './engine';
 import type { SqlParts } from './sql-setup';
 
-export interface MemoryEngineOptions {
-  historySize: number;
-  log: Logger;
-  /** SQL Server store: teams and the archive. */
-  sql?: SqlParts;
-  /** Most messages waiting for the archive before sends are refused. */
-  backlogMax?: number;
-  /** Most dead letters held; the oldest are dropped past it. */
-  deadLettersMax?: number;
-}
-
-/** The embedded engine: one process, nothing to install. */
-export function createMemoryEngine(options: MemoryEngineOptions): Engine {
-  const { sql } = options;
-  const memoryHistory = new MemoryHistory({ retain: options.historySize });
-  const backlog = sql ? new MemoryBacklog(options.backlogMax ?? 100_000) : undefined;
+/**
+ * The embedded engine: one process, nothing to install. With `sql` (the SQL
+ * Server store), teams and the archive live there.
+ */
+export function createMemoryEngine(
+  config: Pick<Config, 'history' | 'archive'>,
+  log: Logger,
+  sql?: SqlParts,
+): Engine {
+  const memoryHistory = new MemoryHistory({ retain: config.history.size });
+  const backlog = sql ? new MemoryBacklog(config.archive.backlogMax) : undefined;
   const bus = new MemoryBus(
     memoryHistory,
     { idempotencyTtlMs: IDEMPOTENCY_TTL_MS, ...(backlog ? { backlog } : {}) },
-    (err) => options.log.error({ err }, 'delivery failed'),
+    (err) => log.error({ err }, 'delivery failed'),
   );
   const presence = new MemoryPresence();
   const store = sql?.store ?? new MemoryStore();
-  const deadLetters = new MemoryDeadLetters(options.deadLettersMax ?? DEAD_LETTERS_MAX);
+  const deadLetters = new MemoryDeadLetters(config.archive.deadLettersMax);
   if (sql && backlog) sql.startArchiver(backlog, deadLetters);
   return {
     bus,

@@ -1,10 +1,6 @@
 import type { Logger } from 'pino';
 import { RedisBus } from '../services/redis/bus';
-import {
-  createRedisClient,
-  DEFAULT_COMMAND_TIMEOUT_MS,
-  waitReady,
-} from '../services/redis/connection';
+import { createRedisClient, waitReady } from '../services/redis/connection';
 import { warnIfEvicting } from '../services/redis/eviction-check';
 import { redisCheck } from '../services/redis/health';
 import { RedisHistory } from '../services/redis/history';
@@ -12,64 +8,50 @@ import { RedisKeys } from '../services/redis/keys';
 import { RedisNodeStats } from '../services/redis/node-stats';
 import { RedisPresence } from '../services/redis/presence';
 import { RedisBacklog } from '../services/redis/backlog';
-import { DEAD_LETTERS_MAX } from '../services/dead-letters';
 import { RedisDeadLetters } from '../services/redis/dead-letters';
 import { RedisStore } from '../services/redis/store';
+import type { Config, RedisConfig } from './config';
 import type { SqlParts } from './sql-setup';
 import type { Engine } from './engine';
 import { IDEMPOTENCY_TTL_MS } from './engine';
 
-export interface RedisEngineOptions {
-  url: string;
-  keyPrefix: string;
-  /** Command connection only: the subscriber has none, the archive reader keeps the default. */
-  commandTimeoutMs?: number;
-  nodeId: string;
-  historySize: number;
-  historyTtlSeconds: number;
-  presenceLeaseMs: number;
-  log: Logger;
-  /** SQL Server store: teams and the archive (backlog in a Redis stream). */
-  sql?: SqlParts;
-  /** Most messages waiting for the archive before sends are refused. */
-  backlogMax?: number;
-  /** Most dead letters held cluster-wide; the oldest are dropped past it. */
-  deadLettersMax?: number;
-  /** Longest the archiver's XREADGROUP blocks (ARCHIVE_FLUSH_MS). */
-  archiveFlushMs?: number;
-}
-
 /**
  * The Redis engine: one connection for commands, one for subscriptions (a
  * subscribed connection can run nothing else). Services get the clients; this
- * factory owns them and quits them last.
+ * factory owns them and quits them last. With `sql` (the SQL Server store), teams
+ * and the archive live there and the archive's backlog is a Redis stream.
  */
-export async function createRedisEngine(options: RedisEngineOptions): Promise<Engine> {
-  const { log, sql } = options;
-  const cmd = createRedisClient(options.url, 'command', log, {
-    commandTimeout: options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+export async function createRedisEngine(
+  config: { redis: RedisConfig } & Pick<Config, 'node' | 'history' | 'archive'>,
+  log: Logger,
+  sql?: SqlParts,
+): Promise<Engine> {
+  const { redis, archive } = config;
+  const nodeId = config.node.id;
+  const cmd = createRedisClient(redis.url, 'command', log, {
+    commandTimeout: redis.commandTimeoutMs,
   });
   // Subscriptions queue while connecting; ioredis re-subscribes after every reconnect.
   // No command timeout: under a flood of deliveries a SUBSCRIBE reply can wait, and that is fine.
-  const sub = createRedisClient(options.url, 'subscriber', log, {
+  const sub = createRedisClient(redis.url, 'subscriber', log, {
     enableOfflineQueue: true,
     commandTimeout: undefined,
   });
-  const keys = new RedisKeys(options.keyPrefix);
+  const keys = new RedisKeys(redis.keyPrefix);
   const bus = new RedisBus(cmd, sub, keys, {
-    nodeId: options.nodeId,
-    retain: options.historySize,
-    ttlSeconds: options.historyTtlSeconds,
+    nodeId,
+    retain: config.history.size,
+    ttlSeconds: redis.historyTtlSeconds,
     idempotencyTtlSeconds: IDEMPOTENCY_TTL_MS / 1000,
     archive: sql !== undefined,
-    archiveBacklogMax: options.backlogMax ?? 100_000,
+    archiveBacklogMax: archive.backlogMax,
     log,
   });
-  const redisHistory = new RedisHistory(cmd, keys, { ttlSeconds: options.historyTtlSeconds });
+  const redisHistory = new RedisHistory(cmd, keys, { ttlSeconds: redis.historyTtlSeconds });
   const history = sql ? sql.history(redisHistory) : redisHistory;
   const presence = new RedisPresence(cmd, keys, {
-    nodeId: options.nodeId,
-    leaseMs: options.presenceLeaseMs,
+    nodeId,
+    leaseMs: redis.presenceLeaseMs,
     announce: (event) => bus.emit(event),
     log,
   });
@@ -77,13 +59,12 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
   // XREADGROUP BLOCK holds a connection, so the archiver gets one of its own.
   // Its reads block for up to ARCHIVE_FLUSH_MS, so its command timeout starts after that.
   const blocking = sql
-    ? createRedisClient(options.url, 'archive', log, {
-        commandTimeout:
-          (options.archiveFlushMs ?? 0) + (options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS),
+    ? createRedisClient(redis.url, 'archive', log, {
+        commandTimeout: archive.flushMs + redis.commandTimeoutMs,
       })
     : undefined;
-  const backlog = blocking ? new RedisBacklog(cmd, blocking, keys, options.nodeId) : undefined;
-  const deadLetters = new RedisDeadLetters(cmd, keys, options.deadLettersMax ?? DEAD_LETTERS_MAX);
+  const backlog = blocking ? new RedisBacklog(cmd, blocking, keys, nodeId) : undefined;
+  const deadLetters = new RedisDeadLetters(cmd, keys, archive.deadLettersMax);
   // A node may start while Redis is down: it reports not ready and serves once Redis is back.
   const [ready] = await Promise.all([waitReady(cmd, 5000), waitReady(sub, 5000)]);
   if (!ready) log.warn('starting without Redis; /api/ready stays 503 until it is reachable');

@@ -6,13 +6,9 @@ import type { DeadLetterCounts, DeadLetters } from '../services/dead-letters';
 import type { CheckState } from '../services/health';
 import type { History } from '../services/history';
 import { SqlArchive } from '../services/sql/archive';
-import { parseSqlUrl, SqlConnection, type SqlOptions } from '../services/sql/connection';
+import { parseSqlUrl, SqlConnection } from '../services/sql/connection';
 import { SqlStore } from '../services/sql/store';
-
-export interface SqlSettings extends SqlOptions {
-  batchSize: number;
-  flushMs: number;
-}
+import type { Config, SqlConfig } from './config';
 
 /** What the SQL Server store adds to an engine: teams, the archive, and its writer. */
 export interface SqlParts {
@@ -30,8 +26,11 @@ export interface SqlParts {
   closePool(): Promise<void>;
 }
 
-export async function createSqlParts(settings: SqlSettings, log: Logger): Promise<SqlParts> {
-  const db = new SqlConnection(parseSqlUrl(settings), log);
+export async function createSqlParts(
+  config: { sql: SqlConfig } & Pick<Config, 'archive'>,
+  log: Logger,
+): Promise<SqlParts> {
+  const db = new SqlConnection(parseSqlUrl(config.sql), log);
   const store = new SqlStore(db, log);
   const archive = new SqlArchive(db);
   let archiver: Archiver | undefined;
@@ -46,8 +45,8 @@ export async function createSqlParts(settings: SqlSettings, log: Logger): Promis
     startArchiver: (b, deadLetters) => {
       backlog = b;
       archiver = new Archiver(b, archive, {
-        batchSize: settings.batchSize,
-        flushMs: settings.flushMs,
+        batchSize: config.archive.batchSize,
+        flushMs: config.archive.flushMs,
         log,
         deadLetters,
         onDeadLetters: (added, dropped) => {

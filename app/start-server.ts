@@ -21,7 +21,7 @@ export async function startServer(
 ): Promise<RunningServer> {
   // Our own server rather than koa.listen: a slow or half-sent handshake must be cut
   // after HANDSHAKE_TIMEOUT_MS, checked every second, not after Node's 60-90 s.
-  const timeout = app.config.handshakeTimeoutMs;
+  const timeout = app.config.http.handshakeTimeoutMs;
   const server = createServer(
     {
       headersTimeout: timeout,
@@ -45,9 +45,9 @@ export async function startServer(
   const close = () => {
     closing ??= (async () => {
       app.startDraining();
-      if (app.config.drainDelayMs > 0) {
+      if (app.config.http.drainDelayMs > 0) {
         // Load balancers see /api/ready turn 503 and stop sending new clients.
-        await new Promise((resolve) => setTimeout(resolve, app.config.drainDelayMs));
+        await new Promise((resolve) => setTimeout(resolve, app.config.http.drainDelayMs));
       }
       await app.hub.closeAll(CloseCode.goingAway, 'server shutting down', SOCKET_CLOSE_TIMEOUT_MS);
       await new Promise<void>((resolve) => app.koa.ws.server?.close(() => resolve()) ?? resolve());

@@ -1,3 +1,4 @@
+import type { Config } from '../../app/config';
 import type { Engine } from '../../app/engine';
 import { createMemoryEngine } from '../../app/memory-engine';
 import pino from 'pino';
@@ -21,11 +22,8 @@ let releaseHung: () => void = () => undefined;
  * `indeterminate`, as after a Redis timeout: the error and timeout paths of a real
  * server.
  */
-function faultyEngine(config: { historySize: number }): Engine {
-  const engine = createMemoryEngine({
-    historySize: config.historySize,
-    log: pino({ level: 'silent' }),
-  });
+function faultyEngine(config: Config): Engine {
+  const engine = createMemoryEngine(config, pino({ level: 'silent' }));
   const publishOnce = engine.bus.publishOnce.bind(engine.bus);
   const hung = new Promise<void>((resolve) => (releaseHung = resolve));
   let unsure = 0;

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import pino from 'pino';
 import { WebSocketServer } from 'ws';
+import type { Config } from '../../app/config';
 import type { Engine } from '../../app/engine';
 import { createMemoryEngine } from '../../app/memory-engine';
 import { eventually } from '../helpers/eventually';
@@ -15,10 +16,7 @@ afterEach(async () => {
   for (const stop of stops.splice(0).reverse()) await stop();
 });
 
-async function server(
-  env: Record<string, string> = {},
-  engine?: (c: { historySize: number }) => Engine,
-) {
+async function server(env: Record<string, string> = {}, engine?: (c: Config) => Engine) {
   const s: TestServer = await startTestServer({ RATE_LIMIT_PER_S: '0', ...env }, engine);
   stops.push(() => s.close());
   return s;
@@ -100,11 +98,8 @@ test('a send in flight when the connection drops is sent again and published onc
   let release: () => void = () => undefined;
   const gate = new Promise<void>((resolve) => (release = resolve));
   stops.push(async () => release());
-  const gated = (config: { historySize: number }): Engine => {
-    const engine = createMemoryEngine({
-      historySize: config.historySize,
-      log: pino({ level: 'silent' }),
-    });
+  const gated = (config: Config): Engine => {
+    const engine = createMemoryEngine(config, pino({ level: 'silent' }));
     const publishOnce = engine.bus.publishOnce.bind(engine.bus);
     engine.bus.publishOnce = async (draft, key) => {
       if (draft.data === 99) await gate;

@@ -73,7 +73,7 @@ describe('probes', () => {
     const res = await api(server, 'GET', '/api/ready', { token: null });
     expect(res.status).toBe(200);
     // The same suite runs on both engines: Redis is checked only when it is the engine.
-    const redis = server.config.redisUrl === undefined ? 'disabled' : 'up';
+    const redis = server.config.redis === undefined ? 'disabled' : 'up';
     expect(res.body).toEqual({ status: 'ok', checks: { redis, db: 'disabled' } });
   });
 
@@ -179,7 +179,7 @@ describe('admin token', () => {
     expectUnauthorized(
       await api(server, 'POST', '/api/teams', {
         token: null,
-        body: { id: 'x', name: 'x', pad: 'x'.repeat(server.config.bodyLimitBytes + 1) },
+        body: { id: 'x', name: 'x', pad: 'x'.repeat(server.config.http.bodyLimitBytes + 1) },
       }),
     );
   });

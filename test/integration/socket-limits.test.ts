@@ -142,10 +142,7 @@ test('a burst larger than MAX_BUFFERED_BYTES to a client that reads is not a slo
 test('while a backend is down the sender hears unavailable, with its ref, and nothing is published', async () => {
   let down = false;
   server = await startTestServer({}, (config) => {
-    const engine = createMemoryEngine({
-      historySize: config.historySize,
-      log: pino({ level: 'silent' }),
-    });
+    const engine = createMemoryEngine(config, pino({ level: 'silent' }));
     const publish = engine.bus.publish.bind(engine.bus);
     engine.bus.publish = async (draft) => {
       if (down) throw new AppError('unavailable', 'redis is down');

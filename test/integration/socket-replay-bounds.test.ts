@@ -136,10 +136,7 @@ describe('over a wrapped history', () => {
     const calls: { request: ReplayRequest; page: Replay }[] = [];
     let gate: Promise<void> | undefined;
     server = await startTestServer(env, (config) => {
-      const engine = createMemoryEngine({
-        historySize: config.historySize,
-        log: pino({ level: 'silent' }),
-      });
+      const engine = createMemoryEngine(config, pino({ level: 'silent' }));
       const replay = engine.history.replay.bind(engine.history);
       engine.history.replay = async (teamId, request) => {
         if (gate) await gate;

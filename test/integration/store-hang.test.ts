@@ -21,10 +21,7 @@ afterEach(async () => {
 async function serverWithStore(ensureTeam: (id: string) => Promise<Team>): Promise<string[]> {
   const seen: string[] = [];
   server = await startTestServer({}, (config) => {
-    const engine = createMemoryEngine({
-      historySize: config.historySize,
-      log: pino({ level: 'silent' }),
-    });
+    const engine = createMemoryEngine(config, pino({ level: 'silent' }));
     const store: Store = {
       createTeam: (team) => engine.store.createTeam(team),
       getTeam: (id) => engine.store.getTeam(id),

@@ -23,10 +23,7 @@ const failing = { store: false, presence: false, head: false };
 
 beforeAll(async () => {
   server = await startTestServer({ MAX_CONNECTIONS_PER_IP: '50' }, (config) => {
-    const engine = createMemoryEngine({
-      historySize: config.historySize,
-      log: pino({ level: 'silent' }),
-    });
+    const engine = createMemoryEngine(config, pino({ level: 'silent' }));
     const listTeams = engine.store.listTeams.bind(engine.store);
     engine.store.listTeams = async () => {
       if (failing.store) throw failure();

@@ -24,43 +24,46 @@ describe('loadConfig defaults', () => {
 
   test('numbers and flags', () => {
     expect(config).toMatchObject({
-      port: 3000,
-      host: '0.0.0.0',
-      logLevel: 'info',
-      rateLimitPerS: 20,
-      rateLimitBurst: 40,
-      maxConnections: 0,
-      maxConnectionsPerIp: 1000,
-      maxMessageBytes: 65536,
-      maxBufferedBytes: 1048576,
-      heartbeatMs: 25000,
-      presenceWindowMs: 25,
-      historySize: 1000,
-      resumeMaxMessages: 10000,
-      bodyLimitBytes: 262144,
-      drainDelayMs: 0,
-      trustProxy: false,
-      allowedOrigins: [],
-      authSecret: undefined,
+      http: {
+        port: 3000,
+        host: '0.0.0.0',
+        bodyLimitBytes: 262144,
+        drainDelayMs: 0,
+        trustProxy: false,
+      },
+      node: { logLevel: 'info' },
+      socket: {
+        rateLimitPerS: 20,
+        rateLimitBurst: 40,
+        maxConnections: 0,
+        maxConnectionsPerIp: 1000,
+        maxMessageBytes: 65536,
+        maxBufferedBytes: 1048576,
+        heartbeatMs: 25000,
+        presenceWindowMs: 25,
+        resumeMaxMessages: 10000,
+      },
+      history: { size: 1000 },
+      auth: { allowedOrigins: [], authSecret: undefined },
     });
   });
 
   test('a node id is made and is valid', () => {
-    expect(config.nodeId).toMatch(/^[A-Za-z0-9_.:-]{1,64}$/);
+    expect(config.node.id).toMatch(/^[A-Za-z0-9_.:-]{1,64}$/);
   });
 
   test('an admin token is generated when unset', () => {
-    expect(config.adminTokenGenerated).toBe(true);
-    expect(config.adminToken.length).toBeGreaterThanOrEqual(16);
-    expect(config.adminToken).toMatch(/^\S+$/);
+    expect(config.auth.adminTokenGenerated).toBe(true);
+    expect(config.auth.adminToken.length).toBeGreaterThanOrEqual(16);
+    expect(config.auth.adminToken).toMatch(/^\S+$/);
   });
 
   test('generated admin tokens differ between loads', () => {
-    expect(loadConfig({}).adminToken).not.toBe(loadConfig({}).adminToken);
+    expect(loadConfig({}).auth.adminToken).not.toBe(loadConfig({}).auth.adminToken);
   });
 
   test('unrelated variables are ignored', () => {
-    expect(loadConfig({ HOME: '/root', PATH: '/bin', npm_config_x: 'y' }).port).toBe(3000);
+    expect(loadConfig({ HOME: '/root', PATH: '/bin', npm_config_x: 'y' }).http.port).toBe(3000);
   });
 });
 
@@ -70,6 +73,7 @@ describe('loadConfig values', () => {
       PORT: '8080',
       HOST: '127.0.0.1',
       NODE_ID: 'node-1',
+      STATS_INTERVAL_MS: '750',
       LOG_LEVEL: 'debug',
       ADMIN_TOKEN: 'a'.repeat(16),
       AUTH_SECRET: 's'.repeat(32),
@@ -102,57 +106,61 @@ describe('loadConfig values', () => {
       DEAD_LETTERS_MAX: '500',
     });
     expect(config).toEqual({
-      port: 8080,
-      host: '127.0.0.1',
-      nodeId: 'node-1',
-      logLevel: 'debug',
-      adminToken: 'a'.repeat(16),
-      adminTokenGenerated: false,
-      authSecret: 's'.repeat(32),
-      allowedOrigins: ['https://a.com'],
-      trustProxy: true,
-      maxConnections: 10,
-      maxConnectionsPerIp: 0,
-      rateLimitPerS: 0,
-      rateLimitBurst: 1,
-      maxMessageBytes: 1024,
-      maxBufferedBytes: 2048,
-      heartbeatMs: 1000,
-      presenceWindowMs: 0,
-      historySize: 5,
-      resumeMaxMessages: 250,
-      bodyLimitBytes: 4096,
-      drainDelayMs: 100,
-      handshakeTimeoutMs: 10000,
-      redisUrl: 'rediss://cache.internal:6380',
-      redisKeyPrefix: 'app1:',
-      redisCommandTimeoutMs: 250,
-      historyTtlSeconds: 3600,
-      presenceLeaseMs: 5000,
-      mssql: {
+      http: {
+        port: 8080,
+        host: '127.0.0.1',
+        trustProxy: true,
+        bodyLimitBytes: 4096,
+        drainDelayMs: 100,
+        handshakeTimeoutMs: 10000,
+      },
+      node: { id: 'node-1', logLevel: 'debug', statsIntervalMs: 750 },
+      auth: {
+        adminToken: 'a'.repeat(16),
+        adminTokenGenerated: false,
+        authSecret: 's'.repeat(32),
+        allowedOrigins: ['https://a.com'],
+      },
+      socket: {
+        maxConnections: 10,
+        maxConnectionsPerIp: 0,
+        rateLimitPerS: 0,
+        rateLimitBurst: 1,
+        maxMessageBytes: 1024,
+        maxBufferedBytes: 2048,
+        heartbeatMs: 1000,
+        presenceWindowMs: 0,
+        resumeMaxMessages: 250,
+      },
+      history: { size: 5 },
+      redis: {
+        url: 'rediss://cache.internal:6380',
+        keyPrefix: 'app1:',
+        commandTimeoutMs: 250,
+        historyTtlSeconds: 3600,
+        presenceLeaseMs: 5000,
+      },
+      sql: {
         url: 'Server=db,1433;Database=sb;User Id=sa;Password=pw',
         encrypt: false,
         trustServerCertificate: true,
         poolMax: 4,
       },
-      archiveBatchSize: 50,
-      archiveFlushMs: 100,
-      archiveBacklogMax: 1000,
-      deadLettersMax: 500,
+      archive: { batchSize: 50, flushMs: 100, backlogMax: 1000, deadLettersMax: 500 },
     });
   });
 
   test('DEAD_LETTERS_MAX defaults to 1,000 and must be at least 1', () => {
-    expect(loadConfig({}).deadLettersMax).toBe(1000);
+    expect(loadConfig({}).archive.deadLettersMax).toBe(1000);
     expectOneLineNaming(configError({ DEAD_LETTERS_MAX: '0' }), 'DEAD_LETTERS_MAX');
   });
 
   test('PORT 0 (any free port) is allowed', () => {
-    expect(loadConfig({ PORT: '0' }).port).toBe(0);
+    expect(loadConfig({ PORT: '0' }).http.port).toBe(0);
   });
 
   test('surrounding whitespace in numbers is tolerated', () => {
-    expect(loadConfig({ PORT: ' 4000 ' }).port).toBe(4000);
+    expect(loadConfig({ PORT: ' 4000 ' }).http.port).toBe(4000);
   });
 
   test('an empty string means unset', () => {
@@ -175,24 +183,24 @@ describe('loadConfig values', () => {
       MSSQL_URL: '',
     });
     expect(config).toMatchObject({
-      port: 3000,
-      host: '0.0.0.0',
-      logLevel: 'info',
-      adminTokenGenerated: true,
-      authSecret: undefined,
-      allowedOrigins: [],
-      trustProxy: false,
-      rateLimitPerS: 20,
-      rateLimitBurst: 40,
-      maxConnectionsPerIp: 1000,
-      maxMessageBytes: 65536,
-      maxBufferedBytes: 1048576,
-      heartbeatMs: 25000,
+      http: { port: 3000, host: '0.0.0.0', trustProxy: false },
+      node: { logLevel: 'info' },
+      auth: { adminTokenGenerated: true, authSecret: undefined, allowedOrigins: [] },
+      socket: {
+        rateLimitPerS: 20,
+        rateLimitBurst: 40,
+        maxConnectionsPerIp: 1000,
+        maxMessageBytes: 65536,
+        maxBufferedBytes: 1048576,
+        heartbeatMs: 25000,
+      },
+      redis: undefined,
+      sql: undefined,
     });
   });
 
   test('undefined values mean unset', () => {
-    expect(loadConfig({ PORT: undefined }).port).toBe(3000);
+    expect(loadConfig({ PORT: undefined }).http.port).toBe(3000);
   });
 });
 
@@ -208,7 +216,7 @@ describe('loadConfig TRUST_PROXY', () => {
     ['0', false],
     ['no', false],
   ])('%j is %s', (value, expected) => {
-    expect(loadConfig({ TRUST_PROXY: value }).trustProxy).toBe(expected);
+    expect(loadConfig({ TRUST_PROXY: value }).http.trustProxy).toBe(expected);
   });
 
   test.each(['maybe', 'on', '2', 'truee'])('%j is refused', (value) => {
@@ -220,12 +228,12 @@ describe('loadConfig ALLOWED_ORIGINS', () => {
   test('a comma-separated list with spaces', () => {
     expect(
       loadConfig({ ALLOWED_ORIGINS: 'https://a.com, http://localhost:5173 ,https://b.example.org' })
-        .allowedOrigins,
+        .auth.allowedOrigins,
     ).toEqual(['https://a.com', 'http://localhost:5173', 'https://b.example.org']);
   });
 
   test('empty items are skipped', () => {
-    expect(loadConfig({ ALLOWED_ORIGINS: 'https://a.com,,' }).allowedOrigins).toEqual([
+    expect(loadConfig({ ALLOWED_ORIGINS: 'https://a.com,,' }).auth.allowedOrigins).toEqual([
       'https://a.com',
     ]);
   });
@@ -335,20 +343,22 @@ describe('loadConfig secrets', () => {
 
   test('a valid ADMIN_TOKEN is used as given', () => {
     const config = loadConfig({ ADMIN_TOKEN: 'exactly-16-chars' });
-    expect(config.adminToken).toBe('exactly-16-chars');
-    expect(config.adminTokenGenerated).toBe(false);
+    expect(config.auth.adminToken).toBe('exactly-16-chars');
+    expect(config.auth.adminTokenGenerated).toBe(false);
   });
 });
 
 describe('loadConfig engines', () => {
   test('REDIS_URL turns the Redis engine on, with its defaults', () => {
     const config = loadConfig({ REDIS_URL: 'redis://:pa55word@redis:6379/0' });
-    expect(config.redisUrl).toBe('redis://:pa55word@redis:6379/0');
-    expect(config.redisKeyPrefix).toBe('sb:');
-    expect(config.redisCommandTimeoutMs).toBe(5000);
-    expect(config.historyTtlSeconds).toBe(604800);
-    expect(config.presenceLeaseMs).toBe(15000);
-    expect(loadConfig({}).redisUrl).toBeUndefined();
+    expect(config.redis).toEqual({
+      url: 'redis://:pa55word@redis:6379/0',
+      keyPrefix: 'sb:',
+      commandTimeoutMs: 5000,
+      historyTtlSeconds: 604800,
+      presenceLeaseMs: 15000,
+    });
+    expect(loadConfig({}).redis).toBeUndefined();
   });
 
   test.each(['http://redis:6379', 'redis//:pa55word@redis', 'pa55word'])(
@@ -376,14 +386,14 @@ describe('loadConfig engines', () => {
     ]) {
       const config = loadConfig({ MSSQL_URL: url });
       // TLS comes from the string unless MSSQL_ENCRYPT / MSSQL_TRUST_SERVER_CERTIFICATE say otherwise.
-      expect(config.mssql).toEqual({ url, poolMax: 10 });
+      expect(config.sql).toEqual({ url, poolMax: 10 });
     }
-    expect(loadConfig({}).mssql).toBeUndefined();
+    expect(loadConfig({}).sql).toBeUndefined();
     const defaults = loadConfig({});
     expect([
-      defaults.archiveBatchSize,
-      defaults.archiveFlushMs,
-      defaults.archiveBacklogMax,
+      defaults.archive.batchSize,
+      defaults.archive.flushMs,
+      defaults.archive.backlogMax,
     ]).toEqual([200, 500, 100000]);
   });
 
