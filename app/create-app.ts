@@ -12,6 +12,7 @@ import { createVerifyClient, type Handshake } from '../middleware/handshake';
 import { requestContext } from '../middleware/request-context';
 import { socketGuard } from '../middleware/socket-guard';
 import type { ApiDeps } from '../routes/api-deps';
+import { banRoutes } from '../routes/bans';
 import { connectionRoutes } from '../routes/connections';
 import { deadLetterRoutes } from '../routes/dead-letters';
 import { healthRoutes } from '../routes/health';
@@ -72,6 +73,7 @@ export function createApp(deps: AppDeps): SwitchboardApp {
     maxBufferedBytes: config.maxBufferedBytes,
     heartbeatMs: config.heartbeatMs,
     presenceWindowMs: config.presenceWindowMs,
+    isBanned: (userId, teamId) => engine.bans.isBanned(userId, teamId),
     metrics,
     log: logger,
   });
@@ -93,6 +95,7 @@ export function createApp(deps: AppDeps): SwitchboardApp {
         maxConnections: config.maxConnections,
         maxConnectionsPerIp: config.maxConnectionsPerIp,
         isDraining,
+        isBanned: (userId, teamId) => engine.bans.isBanned(userId, teamId),
         hub,
         metrics,
         log: logger,
@@ -114,6 +117,7 @@ export function createApp(deps: AppDeps): SwitchboardApp {
   connectionRoutes(router, apiDeps);
   messageRoutes(router, apiDeps);
   deadLetterRoutes(router, apiDeps);
+  banRoutes(router, apiDeps);
   staticRoutes(router);
 
   // The same request-context and error middleware run on both chains.

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { disabledChecks } from '../services/health';
+import { MemoryBans } from '../services/memory/bans';
 import { MemoryBus } from '../services/memory/bus';
 import { MemoryHistory } from '../services/memory/history';
 import { MemoryPresence } from '../services/memory/presence';
@@ -33,6 +34,7 @@ export function createMemoryEngine(options: MemoryEngineOptions): Engine {
   );
   const presence = new MemoryPresence();
   const store = sql?.store ?? new MemoryStore();
+  const bans = new MemoryBans();
   const deadLetters = new MemoryDeadLetters(options.deadLettersMax ?? DEAD_LETTERS_MAX);
   if (sql && backlog) sql.startArchiver(backlog, deadLetters);
   return {
@@ -40,6 +42,7 @@ export function createMemoryEngine(options: MemoryEngineOptions): Engine {
     history: sql ? sql.history(memoryHistory) : memoryHistory,
     presence,
     store,
+    bans,
     health: sql ? { ...disabledChecks, db: () => sql.check() } : disabledChecks,
     backlogLength: () => sql?.backlogLength() ?? Promise.resolve(0),
     deadLetters,
@@ -48,6 +51,7 @@ export function createMemoryEngine(options: MemoryEngineOptions): Engine {
       // The archiver drains what it can first; the pool closes last.
       await sql?.stop();
       await presence.close();
+      await bans.close();
       await bus.close();
       await store.close();
       await sql?.closePool();
