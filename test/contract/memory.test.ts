@@ -1,8 +1,10 @@
+import { MemoryBans } from '../../services/memory/bans';
 import { MemoryBus } from '../../services/memory/bus';
 import { MemoryDeadLetters } from '../../services/memory/dead-letters';
 import { MemoryHistory } from '../../services/memory/history';
 import { MemoryPresence } from '../../services/memory/presence';
 import { MemoryStore } from '../../services/memory/store';
+import { bansContract } from './bans-contract';
 import { deadLettersContract } from './dead-letters-contract';
 import { engineContract } from './engine-contract';
 import { presenceContract } from './presence-contract';
@@ -21,3 +23,5 @@ presenceContract('memory', async () => new MemoryPresence());
 storeContract('memory', async () => new MemoryStore());
 
 deadLettersContract('memory', async (max) => new MemoryDeadLetters(max));
+
+bansContract('memory', async (max) => new MemoryBans(max));
