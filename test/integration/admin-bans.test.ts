@@ -132,7 +132,7 @@ describe('admin API: bans', () => {
     await victim.waitClose();
     await refused(server, 'mallory', 'A');
     await eventually(async () => {
-      const text = (await api(server, 'GET', '/metrics')).body as string;
+      const text = (await api<string>(server, 'GET', '/metrics')).body;
       expect(text).toMatch(/switchboard_bans_total 1\b/);
       expect(text).toMatch(/switchboard_connections_closed_total\{code="4003"\} 1\b/);
       expect(text).toMatch(/switchboard_handshakes_rejected_total\{status="403"\} 1\b/);
