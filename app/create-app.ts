@@ -12,6 +12,7 @@ import { createVerifyClient, type Handshake } from '../middleware/handshake';
 import { requestContext } from '../middleware/request-context';
 import { socketGuard } from '../middleware/socket-guard';
 import type { ApiDeps } from '../routes/api-deps';
+import { banRoutes } from '../routes/bans';
 import { connectionRoutes } from '../routes/connections';
 import { deadLetterRoutes } from '../routes/dead-letters';
 import { healthRoutes } from '../routes/health';
@@ -81,6 +82,7 @@ export function createApp(deps: AppDeps): SwitchboardApp {
     maxBufferedBytes: config.socket.maxBufferedBytes,
     heartbeatMs: config.socket.heartbeatMs,
     presenceWindowMs: config.socket.presenceWindowMs,
+    isBanned: (userId, teamId) => engine.bans.isBanned(userId, teamId),
     metrics,
     log: logger,
   });
@@ -102,6 +104,7 @@ export function createApp(deps: AppDeps): SwitchboardApp {
         maxConnections: config.socket.maxConnections,
         maxConnectionsPerIp: config.socket.maxConnectionsPerIp,
         isDraining,
+        isBanned: (userId, teamId) => engine.bans.isBanned(userId, teamId),
         hub,
         metrics,
         log: logger,
@@ -139,6 +142,7 @@ export function createApp(deps: AppDeps): SwitchboardApp {
   messageRoutes(router, apiDeps);
   deadLetterRoutes(router, apiDeps);
   statsRoutes(router, apiDeps);
+  banRoutes(router, apiDeps);
   staticRoutes(router);
 
   // The same request-context and error middleware run on both chains.

@@ -1,3 +1,4 @@
+import type { Bans } from '../services/bans';
 import type { Bus } from '../services/bus';
 import type { DeadLetterCounts, DeadLetters } from '../services/dead-letters';
 import type { HealthChecks } from '../services/health';
@@ -15,6 +16,7 @@ export interface Engine {
   history: History;
   presence: Presence;
   store: Store;
+  bans: Bans;
   health: HealthChecks;
   /** Messages accepted but not yet in the SQL archive; 0 without SQL Server. */
   backlogLength(): Promise<number>;

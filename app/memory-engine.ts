@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { disabledChecks } from '../services/health';
+import { MemoryBans } from '../services/memory/bans';
 import { MemoryBus } from '../services/memory/bus';
 import { MemoryHistory } from '../services/memory/history';
 import { MemoryNodeStats } from '../services/memory/node-stats';
@@ -29,6 +30,7 @@ export function createMemoryEngine(
   );
   const presence = new MemoryPresence();
   const store = sql?.store ?? new MemoryStore();
+  const bans = new MemoryBans();
   const deadLetters = new MemoryDeadLetters(config.archive.deadLettersMax);
   if (sql && backlog) sql.startArchiver(backlog, deadLetters);
   return {
@@ -36,6 +38,7 @@ export function createMemoryEngine(
     history: sql ? sql.history(memoryHistory) : memoryHistory,
     presence,
     store,
+    bans,
     health: sql ? { ...disabledChecks, db: () => sql.check() } : disabledChecks,
     backlogLength: () => sql?.backlogLength() ?? Promise.resolve(0),
     deadLetters,
@@ -45,6 +48,7 @@ export function createMemoryEngine(
       // The archiver drains what it can first; the pool closes last.
       await sql?.stop();
       await presence.close();
+      await bans.close();
       await bus.close();
       await store.close();
       await sql?.closePool();

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { RedisBans } from '../services/redis/bans';
 import { RedisBus } from '../services/redis/bus';
 import { createRedisClient, waitReady } from '../services/redis/connection';
 import { warnIfEvicting } from '../services/redis/eviction-check';
@@ -14,6 +15,9 @@ import type { Config, RedisConfig } from './config';
 import type { SqlParts } from './sql-setup';
 import type { Engine } from './engine';
 import { IDEMPOTENCY_TTL_MS } from './engine';
+
+/** Bans are rare and small: a read of all of them every 10 s costs nothing. */
+const BANS_REFRESH_MS = 10_000;
 
 /**
  * The Redis engine: one connection for commands, one for subscriptions (a
@@ -56,6 +60,14 @@ export async function createRedisEngine(
     log,
   });
   const store = sql?.store ?? new RedisStore(cmd, keys);
+  const bans = new RedisBans(cmd, keys, {
+    refreshMs: BANS_REFRESH_MS,
+    onRefreshError: (err) => log.warn({ err }, 'reading bans failed; retried'),
+  });
+  // Registered before the hub (createApp), so a node knows of a ban before it closes sockets.
+  bus.listen({ message: () => undefined, gap: () => undefined, event: (e) => bans.observe(e) });
+  // Pub/sub drops what is published while the subscriber is away: read them all again.
+  sub.on('ready', () => void bans.refresh());
   // XREADGROUP BLOCK holds a connection, so the archiver gets one of its own.
   // Its reads block for up to ARCHIVE_FLUSH_MS, so its command timeout starts after that.
   const blocking = sql
@@ -71,6 +83,7 @@ export async function createRedisEngine(
   if (ready) await warnIfEvicting(cmd, log);
   else cmd.once('ready', () => void warnIfEvicting(cmd, log));
   await presence.start();
+  await bans.start();
   if (sql && backlog) {
     await backlog
       .start()
@@ -82,6 +95,7 @@ export async function createRedisEngine(
     history,
     presence,
     store,
+    bans,
     health: {
       redis: redisCheck(cmd, sub, bus, presence),
       db: sql ? () => sql.check() : async () => 'disabled',
@@ -93,6 +107,7 @@ export async function createRedisEngine(
     close: async () => {
       await sql?.stop();
       await presence.close();
+      await bans.close();
       await bus.close();
       await store.close();
       const clients = [cmd, sub, ...(blocking ? [blocking] : [])];

@@ -99,6 +99,13 @@ export interface CloseInfo {
   willReconnect: boolean;
 }
 
+/** An admin banned this user (close code 4003): the client stopped and will not reconnect. */
+export interface BanInfo {
+  code: 4003;
+  /** The server's close reason. */
+  reason: string;
+}
+
 export interface ClientEvents<T = unknown> {
   /** A connection is open, the first one or one after a reconnect. */
   open: Welcome;
@@ -116,6 +123,13 @@ export interface ClientEvents<T = unknown> {
   epoch: EpochChange;
   /** An open connection closed. */
   close: CloseInfo;
+  /**
+   * An admin banned this user (close code 4003). The client does not reconnect: it
+   * ends (state `closed`, pending calls reject with code `banned`). Calling
+   * `connect()` again is the app's choice; until the ban expires or is lifted, the
+   * server refuses the handshake.
+   */
+  banned: BanInfo;
   /** The next connection attempt is scheduled. */
   reconnecting: { attempt: number; delayMs: number };
   /** A failed connection attempt, or a server error not tied to one of your calls. */
@@ -124,7 +138,13 @@ export interface ClientEvents<T = unknown> {
 }
 
 export type ClientErrorCode =
-  ServerErrorCode | 'timeout' | 'closed' | 'too_large' | 'connection_failed' | 'protocol';
+  | ServerErrorCode
+  | 'timeout'
+  | 'closed'
+  | 'too_large'
+  | 'connection_failed'
+  | 'protocol'
+  | 'banned';
 
 const RETRYABLE = new Set<string>([
   'unavailable',
@@ -161,6 +181,7 @@ export const CloseCodes = {
   goingAway: 1001,
   tooLarge: 1009,
   kicked: 4000,
+  banned: 4003,
   slowConsumer: 4008,
 } as const;
 
@@ -686,8 +707,15 @@ export class SwitchboardClient<T = unknown> {
         ),
       );
     }
+    // 4003: an admin's ban. Reconnecting would only be refused, or, once the ban
+    // expires, undo it without the app knowing: the app decides.
+    const banned = code === CloseCodes.banned;
     const willReconnect =
-      !this.userClosed && this.backoff !== undefined && this.attempts < this.backoff.maxAttempts;
+      !banned &&
+      !this.userClosed &&
+      this.backoff !== undefined &&
+      this.attempts < this.backoff.maxAttempts;
+    if (banned) this.emit('banned', { code: CloseCodes.banned, reason });
     if (wasOpen) {
       this.emit('close', { code, reason, willReconnect });
     } else {
@@ -700,6 +728,7 @@ export class SwitchboardClient<T = unknown> {
       );
     }
     if (willReconnect) this.scheduleReconnect();
+    else if (banned) this.finish(new SwitchboardError('banned', 'banned by an admin'));
     else this.finish(new SwitchboardError('closed', `connection closed (${code})`));
   }
 

@@ -22,6 +22,8 @@ export interface HandshakeOptions {
   maxConnections: number;
   maxConnectionsPerIp: number;
   isDraining: () => boolean;
+  /** Local and synchronous (Bans.isBanned): no I/O per handshake. */
+  isBanned: (userId: string, teamId: string) => boolean;
   hub: Hub;
   metrics: Metrics;
   log: Logger;
@@ -54,6 +56,10 @@ export function createVerifyClient(
     if (secret) {
       if (token === undefined) throw new AppError('unauthorized', 'token required');
       expiresAt = (await verifySocketToken(token, secret, params)).expiresAt;
+    }
+    // After the token: a ban is about a proven identity, and nobody learns of one by guessing.
+    if (options.isBanned(params.id, params.teamId)) {
+      throw new AppError('banned', 'banned by an admin');
     }
     const ip = clientIp(req, options.trustProxy);
     if (

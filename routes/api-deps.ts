@@ -1,5 +1,6 @@
 import type Router from '@koa/router';
 import type { AppState } from '../middleware/app-state';
+import type { Bans } from '../services/bans';
 import type { Bus } from '../services/bus';
 import type { DeadLetters } from '../services/dead-letters';
 import type { HealthChecks } from '../services/health';
@@ -18,6 +19,7 @@ export interface ApiDeps {
   history: History;
   presence: Presence;
   store: Store;
+  bans: Bans;
   messaging: Messaging;
   health: HealthChecks;
   deadLetters: DeadLetters;

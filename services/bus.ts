@@ -1,10 +1,15 @@
+import type { Ban } from './bans';
 import { encodeMessageFrame } from './frames';
 import type { Ack, Message, MessageDraft, UserRef } from './types';
 
 /** Signals that travel between nodes besides messages. */
 export type ClusterEvent =
   | { kind: 'presence'; teamId: string; event: 'join' | 'leave'; user: UserRef }
-  | { kind: 'kick'; connId: string; node: string };
+  | { kind: 'kick'; connId: string; node: string }
+  /** To every node: close the user's sockets (in the team, or all) with 4003. */
+  | { kind: 'ban'; ban: Ban }
+  /** To every node: the ban was lifted. */
+  | { kind: 'unban'; userId: string; teamId: string | null };
 
 /**
  * A message as a node delivers it: what routing needs, and the client frame,

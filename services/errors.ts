@@ -7,6 +7,8 @@ export const errorCatalogue = {
   bad_request: { status: 400, message: 'bad request' },
   unauthorized: { status: 401, message: 'missing or invalid credentials' },
   forbidden: { status: 403, message: 'forbidden' },
+  // A handshake refused because an admin banned the user (POST /api/bans).
+  banned: { status: 403, message: 'banned by an admin' },
   not_found: { status: 404, message: 'not found' },
   method_not_allowed: { status: 405, message: 'method not allowed' },
   conflict: { status: 409, message: 'already exists' },
@@ -39,9 +41,15 @@ export class AppError extends Error {
   }
 }
 
-const codeByStatus = new Map<number, ErrorCode>(
-  (Object.keys(errorCatalogue) as ErrorCode[]).map((code) => [errorCatalogue[code].status, code]),
-);
+/**
+ * A library's status maps to the first, general code with it: `forbidden`, never
+ * `banned`, which only our own checks raise.
+ */
+const codeByStatus = new Map<number, ErrorCode>();
+for (const code of Object.keys(errorCatalogue) as ErrorCode[]) {
+  const { status } = errorCatalogue[code];
+  if (!codeByStatus.has(status)) codeByStatus.set(status, code);
+}
 
 /**
  * Maps anything thrown to the catalogue. Errors from libraries that carry an

@@ -41,6 +41,11 @@ export function createMetrics(
       labelNames: ['code'] as const,
       registers,
     }),
+    bans: new Counter({
+      name: 'switchboard_bans_total',
+      help: 'Bans added through this node (POST /api/bans); their closes count under code 4003',
+      registers,
+    }),
     messagesPublished: new Counter({
       name: 'switchboard_messages_published_total',
       help: 'Messages accepted and stored, by source',

@@ -1,5 +1,6 @@
 /**
- * Admin page: teams, a team's connections (kick), publishing and recent history.
+ * Admin page: teams, a team's connections (kick, ban), bans (lift), publishing and
+ * recent history. Kicks and bans ask for confirmation in a dialog first.
  * It uses only the public REST API with the admin token, which stays in this tab's
  * sessionStorage. Live updates poll the API every two seconds while the tab is visible.
  */
@@ -28,7 +29,7 @@ let polling = false;
 /** Set when a refresh is asked for during a poll: the next poll follows at once. */
 let pollAgain = false;
 /** What each part last rendered from, so an unchanged poll leaves the DOM (and focus) alone. */
-const rendered = { teams: '', connections: '', history: '' };
+const rendered = { teams: '', connections: '', history: '', bans: '' };
 
 class ApiError extends Error {
   constructor(status, code, message) {
@@ -167,12 +168,14 @@ function setLive(text, tone) {
 }
 
 async function refresh() {
-  const [{ teams }, stats] = await Promise.all([
+  const [{ teams }, stats, { bans }] = await Promise.all([
     api('GET', '/api/teams'),
     api('GET', '/api/stats'),
+    api('GET', '/api/bans'),
     refreshHealth(),
   ]);
   renderStats(stats);
+  renderBans(bans);
   if (selected === undefined && teams.length > 0) {
     selected = (teams.find((t) => t.connections > 0) ?? teams[0]).id;
   }
@@ -284,17 +287,65 @@ function renderConnections({ connections, next }) {
           formatAge(Date.now() - Date.parse(c.connectedAt)),
         ),
         cell('Connection', h('span', { class: 'mono', title: c.connId }, c.connId.slice(0, 8))),
+        h(
+          'td',
+          { 'data-label': '' },
+          h(
+            'span',
+            { class: 'row-actions' },
+            h(
+              'button',
+              {
+                class: 'danger',
+                type: 'button',
+                'aria-label': `Kick ${c.name} (${c.connId})`,
+                onclick: (event) => kick(event.currentTarget, c),
+              },
+              'Kick',
+            ),
+            h(
+              'button',
+              {
+                class: 'danger',
+                type: 'button',
+                'aria-label': `Ban ${c.name} (${c.userId})`,
+                onclick: () => ban(c),
+              },
+              'Ban',
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+function renderBans(bans) {
+  const key = JSON.stringify(bans);
+  if (key === rendered.bans) return;
+  rendered.bans = key;
+  $('#ban-count').textContent = String(bans.length);
+  $('#no-bans').hidden = bans.length > 0;
+  $('#bans tbody').replaceChildren(
+    ...bans.map((b) =>
+      h(
+        'tr',
+        { dataset: { user: b.userId, team: b.teamId ?? '' } },
+        cell('User', h('span', { class: 'mono' }, b.userId)),
+        cell('Team', b.teamId === null ? 'every team' : h('span', { class: 'mono' }, b.teamId)),
+        cell('Until', b.expiresAt === null ? 'lifted' : formatTime(Date.parse(b.expiresAt))),
+        cell('Reason', b.reason ?? '—'),
         cell(
           '',
           h(
             'button',
             {
-              class: 'danger',
+              class: 'secondary',
               type: 'button',
-              'aria-label': `Kick ${c.name} (${c.connId})`,
-              onclick: (event) => kick(event.currentTarget, c.connId),
+              'aria-label': `Lift the ban of ${b.userId}${b.teamId === null ? '' : ` in ${b.teamId}`}`,
+              onclick: (event) => lift(event.currentTarget, b),
             },
-            'Kick',
+            'Lift',
           ),
         ),
       ),
@@ -351,7 +402,48 @@ window.addEventListener('hashchange', () => {
   startPolling();
 });
 
-async function kick(button, connId) {
+const confirmDialog = $('#confirm');
+const confirmForm = confirmDialog.querySelector('form');
+
+/**
+ * Asks before a kick or a ban. Resolves with the form's values on confirm, or null
+ * on cancel (the Cancel button or Escape).
+ */
+function confirmAction({ title, text, verb, banOptions }) {
+  confirmForm.reset();
+  $('#confirm-title').textContent = title;
+  $('#confirm-text').textContent = text;
+  $('#confirm-ok').textContent = verb;
+  $('#ban-options').hidden = !banOptions;
+  confirmDialog.returnValue = '';
+  confirmDialog.showModal();
+  $('#confirm-ok').focus();
+  return new Promise((resolve) => {
+    confirmDialog.addEventListener(
+      'close',
+      () => {
+        if (confirmDialog.returnValue !== 'confirm') return resolve(null);
+        const { seconds, everywhere, reason } = confirmForm.elements;
+        resolve({
+          seconds: Number(seconds.value),
+          everywhere: everywhere.checked,
+          reason: reason.value.trim(),
+        });
+      },
+      { once: true },
+    );
+  });
+}
+
+async function kick(button, c) {
+  const ok = await confirmAction({
+    title: `Kick ${c.name}?`,
+    text: `Connection ${c.connId.slice(0, 8)} of ${c.userId} closes (4000). Their client may reconnect; to keep them out, ban them.`,
+    verb: 'Kick',
+    banOptions: false,
+  });
+  if (!ok) return;
+  const connId = c.connId;
   button.disabled = true;
   button.textContent = 'Kicking…';
   try {
@@ -361,6 +453,44 @@ async function kick(button, connId) {
   } catch (err) {
     button.textContent = err instanceof ApiError && err.status === 404 ? 'Gone' : 'Failed';
     button.title = err.message;
+  }
+  startPolling();
+}
+
+async function ban(c) {
+  const teamId = c.teamId;
+  const ok = await confirmAction({
+    title: `Ban ${c.name} (${c.userId})?`,
+    text: `Every connection of ${c.userId} in team ${teamId} (or in every team, if ticked) closes with 4003, on every node, and new ones are refused until the ban ends.`,
+    verb: 'Ban',
+    banOptions: true,
+  });
+  if (!ok) return;
+  const body = { userId: c.userId, seconds: ok.seconds };
+  if (!ok.everywhere) body.teamId = teamId;
+  if (ok.reason) body.reason = ok.reason;
+  const result = $('#ban-result');
+  try {
+    await api('POST', '/api/bans', body);
+    result.textContent = `${c.userId} banned ${ok.everywhere ? 'in every team' : `in ${teamId}`}.`;
+  } catch (err) {
+    result.textContent = `Not banned: ${err.message}`;
+  }
+  startPolling();
+}
+
+async function lift(button, b) {
+  button.disabled = true;
+  const query = b.teamId === null ? '' : `?teamId=${encodeURIComponent(b.teamId)}`;
+  const result = $('#ban-result');
+  try {
+    await api('DELETE', `/api/bans/${encodeURIComponent(b.userId)}${query}`);
+    result.textContent = `The ban of ${b.userId} was lifted.`;
+  } catch (err) {
+    result.textContent =
+      err instanceof ApiError && err.status === 404
+        ? `The ban of ${b.userId} had ended already.`
+        : `Not lifted: ${err.message}`;
   }
   startPolling();
 }

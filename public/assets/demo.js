@@ -15,6 +15,7 @@ const CLOSE_REASONS = {
   1009: 'a message was too large',
   1011: 'server error',
   4000: 'kicked by an admin',
+  4003: 'banned by an admin',
   4008: 'too slow to keep up',
 };
 
@@ -145,10 +146,12 @@ function join(form) {
   const token = form.token.value.trim();
   client = new SwitchboardClient({ ...options, ...(token ? { token } : {}) });
   let firstOpen = true;
+  let banned = false;
 
   client.on('state', (state) => {
     if (state === 'connecting') setStatus('connecting…', 'warn');
-    if (state === 'closed') setStatus('not connected', 'bad');
+    if (state === 'closed')
+      setStatus(banned ? 'banned by an admin; not reconnecting' : 'not connected', 'bad');
   });
   client.on('open', (welcome) => {
     setStatus(`connected as ${welcome.user.name}`, 'ok');
@@ -186,7 +189,12 @@ function join(form) {
     system(
       `Connection closed: ${why} (${close.code}).${close.willReconnect ? ' Reconnecting…' : ''}`,
     );
-    setStatus(close.code === 4000 ? 'kicked; reconnecting…' : 'reconnecting…', 'warn');
+    if (close.willReconnect)
+      setStatus(close.code === 4000 ? 'kicked; reconnecting…' : 'reconnecting…', 'warn');
+  });
+  // The library does not reconnect after a ban: say so instead of "reconnecting".
+  client.on('banned', () => {
+    banned = true;
   });
   client.on('reconnecting', ({ attempt, delayMs }) => {
     setStatus(`reconnecting (attempt ${attempt}, ${Math.round(delayMs / 100) / 10} s)…`, 'warn');

@@ -59,7 +59,7 @@ interface QueuedPublish {
 }
 
 // Channel payloads start with a one-letter tag: `M<epoch>|<seq>|<origin>|<to>|<fromId>|<json>`
-// (see the publish script), `e<json>`, `k<connId>`, `c<nonce>`. `m<epoch>|<message json>` is
+// (see the publish script), `e<json>` (team and cluster channels), `k<connId>`, `c<nonce>`. `m<epoch>|<message json>` is
 // how nodes before the routing header published; it is still read, so a rolling upgrade
 // loses nothing on upgraded nodes (nodes not yet upgraded ignore the new tag).
 const MESSAGE = 'M';
@@ -83,6 +83,7 @@ export class RedisBus implements Bus {
   private queued: QueuedPublish[] = [];
   private closed = false;
   private readonly nodeChannel: string;
+  private readonly clusterChannel: string;
 
   constructor(
     private readonly cmd: Redis,
@@ -92,6 +93,7 @@ export class RedisBus implements Bus {
   ) {
     defineScripts(cmd);
     this.nodeChannel = keys.nodeChannel(options.nodeId);
+    this.clusterChannel = keys.clusterChannel();
     sub.on('message', (channel: string, payload: string) => this.onPayload(channel, payload));
     // ioredis resubscribes after a reconnect only to channels whose SUBSCRIBE once
     // succeeded; subscribing on every 'ready' also covers a node that started while
@@ -115,6 +117,7 @@ export class RedisBus implements Bus {
   private async subscribeAll(): Promise<boolean> {
     const channels = [
       this.nodeChannel,
+      this.clusterChannel,
       ...[...this.teams.keys()].map((t) => this.keys.teamChannel(t)),
     ];
     try {
@@ -256,6 +259,8 @@ export class RedisBus implements Bus {
     try {
       if (event.kind === 'kick') {
         await this.cmd.publish(this.keys.nodeChannel(event.node), KICK + event.connId);
+      } else if (event.kind === 'ban' || event.kind === 'unban') {
+        await this.cmd.publish(this.clusterChannel, EVENT + JSON.stringify(event));
       } else {
         await this.cmd.publish(this.keys.teamChannel(event.teamId), EVENT + JSON.stringify(event));
       }
@@ -338,6 +343,15 @@ export class RedisBus implements Bus {
       if (payload.startsWith(KICK))
         this.toListeners({ kind: 'kick', connId: payload.slice(1), node: this.options.nodeId });
       else if (payload.startsWith(CANARY)) this.canaries.get(payload.slice(1))?.();
+      return;
+    }
+    if (channel === this.clusterChannel) {
+      try {
+        if (payload.startsWith(EVENT))
+          this.toListeners(JSON.parse(payload.slice(1)) as ClusterEvent);
+      } catch (err) {
+        this.options.log.error({ err, channel }, 'bad payload on the cluster channel');
+      }
       return;
     }
     const teamId = this.keys.teamFromChannel(channel);

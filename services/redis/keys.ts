@@ -87,6 +87,20 @@ export class RedisKeys {
     return `${this.prefix}node-stats`;
   }
 
+  // Bans (one hash tag: the add script touches the index and the ban together)
+  /** Sorted set of active bans (banKey), scored by expiry in ms (+inf: until lifted). */
+  bans(): string {
+    return `${this.prefix}{bans}:index`;
+  }
+  /** One ban's JSON, with the ban's own TTL. */
+  ban(key: string): string {
+    return `${this.prefix}{bans}:ban:${key}`;
+  }
+  /** Pub/sub channel every node subscribes to: bans and lifts. */
+  clusterChannel(): string {
+    return `${this.prefix}ch:cluster`;
+  }
+
   // Store
   teams(): string {
     return `${this.prefix}teams`;

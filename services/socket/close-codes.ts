@@ -5,5 +5,6 @@ export const CloseCode = {
   tooBig: 1009,
   internal: 1011,
   kicked: 4000,
+  banned: 4003,
   slowConsumer: 4008,
 } as const;

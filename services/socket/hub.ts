@@ -90,6 +90,11 @@ export interface HubOptions {
    * held. 0 sends each at once.
    */
   presenceWindowMs: number;
+  /**
+   * Whether a ban now covers the user in the team. Asked again when a connection is
+   * added: a ban announced between its handshake check and here would miss it.
+   */
+  isBanned?: (userId: string, teamId: string) => boolean;
   metrics: Metrics;
   log: Logger;
 }
@@ -148,6 +153,7 @@ export class Hub implements BusListener {
     team.members.add(conn);
     conn.team = team;
     conn.addedAt = ++this.added;
+    if (this.options.isBanned?.(conn.info.userId, conn.info.teamId) === true) this.ban(conn);
   }
 
   /** Returns true when the node holds no connection of the team any more. */
@@ -205,6 +211,11 @@ export class Hub implements BusListener {
       this.kick(event.connId);
       return;
     }
+    if (event.kind === 'ban') {
+      this.closeBanned(event.ban.userId, event.ban.teamId);
+      return;
+    }
+    if (event.kind === 'unban') return;
     const team = this.teams.get(event.teamId);
     if (!team) return;
     const frame = textFrame(
@@ -373,6 +384,27 @@ export class Hub implements BusListener {
     if (!conn) return false;
     conn.socket.close(CloseCode.kicked, 'closed by an admin');
     return true;
+  }
+
+  /** Closes the user's sockets on this node, in one team or in all, with 4003. */
+  closeBanned(userId: string, teamId: string | null): number {
+    const conns =
+      teamId === null ? this.conns.values() : (this.teams.get(teamId)?.members.values() ?? []);
+    let closed = 0;
+    for (const conn of conns) {
+      if (conn.info.userId !== userId) continue;
+      this.ban(conn);
+      closed++;
+    }
+    return closed;
+  }
+
+  private ban(conn: LocalConnection): void {
+    this.options.log.info(
+      { connId: conn.info.connId, userId: conn.info.userId, teamId: conn.info.teamId },
+      'banned socket closed',
+    );
+    conn.socket.close(CloseCode.banned, 'banned');
   }
 
   start(): void {

@@ -141,7 +141,14 @@ describeWithChromium('admin page and demo chat in Chromium', () => {
       }
 
       const kicked = await bobRow.getAttribute('data-conn');
+      // A kick asks first: cancelling it kicks nobody.
       await bobRow.locator('button', { hasText: 'Kick' }).click();
+      await admin.locator('#confirm h2', { hasText: 'Kick Bob 张三?' }).waitFor();
+      await admin.click('#confirm button[value=cancel]');
+      await admin.locator('#confirm').waitFor({ state: 'hidden' });
+      expect(await bob.locator('#log li', { hasText: 'kicked by an admin' }).count()).toBe(0);
+      await bobRow.locator('button', { hasText: 'Kick' }).click();
+      await admin.click('#confirm #confirm-ok');
       await bob.locator('#log li', { hasText: 'kicked by an admin (4000)' }).waitFor();
       // The library reconnects on its own, and the admin page sees the new connection.
       await bob.locator('#log li', { hasText: 'Reconnected.' }).waitFor();
@@ -220,6 +227,46 @@ describeWithChromium('admin page and demo chat in Chromium', () => {
         await sender.close();
         await reader.close();
       }
+    },
+    BROWSER_TEST_MS,
+  );
+
+  test(
+    'the admin page bans a user after confirmation, lists the ban and lifts it',
+    async () => {
+      // A new tab: its session storage holds no token yet.
+      const admin = await open('/admin#team=demo');
+      await admin.fill('#signin input[name=token]', ADMIN_TOKEN);
+      await admin.click('#signin button');
+      const bobRow = admin.locator('#connections tr[data-user="bob"]');
+      await bobRow.waitFor();
+      await admin.locator('#no-bans').waitFor();
+
+      // Cancelling the confirmation bans nobody.
+      await bobRow.locator('button', { hasText: 'Ban' }).click();
+      await admin.locator('#confirm h2', { hasText: 'Ban Bob 张三 (bob)?' }).waitFor();
+      await admin.press('#confirm', 'Escape');
+      await admin.locator('#confirm').waitFor({ state: 'hidden' });
+      expect((await api(server, 'GET', '/api/bans')).body).toEqual({ bans: [] });
+
+      await bobRow.locator('button', { hasText: 'Ban' }).click();
+      await admin.selectOption('#confirm select[name=seconds]', '0');
+      await admin.fill('#confirm input[name=reason]', 'test ban 测试');
+      await admin.click('#confirm #confirm-ok');
+      await admin.locator('#ban-result', { hasText: 'bob banned in demo' }).waitFor();
+      // The demo page is told, and its library does not reconnect.
+      await bob.locator('#log li', { hasText: 'banned by an admin (4003)' }).waitFor();
+      await bob.locator('#status', { hasText: 'banned by an admin; not reconnecting' }).waitFor();
+      const banRow = admin.locator('#bans tr[data-user="bob"][data-team="demo"]');
+      await banRow.waitFor();
+      expect(await banRow.textContent()).toContain('test ban 测试');
+      await admin.locator('#connections tr[data-user="bob"]').waitFor({ state: 'detached' });
+      await ann.locator('#members li[data-user="bob"]').waitFor({ state: 'detached' });
+
+      await banRow.locator('button', { hasText: 'Lift' }).click();
+      await admin.locator('#ban-result', { hasText: 'ban of bob was lifted' }).waitFor();
+      await admin.locator('#no-bans').waitFor();
+      expect((await api(server, 'GET', '/api/bans')).body).toEqual({ bans: [] });
     },
     BROWSER_TEST_MS,
   );

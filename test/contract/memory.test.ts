@@ -1,9 +1,11 @@
+import { MemoryBans } from '../../services/memory/bans';
 import { MemoryBus } from '../../services/memory/bus';
 import { MemoryDeadLetters } from '../../services/memory/dead-letters';
 import { MemoryHistory } from '../../services/memory/history';
 import { MemoryNodeStats } from '../../services/memory/node-stats';
 import { MemoryPresence } from '../../services/memory/presence';
 import { MemoryStore } from '../../services/memory/store';
+import { bansContract } from './bans-contract';
 import { deadLettersContract } from './dead-letters-contract';
 import { engineContract } from './engine-contract';
 import { nodeStatsContract } from './node-stats-contract';
@@ -25,3 +27,5 @@ storeContract('memory', async () => new MemoryStore());
 deadLettersContract('memory', async (max) => new MemoryDeadLetters(max));
 
 nodeStatsContract('memory', async (now) => new MemoryNodeStats(now));
+
+bansContract('memory', async (max) => new MemoryBans(max));

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Delivery } from '../../services/bus';
 import type { Message } from '../../services/types';
 import pino from 'pino';
+import { RedisBans } from '../../services/redis/bans';
 import { RedisBus, type RedisBusOptions } from '../../services/redis/bus';
 import { RedisDeadLetters } from '../../services/redis/dead-letters';
 import { RedisHistory } from '../../services/redis/history';
@@ -13,6 +14,7 @@ import { RedisStore } from '../../services/redis/store';
 import { eventually } from '../helpers/eventually';
 import { RedisClients } from '../helpers/redis-clients';
 import { describeWithRedis, RedisServer } from '../helpers/redis-server';
+import { bansContract } from './bans-contract';
 import { deadLettersContract } from './dead-letters-contract';
 import { engineContract } from './engine-contract';
 import { nodeStatsContract } from './node-stats-contract';
@@ -87,6 +89,50 @@ describeWithRedis('redis implementations', () => {
     'redis',
     async (max) => new RedisDeadLetters(await client('command'), keys(), max),
   );
+
+  bansContract('redis', async (max) => {
+    const bans = new RedisBans(await client('command'), keys(), {
+      max,
+      refreshMs: 0,
+      onRefreshError: () => undefined,
+    });
+    await bans.start();
+    return bans;
+  });
+
+  test('a second node learns of bans at start, from events, and from a reread', async () => {
+    const k = keys();
+    const make = async () => {
+      const bans = new RedisBans(await client('command'), k, {
+        refreshMs: 0,
+        onRefreshError: () => undefined,
+      });
+      await bans.start();
+      return bans;
+    };
+    const a = await make();
+    const early = await a.add({ userId: 'early', teamId: 'A', seconds: 60 });
+    const b = await make();
+    try {
+      expect(b.isBanned('early', 'A')).toBe(true);
+      const ban = await a.add({ userId: 'late', seconds: 60 });
+      expect(b.isBanned('late', 'A')).toBe(false);
+      b.observe({ kind: 'ban', ban });
+      expect(b.isBanned('late', 'A')).toBe(true);
+      await a.remove('early', 'A');
+      b.observe({ kind: 'unban', userId: 'early', teamId: 'A' });
+      expect(b.isBanned('early', 'A')).toBe(false);
+      // An announcement pub/sub dropped: the reread repairs it.
+      await a.add({ userId: 'missed', teamId: 'B', seconds: 60 });
+      await a.remove('late', undefined);
+      await b.refresh();
+      expect(b.isBanned('missed', 'B')).toBe(true);
+      expect(b.isBanned('late', 'A')).toBe(false);
+      expect(early.userId).toBe('early');
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
 
   /** A bus of its own, on fresh keys, for the tests below; `retain` is the stream length. */
   async function lone(

@@ -42,6 +42,9 @@ const PROTECTED: [string, string, unknown][] = [
   ['POST', '/api/broadcast', { data: 'sneaky' }],
   ['GET', '/api/dead-letters', undefined],
   ['DELETE', '/api/dead-letters/1', undefined],
+  ['GET', '/api/bans', undefined],
+  ['POST', '/api/bans', { userId: 'sneaky' }],
+  ['DELETE', '/api/bans/sneaky', undefined],
   ['GET', '/metrics', undefined],
   ['GET', '/api/does-not-exist', undefined],
 ];

@@ -1,0 +1,61 @@
+import { z } from 'zod';
+import { DEFAULT_BAN_SECONDS } from '../services/bans';
+import { AppError } from '../services/errors';
+import { idSchema } from '../services/identifiers';
+import type { ApiDeps, ApiRouter } from './api-deps';
+import { parse } from './validate';
+
+/** A year: longer than that, a ban "until lifted" (0) says what is meant. */
+export const MAX_BAN_SECONDS = 365 * 24 * 3600;
+
+const banBody = z.object({
+  userId: idSchema,
+  teamId: idSchema.optional(),
+  seconds: z.number().int().min(0).max(MAX_BAN_SECONDS).default(DEFAULT_BAN_SECONDS),
+  reason: z.string().min(1).max(200).optional(),
+});
+
+const liftParams = z.object({ userId: idSchema });
+const liftQuery = z.object({ teamId: idSchema.optional() });
+
+/**
+ * Bans (docs/PROTOCOL.md §8): stored by the engine, then announced on the bus, so
+ * every node, this one included, closes the user's sockets and refuses them.
+ */
+export function banRoutes(router: ApiRouter, deps: ApiDeps): void {
+  router.post('/api/bans', async (ctx) => {
+    const body = parse(banBody, ctx.request.body);
+    const ban = await deps.bans.add(body);
+    try {
+      await deps.bus.emit({ kind: 'ban', ban });
+    } catch (err) {
+      // Stored, so handshakes everywhere are refused once nodes reread their bans;
+      // but the open sockets elsewhere were not closed: a retry replaces it and tells them.
+      deps.hub.closeBanned(ban.userId, ban.teamId);
+      throw new AppError(
+        'unavailable',
+        'the ban is stored but other nodes were not told to close its sockets; retry',
+        { cause: err },
+      );
+    }
+    deps.metrics.bans.inc();
+    ctx.status = 201;
+    ctx.body = ban;
+  });
+
+  router.get('/api/bans', async (ctx) => {
+    ctx.body = { bans: await deps.bans.list() };
+  });
+
+  router.delete('/api/bans/:userId', async (ctx) => {
+    const { userId } = parse(liftParams, ctx.params);
+    const { teamId } = parse(liftQuery, ctx.query);
+    if (!(await deps.bans.remove(userId, teamId))) {
+      const where = teamId === undefined ? 'everywhere' : `in team ${teamId}`;
+      throw new AppError('not_found', `no ban of ${userId} ${where}`);
+    }
+    // Best effort: a node that misses it drops the ban at its next reread.
+    await deps.bus.emit({ kind: 'unban', userId, teamId: teamId ?? null }).catch(() => undefined);
+    ctx.status = 204;
+  });
+}

@@ -1,0 +1,125 @@
+import type { ClusterEvent } from './bus';
+
+/** An active ban, as the admin API shows it (docs/PROTOCOL.md §8 "Bans"). */
+export interface Ban {
+  userId: string;
+  /** The team the ban covers; null: every team. */
+  teamId: string | null;
+  reason: string | null;
+  /** ISO-8601. */
+  createdAt: string;
+  /** ISO-8601; null: until lifted. */
+  expiresAt: string | null;
+}
+
+export interface BanDraft {
+  userId: string;
+  teamId?: string | undefined;
+  /** 0: until lifted. */
+  seconds: number;
+  reason?: string | undefined;
+}
+
+/** POST /api/bans without `seconds`: one hour. */
+export const DEFAULT_BAN_SECONDS = 3600;
+
+/**
+ * Most active bans a deployment holds. Every node keeps all of them in memory (see
+ * `Bans.isBanned`), so they are bounded like everything else; past it, a new ban is
+ * refused until some are lifted or expire.
+ */
+export const MAX_BANS = 10_000;
+
+/**
+ * Bans of users, per team or everywhere. Stored where the engine keeps its shared
+ * state; every node also holds all active bans in memory, so a handshake checks
+ * them without any I/O. The admin route that adds or lifts a ban announces it on
+ * the bus (`ban` / `unban` events), which keeps the other nodes' copies in step
+ * and closes the user's sockets everywhere.
+ */
+export interface Bans {
+  /** Adds or replaces the ban of this user in this team (or everywhere). */
+  add(draft: BanDraft): Promise<Ban>;
+  /** Active bans, sorted by user then team (the cluster-wide ones first). */
+  list(): Promise<Ban[]>;
+  /** Lifts the ban; false when there was none. */
+  remove(userId: string, teamId: string | undefined): Promise<boolean>;
+  /** Whether the user may not join the team now: local, synchronous, no I/O. */
+  isBanned(userId: string, teamId: string): boolean;
+  /** Keeps this node's copy in step with a ban added or lifted on another node. */
+  observe(event: ClusterEvent): void;
+  close(): Promise<void>;
+}
+
+/** The key of a ban among the others: one ban per user and team (or everywhere). */
+export function banKey(userId: string, teamId: string | null | undefined): string {
+  // Ids never hold `|` (services/identifiers.ts), so the key is unambiguous.
+  return `${userId}|${teamId ?? ''}`;
+}
+
+export function makeBan(draft: BanDraft, now: number): Ban {
+  return {
+    userId: draft.userId,
+    teamId: draft.teamId ?? null,
+    reason: draft.reason ?? null,
+    createdAt: new Date(now).toISOString(),
+    expiresAt: draft.seconds === 0 ? null : new Date(now + draft.seconds * 1000).toISOString(),
+  };
+}
+
+export function byUserThenTeam(a: Ban, b: Ban): number {
+  if (a.userId !== b.userId) return a.userId < b.userId ? -1 : 1;
+  if (a.teamId === b.teamId) return 0;
+  if (a.teamId === null) return -1;
+  if (b.teamId === null) return 1;
+  return a.teamId < b.teamId ? -1 : 1;
+}
+
+/**
+ * The active bans one node knows of, in memory: what every handshake asks. With no
+ * bans at all the check is one Map size test.
+ */
+export class BanMirror {
+  /** banKey -> ms since epoch it expires, or Infinity. */
+  private readonly entries = new Map<string, number>();
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  set(ban: Ban): void {
+    this.entries.set(
+      banKey(ban.userId, ban.teamId),
+      ban.expiresAt === null ? Infinity : Date.parse(ban.expiresAt),
+    );
+  }
+
+  delete(userId: string, teamId: string | null | undefined): void {
+    this.entries.delete(banKey(userId, teamId));
+  }
+
+  /** Replaces everything with what storage holds. */
+  reset(bans: Ban[]): void {
+    this.entries.clear();
+    for (const ban of bans) this.set(ban);
+  }
+
+  observe(event: ClusterEvent): void {
+    if (event.kind === 'ban') this.set(event.ban);
+    else if (event.kind === 'unban') this.delete(event.userId, event.teamId);
+  }
+
+  isBanned(userId: string, teamId: string): boolean {
+    if (this.entries.size === 0) return false;
+    const now = Date.now();
+    return this.active(banKey(userId, null), now) || this.active(banKey(userId, teamId), now);
+  }
+
+  private active(key: string, now: number): boolean {
+    const until = this.entries.get(key);
+    if (until === undefined) return false;
+    if (until > now) return true;
+    this.entries.delete(key);
+    return false;
+  }
+}
