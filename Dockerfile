@@ -8,6 +8,7 @@ COPY app ./app
 COPY middleware ./middleware
 COPY routes ./routes
 COPY services ./services
+COPY protocol ./protocol
 COPY client ./client
 RUN npm run build && npm prune --omit=dev
 

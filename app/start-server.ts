@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CloseCode } from '../services/socket/close-codes';
+import { CloseCode } from '../protocol/close-codes';
 import type { SwitchboardApp } from './create-app';
 
 export interface RunningServer {

@@ -5,7 +5,11 @@
  *
  * All runtime code lives in this one file on purpose: browsers load the compiled
  * module with one request, and Node, jest and browsers resolve it the same way.
+ * The wire types come from the shared protocol module (protocol/) by `import type`
+ * only, which leaves no import in the compiled file.
  */
+import type { CloseCode } from '../protocol/close-codes.js';
+import type { SocketErrorCode } from '../protocol/errors.js';
 import type {
   Ack,
   ClientFrame,
@@ -15,10 +19,12 @@ import type {
   Message,
   PresenceEvent,
   Resumed,
-  ServerErrorCode,
   ServerFrame,
   Welcome,
-} from './protocol.js';
+} from '../protocol/frames.js';
+
+/** Codes of the server's `error` frames (docs/PROTOCOL.md §3). */
+export type ServerErrorCode = SocketErrorCode;
 
 export type {
   Ack,
@@ -29,11 +35,10 @@ export type {
   Message,
   PresenceEvent,
   Resumed,
-  ServerErrorCode,
   ServerFrame,
   UserRef,
   Welcome,
-} from './protocol.js';
+} from '../protocol/frames.js';
 
 /**
  * The part of a WebSocket this client uses. The browser's `WebSocket` and the `ws`
@@ -176,14 +181,24 @@ export class SwitchboardError extends Error {
   }
 }
 
-/** Close codes of docs/PROTOCOL.md §7 that this client reads. */
+/**
+ * Close codes of docs/PROTOCOL.md §7 that this client reads. The numbers are
+ * repeated here so that the module keeps no runtime import; `satisfies` holds
+ * them to protocol/close-codes.ts.
+ */
 export const CloseCodes = {
   goingAway: 1001,
   tooLarge: 1009,
   kicked: 4000,
   banned: 4003,
   slowConsumer: 4008,
-} as const;
+} as const satisfies {
+  goingAway: (typeof CloseCode)['goingAway'];
+  tooLarge: (typeof CloseCode)['tooBig'];
+  kicked: (typeof CloseCode)['kicked'];
+  banned: (typeof CloseCode)['banned'];
+  slowConsumer: (typeof CloseCode)['slowConsumer'];
+};
 
 type Timer = ReturnType<typeof setTimeout>;
 type Listener<P> = (payload: P) => void;
@@ -883,8 +898,8 @@ export class SwitchboardClient<T = unknown> {
     else this.retryDelayMs = 250;
   }
 
-  private onError(frame: { code: string; message: string; ref?: string }): void {
-    const code = frame.code as ServerErrorCode;
+  private onError(frame: Extract<ServerFrame, { type: 'error' }>): void {
+    const code = frame.code;
     const error = new SwitchboardError(code, frame.message, frame.ref);
     if (frame.ref !== undefined) {
       // No match: the call timed out already and its caller was told.

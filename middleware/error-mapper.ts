@@ -1,6 +1,6 @@
 import type { Middleware } from 'koa';
 import { AppError, toAppError } from '../services/errors';
-import { CloseCode } from '../services/socket/close-codes';
+import { CloseCode } from '../protocol/close-codes';
 import type { AppState } from './app-state';
 
 /**

@@ -1,5 +1,5 @@
 import type { Middleware } from 'koa';
-import { CloseCode } from '../services/socket/close-codes';
+import { CloseCode } from '../protocol/close-codes';
 import type { AppState } from './app-state';
 
 /** End of the socket chain: a socket no route took is closed, not left hanging. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AppError } from '../services/errors';
-import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, messageView } from '../services/frames';
+import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT } from '../protocol/limits';
+import { messageView } from '../services/frames';
 import { dataSchema, idSchema, nameSchema } from '../services/identifiers';
 import type { ApiDeps, ApiRouter } from './api-deps';
 import { findTeam, teamParams } from './teams';

@@ -6,6 +6,8 @@ import type WebSocket from 'ws';
 import type { RawData } from 'ws';
 import type { AppState } from '../middleware/app-state';
 import type { Handshake } from '../middleware/handshake';
+import { CloseCode } from '../protocol/close-codes';
+import { SOCKET_ERROR_CODES, type SocketErrorCode } from '../protocol/errors';
 import type { Bus } from '../services/bus';
 import { AppError, toAppError, type ErrorCode } from '../services/errors';
 import {
@@ -16,7 +18,6 @@ import {
   type ClientFrame,
 } from '../services/frames';
 import type { History } from '../services/history';
-import { CloseCode } from '../services/socket/close-codes';
 import { LocalConnection, type Hub } from '../services/socket/hub';
 import type { Messaging } from '../services/messaging';
 import type { Metrics } from '../services/metrics';
@@ -45,18 +46,15 @@ export interface SocketDeps {
   handshakes: WeakMap<IncomingMessage, Handshake>;
 }
 
-/** Error codes a socket `error` frame may carry (docs/PROTOCOL.md §3). */
-const SOCKET_CODES = new Set<ErrorCode>([
-  'bad_request',
-  'rate_limited',
-  'unavailable',
-  'indeterminate',
-  'forbidden',
-  'internal',
-]);
+const SOCKET_CODES: ReadonlySet<ErrorCode> = new Set(SOCKET_ERROR_CODES);
 
-function socketCode(code: ErrorCode): ErrorCode {
-  if (SOCKET_CODES.has(code)) return code;
+function isSocketCode(code: ErrorCode): code is SocketErrorCode {
+  return SOCKET_CODES.has(code);
+}
+
+/** The code a socket `error` frame carries for a refusal (docs/PROTOCOL.md §3). */
+function socketCode(code: ErrorCode): SocketErrorCode {
+  if (isSocketCode(code)) return code;
   return code === 'payload_too_large' || code === 'not_found' || code === 'conflict'
     ? 'bad_request'
     : 'internal';

@@ -83,7 +83,7 @@ export function staticRoutes(router: ApiRouter, options: StaticOptions = {}): vo
   router.get('/', (ctx) => serve(ctx, join(pub, 'index.html'), { page: true }));
   router.get('/admin', (ctx) => serve(ctx, join(pub, 'admin.html'), { page: true }));
   router.get('/client/switchboard.js', (ctx) =>
-    serve(ctx, join(root, 'dist', 'client', 'switchboard-client.js'), {
+    serve(ctx, join(root, 'dist', 'client', 'client', 'switchboard-client.js'), {
       // Pages on other origins may import the module too (module scripts need CORS).
       crossOrigin: true,
       missing: new AppError(

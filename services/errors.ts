@@ -1,7 +1,13 @@
+import type { ErrorCode } from '../protocol/errors';
+
+export type { ErrorCode } from '../protocol/errors';
+
 /**
  * The one catalogue of error codes. Every refusal, whether it ends up as an HTTP
  * response or a socket `error` frame, is an AppError with one of these codes, so
- * clients can branch on `code` and never parse messages.
+ * clients can branch on `code` and never parse messages. The codes themselves are
+ * the protocol's (protocol/errors.ts); `satisfies` makes this list them all, and
+ * nothing else.
  */
 export const errorCatalogue = {
   bad_request: { status: 400, message: 'bad request' },
@@ -25,9 +31,7 @@ export const errorCatalogue = {
     message:
       'the backend did not answer in time; send it again with the same ref to learn whether it was stored',
   },
-} as const;
-
-export type ErrorCode = keyof typeof errorCatalogue;
+} as const satisfies Record<ErrorCode, { status: number; message: string }>;
 
 export class AppError extends Error {
   readonly code: ErrorCode;

@@ -1,10 +1,18 @@
+/**
+ * The codec of the wire protocol, whose types are protocol/frames.ts: zod parsing
+ * of client frames here, held to those types at compile time, and the encoders of
+ * server frames.
+ */
 import { z } from 'zod';
+import type {
+  ClientFrame as WireClientFrame,
+  Message as WireMessage,
+  ServerFrame,
+} from '../protocol/frames';
+import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT } from '../protocol/limits';
 import { AppError } from './errors';
 import { dataSchema, describeIssues, idSchema, refSchema, seqSchema } from './identifiers';
 import type { Message } from './types';
-
-export const HISTORY_DEFAULT_LIMIT = 50;
-export const HISTORY_MAX_LIMIT = 200;
 
 const hasData = (frame: { data?: unknown }) => frame.data !== undefined;
 
@@ -30,12 +38,20 @@ const clientFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ping') }),
 ]);
 
+/** True only when A and B are the same type (mutual assignability misses optional fields). */
+type Same<A, B> =
+  (<X>() => X extends A ? 1 : 2) extends <X>() => X extends B ? 1 : 2 ? true : false;
+type Assert<T extends true> = T;
+
+/** Compiles only while the schema reads exactly the client frames of protocol/frames.ts. */
+export type SchemaMatchesProtocol = Assert<
+  Same<z.infer<typeof clientFrameSchema>, WireClientFrame>
+>;
+
+/** A client frame after parsing: as on the wire, with the history `limit` filled in and clamped. */
 export type ClientFrame =
-  | { type: 'team'; data: unknown; ref?: string }
-  | { type: 'direct'; to: string; data: unknown; ref?: string }
-  | { type: 'presence' }
-  | { type: 'history'; before?: number; limit: number }
-  | { type: 'ping' };
+  | Exclude<WireClientFrame, { type: 'history' }>
+  | { type: 'history'; before?: number; limit: number };
 
 function isObjectWithStringType(value: unknown): value is { type: string } {
   return (
@@ -100,15 +116,7 @@ export function parseClientFrame(text: string): ClientFrame {
 }
 
 /** A message as clients see it, in history lists and REST answers. */
-export interface MessageView {
-  id: string;
-  seq: number;
-  teamId: string;
-  from: { id: string; name: string };
-  to?: string;
-  data: unknown;
-  ts: number;
-}
+export type MessageView = WireMessage;
 
 export function messageView(m: Message): MessageView {
   return {
@@ -142,34 +150,6 @@ export function encodeAck(ref: string | undefined, id: string, seq: number): str
   const head = ref === undefined ? '{"type":"ack"' : `{"type":"ack","ref":${JSON.stringify(ref)}`;
   return `${head},"id":${JSON.stringify(id)},"seq":${seq}}`;
 }
-
-export type ServerFrame =
-  | {
-      type: 'welcome';
-      connId: string;
-      user: { id: string; name: string };
-      teamId: string;
-      seq: number;
-      epoch: string;
-      heartbeatMs: number;
-    }
-  | { type: 'ack'; ref?: string; id: string; seq: number }
-  | { type: 'error'; code: string; message: string; ref?: string }
-  | {
-      type: 'presence';
-      event: 'join' | 'leave';
-      teamId: string;
-      user: { id: string; name: string };
-    }
-  | {
-      type: 'members';
-      teamId: string;
-      members: { id: string; name: string; connections: number }[];
-    }
-  | { type: 'history'; teamId: string; messages: MessageView[]; more: boolean }
-  | { type: 'resumed'; since: number; seq: number; complete: boolean }
-  | { type: 'epoch'; teamId: string; epoch: string; seq: number }
-  | { type: 'pong' };
 
 export function encodeFrame(frame: ServerFrame): string {
   return JSON.stringify(frame);

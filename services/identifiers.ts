@@ -1,10 +1,10 @@
 import { z } from 'zod';
-
-/** Longest id; ids are ASCII, so this is also their length in UTF-16 units. */
-export const MAX_ID_LENGTH = 64;
-
-/** Longest display name, in code points (docs/PROTOCOL.md §1 "chars"); up to twice as many UTF-16 units. */
-export const MAX_NAME_CODE_POINTS = 100;
+import {
+  MAX_DATA_DEPTH,
+  MAX_ID_LENGTH,
+  MAX_NAME_CODE_POINTS,
+  MAX_REF_LENGTH,
+} from '../protocol/limits';
 
 /** User and team ids: 1-64 chars of A-Z a-z 0-9 _ . : @ - (docs/PROTOCOL.md §1). */
 export const idSchema = z
@@ -24,13 +24,10 @@ export const nameSchema = z
   .refine((s) => !/\p{Cc}/u.test(s), 'must not contain control characters');
 
 /** Client-chosen idempotency key. */
-export const refSchema = z.string().min(1).max(64);
+export const refSchema = z.string().min(1).max(MAX_REF_LENGTH);
 
 /** Sequence numbers as they arrive in query strings and frames. */
 export const seqSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
-
-/** Deepest nesting of arrays and objects accepted in message data. */
-export const MAX_DATA_DEPTH = 64;
 
 /**
  * True when `value` nests arrays/objects deeper than `limit`. Iterative, so a

@@ -1,9 +1,7 @@
 /** Domain shapes shared by every service. Wire names match docs/PROTOCOL.md exactly. */
+import type { UserRef } from '../protocol/frames';
 
-export interface UserRef {
-  id: string;
-  name: string;
-}
+export type { Member, UserRef } from '../protocol/frames';
 
 /** What a publisher hands in; the engine adds id, seq and ts. */
 export interface MessageDraft {
@@ -44,12 +42,6 @@ export interface ConnectionInfo {
   ip: string;
   /** ISO-8601 */
   connectedAt: string;
-}
-
-export interface Member {
-  id: string;
-  name: string;
-  connections: number;
 }
 
 export interface TeamPresence {

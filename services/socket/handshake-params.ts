@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AppError } from '../errors';
 import { describeIssues, idSchema, nameSchema } from '../identifiers';
+import { MAX_EPOCH_LENGTH, MAX_TOKEN_LENGTH } from '../../protocol/limits';
 
 export interface HandshakeParams {
   id: string;
@@ -20,8 +21,8 @@ const schema = z.object({
     .regex(/^\d{1,15}$/, 'must be a non-negative integer')
     .transform(Number)
     .optional(),
-  epoch: z.string().min(1).max(64).optional(),
-  token: z.string().min(1).max(4096).optional(),
+  epoch: z.string().min(1).max(MAX_EPOCH_LENGTH).optional(),
+  token: z.string().min(1).max(MAX_TOKEN_LENGTH).optional(),
 });
 
 const KNOWN = ['id', 'name', 'teamId', 'since', 'epoch', 'token'] as const;

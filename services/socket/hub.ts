@@ -6,7 +6,7 @@ import { isNewerEpoch } from '../epoch';
 import { encodeFrame } from '../frames';
 import type { Metrics } from '../metrics';
 import type { ConnectionInfo } from '../types';
-import { CloseCode } from './close-codes';
+import { CloseCode } from '../../protocol/close-codes';
 import { textFrame, underlyingSocket } from './ws-frame';
 
 interface PendingFrame {

@@ -1,4 +1,4 @@
-import { MAX_ID_LENGTH, MAX_NAME_CODE_POINTS } from '../identifiers';
+import { MAX_ID_LENGTH, MAX_NAME_CODE_POINTS } from '../../protocol/limits';
 
 /**
  * Every SQL statement the store issues, in one place, so a test can parse each one

@@ -1,5 +1,13 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
@@ -40,10 +48,21 @@ export function describeWithChromium(name: string, body: () => void): void {
   describe.skip(name, body);
 }
 
+/** Moves every file of `from` to the same place under `to`, one rename per file. */
+function moveFiles(from: string, to: string): void {
+  mkdirSync(to, { recursive: true });
+  for (const name of readdirSync(from)) {
+    const source = join(from, name);
+    // A folder cannot be renamed onto a non-empty one; its files can.
+    if (statSync(source).isDirectory()) moveFiles(source, join(to, name));
+    else renameSync(source, join(to, name));
+  }
+}
+
 /**
- * Compiles the client to dist/client as `npm run build:client` does. Files are
- * written elsewhere first and renamed into place, so a server in another jest
- * worker never serves a half-written module.
+ * Compiles the client (client/ and protocol/) to dist/client as `npm run
+ * build:client` does. Files are written elsewhere first and renamed into place,
+ * so a server in another jest worker never serves a half-written module.
  */
 export function buildClient(): void {
   const dest = join(root, 'dist', 'client');
@@ -63,7 +82,7 @@ export function buildClient(): void {
       { cwd: root, stdio: 'pipe' },
     );
     writeFileSync(join(out, 'package.json'), JSON.stringify({ type: 'module' }));
-    for (const name of readdirSync(out)) renameSync(join(out, name), join(dest, name));
+    moveFiles(out, dest);
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

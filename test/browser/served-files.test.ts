@@ -47,7 +47,10 @@ test('the client module and the assets are served with their types and revalidat
   expect(client.status).toBe(200);
   expect(client.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
   expect(client.headers.get('access-control-allow-origin')).toBe('*');
-  expect(await client.text()).toContain('export class SwitchboardClient');
+  const text = await client.text();
+  expect(text).toContain('export class SwitchboardClient');
+  // One file, one request: the shared protocol types (protocol/) leave no import behind.
+  expect(text).not.toMatch(/^\s*(import|export)\b[^;]*\bfrom\s*['"]/m);
 
   const css = await get('/assets/common.css');
   expect(css.headers.get('content-type')).toBe('text/css; charset=utf-8');
@@ -69,6 +72,7 @@ test('only the listed files are public; anything else still needs the admin toke
     '/assets/../package.json',
     '/assets/..%2fpackage.json',
     '/client/protocol.js',
+    '/protocol/frames.js',
     '/index.html',
     '/admin/',
   ]) {

@@ -1,11 +1,10 @@
 import fc from 'fast-check';
+import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT } from '../../protocol/limits';
 import { AppError } from '../../services/errors';
 import {
   encodeAck,
   encodeFrame,
   encodeMessageFrame,
-  HISTORY_DEFAULT_LIMIT,
-  HISTORY_MAX_LIMIT,
   messageView,
   parseClientFrame,
 } from '../../services/frames';

@@ -26,11 +26,13 @@ function importsOf(file: string): string[] {
   );
 }
 
-const edges = LAYERS.flatMap((layer) =>
-  tsFiles(join(root, layer)).flatMap((file) =>
+/** Every relative import of the .ts files under `folder`, from the repository root. */
+const importsUnder = (folder: string) =>
+  tsFiles(join(root, folder)).flatMap((file) =>
     importsOf(file).map((target) => ({ from: relative(root, file), to: target })),
-  ),
-);
+  );
+
+const edges = LAYERS.flatMap(importsUnder);
 
 test('the scan sees the code', () => {
   expect(edges.length).toBeGreaterThan(100);
@@ -47,10 +49,22 @@ test('layers import only the layers below them', () => {
 
 test('nothing on the server imports the client library, and the client imports no server code', () => {
   expect(edges.filter(({ to }) => to.startsWith('client/'))).toEqual([]);
-  const client = tsFiles(join(root, 'client')).flatMap((file) =>
-    importsOf(file).filter((to) => LAYERS.includes(to.split('/')[0]!)),
+  // The shared protocol module is the one thing of ours the client may import.
+  const client = importsUnder('client').filter(
+    ({ to }) => !to.startsWith('client/') && !to.startsWith('protocol/'),
   );
   expect(client).toEqual([]);
+});
+
+test('protocol/ imports nothing outside itself, so the server and the browser client share it', () => {
+  const protocol = importsUnder('protocol');
+  expect(protocol.length).toBeGreaterThan(0);
+  expect(protocol.filter(({ to }) => !to.startsWith('protocol/'))).toEqual([]);
+  // No package either (zod, node:…): the browser build of the client has no dependencies.
+  const packages = tsFiles(join(root, 'protocol')).flatMap((file) =>
+    [...readFileSync(file, 'utf8').matchAll(/from '([^.'][^']*)'/g)].map((m) => m[1]),
+  );
+  expect(packages).toEqual([]);
 });
 
 test('no backend folder in services/ imports another, and ports import no backend', () => {

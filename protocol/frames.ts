@@ -1,8 +1,10 @@
 /**
- * The wire protocol as the client sees it (docs/PROTOCOL.md §2-§7). Types only: this file
- * has no runtime code, so the compiled client stays one ES module that a browser
- * loads with a single request.
+ * The frames of the wire protocol (docs/PROTOCOL.md §2 and §4), as both the server
+ * and the client library (client/) type them. Types only: the client imports them
+ * with `import type`, so its compiled module stays one file a browser loads with a
+ * single request.
  */
+import type { SocketErrorCode } from './errors.js';
 
 export interface UserRef {
   id: string;
@@ -80,16 +82,12 @@ export interface EpochChange {
   seq: number;
 }
 
-/** Codes of the server's `error` frames (docs/PROTOCOL.md §3). */
-export type ServerErrorCode =
-  'bad_request' | 'rate_limited' | 'unavailable' | 'indeterminate' | 'forbidden' | 'internal';
-
 /** Frames from the server. */
 export type ServerFrame<T = unknown> =
   | ({ type: 'welcome' } & Welcome)
   | ({ type: 'message' } & Message<T>)
   | { type: 'ack'; ref?: string; id: string; seq: number }
-  | { type: 'error'; code: string; message: string; ref?: string }
+  | { type: 'error'; code: SocketErrorCode; message: string; ref?: string }
   | ({ type: 'presence' } & PresenceEvent)
   | { type: 'members'; teamId: string; members: Member[] }
   | { type: 'history'; teamId: string; messages: Message<T>[]; more: boolean }
@@ -97,10 +95,13 @@ export type ServerFrame<T = unknown> =
   | ({ type: 'epoch' } & EpochChange)
   | { type: 'pong' };
 
-/** Frames the client sends. */
+/**
+ * Frames a client sends as JSON. Any other text is a team message carrying that
+ * text (docs/PROTOCOL.md §4).
+ */
 export type ClientFrame<T = unknown> =
-  | { type: 'team'; data: T; ref: string }
-  | { type: 'direct'; to: string; data: T; ref: string }
+  | { type: 'team'; data: T; ref?: string }
+  | { type: 'direct'; to: string; data: T; ref?: string }
   | { type: 'presence' }
   | { type: 'history'; before?: number; limit?: number }
   | { type: 'ping' };
