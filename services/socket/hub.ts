@@ -7,6 +7,7 @@ import { encodeFrame } from '../frames';
 import type { Metrics } from '../metrics';
 import type { ConnectionInfo } from '../types';
 import { CloseCode } from '../../protocol/close-codes';
+import type { PeerSocket } from './peer-socket';
 import { textFrame, underlyingSocket } from './ws-frame';
 
 interface PendingFrame {
@@ -64,7 +65,7 @@ export class LocalConnection {
 
   constructor(
     readonly info: ConnectionInfo,
-    readonly socket: WebSocket,
+    readonly socket: PeerSocket,
     /** ms since epoch when the auth token expires; the heartbeat closes the socket then. */
     readonly expiresAt: number | undefined,
   ) {

@@ -1,5 +1,5 @@
 import { Socket } from 'node:net';
-import type WebSocket from 'ws';
+import type { PeerSocket } from './peer-socket';
 
 /**
  * A complete server-to-client WebSocket text frame (RFC 6455 §5.2): FIN, opcode 1,
@@ -36,7 +36,7 @@ export function textFrame(payload: string): Buffer {
  * (perMessageDeflate is off), so ws's own sender never holds frames back: its pings
  * and close frames go to the same socket in call order with ours.
  */
-export function underlyingSocket(ws: WebSocket): Socket {
+export function underlyingSocket(ws: PeerSocket): Socket {
   const socket: unknown = Reflect.get(ws, '_socket');
   if (!(socket instanceof Socket))
     throw new Error('ws internals changed: no net.Socket at _socket');

@@ -1,0 +1,72 @@
+import { encodeFrame } from '../frames';
+import type { History } from '../history';
+import type { Hub, LocalConnection } from './hub';
+import { resumeReplay } from './resume-replay';
+import { textFrame } from './ws-frame';
+
+export interface GreetingOptions {
+  heartbeatMs: number;
+  /** The client's resume point (docs/PROTOCOL.md §4); undefined: no replay. */
+  since: number | undefined;
+  epoch: string | undefined;
+  /** Stored messages a resume replays at most before it ends with complete:false. */
+  resumeMaxMessages: number;
+}
+
+/**
+ * What a new connection hears first, in this order: the welcome with the team's
+ * head; on a resume, what it missed up to that head, then `resumed`; then the
+ * frames that waited in its pending queue meanwhile. Resolves false when the
+ * socket closed during the replay: nothing more should be written.
+ */
+export async function greet(
+  history: History,
+  hub: Hub,
+  conn: LocalConnection,
+  options: GreetingOptions,
+): Promise<boolean> {
+  const { info } = conn;
+  const head = await history.head(info.teamId);
+  hub.write(
+    conn,
+    textFrame(
+      encodeFrame({
+        type: 'welcome',
+        connId: info.connId,
+        user: { id: info.userId, name: info.name },
+        teamId: info.teamId,
+        seq: head.seq,
+        epoch: head.epoch,
+        heartbeatMs: options.heartbeatMs,
+      }),
+    ),
+  );
+  // The replay ends at the welcome's head and stays in its epoch (a reset meanwhile
+  // makes it incomplete). Live messages wait in the pending queue: those up to the
+  // head are dropped at flush, those of a newer epoch come after an `epoch` frame.
+  const { epoch, seq: covered } = head;
+  if (options.since !== undefined) {
+    const replay = await resumeReplay(history, hub, conn, {
+      teamId: info.teamId,
+      viewer: info.userId,
+      since: options.since,
+      epoch: options.epoch,
+      head,
+      maxMessages: options.resumeMaxMessages,
+    });
+    if (!replay.open) return false;
+    hub.write(
+      conn,
+      textFrame(
+        encodeFrame({
+          type: 'resumed',
+          since: options.since,
+          seq: covered,
+          complete: replay.complete,
+        }),
+      ),
+    );
+  }
+  hub.flush(conn, epoch, covered);
+  return true;
+}

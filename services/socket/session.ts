@@ -1,0 +1,261 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import WebSocket, { type RawData } from 'ws';
+import type { Bus } from '../bus';
+import { AppError, toAppError, type ErrorCode } from '../errors';
+import { encodeAck, parseClientFrame, type ClientFrame } from '../frames';
+import type { History } from '../history';
+import type { Messaging } from '../messaging';
+import type { Metrics } from '../metrics';
+import type { Presence } from '../presence';
+import { TokenBucket } from '../rate-limiter';
+import type { Store } from '../store';
+import type { ConnectionInfo, UserRef } from '../types';
+import { CloseCode } from '../../protocol/close-codes';
+import { errorFrame } from './error-frame';
+import { greet } from './greeting';
+import type { HandshakeParams } from './handshake-params';
+import { LocalConnection, type Hub } from './hub';
+import type { PeerSocket } from './peer-socket';
+import { readReply, type Reader } from './read-reply';
+import { ReplyQueue } from './reply-queue';
+import { textFrame } from './ws-frame';
+
+export interface SessionDeps {
+  nodeId: string;
+  heartbeatMs: number;
+  rateLimitPerS: number;
+  rateLimitBurst: number;
+  /** Stored messages a resume replays at most before it ends with complete:false. */
+  resumeMaxMessages: number;
+  hub: Hub;
+  bus: Bus;
+  history: History;
+  presence: Presence;
+  store: Store;
+  messaging: Messaging;
+  metrics: Metrics;
+  log: Logger;
+}
+
+/** What the handshake checks established before the upgrade. */
+export interface SessionOpening {
+  params: Omit<HandshakeParams, 'token'>;
+  ip: string;
+  /** ms since epoch when the token expires, when auth is on. */
+  expiresAt?: number;
+}
+
+/**
+ * Dropped frames in a row after which a flooding client is cut off with 1008:
+ * a well-behaved client that hits the limit backs off long before this.
+ */
+export const ABUSE_THRESHOLD = 200;
+
+type MessageFrame = Extract<ClientFrame, { type: 'team' | 'direct' }>;
+
+function toText(data: RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  return Buffer.concat(Array.isArray(data) ? data : [Buffer.from(data)]).toString('utf8');
+}
+
+/**
+ * One connection's life: set-up (hub, subscription, presence, welcome, resume),
+ * frames in and their replies, clean-up once the socket closes. It keeps the socket
+ * and the services it was given, never a request, so it runs without a server.
+ */
+export class Session {
+  readonly info: ConnectionInfo;
+  private readonly user: UserRef;
+  private readonly conn: LocalConnection;
+  private readonly bucket: TokenBucket;
+  private readonly replies: ReplyQueue;
+  private readonly reader: Reader;
+  /** Rate-limited frames in a row. */
+  private dropped = 0;
+  /** Set once presence counts this connection: clean-up must take it out again. */
+  private inPresence = false;
+  /** Frames that arrive before the welcome wait here; null once set-up is over. */
+  private early: [RawData, boolean][] | null = [];
+
+  constructor(
+    private readonly deps: SessionDeps,
+    private readonly socket: PeerSocket,
+    private readonly opening: SessionOpening,
+  ) {
+    const { params } = opening;
+    this.info = {
+      connId: randomUUID(),
+      userId: params.id,
+      name: params.name,
+      teamId: params.teamId,
+      node: deps.nodeId,
+      ip: opening.ip,
+      connectedAt: new Date().toISOString(),
+    };
+    this.user = { id: this.info.userId, name: this.info.name };
+    this.conn = new LocalConnection(this.info, socket, opening.expiresAt);
+    this.bucket = new TokenBucket(deps.rateLimitPerS, deps.rateLimitBurst);
+    this.reader = {
+      teamId: this.info.teamId,
+      viewer: this.info.userId,
+      presence: deps.presence,
+      history: deps.history,
+    };
+    this.replies = new ReplyQueue(
+      (frame) => deps.hub.send(this.conn, frame),
+      (err) => deps.log.error({ err, connId: this.info.connId }, 'reply failed'),
+    );
+  }
+
+  /**
+   * Starts the set-up and listens to the socket. Resolves once the socket has
+   * closed and the connection is cleaned up; never while it is open.
+   */
+  run(): Promise<void> {
+    this.deps.metrics.connectionsOpened.inc();
+    const ready = this.setUp();
+    void ready.then((open) => {
+      const waiting = this.early ?? [];
+      this.early = null;
+      if (open) for (const [data, isBinary] of waiting) this.accept(data, isBinary);
+    });
+    this.socket.on('pong', () => {
+      this.conn.alive = true;
+    });
+    this.socket.on('message', (data, isBinary) => this.receive(data, isBinary));
+    return new Promise((resolve) => {
+      this.socket.on('close', (code) => {
+        void ready.then(() => this.cleanUp(code)).then(resolve);
+      });
+    });
+  }
+
+  /** Resolves true once the connection is open, false if set-up failed (the socket is closed). */
+  private async setUp(): Promise<boolean> {
+    const { hub, bus, history, presence, log } = this.deps;
+    const { info, user, conn } = this;
+    try {
+      hub.add(conn);
+      await bus.subscribe(info.teamId);
+      // Bookkeeping the welcome does not need: a hung SQL Server must not hold the
+      // handshake (the store writes the record once it is back).
+      this.deps.store
+        .ensureTeam(info.teamId)
+        .catch((err: unknown) =>
+          log.warn({ err, teamId: info.teamId }, 'recording the team failed'),
+        );
+      const { first } = await presence.add(info);
+      this.inPresence = true;
+      if (first) await bus.emit({ kind: 'presence', teamId: info.teamId, event: 'join', user });
+      const { since, epoch } = this.opening.params;
+      const { heartbeatMs, resumeMaxMessages } = this.deps;
+      if (!(await greet(history, hub, conn, { heartbeatMs, since, epoch, resumeMaxMessages }))) {
+        return false;
+      }
+      log.info(
+        { connId: info.connId, userId: info.userId, teamId: info.teamId, ip: info.ip },
+        'socket open',
+      );
+      return true;
+    } catch (err) {
+      // A backend outage is logged where the connection to it drops; here it is one of many.
+      const outage = err instanceof AppError && err.code !== 'internal';
+      log[outage ? 'warn' : 'error']({ err, connId: info.connId }, 'socket setup failed');
+      this.socket.close(CloseCode.internal, 'backend unavailable');
+      return false;
+    }
+  }
+
+  private receive(data: RawData, isBinary: boolean): void {
+    this.conn.alive = true;
+    if (!this.bucket.take()) {
+      if (++this.dropped >= ABUSE_THRESHOLD) {
+        this.socket.close(CloseCode.policy, 'rate limit abuse');
+      } else {
+        // In the reply queue too, so it does not overtake the acks of earlier frames.
+        this.replies.reply(this.errorFrame('rate_limited', 'rate limit exceeded; message dropped'));
+      }
+      return;
+    }
+    this.dropped = 0;
+    if (this.early) this.early.push([data, isBinary]);
+    else this.accept(data, isBinary);
+  }
+
+  /** Starts one frame's work; its reply goes out after those of the frames before it. */
+  private accept(data: RawData, isBinary: boolean): void {
+    if (this.socket.readyState !== WebSocket.OPEN) return;
+    let frame: ClientFrame;
+    try {
+      if (isBinary) throw new AppError('bad_request', 'binary frames are not supported; send text');
+      frame = parseClientFrame(toText(data));
+    } catch (err) {
+      this.replies.reply(this.failure(err, undefined));
+      return;
+    }
+    if (frame.type === 'team' || frame.type === 'direct') {
+      const message = frame;
+      this.replies.message(() => this.publish(message));
+      return;
+    }
+    const request = frame;
+    this.replies.read(
+      () => readReply(request, this.reader),
+      (err) => this.failure(err, undefined),
+    );
+  }
+
+  /** Resolves with the ack or error frame; never rejects. */
+  private publish(message: MessageFrame): Promise<Buffer | undefined> {
+    // Held behind a read while the socket closed: the client never hears of it, so
+    // it is not sent (without a ref, a retry would make it twice).
+    if (this.socket.readyState !== WebSocket.OPEN) return Promise.resolve(undefined);
+    const { info, user } = this;
+    return this.deps.messaging
+      .send({
+        teamId: info.teamId,
+        from: user,
+        ...(message.type === 'direct' ? { to: message.to } : {}),
+        data: message.data,
+        origin: info.connId,
+        source: 'socket',
+        ...(message.ref === undefined ? {} : { ref: message.ref }),
+      })
+      .then(
+        (ack) => textFrame(encodeAck(message.ref, ack.id, ack.seq)),
+        (err: unknown) => this.failure(err, message.ref),
+      );
+  }
+
+  /** The error frame for a failed frame; only unexpected failures are logged. */
+  private failure(err: unknown, ref: string | undefined): Buffer {
+    const error = toAppError(err);
+    if (error.code === 'internal') {
+      this.deps.log.error({ err, connId: this.info.connId }, 'frame failed');
+    }
+    return this.errorFrame(error.code, error.message, ref);
+  }
+
+  private errorFrame(code: ErrorCode, message: string, ref?: string): Buffer {
+    const { wire, frame } = errorFrame(code, message, ref);
+    this.deps.metrics.framesRejected.inc({ code: wire });
+    return frame;
+  }
+
+  private async cleanUp(code: number): Promise<void> {
+    const { hub, bus, presence, metrics, log } = this.deps;
+    const { info, user } = this;
+    metrics.connectionsClosed.inc({ code: String(code) });
+    try {
+      if (hub.remove(this.conn)) await bus.unsubscribe(info.teamId);
+      if (this.inPresence) {
+        const { last } = await presence.remove(info);
+        if (last) await bus.emit({ kind: 'presence', teamId: info.teamId, event: 'leave', user });
+      }
+    } catch (err) {
+      log.warn({ err, connId: info.connId }, 'socket cleanup incomplete');
+    }
+    log.info({ connId: info.connId, code }, 'socket closed');
+  }
+}
