@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { AppError } from '../errors';
 import { toDelivery, type Bus, type BusListener, type ClusterEvent, type Delivery } from '../bus';
 import { isNewerEpoch } from '../epoch';
+import { execAll, redisCall } from './call';
 import { redisUnavailable } from './errors';
 import { headArgs, headKeys, parseEntry } from './history';
 import type { RedisKeys } from './keys';
@@ -185,14 +186,13 @@ export class RedisBus implements Bus {
   private async sendBatch(batch: QueuedPublish[]): Promise<void> {
     let results: unknown;
     try {
-      results = await sendKnowingOutcome(this.cmd, 'eval', [
-        PUBLISH_BATCH,
-        ...this.batchArgs(batch),
-      ]);
+      // sendKnowingOutcome answers `unavailable` only when Redis surely did not run the
+      // batch, otherwise `indeterminate`; redisCall maps what fails before it sends.
+      results = await redisCall(() =>
+        sendKnowingOutcome(this.cmd, 'eval', [PUBLISH_BATCH, ...this.batchArgs(batch)]),
+      );
     } catch (err) {
-      // `unavailable` only when Redis surely did not run it; otherwise `indeterminate`.
-      const error = redisUnavailable(err);
-      for (const queued of batch) queued.reject(error);
+      for (const queued of batch) queued.reject(err);
       return;
     }
     const answers = Array.isArray(results) ? (results as unknown[]) : [];
@@ -253,15 +253,11 @@ export class RedisBus implements Bus {
   }
 
   async emit(event: ClusterEvent): Promise<void> {
-    try {
-      if (event.kind === 'kick') {
-        await this.cmd.publish(this.keys.nodeChannel(event.node), KICK + event.connId);
-      } else {
-        await this.cmd.publish(this.keys.teamChannel(event.teamId), EVENT + JSON.stringify(event));
-      }
-    } catch (err) {
-      throw redisUnavailable(err);
-    }
+    await redisCall(() =>
+      event.kind === 'kick'
+        ? this.cmd.publish(this.keys.nodeChannel(event.node), KICK + event.connId)
+        : this.cmd.publish(this.keys.teamChannel(event.teamId), EVENT + JSON.stringify(event)),
+    );
   }
 
   /**
@@ -279,11 +275,7 @@ export class RedisBus implements Bus {
         if (this.subscriptions.get(teamId) === started) this.subscriptions.delete(teamId);
       });
     }
-    try {
-      await pending;
-    } catch (err) {
-      throw redisUnavailable(err);
-    }
+    await redisCall(() => pending);
   }
 
   /** Reads the team's head, then subscribes: see TeamState.last. */
@@ -299,11 +291,7 @@ export class RedisBus implements Bus {
   async unsubscribe(teamId: string): Promise<void> {
     this.subscriptions.delete(teamId);
     this.teams.delete(teamId);
-    try {
-      await this.sub.unsubscribe(this.keys.teamChannel(teamId));
-    } catch (err) {
-      throw redisUnavailable(err);
-    }
+    await redisCall(() => this.sub.unsubscribe(this.keys.teamChannel(teamId)));
   }
 
   listen(listener: BusListener): void {
@@ -506,17 +494,16 @@ export class RedisBus implements Bus {
     teamId: string,
     state: TeamState,
   ): Promise<{ missed: Delivery[]; counter: number }> {
-    const results = await this.cmd
-      .multi()
-      .get(this.keys.epoch(teamId))
-      .get(this.keys.seq(teamId))
-      .xrange(this.keys.log(teamId), `${state.last + 1}-0`, '+')
-      .exec();
-    if (!results) throw new Error('gap fill transaction aborted');
-    for (const [err] of results) if (err) throw err;
-    let epoch = results[0]![1] as string | null;
-    const counter = results[1]![1] as string | null;
-    let entries = results[2]![1] as [string, string[]][];
+    const replies = await execAll(
+      this.cmd
+        .multi()
+        .get(this.keys.epoch(teamId))
+        .get(this.keys.seq(teamId))
+        .xrange(this.keys.log(teamId), `${state.last + 1}-0`, '+'),
+    );
+    let epoch = replies[0] as string | null;
+    const counter = replies[1] as string | null;
+    let entries = replies[2] as [string, string[]][];
     if (epoch === state.epoch && counter !== null && Number(counter) < state.last) {
       this.options.log.error(
         { teamId, epoch, delivered: state.last, counter: Number(counter) },
@@ -534,15 +521,11 @@ export class RedisBus implements Bus {
       // Redis lost the history since we last looked: seqs restarted, everything retained is new.
       state.epoch = epoch;
       state.last = 0;
-      const again = await this.cmd
-        .multi()
-        .get(this.keys.seq(teamId))
-        .xrange(this.keys.log(teamId), '-', '+')
-        .exec();
-      if (!again) throw new Error('gap fill transaction aborted');
-      for (const [err] of again) if (err) throw err;
-      const head = again[0]![1] as string | null;
-      entries = again[1]![1] as [string, string[]][];
+      const again = await execAll(
+        this.cmd.multi().get(this.keys.seq(teamId)).xrange(this.keys.log(teamId), '-', '+'),
+      );
+      const head = again[0] as string | null;
+      entries = again[1] as [string, string[]][];
       seq = head === null ? 0 : Number(head);
     } else if (epoch !== state.epoch) {
       // The epoch key is gone (a new epoch will start): the counter is not this epoch's.
