@@ -6,11 +6,20 @@ import { toDelivery, type Bus, type BusListener, type ClusterEvent, type Deliver
 import { isNewerEpoch } from '../epoch';
 import { execAll, redisCall } from './call';
 import { redisUnavailable } from './errors';
-import { headArgs, headKeys, parseEntry } from './history';
+import { headArgs, headKeys } from './history';
 import type { RedisKeys } from './keys';
 import { defineScripts, PUBLISH_BATCH } from './scripts';
+import {
+  decodeLogEntry,
+  decodeNodePayload,
+  decodeRefRecord,
+  decodeTeamPayload,
+  encodeCanary,
+  encodeEvent,
+  pushMessageArgs,
+  type StreamEntry,
+} from './payload';
 import { sendKnowingOutcome } from './send';
-import { encodeMessageFrame } from '../frames';
 import type { Ack, Message, MessageDraft } from '../types';
 
 export interface RedisBusOptions {
@@ -58,16 +67,6 @@ interface QueuedPublish {
   resolve: (result: [number, string | number]) => void;
   reject: (err: unknown) => void;
 }
-
-// Channel payloads start with a one-letter tag: `M<epoch>|<seq>|<origin>|<to>|<fromId>|<json>`
-// (see the publish script), `e<json>`, `k<connId>`, `c<nonce>`. `m<epoch>|<message json>` is
-// how nodes before the routing header published; it is still read, so a rolling upgrade
-// loses nothing on upgraded nodes (nodes not yet upgraded ignore the new tag).
-const MESSAGE = 'M';
-const MESSAGE_JSON = 'm';
-const EVENT = 'e';
-const KICK = 'k';
-const CANARY = 'c';
 
 /**
  * Cross-node fan-out on Redis pub/sub. The publish script assigns the seq, appends
@@ -137,9 +136,7 @@ export class RedisBus implements Bus {
     const message = this.stamp(draft);
     const [fresh, result] = await this.run(draft.teamId, message, key);
     if (fresh === 1) return { id: message.id, seq: Number(result) };
-    const text = String(result);
-    const at = text.lastIndexOf(':');
-    return { id: text.slice(0, at), seq: Number(text.slice(at + 1)) };
+    return decodeRefRecord(String(result));
   }
 
   private stamp(draft: MessageDraft): Message {
@@ -225,10 +222,6 @@ export class RedisBus implements Bus {
       archiveBacklogMax ?? 0,
     ];
     for (const { teamId, message, ref } of batch) {
-      // The script splices the seq into the client frame's JSON, so data is encoded
-      // once, here, and every node sends it on as it is.
-      const frame = encodeMessageFrame(message);
-      const origin = message.origin ?? '';
       const known = this.teams.get(teamId);
       keys.push(
         this.keys.seq(teamId),
@@ -237,27 +230,23 @@ export class RedisBus implements Bus {
         this.keys.ref(teamId, ref ?? ''),
       );
       args.push(
-        `{"id":${JSON.stringify(message.id)},"seq":`,
-        frame.slice(frame.indexOf(',"teamId":')),
         this.keys.teamChannel(teamId),
         ref === undefined ? '0' : '1',
-        message.id,
-        origin,
-        `${origin}|${message.to ?? ''}|${message.from.id}`,
         // What this node has seen of the team lets the script notice Redis going back.
         known?.epoch ?? '',
         known?.last ?? 0,
       );
+      pushMessageArgs(args, message);
     }
     return [keys.length, ...keys, ...args];
   }
 
   async emit(event: ClusterEvent): Promise<void> {
-    await redisCall(() =>
+    const channel =
       event.kind === 'kick'
-        ? this.cmd.publish(this.keys.nodeChannel(event.node), KICK + event.connId)
-        : this.cmd.publish(this.keys.teamChannel(event.teamId), EVENT + JSON.stringify(event)),
-    );
+        ? this.keys.nodeChannel(event.node)
+        : this.keys.teamChannel(event.teamId);
+    await redisCall(() => this.cmd.publish(channel, encodeEvent(event)));
   }
 
   /**
@@ -310,7 +299,7 @@ export class RedisBus implements Bus {
       timer = setTimeout(() => resolve(false), timeoutMs);
     });
     try {
-      await this.cmd.publish(this.nodeChannel, CANARY + nonce);
+      await this.cmd.publish(this.nodeChannel, encodeCanary(nonce));
       return await seen;
     } catch {
       return false;
@@ -323,9 +312,9 @@ export class RedisBus implements Bus {
   private onPayload(channel: string, payload: string): void {
     if (this.closed) return;
     if (channel === this.nodeChannel) {
-      if (payload.startsWith(KICK))
-        this.toListeners({ kind: 'kick', connId: payload.slice(1), node: this.options.nodeId });
-      else if (payload.startsWith(CANARY)) this.canaries.get(payload.slice(1))?.();
+      const signal = decodeNodePayload(this.options.nodeId, payload);
+      if (signal?.kind === 'kick') this.toListeners(signal);
+      else if (signal?.kind === 'canary') this.canaries.get(signal.nonce)?.();
       return;
     }
     const teamId = this.keys.teamFromChannel(channel);
@@ -333,42 +322,13 @@ export class RedisBus implements Bus {
     const state = this.teams.get(teamId);
     if (!state) return;
     try {
-      if (payload.startsWith(EVENT)) {
-        this.toListeners(JSON.parse(payload.slice(1)) as ClusterEvent);
-      } else if (payload.startsWith(MESSAGE)) {
-        this.receivePayload(teamId, state, payload);
-      } else if (payload.startsWith(MESSAGE_JSON)) {
-        const bar = payload.indexOf('|');
-        const message = JSON.parse(payload.slice(bar + 1)) as Message;
-        this.receive(teamId, state, toDelivery(message, payload.slice(1, bar)));
-      }
+      const decoded = decodeTeamPayload(teamId, payload);
+      if (decoded === undefined) return;
+      if ('event' in decoded) this.toListeners(decoded.event);
+      else this.receive(teamId, state, decoded);
     } catch (err) {
       this.options.log.error({ err, channel }, 'bad payload on a team channel');
     }
-  }
-
-  /** `M<epoch>|<seq>|<origin>|<to>|<fromId>|<json>`: ids hold no `|`, the json comes last. */
-  private receivePayload(teamId: string, state: TeamState, payload: string): void {
-    const b1 = payload.indexOf('|');
-    const b2 = payload.indexOf('|', b1 + 1);
-    const b3 = payload.indexOf('|', b2 + 1);
-    const b4 = payload.indexOf('|', b3 + 1);
-    const b5 = payload.indexOf('|', b4 + 1);
-    if (b5 < 0) throw new Error('message payload without its routing header');
-    const origin = payload.slice(b2 + 1, b3);
-    const to = payload.slice(b3 + 1, b4);
-    const seq = Number(payload.slice(b1 + 1, b2));
-    // A bad seq would switch off gap and duplicate detection for the team.
-    if (!Number.isSafeInteger(seq) || seq < 1) throw new Error('message payload with a bad seq');
-    this.receive(teamId, state, {
-      teamId,
-      epoch: payload.slice(1, b1),
-      seq,
-      origin: origin === '' ? undefined : origin,
-      to: to === '' ? undefined : to,
-      fromId: payload.slice(b4 + 1, b5),
-      frame: `{"type":"message",${payload.slice(b5 + 2)}`,
-    });
   }
 
   private receive(teamId: string, state: TeamState, message: Delivery): void {
@@ -503,7 +463,7 @@ export class RedisBus implements Bus {
     );
     let epoch = replies[0] as string | null;
     const counter = replies[1] as string | null;
-    let entries = replies[2] as [string, string[]][];
+    let entries = replies[2] as StreamEntry[];
     if (epoch === state.epoch && counter !== null && Number(counter) < state.last) {
       this.options.log.error(
         { teamId, epoch, delivered: state.last, counter: Number(counter) },
@@ -525,14 +485,14 @@ export class RedisBus implements Bus {
         this.cmd.multi().get(this.keys.seq(teamId)).xrange(this.keys.log(teamId), '-', '+'),
       );
       const head = again[0] as string | null;
-      entries = again[1] as [string, string[]][];
+      entries = again[1] as StreamEntry[];
       seq = head === null ? 0 : Number(head);
     } else if (epoch !== state.epoch) {
       // The epoch key is gone (a new epoch will start): the counter is not this epoch's.
       seq = 0;
     }
     return {
-      missed: entries.map((entry) => toDelivery(parseEntry(entry), state.epoch)),
+      missed: entries.map((entry) => toDelivery(decodeLogEntry(entry), state.epoch)),
       counter: Number.isSafeInteger(seq) ? seq : 0,
     };
   }

@@ -9,24 +9,9 @@ import {
 import { lostReplay, replayPage } from '../replay-page';
 import { execAll, redisCall } from './call';
 import type { RedisKeys } from './keys';
+import { decodeLogEntry, type StreamEntry } from './payload';
 import { defineScripts } from './scripts';
 import { visibleTo, type Message, type TeamHead } from '../types';
-
-type StreamEntry = [id: string, fields: string[]];
-
-/** A stream entry: `m` holds the message's public JSON, `o` the origin connId if any. */
-export function parseEntry(entry: StreamEntry): Message {
-  const fields = entry[1];
-  let json = '';
-  let origin: string | undefined;
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    if (fields[i] === 'm') json = fields[i + 1]!;
-    else if (fields[i] === 'o') origin = fields[i + 1]!;
-  }
-  const message = JSON.parse(json) as Message;
-  if (origin !== undefined) message.origin = origin;
-  return message;
-}
 
 export interface RedisHistoryOptions {
   /** Seconds a team's history lives after its last message. */
@@ -84,7 +69,7 @@ export class RedisHistory implements History {
       since,
       end: Math.min(until ?? head.seq, head.seq),
       firstSeq,
-      read: range.map(parseEntry),
+      read: range.map(decodeLogEntry),
       limit,
       viewer,
       head,
@@ -119,7 +104,7 @@ export class RedisHistory implements History {
           batch,
         )) as StreamEntry[];
         for (const entry of entries) {
-          const message = parseEntry(entry);
+          const message = decodeLogEntry(entry);
           if (!visibleTo(message, query.viewer)) continue;
           if (page.length === query.limit) return { messages: page.reverse(), more: true };
           page.push(message);
