@@ -308,14 +308,7 @@ export class RedisPresence implements Presence {
       // The user's only connection in the team again: they had left in everyone's view
       // (a survivor swept us and announced it, or Redis lost all presence). A user
       // with a connection elsewhere never left, and the count says so.
-      if (count === 1) {
-        await this.options.announce({
-          kind: 'presence',
-          teamId: conn.teamId,
-          event: 'join',
-          user: { id: conn.userId, name: conn.name },
-        });
-      }
+      if (count === 1) await this.announce(conn, 'join');
     }
     for (const connId of stored) {
       if (this.local.has(connId)) continue;
@@ -333,15 +326,17 @@ export class RedisPresence implements Presence {
   private async leave(conn: ConnectionInfo, node: string, ifDead = false): Promise<boolean> {
     const left = await this.removeEntry(conn, node, ifDead);
     if (left === -2) return false;
-    if (left === 0) {
-      await this.options.announce({
-        kind: 'presence',
-        teamId: conn.teamId,
-        event: 'leave',
-        user: { id: conn.userId, name: conn.name },
-      });
-    }
+    if (left === 0) await this.announce(conn, 'leave');
     return true;
+  }
+
+  private announce(conn: ConnectionInfo, event: 'join' | 'leave'): Promise<void> {
+    return this.options.announce({
+      kind: 'presence',
+      teamId: conn.teamId,
+      event,
+      user: { id: conn.userId, name: conn.name },
+    });
   }
 
   /** Removes the entries of nodes whose lease expired; one survivor per dead node does it. */
