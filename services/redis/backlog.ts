@@ -1,18 +1,11 @@
 import type { Redis } from 'ioredis';
-import type { ArchivedMessage, Backlog, BacklogBatch } from '../archive';
+import type { Backlog, BacklogBatch } from '../archive';
 import type { RedisKeys } from './keys';
+import { decodeBacklogEntry, type StreamEntry } from './payload';
 
 /** Pending entries idle this long belong to a consumer presumed dead; another node takes them. */
 export const CLAIM_IDLE_MS = 30_000;
 const GROUP = 'archivers';
-
-type Entry = [id: string, fields: string[]];
-
-function toMessage(entry: Entry): ArchivedMessage {
-  const fields = entry[1];
-  const get = (name: string) => fields[fields.indexOf(name) + 1]!;
-  return { ...(JSON.parse(get('m')) as ArchivedMessage), epoch: get('e') };
-}
 
 /**
  * The archive backlog of the Redis engine: a stream the publish script appends to
@@ -60,7 +53,7 @@ export class RedisBacklog implements Backlog {
       '0-0',
       'COUNT',
       max,
-    )) as [string, Entry[], string[]];
+    )) as [string, StreamEntry[], string[]];
     let entries = claimed[1].filter((e) => Array.isArray(e[1]));
     if (entries.length === 0 && !this.closed) {
       const result = (await this.blocking.xreadgroup(
@@ -74,10 +67,10 @@ export class RedisBacklog implements Backlog {
         'STREAMS',
         this.keys.archive(),
         '>',
-      )) as [string, Entry[]][] | null;
+      )) as [string, StreamEntry[]][] | null;
       entries = result?.[0]?.[1] ?? [];
     }
-    return { messages: entries.map(toMessage), receipt: entries.map((e) => e[0]) };
+    return { messages: entries.map(decodeBacklogEntry), receipt: entries.map((e) => e[0]) };
   }
 
   async ack(batch: BacklogBatch): Promise<void> {

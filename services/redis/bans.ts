@@ -11,7 +11,7 @@ import {
 } from '../bans';
 import type { ClusterEvent } from '../bus';
 import { AppError } from '../errors';
-import { redisUnavailable } from './errors';
+import { execAll, redisCall } from './call';
 import type { RedisKeys } from './keys';
 
 /**
@@ -81,9 +81,8 @@ export class RedisBans implements Bans {
     const now = Date.now();
     const ban = makeBan(draft, now);
     const key = banKey(ban.userId, ban.teamId);
-    let added: unknown;
-    try {
-      added = await this.redis.eval(
+    const added = await redisCall(() =>
+      this.redis.eval(
         ADD,
         2,
         this.keys.bans(),
@@ -94,10 +93,8 @@ export class RedisBans implements Bans {
         ban.expiresAt === null ? '+inf' : Date.parse(ban.expiresAt),
         draft.seconds * 1000,
         this.max,
-      );
-    } catch (err) {
-      throw redisUnavailable(err);
-    }
+      ),
+    );
     if (added !== 1) {
       throw new AppError('conflict', `too many active bans (${this.max}); lift some first`);
     }
@@ -106,16 +103,12 @@ export class RedisBans implements Bans {
   }
 
   async list(): Promise<Ban[]> {
-    try {
+    return redisCall(async () => {
       const index = this.keys.bans();
-      const results = await this.redis
-        .multi()
-        .zremrangebyscore(index, '-inf', Date.now())
-        .zrange(index, 0, -1)
-        .exec();
-      if (!results) throw new Error('ban list transaction aborted');
-      for (const [err] of results) if (err) throw err;
-      const members = results[1]![1] as string[];
+      const replies = await execAll(
+        this.redis.multi().zremrangebyscore(index, '-inf', Date.now()).zrange(index, 0, -1),
+      );
+      const members = replies[1] as string[];
       if (members.length === 0) return [];
       const texts = await this.redis.mget(members.map((m) => this.keys.ban(m)));
       const now = Date.now();
@@ -123,28 +116,22 @@ export class RedisBans implements Bans {
         .flatMap((text) => (text === null ? [] : [JSON.parse(text) as Ban]))
         .filter((ban) => ban.expiresAt === null || Date.parse(ban.expiresAt) > now)
         .sort(byUserThenTeam);
-    } catch (err) {
-      throw redisUnavailable(err);
-    }
+    });
   }
 
   async remove(userId: string, teamId: string | undefined): Promise<boolean> {
     const key = banKey(userId, teamId);
-    let results: [Error | null, unknown][] | null;
-    try {
-      results = await this.redis
-        .multi()
-        .zremrangebyscore(this.keys.bans(), '-inf', Date.now())
-        .zrem(this.keys.bans(), key)
-        .del(this.keys.ban(key))
-        .exec();
-    } catch (err) {
-      throw redisUnavailable(err);
-    }
-    if (!results) throw redisUnavailable(new Error('ban lift transaction aborted'));
-    for (const [err] of results) if (err) throw redisUnavailable(err);
+    const replies = await redisCall(() =>
+      execAll(
+        this.redis
+          .multi()
+          .zremrangebyscore(this.keys.bans(), '-inf', Date.now())
+          .zrem(this.keys.bans(), key)
+          .del(this.keys.ban(key)),
+      ),
+    );
     this.mirror.delete(userId, teamId);
-    return results[1]![1] === 1;
+    return replies[1] === 1;
   }
 
   isBanned(userId: string, teamId: string): boolean {

@@ -4,12 +4,23 @@ import type { Logger } from 'pino';
 import { AppError } from '../errors';
 import { toDelivery, type Bus, type BusListener, type ClusterEvent, type Delivery } from '../bus';
 import { isNewerEpoch } from '../epoch';
+import { execAll, redisCall } from './call';
 import { redisUnavailable } from './errors';
-import { headArgs, headKeys, parseEntry } from './history';
+import { headArgs, headKeys } from './history';
 import type { RedisKeys } from './keys';
 import { defineScripts, PUBLISH_BATCH } from './scripts';
+import {
+  decodeClusterPayload,
+  decodeLogEntry,
+  decodeNodePayload,
+  decodeRefRecord,
+  decodeTeamPayload,
+  encodeCanary,
+  encodeEvent,
+  pushMessageArgs,
+  type StreamEntry,
+} from './payload';
 import { sendKnowingOutcome } from './send';
-import { encodeMessageFrame } from '../frames';
 import type { Ack, Message, MessageDraft } from '../types';
 
 export interface RedisBusOptions {
@@ -57,16 +68,6 @@ interface QueuedPublish {
   resolve: (result: [number, string | number]) => void;
   reject: (err: unknown) => void;
 }
-
-// Channel payloads start with a one-letter tag: `M<epoch>|<seq>|<origin>|<to>|<fromId>|<json>`
-// (see the publish script), `e<json>` (team and cluster channels), `k<connId>`, `c<nonce>`. `m<epoch>|<message json>` is
-// how nodes before the routing header published; it is still read, so a rolling upgrade
-// loses nothing on upgraded nodes (nodes not yet upgraded ignore the new tag).
-const MESSAGE = 'M';
-const MESSAGE_JSON = 'm';
-const EVENT = 'e';
-const KICK = 'k';
-const CANARY = 'c';
 
 /**
  * Cross-node fan-out on Redis pub/sub. The publish script assigns the seq, appends
@@ -139,9 +140,7 @@ export class RedisBus implements Bus {
     const message = this.stamp(draft);
     const [fresh, result] = await this.run(draft.teamId, message, key);
     if (fresh === 1) return { id: message.id, seq: Number(result) };
-    const text = String(result);
-    const at = text.lastIndexOf(':');
-    return { id: text.slice(0, at), seq: Number(text.slice(at + 1)) };
+    return decodeRefRecord(String(result));
   }
 
   private stamp(draft: MessageDraft): Message {
@@ -188,14 +187,13 @@ export class RedisBus implements Bus {
   private async sendBatch(batch: QueuedPublish[]): Promise<void> {
     let results: unknown;
     try {
-      results = await sendKnowingOutcome(this.cmd, 'eval', [
-        PUBLISH_BATCH,
-        ...this.batchArgs(batch),
-      ]);
+      // sendKnowingOutcome answers `unavailable` only when Redis surely did not run the
+      // batch, otherwise `indeterminate`; redisCall maps what fails before it sends.
+      results = await redisCall(() =>
+        sendKnowingOutcome(this.cmd, 'eval', [PUBLISH_BATCH, ...this.batchArgs(batch)]),
+      );
     } catch (err) {
-      // `unavailable` only when Redis surely did not run it; otherwise `indeterminate`.
-      const error = redisUnavailable(err);
-      for (const queued of batch) queued.reject(error);
+      for (const queued of batch) queued.reject(err);
       return;
     }
     const answers = Array.isArray(results) ? (results as unknown[]) : [];
@@ -228,10 +226,6 @@ export class RedisBus implements Bus {
       archiveBacklogMax ?? 0,
     ];
     for (const { teamId, message, ref } of batch) {
-      // The script splices the seq into the client frame's JSON, so data is encoded
-      // once, here, and every node sends it on as it is.
-      const frame = encodeMessageFrame(message);
-      const origin = message.origin ?? '';
       const known = this.teams.get(teamId);
       keys.push(
         this.keys.seq(teamId),
@@ -240,33 +234,25 @@ export class RedisBus implements Bus {
         this.keys.ref(teamId, ref ?? ''),
       );
       args.push(
-        `{"id":${JSON.stringify(message.id)},"seq":`,
-        frame.slice(frame.indexOf(',"teamId":')),
         this.keys.teamChannel(teamId),
         ref === undefined ? '0' : '1',
-        message.id,
-        origin,
-        `${origin}|${message.to ?? ''}|${message.from.id}`,
         // What this node has seen of the team lets the script notice Redis going back.
         known?.epoch ?? '',
         known?.last ?? 0,
       );
+      pushMessageArgs(args, message);
     }
     return [keys.length, ...keys, ...args];
   }
 
   async emit(event: ClusterEvent): Promise<void> {
-    try {
-      if (event.kind === 'kick') {
-        await this.cmd.publish(this.keys.nodeChannel(event.node), KICK + event.connId);
-      } else if (event.kind === 'ban' || event.kind === 'unban') {
-        await this.cmd.publish(this.clusterChannel, EVENT + JSON.stringify(event));
-      } else {
-        await this.cmd.publish(this.keys.teamChannel(event.teamId), EVENT + JSON.stringify(event));
-      }
-    } catch (err) {
-      throw redisUnavailable(err);
-    }
+    const channel =
+      event.kind === 'kick'
+        ? this.keys.nodeChannel(event.node)
+        : event.kind === 'ban' || event.kind === 'unban'
+          ? this.clusterChannel
+          : this.keys.teamChannel(event.teamId);
+    await redisCall(() => this.cmd.publish(channel, encodeEvent(event)));
   }
 
   /**
@@ -284,11 +270,7 @@ export class RedisBus implements Bus {
         if (this.subscriptions.get(teamId) === started) this.subscriptions.delete(teamId);
       });
     }
-    try {
-      await pending;
-    } catch (err) {
-      throw redisUnavailable(err);
-    }
+    await redisCall(() => pending);
   }
 
   /** Reads the team's head, then subscribes: see TeamState.last. */
@@ -304,11 +286,7 @@ export class RedisBus implements Bus {
   async unsubscribe(teamId: string): Promise<void> {
     this.subscriptions.delete(teamId);
     this.teams.delete(teamId);
-    try {
-      await this.sub.unsubscribe(this.keys.teamChannel(teamId));
-    } catch (err) {
-      throw redisUnavailable(err);
-    }
+    await redisCall(() => this.sub.unsubscribe(this.keys.teamChannel(teamId)));
   }
 
   listen(listener: BusListener): void {
@@ -327,7 +305,7 @@ export class RedisBus implements Bus {
       timer = setTimeout(() => resolve(false), timeoutMs);
     });
     try {
-      await this.cmd.publish(this.nodeChannel, CANARY + nonce);
+      await this.cmd.publish(this.nodeChannel, encodeCanary(nonce));
       return await seen;
     } catch {
       return false;
@@ -340,15 +318,15 @@ export class RedisBus implements Bus {
   private onPayload(channel: string, payload: string): void {
     if (this.closed) return;
     if (channel === this.nodeChannel) {
-      if (payload.startsWith(KICK))
-        this.toListeners({ kind: 'kick', connId: payload.slice(1), node: this.options.nodeId });
-      else if (payload.startsWith(CANARY)) this.canaries.get(payload.slice(1))?.();
+      const signal = decodeNodePayload(this.options.nodeId, payload);
+      if (signal?.kind === 'kick') this.toListeners(signal);
+      else if (signal?.kind === 'canary') this.canaries.get(signal.nonce)?.();
       return;
     }
     if (channel === this.clusterChannel) {
       try {
-        if (payload.startsWith(EVENT))
-          this.toListeners(JSON.parse(payload.slice(1)) as ClusterEvent);
+        const event = decodeClusterPayload(payload);
+        if (event) this.toListeners(event);
       } catch (err) {
         this.options.log.error({ err, channel }, 'bad payload on the cluster channel');
       }
@@ -359,42 +337,13 @@ export class RedisBus implements Bus {
     const state = this.teams.get(teamId);
     if (!state) return;
     try {
-      if (payload.startsWith(EVENT)) {
-        this.toListeners(JSON.parse(payload.slice(1)) as ClusterEvent);
-      } else if (payload.startsWith(MESSAGE)) {
-        this.receivePayload(teamId, state, payload);
-      } else if (payload.startsWith(MESSAGE_JSON)) {
-        const bar = payload.indexOf('|');
-        const message = JSON.parse(payload.slice(bar + 1)) as Message;
-        this.receive(teamId, state, toDelivery(message, payload.slice(1, bar)));
-      }
+      const decoded = decodeTeamPayload(teamId, payload);
+      if (decoded === undefined) return;
+      if ('event' in decoded) this.toListeners(decoded.event);
+      else this.receive(teamId, state, decoded);
     } catch (err) {
       this.options.log.error({ err, channel }, 'bad payload on a team channel');
     }
-  }
-
-  /** `M<epoch>|<seq>|<origin>|<to>|<fromId>|<json>`: ids hold no `|`, the json comes last. */
-  private receivePayload(teamId: string, state: TeamState, payload: string): void {
-    const b1 = payload.indexOf('|');
-    const b2 = payload.indexOf('|', b1 + 1);
-    const b3 = payload.indexOf('|', b2 + 1);
-    const b4 = payload.indexOf('|', b3 + 1);
-    const b5 = payload.indexOf('|', b4 + 1);
-    if (b5 < 0) throw new Error('message payload without its routing header');
-    const origin = payload.slice(b2 + 1, b3);
-    const to = payload.slice(b3 + 1, b4);
-    const seq = Number(payload.slice(b1 + 1, b2));
-    // A bad seq would switch off gap and duplicate detection for the team.
-    if (!Number.isSafeInteger(seq) || seq < 1) throw new Error('message payload with a bad seq');
-    this.receive(teamId, state, {
-      teamId,
-      epoch: payload.slice(1, b1),
-      seq,
-      origin: origin === '' ? undefined : origin,
-      to: to === '' ? undefined : to,
-      fromId: payload.slice(b4 + 1, b5),
-      frame: `{"type":"message",${payload.slice(b5 + 2)}`,
-    });
   }
 
   private receive(teamId: string, state: TeamState, message: Delivery): void {
@@ -520,17 +469,16 @@ export class RedisBus implements Bus {
     teamId: string,
     state: TeamState,
   ): Promise<{ missed: Delivery[]; counter: number }> {
-    const results = await this.cmd
-      .multi()
-      .get(this.keys.epoch(teamId))
-      .get(this.keys.seq(teamId))
-      .xrange(this.keys.log(teamId), `${state.last + 1}-0`, '+')
-      .exec();
-    if (!results) throw new Error('gap fill transaction aborted');
-    for (const [err] of results) if (err) throw err;
-    let epoch = results[0]![1] as string | null;
-    const counter = results[1]![1] as string | null;
-    let entries = results[2]![1] as [string, string[]][];
+    const replies = await execAll(
+      this.cmd
+        .multi()
+        .get(this.keys.epoch(teamId))
+        .get(this.keys.seq(teamId))
+        .xrange(this.keys.log(teamId), `${state.last + 1}-0`, '+'),
+    );
+    let epoch = replies[0] as string | null;
+    const counter = replies[1] as string | null;
+    let entries = replies[2] as StreamEntry[];
     if (epoch === state.epoch && counter !== null && Number(counter) < state.last) {
       this.options.log.error(
         { teamId, epoch, delivered: state.last, counter: Number(counter) },
@@ -548,22 +496,18 @@ export class RedisBus implements Bus {
       // Redis lost the history since we last looked: seqs restarted, everything retained is new.
       state.epoch = epoch;
       state.last = 0;
-      const again = await this.cmd
-        .multi()
-        .get(this.keys.seq(teamId))
-        .xrange(this.keys.log(teamId), '-', '+')
-        .exec();
-      if (!again) throw new Error('gap fill transaction aborted');
-      for (const [err] of again) if (err) throw err;
-      const head = again[0]![1] as string | null;
-      entries = again[1]![1] as [string, string[]][];
+      const again = await execAll(
+        this.cmd.multi().get(this.keys.seq(teamId)).xrange(this.keys.log(teamId), '-', '+'),
+      );
+      const head = again[0] as string | null;
+      entries = again[1] as StreamEntry[];
       seq = head === null ? 0 : Number(head);
     } else if (epoch !== state.epoch) {
       // The epoch key is gone (a new epoch will start): the counter is not this epoch's.
       seq = 0;
     }
     return {
-      missed: entries.map((entry) => toDelivery(parseEntry(entry), state.epoch)),
+      missed: entries.map((entry) => toDelivery(decodeLogEntry(entry), state.epoch)),
       counter: Number.isSafeInteger(seq) ? seq : 0,
     };
   }

@@ -7,7 +7,7 @@ import {
   type DeadLetters,
 } from '../dead-letters';
 import { AppError } from '../errors';
-import { redisUnavailable } from './errors';
+import { execAll, redisCall } from './call';
 import type { RedisKeys } from './keys';
 
 const STREAM_ID = /^\d{1,20}-\d{1,20}$/;
@@ -40,17 +40,10 @@ export class RedisDeadLetters implements DeadLetters {
       tx.xadd(key, 'MAXLEN', '=', this.max, '*', 'd', JSON.stringify(deadLetterBody(draft, at)));
     }
     tx.xlen(key);
-    let results: [Error | null, unknown][] | null;
-    try {
-      results = await tx.exec();
-    } catch (err) {
-      throw redisUnavailable(err);
-    }
-    const failed = results?.find(([err]) => err !== null);
-    if (!results || failed) throw redisUnavailable(failed?.[0] ?? new Error('transaction aborted'));
+    const replies = await redisCall(() => execAll(tx));
     // One transaction: what is missing from before + added was trimmed by the cap.
-    const before = Number(results[0]![1]);
-    const after = Number(results[results.length - 1]![1]);
+    const before = Number(replies[0]);
+    const after = Number(replies[replies.length - 1]);
     return Math.max(0, before + drafts.length - after);
   }
 
@@ -58,21 +51,21 @@ export class RedisDeadLetters implements DeadLetters {
     if (page.cursor !== undefined && !STREAM_ID.test(page.cursor))
       throw new AppError('bad_request', 'malformed cursor');
     const start = page.cursor === undefined ? '-' : `(${page.cursor}`;
-    let entries: Entry[];
-    try {
-      entries = (await this.redis.xrange(
-        this.keys.deadLetters(),
-        start,
-        '+',
-        'COUNT',
-        page.limit + 1,
-      )) as Entry[];
-    } catch (err) {
-      // Well formed but out of range (past 2^64, or exclusive of the largest id).
-      if (/stream ID|start ID/i.test(String((err as Error).message)))
-        throw new AppError('bad_request', 'malformed cursor');
-      throw redisUnavailable(err);
-    }
+    const entries = await redisCall(
+      async () =>
+        (await this.redis.xrange(
+          this.keys.deadLetters(),
+          start,
+          '+',
+          'COUNT',
+          page.limit + 1,
+        )) as Entry[],
+      (err) => {
+        // Well formed but out of range (past 2^64, or exclusive of the largest id).
+        if (/stream ID|start ID/i.test(String((err as Error).message)))
+          throw new AppError('bad_request', 'malformed cursor');
+      },
+    );
     const deadLetters = entries.slice(0, page.limit).map(toDeadLetter);
     return {
       deadLetters,
@@ -82,18 +75,10 @@ export class RedisDeadLetters implements DeadLetters {
 
   async remove(id: string): Promise<boolean> {
     if (!STREAM_ID.test(id)) return false;
-    try {
-      return (await this.redis.xdel(this.keys.deadLetters(), id)) === 1;
-    } catch (err) {
-      throw redisUnavailable(err);
-    }
+    return redisCall(async () => (await this.redis.xdel(this.keys.deadLetters(), id)) === 1);
   }
 
   async count(): Promise<number> {
-    try {
-      return await this.redis.xlen(this.keys.deadLetters());
-    } catch (err) {
-      throw redisUnavailable(err);
-    }
+    return redisCall(() => this.redis.xlen(this.keys.deadLetters()));
   }
 }

@@ -7,26 +7,11 @@ import {
   type ReplayRequest,
 } from '../history';
 import { lostReplay, replayPage } from '../replay-page';
-import { redisUnavailable } from './errors';
+import { execAll, redisCall } from './call';
 import type { RedisKeys } from './keys';
+import { decodeLogEntry, type StreamEntry } from './payload';
 import { defineScripts } from './scripts';
 import { visibleTo, type Message, type TeamHead } from '../types';
-
-type StreamEntry = [id: string, fields: string[]];
-
-/** A stream entry: `m` holds the message's public JSON, `o` the origin connId if any. */
-export function parseEntry(entry: StreamEntry): Message {
-  const fields = entry[1];
-  let json = '';
-  let origin: string | undefined;
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    if (fields[i] === 'm') json = fields[i + 1]!;
-    else if (fields[i] === 'o') origin = fields[i + 1]!;
-  }
-  const message = JSON.parse(json) as Message;
-  if (origin !== undefined) message.origin = origin;
-  return message;
-}
 
 export interface RedisHistoryOptions {
   /** Seconds a team's history lives after its last message. */
@@ -44,53 +29,47 @@ export class RedisHistory implements History {
   }
 
   async head(teamId: string): Promise<TeamHead> {
-    try {
+    return redisCall(async () => {
       const [seq, epoch] = await this.redis.sbHead(
         ...headArgs(this.keys, teamId, this.options.ttlSeconds),
       );
       return { seq: Number(seq), epoch };
-    } catch (err) {
-      throw redisUnavailable(err);
-    }
+    });
   }
 
   async replay(teamId: string, request: ReplayRequest): Promise<Replay> {
     const { since, epoch, viewer, until } = request;
     const limit = pageLimit(request);
-    let results: [Error | null, unknown][] | null;
-    try {
-      // One MULTI: the head, the page and the oldest entry describe the same moment.
-      // COUNT bounds the page whatever HISTORY_SIZE retains.
-      results = await this.redis
-        .multi()
-        .sbHead(...headArgs(this.keys, teamId, this.options.ttlSeconds))
-        .xrange(
-          this.keys.log(teamId),
-          `${since + 1}-0`,
-          until === undefined ? '+' : `${until}-0`,
-          'COUNT',
-          limit,
-        )
-        .xrange(this.keys.log(teamId), '-', '+', 'COUNT', 1)
-        .exec();
-    } catch (err) {
-      throw redisUnavailable(err);
-    }
-    if (!results) throw redisUnavailable(new Error('replay transaction aborted'));
-    for (const [err] of results) if (err) throw redisUnavailable(err);
-    const [seqText, currentEpoch] = results[0]![1] as [string, string];
+    // One MULTI: the head, the page and the oldest entry describe the same moment.
+    // COUNT bounds the page whatever HISTORY_SIZE retains.
+    const replies = await redisCall(() =>
+      execAll(
+        this.redis
+          .multi()
+          .sbHead(...headArgs(this.keys, teamId, this.options.ttlSeconds))
+          .xrange(
+            this.keys.log(teamId),
+            `${since + 1}-0`,
+            until === undefined ? '+' : `${until}-0`,
+            'COUNT',
+            limit,
+          )
+          .xrange(this.keys.log(teamId), '-', '+', 'COUNT', 1),
+      ),
+    );
+    const [seqText, currentEpoch] = replies[0] as [string, string];
     const head = { seq: Number(seqText), epoch: currentEpoch };
     if ((epoch !== undefined && epoch !== currentEpoch) || since > head.seq) {
       return lostReplay(since, head);
     }
-    const range = results[1]![1] as StreamEntry[];
-    const oldest = results[2]![1] as StreamEntry[];
+    const range = replies[1] as StreamEntry[];
+    const oldest = replies[2] as StreamEntry[];
     const firstSeq = oldest.length > 0 ? seqOf(oldest[0]![0]) : head.seq + 1;
     return replayPage({
       since,
       end: Math.min(until ?? head.seq, head.seq),
       firstSeq,
-      read: range.map(parseEntry),
+      read: range.map(decodeLogEntry),
       limit,
       viewer,
       head,
@@ -98,15 +77,13 @@ export class RedisHistory implements History {
   }
 
   async retainedFrom(teamId: string): Promise<number> {
-    try {
+    return redisCall(async () => {
       const [oldest, seq] = await Promise.all([
         this.redis.xrange(this.keys.log(teamId), '-', '+', 'COUNT', 1) as Promise<StreamEntry[]>,
         this.redis.get(this.keys.seq(teamId)),
       ]);
       return oldest.length > 0 ? seqOf(oldest[0]![0]) : Number(seq ?? 0) + 1;
-    } catch (err) {
-      throw redisUnavailable(err);
-    }
+    });
   }
 
   async before(
@@ -117,7 +94,7 @@ export class RedisHistory implements History {
     const page: Message[] = [];
     let end = query.before === undefined ? '+' : `(${query.before}-0`;
     const batch = Math.max(query.limit + 1, 64);
-    try {
+    return redisCall(async () => {
       for (;;) {
         const entries = (await this.redis.xrevrange(
           this.keys.log(teamId),
@@ -127,7 +104,7 @@ export class RedisHistory implements History {
           batch,
         )) as StreamEntry[];
         for (const entry of entries) {
-          const message = parseEntry(entry);
+          const message = decodeLogEntry(entry);
           if (!visibleTo(message, query.viewer)) continue;
           if (page.length === query.limit) return { messages: page.reverse(), more: true };
           page.push(message);
@@ -135,9 +112,7 @@ export class RedisHistory implements History {
         if (entries.length < batch) return { messages: page.reverse(), more: false };
         end = `(${entries[entries.length - 1]![0]}`;
       }
-    } catch (err) {
-      throw redisUnavailable(err);
-    }
+    });
   }
 }
 

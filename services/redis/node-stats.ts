@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { NodeSample, NodeStats } from '../node-stats';
-import { redisUnavailable } from './errors';
+import { redisCall } from './call';
 import type { RedisKeys } from './keys';
 
 /**
@@ -16,20 +16,13 @@ export class RedisNodeStats implements NodeStats {
   ) {}
 
   async report(sample: NodeSample): Promise<void> {
-    try {
-      await this.redis.hset(this.keys.nodeStats(), sample.nodeId, JSON.stringify(sample));
-    } catch (err) {
-      throw redisUnavailable(err);
-    }
+    await redisCall(() =>
+      this.redis.hset(this.keys.nodeStats(), sample.nodeId, JSON.stringify(sample)),
+    );
   }
 
   async latest(maxAgeMs: number): Promise<NodeSample[]> {
-    let all: Record<string, string>;
-    try {
-      all = await this.redis.hgetall(this.keys.nodeStats());
-    } catch (err) {
-      throw redisUnavailable(err);
-    }
+    const all = await redisCall(() => this.redis.hgetall(this.keys.nodeStats()));
     const oldest = this.now() - maxAgeMs;
     const fresh: NodeSample[] = [];
     const stale: string[] = [];

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { ClusterEvent } from '../bus';
 import { decodeCursor, encodeCursor } from '../presence';
 import type { ConnectionPage, ConnectionQuery, Presence } from '../presence';
-import { redisUnavailable } from './errors';
+import { redisCall } from './call';
 import type { RedisKeys } from './keys';
 import { defineScripts } from './scripts';
 import type { ConnectionInfo, Member, TeamPresence } from '../types';
@@ -94,33 +94,37 @@ export class RedisPresence implements Presence {
 
   async add(conn: ConnectionInfo): Promise<{ first: boolean }> {
     this.local.set(conn.connId, conn);
-    try {
-      const count = await this.redis.sbPresenceAdd(
-        ...this.scriptKeys(conn),
-        conn.connId,
-        JSON.stringify(conn),
-        conn.userId,
-        conn.teamId,
-        this.options.nodeId,
-      );
-      return { first: count === 1 };
-    } catch (err) {
-      // The socket closes without a remove (its setup failed), so it must not stay
-      // here: reconcile would restore it, and announce its join, for good.
-      this.local.delete(conn.connId);
-      this.dirty = true;
-      throw redisUnavailable(err);
-    }
+    return redisCall(
+      async () => ({ first: (await this.addEntry(conn)) === 1 }),
+      () => {
+        // The socket closes without a remove (its setup failed), so it must not stay
+        // here: reconcile would restore it, and announce its join, for good.
+        this.local.delete(conn.connId);
+        this.dirty = true;
+      },
+    );
   }
 
   async remove(conn: ConnectionInfo): Promise<{ last: boolean }> {
     this.local.delete(conn.connId);
-    try {
-      return { last: (await this.removeEntry(conn, this.options.nodeId)) === 0 };
-    } catch (err) {
-      this.dirty = true;
-      throw redisUnavailable(err);
-    }
+    return redisCall(
+      async () => ({ last: (await this.removeEntry(conn, this.options.nodeId)) === 0 }),
+      () => {
+        this.dirty = true;
+      },
+    );
+  }
+
+  /** Returns the user's connection count in the team after adding, or 0 if already present. */
+  private addEntry(conn: ConnectionInfo): Promise<number> {
+    return this.redis.sbPresenceAdd(
+      ...this.scriptKeys(conn),
+      conn.connId,
+      JSON.stringify(conn),
+      conn.userId,
+      conn.teamId,
+      this.options.nodeId,
+    );
   }
 
   /** With `ifDead`, nothing is removed when `node` holds its lease again (returns -2). */
@@ -161,23 +165,19 @@ export class RedisPresence implements Presence {
   }
 
   async get(connId: string): Promise<ConnectionInfo | undefined> {
-    try {
+    return redisCall(async () => {
       const [info] = await this.read([connId], await this.aliveNodes());
       return info;
-    } catch (err) {
-      throw redisUnavailable(err);
-    }
+    });
   }
 
   async members(teamId: string): Promise<Member[]> {
-    try {
+    return redisCall(async () => {
       const alive = await this.aliveNodes();
       return this.group(
         await this.read(await this.redis.zrange(this.keys.teamConns(teamId), 0, -1), alive),
       );
-    } catch (err) {
-      throw redisUnavailable(err);
-    }
+    });
   }
 
   private group(conns: ConnectionInfo[]): Member[] {
@@ -192,7 +192,7 @@ export class RedisPresence implements Presence {
   }
 
   async teams(): Promise<TeamPresence[]> {
-    try {
+    return redisCall(async () => {
       const alive = await this.aliveNodes();
       const teamIds = await this.redis.smembers(this.keys.liveTeams());
       const out: TeamPresence[] = [];
@@ -208,9 +208,7 @@ export class RedisPresence implements Presence {
         });
       }
       return out;
-    } catch (err) {
-      throw redisUnavailable(err);
-    }
+    });
   }
 
   /**
@@ -218,15 +216,11 @@ export class RedisPresence implements Presence {
    * sweeps them (one lease): close enough for a chart, and one command.
    */
   async teamCount(): Promise<number> {
-    try {
-      return await this.redis.scard(this.keys.liveTeams());
-    } catch (err) {
-      throw redisUnavailable(err);
-    }
+    return redisCall(() => this.redis.scard(this.keys.liveTeams()));
   }
 
   async list(query: ConnectionQuery): Promise<ConnectionPage> {
-    try {
+    return redisCall(async () => {
       const alive = await this.aliveNodes();
       const index =
         query.teamId === undefined ? this.keys.connIndex() : this.keys.teamConns(query.teamId);
@@ -255,9 +249,7 @@ export class RedisPresence implements Presence {
           ? encodeCursor(connections[connections.length - 1]!.connId)
           : null;
       return { connections, next };
-    } catch (err) {
-      throw redisUnavailable(err);
-    }
+    });
   }
 
   private async tick(): Promise<void> {
@@ -318,14 +310,7 @@ export class RedisPresence implements Presence {
     // A copy: sockets close while this runs, and a closed one must not come back.
     for (const conn of [...this.local.values()]) {
       if (stored.has(conn.connId) || !this.local.has(conn.connId)) continue;
-      const count = await this.redis.sbPresenceAdd(
-        ...this.scriptKeys(conn),
-        conn.connId,
-        JSON.stringify(conn),
-        conn.userId,
-        conn.teamId,
-        this.options.nodeId,
-      );
+      const count = await this.addEntry(conn);
       if (count === 0) continue;
       restored++;
       if (!this.local.has(conn.connId)) {
@@ -337,14 +322,7 @@ export class RedisPresence implements Presence {
       // The user's only connection in the team again: they had left in everyone's view
       // (a survivor swept us and announced it, or Redis lost all presence). A user
       // with a connection elsewhere never left, and the count says so.
-      if (count === 1) {
-        await this.options.announce({
-          kind: 'presence',
-          teamId: conn.teamId,
-          event: 'join',
-          user: { id: conn.userId, name: conn.name },
-        });
-      }
+      if (count === 1) await this.announce(conn, 'join');
     }
     for (const connId of stored) {
       if (this.local.has(connId)) continue;
@@ -362,15 +340,17 @@ export class RedisPresence implements Presence {
   private async leave(conn: ConnectionInfo, node: string, ifDead = false): Promise<boolean> {
     const left = await this.removeEntry(conn, node, ifDead);
     if (left === -2) return false;
-    if (left === 0) {
-      await this.options.announce({
-        kind: 'presence',
-        teamId: conn.teamId,
-        event: 'leave',
-        user: { id: conn.userId, name: conn.name },
-      });
-    }
+    if (left === 0) await this.announce(conn, 'leave');
     return true;
+  }
+
+  private announce(conn: ConnectionInfo, event: 'join' | 'leave'): Promise<void> {
+    return this.options.announce({
+      kind: 'presence',
+      teamId: conn.teamId,
+      event,
+      user: { id: conn.userId, name: conn.name },
+    });
   }
 
   /** Removes the entries of nodes whose lease expired; one survivor per dead node does it. */

@@ -1,4 +1,5 @@
 import type { ClientContext, Redis, Result } from 'ioredis';
+import { MESSAGE_ARGS, PAYLOAD_LUA } from './payload';
 
 /**
  * Lua scripts, each one atomic step in Redis. Registered with ioredis
@@ -46,9 +47,8 @@ end
  * when archiving is on (so an acknowledged message is never missing from it),
  * appends to the team's stream (origin kept beside the json, never inside, so it
  * cannot reach a client), and only then commits the counter, remembers the ref and
- * PUBLISHes `M<epoch>|<seq>|<routing>|<json>`: receiving nodes route on the header
- * and send the json on without parsing it; the epoch lets them notice a history
- * reset. The json is the message as clients see it, less the frame's `type`.
+ * PUBLISHes the message: payload.ts describes every format written here, and
+ * PAYLOAD_LUA is its code. The epoch in the payload lets nodes notice a history reset.
  *
  * Nothing that can fail runs after the counter moves, so a refused message never
  * leaves a hole in the seqs. Under maxmemory a script's first write is the one Redis
@@ -59,12 +59,12 @@ end
  *
  * KEYS: archive, epoch floor, then per message: seq, log, epoch, ref.
  * ARGV: retain, ttl s, ref ttl s, archive ('1'/'0'), most archive backlog entries
- * (0: no bound), then per message: json head, json tail, channel, use ref
- * ('1'/'0'), message id, origin connId ('' for none), routing (`<origin>|<to>|<fromId>`),
- * the epoch and last seq the publishing node knows of the team ('' and 0 when it follows
- * none): a counter below that seq in that epoch means Redis lost acked writes, and the
- * team starts a new epoch before the message takes a seq.
- * Returns per message {1, seq} when published, {0, "id:seq"} for a repeated ref,
+ * (0: no bound), then per message: channel, use ref ('1'/'0'), the epoch and last
+ * seq the publishing node knows of the team ('' and 0 when it follows none), and
+ * the MESSAGE_ARGS of pushMessageArgs (payload.ts). A counter below that seq in
+ * that epoch means Redis lost acked writes, and the team starts a new epoch before
+ * the message takes a seq.
+ * Returns per message {1, seq} when published, {0, ref record} for a repeated ref,
  * {-2, reason} when the archive backlog is full, or {-1, error} when Redis refused a
  * command (the others still ran); a refusal costs no seq.
  *
@@ -73,11 +73,12 @@ end
  * resending the batch later, behind batches sent after it, which would break seq
  * order. Redis caches the compiled script by its hash either way.
  */
-export const PUBLISH_BATCH = `${TEAM_HEAD}
+export const PUBLISH_BATCH = `${TEAM_HEAD}${PAYLOAD_LUA}
 local retain, ttl, refTtl, archive = ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1'
 local backlogMax = tonumber(ARGV[5])
 local function publish(k, a)
-  local useRef = ARGV[a + 4] == '1'
+  local useRef = ARGV[a + 2] == '1'
+  local head, tail, routing, id, origin = messageArgs(a + 4)
   if useRef then
     local prior = redis.call('GET', KEYS[k + 4])
     if prior then return {0, prior} end
@@ -90,7 +91,7 @@ local function publish(k, a)
   local epoch, last = teamHead(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[2], ttl)
   local n = tonumber(last)
   if not n then return {-1, 'the seq counter is not a number'} end
-  if epoch == ARGV[a + 8] and n < tonumber(ARGV[a + 9]) then
+  if epoch == ARGV[a + 3] and n < tonumber(ARGV[a + 4]) then
     -- The publishing node delivered seqs this counter has not reached: Redis went back in
     -- time (see REWOUND). Reusing them would hand known seqs to other messages.
     redis.call('DEL', KEYS[k + 1])
@@ -98,17 +99,16 @@ local function publish(k, a)
     n = 0
   end
   local seq = n + 1
-  local json = ARGV[a + 1] .. seq .. ARGV[a + 2]
+  local json = messageJson(head, seq, tail)
   local queued = false
   if archive then
-    queued = redis.call('XADD', KEYS[1], '*', 'e', epoch, 'm', json)
+    queued = redis.call('XADD', KEYS[1], '*', BACKLOG_EPOCH, epoch, BACKLOG_JSON, json)
   end
-  local origin = ARGV[a + 6]
   local added
   if origin == '' then
-    added = redis.pcall('XADD', KEYS[k + 2], seq .. '-0', 'm', json)
+    added = redis.pcall('XADD', KEYS[k + 2], seq .. '-0', LOG_JSON, json)
   else
-    added = redis.pcall('XADD', KEYS[k + 2], seq .. '-0', 'm', json, 'o', origin)
+    added = redis.pcall('XADD', KEYS[k + 2], seq .. '-0', LOG_JSON, json, LOG_ORIGIN, origin)
   end
   if type(added) == 'table' and added.err then
     if queued then redis.call('XDEL', KEYS[1], queued) end
@@ -119,14 +119,14 @@ local function publish(k, a)
   redis.call('EXPIRE', KEYS[k + 3], ttl)
   redis.call('XTRIM', KEYS[k + 2], 'MAXLEN', retain)
   if useRef then
-    redis.call('SET', KEYS[k + 4], ARGV[a + 5] .. ':' .. seq, 'EX', refTtl)
+    redis.call('SET', KEYS[k + 4], refRecord(id, seq), 'EX', refTtl)
   end
-  redis.call('PUBLISH', ARGV[a + 3], 'M' .. epoch .. '|' .. seq .. '|' .. ARGV[a + 7] .. '|' .. json)
+  redis.call('PUBLISH', ARGV[a + 1], messagePayload(epoch, seq, routing, json))
   return {1, seq}
 end
 local out = {}
 for i = 0, (#KEYS - 2) / 4 - 1 do
-  local ok, result = pcall(publish, 2 + i * 4, 5 + i * 9)
+  local ok, result = pcall(publish, 2 + i * 4, 5 + i * ${4 + MESSAGE_ARGS})
   if ok then
     out[i + 1] = result
   else

@@ -1,5 +1,6 @@
 import { Command, ReplyError, type Redis } from 'ioredis';
 import { AppError } from '../errors';
+import { redisUnavailable } from './errors';
 
 /** ioredis exports the class untyped; it is redis-errors' ReplyError, an Error subclass. */
 const RedisReplyError = ReplyError as abstract new (...args: never[]) => Error;
@@ -39,9 +40,7 @@ export async function sendKnowingOutcome(
   try {
     return await command.promise;
   } catch (err) {
-    if (refusedUnsent || err instanceof RedisReplyError) {
-      throw new AppError('unavailable', 'message backend unavailable; retry', { cause: err });
-    }
+    if (refusedUnsent || err instanceof RedisReplyError) throw redisUnavailable(err);
     throw new AppError(
       'indeterminate',
       'the message backend did not answer in time; the message may have been stored: send it again with the same ref to learn which',

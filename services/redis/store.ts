@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { AppError } from '../errors';
-import { redisUnavailable } from './errors';
+import { redisCall } from './call';
 import type { RedisKeys } from './keys';
 import type { Store } from '../store';
 import type { Team } from '../types';
@@ -14,14 +14,12 @@ export class RedisStore implements Store {
 
   private async put(id: string, name: string): Promise<{ created: boolean; team: Team }> {
     const team = { id, name, createdAt: new Date().toISOString() };
-    try {
+    return redisCall(async () => {
       if ((await this.redis.hsetnx(this.keys.teams(), id, JSON.stringify(team))) === 1)
         return { created: true, team };
       const existing = await this.redis.hget(this.keys.teams(), id);
       return { created: false, team: existing === null ? team : (JSON.parse(existing) as Team) };
-    } catch (err) {
-      throw redisUnavailable(err);
-    }
+    });
   }
 
   async createTeam(team: { id: string; name: string }): Promise<Team> {
@@ -35,20 +33,16 @@ export class RedisStore implements Store {
   }
 
   async getTeam(id: string): Promise<Team | undefined> {
-    try {
+    return redisCall(async () => {
       const text = await this.redis.hget(this.keys.teams(), id);
       return text === null ? undefined : (JSON.parse(text) as Team);
-    } catch (err) {
-      throw redisUnavailable(err);
-    }
+    });
   }
 
   async listTeams(): Promise<Team[]> {
-    try {
-      return (await this.redis.hvals(this.keys.teams())).map((t) => JSON.parse(t) as Team);
-    } catch (err) {
-      throw redisUnavailable(err);
-    }
+    return redisCall(async () =>
+      (await this.redis.hvals(this.keys.teams())).map((t) => JSON.parse(t) as Team),
+    );
   }
 
   async close(): Promise<void> {}

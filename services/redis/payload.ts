@@ -1,0 +1,222 @@
+import type { ArchivedMessage } from '../archive';
+import { toDelivery, type ClusterEvent, type Delivery } from '../bus';
+import { encodeMessageFrame } from '../frames';
+import type { Ack, Message } from '../types';
+
+/**
+ * What the Redis engine writes for other nodes to read, in both languages that
+ * write it: the payloads nodes publish, and what the publish script (scripts.ts)
+ * publishes and appends to streams. The script splices the seq and the epoch in,
+ * so its half (PAYLOAD_LUA) is generated here from the constants this half reads with.
+ *
+ * On a team's channel:
+ * - `M<epoch>|<seq>|<origin>|<to>|<fromId>|<json>`: a message. Ids hold no `|` and
+ *   the json comes last, so a node routes on the header and sends the json on as
+ *   the client frame without parsing it; `<origin>` and `<to>` are empty when absent.
+ * - `e<event json>`: a presence event.
+ * - `m<epoch>|<message json>`: a message as nodes before the routing header
+ *   published it; still read, so a rolling upgrade loses nothing on upgraded nodes.
+ * On a node's channel: `k<connId>` (a kick), `c<nonce>` (a readiness canary).
+ * Any other tag is a newer node's and is ignored.
+ *
+ * `<json>` is the `message` frame (frames.ts) less its `"type":"message",`. The
+ * publishing node sends it in two parts, `{"id":…,"seq":` and `,"teamId":…}`, and
+ * the script puts the seq between them.
+ * A team's log entry (id `<seq>-0`): `m` the json, `o` the origin connId if any.
+ * An archive backlog entry: `e` the epoch, `m` the json.
+ * A ref record (the answer to a repeated ref): `<message id>:<seq>`.
+ */
+
+const MESSAGE = 'M';
+const LEGACY_MESSAGE = 'm';
+const EVENT = 'e';
+const KICK = 'k';
+const CANARY = 'c';
+const BAR = '|';
+const REF_BAR = ':';
+/** The frame is this, then the json less its opening `{`. */
+const FRAME_OPEN = '{"type":"message",';
+/** Where the json's tail starts: right after the seq. */
+const TAIL_START = ',"teamId":';
+const LOG_FIELD = { json: 'm', origin: 'o' } as const;
+const BACKLOG_FIELD = { epoch: 'e', json: 'm' } as const;
+
+/** ARGV the publish script takes per message from pushMessageArgs. */
+export const MESSAGE_ARGS = 5;
+
+/** The constants above are plain ASCII, so their JSON spelling is a Lua string literal too. */
+const lua = (text: string): string => JSON.stringify(text);
+
+/**
+ * The script's half: it reads a message's ARGV with `messageArgs(a)` (the
+ * MESSAGE_ARGS of pushMessageArgs, from ARGV[a + 1]) and writes with the rest.
+ */
+export const PAYLOAD_LUA = `
+local LOG_JSON, LOG_ORIGIN = ${lua(LOG_FIELD.json)}, ${lua(LOG_FIELD.origin)}
+local BACKLOG_EPOCH, BACKLOG_JSON = ${lua(BACKLOG_FIELD.epoch)}, ${lua(BACKLOG_FIELD.json)}
+local function messageArgs(a)
+  return unpack(ARGV, a + 1, a + ${MESSAGE_ARGS})
+end
+local function messageJson(head, seq, tail)
+  return head .. seq .. tail
+end
+local function messagePayload(epoch, seq, routing, json)
+  return ${lua(MESSAGE)} .. epoch .. ${lua(BAR)} .. seq .. ${lua(BAR)} .. routing .. ${lua(BAR)} .. json
+end
+local function refRecord(id, seq)
+  return id .. ${lua(REF_BAR)} .. seq
+end
+`;
+
+function jsonHead(message: Message): string {
+  return `{"id":${JSON.stringify(message.id)},"seq":`;
+}
+
+function jsonTail(message: Message): string {
+  // The frame is encoded once, here, and every node sends it on as it is.
+  const frame = encodeMessageFrame(message);
+  return frame.slice(frame.indexOf(TAIL_START));
+}
+
+function routing(message: Message): string {
+  return (message.origin ?? '') + BAR + (message.to ?? '') + BAR + message.from.id;
+}
+
+/**
+ * Appends the message's MESSAGE_ARGS for the publish script: json head, json
+ * tail, routing, message id (for the ref record), origin ('' for none, for the log
+ * entry). Appended, not returned, so a publish makes no array per message.
+ */
+export function pushMessageArgs(args: (string | number)[], message: Message): void {
+  args.push(
+    jsonHead(message),
+    jsonTail(message),
+    routing(message),
+    message.id,
+    message.origin ?? '',
+  );
+}
+
+/**
+ * The team channel payload the publish script makes of a message once it has
+ * the message's seq and the team's epoch: what `messagePayload` and
+ * `messageJson` in PAYLOAD_LUA give, which a test holds the script to.
+ */
+export function encodeMessagePayload(message: Message, epoch: string): string {
+  const seq = message.seq;
+  const json = jsonHead(message) + seq + jsonTail(message);
+  return MESSAGE + epoch + BAR + seq + BAR + routing(message) + BAR + json;
+}
+
+/** A kick goes to its node's channel, bans to the cluster channel, every other event to its team's. */
+export function encodeEvent(event: ClusterEvent): string {
+  return event.kind === 'kick' ? KICK + event.connId : EVENT + JSON.stringify(event);
+}
+
+export function encodeCanary(nonce: string): string {
+  return CANARY + nonce;
+}
+
+/** An event on a team's channel, wrapped: its JSON is another node's, whatever keys it has. */
+export interface TeamEvent {
+  event: ClusterEvent;
+}
+
+/**
+ * A payload on a team's channel: a message to deliver, an event, or undefined
+ * for a tag this node does not know. Throws on a malformed message. Messages
+ * come unwrapped: they are the hot path, and a Delivery is made here, never with
+ * an `event` key.
+ */
+export function decodeTeamPayload(
+  teamId: string,
+  payload: string,
+): Delivery | TeamEvent | undefined {
+  switch (payload[0]) {
+    case MESSAGE:
+      return decodeMessage(teamId, payload);
+    case EVENT:
+      return { event: JSON.parse(payload.slice(1)) as ClusterEvent };
+    case LEGACY_MESSAGE: {
+      const bar = payload.indexOf(BAR);
+      return toDelivery(JSON.parse(payload.slice(bar + 1)) as Message, payload.slice(1, bar));
+    }
+    default:
+      return undefined;
+  }
+}
+
+function decodeMessage(teamId: string, payload: string): Delivery {
+  const b1 = payload.indexOf(BAR);
+  const b2 = payload.indexOf(BAR, b1 + 1);
+  const b3 = payload.indexOf(BAR, b2 + 1);
+  const b4 = payload.indexOf(BAR, b3 + 1);
+  const b5 = payload.indexOf(BAR, b4 + 1);
+  if (b5 < 0) throw new Error('message payload without its routing header');
+  const origin = payload.slice(b2 + 1, b3);
+  const to = payload.slice(b3 + 1, b4);
+  const seq = Number(payload.slice(b1 + 1, b2));
+  // A bad seq would switch off gap and duplicate detection for the team.
+  if (!Number.isSafeInteger(seq) || seq < 1) throw new Error('message payload with a bad seq');
+  return {
+    teamId,
+    epoch: payload.slice(1, b1),
+    seq,
+    origin: origin === '' ? undefined : origin,
+    to: to === '' ? undefined : to,
+    fromId: payload.slice(b4 + 1, b5),
+    // Past the bar and the json's own `{`.
+    frame: FRAME_OPEN + payload.slice(b5 + 2),
+  };
+}
+
+/** An event on the cluster channel (bans and lifts); undefined for a tag this node does not know. */
+export function decodeClusterPayload(payload: string): ClusterEvent | undefined {
+  return payload[0] === EVENT ? (JSON.parse(payload.slice(1)) as ClusterEvent) : undefined;
+}
+
+/** What comes on a node's own channel. */
+export type NodeSignal =
+  Extract<ClusterEvent, { kind: 'kick' }> | { kind: 'canary'; nonce: string };
+
+/** A payload on the channel of node `node`; undefined for a tag this node does not know. */
+export function decodeNodePayload(node: string, payload: string): NodeSignal | undefined {
+  switch (payload[0]) {
+    case KICK:
+      return { kind: 'kick', connId: payload.slice(1), node };
+    case CANARY:
+      return { kind: 'canary', nonce: payload.slice(1) };
+    default:
+      return undefined;
+  }
+}
+
+export type StreamEntry = [id: string, fields: string[]];
+
+/** A team's log entry: the message as clients see it, with its origin put back. */
+export function decodeLogEntry(entry: StreamEntry): Message {
+  const fields = entry[1];
+  let json = '';
+  let origin: string | undefined;
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    if (fields[i] === LOG_FIELD.json) json = fields[i + 1]!;
+    else if (fields[i] === LOG_FIELD.origin) origin = fields[i + 1]!;
+  }
+  const message = JSON.parse(json) as Message;
+  if (origin !== undefined) message.origin = origin;
+  return message;
+}
+
+export function decodeBacklogEntry(entry: StreamEntry): ArchivedMessage {
+  const fields = entry[1];
+  const get = (name: string) => fields[fields.indexOf(name) + 1]!;
+  return {
+    ...(JSON.parse(get(BACKLOG_FIELD.json)) as ArchivedMessage),
+    epoch: get(BACKLOG_FIELD.epoch),
+  };
+}
+
+export function decodeRefRecord(record: string): Ack {
+  const at = record.lastIndexOf(REF_BAR);
+  return { id: record.slice(0, at), seq: Number(record.slice(at + 1)) };
+}
