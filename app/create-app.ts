@@ -8,6 +8,7 @@ import type { ServerOptions } from 'ws';
 import { adminAuth } from '../middleware/admin-auth';
 import type { AppState } from '../middleware/app-state';
 import { errorMapper } from '../middleware/error-mapper';
+import { JSON_TYPES, requireJsonBody } from '../middleware/json-body';
 import { createVerifyClient, type Handshake } from '../middleware/handshake';
 import { requestContext } from '../middleware/request-context';
 import { socketGuard } from '../middleware/socket-guard';
@@ -120,8 +121,14 @@ export function createApp(deps: AppDeps): SwitchboardApp {
   const shared = [requestContext(logger, metrics), errorMapper()];
   for (const mw of shared) koa.use(mw);
   koa.use(adminAuth(config.adminToken, isProtected));
+  koa.use(requireJsonBody());
   koa.use(
-    bodyParser({ enableTypes: ['json'], jsonLimit: `${config.bodyLimitBytes}b`, strict: true }),
+    bodyParser({
+      enableTypes: ['json'],
+      extendTypes: { json: JSON_TYPES },
+      jsonLimit: `${config.bodyLimitBytes}b`,
+      strict: true,
+    }),
   );
   koa.use(router.routes());
   koa.use(router.allowedMethods({ throw: true }));
