@@ -18,6 +18,7 @@ import { deadLetterRoutes } from '../routes/dead-letters';
 import { healthRoutes } from '../routes/health';
 import { messageRoutes } from '../routes/messages';
 import { metricsRoutes } from '../routes/metrics';
+import { openApiRoutes } from '../routes/openapi';
 import { socketRoute } from '../routes/socket';
 import { STATIC_PATHS, staticRoutes } from '../routes/static';
 import { teamRoutes } from '../routes/teams';
@@ -40,6 +41,8 @@ export interface SwitchboardApp {
   /** The WebSocket server options; startServer attaches them to its HTTP server. */
   wsOptions: ServerOptions;
   hub: Hub;
+  /** The HTTP routes, for the test that holds the OpenAPI document to them. */
+  router: Router<AppState>;
   config: Config;
   logger: Logger;
   metrics: Metrics;
@@ -115,6 +118,7 @@ export function createApp(deps: AppDeps): SwitchboardApp {
   connectionRoutes(router, apiDeps);
   messageRoutes(router, apiDeps);
   deadLetterRoutes(router, apiDeps);
+  openApiRoutes(router);
   staticRoutes(router);
 
   // The same request-context and error middleware run on both chains.
@@ -158,6 +162,7 @@ export function createApp(deps: AppDeps): SwitchboardApp {
     koa,
     wsOptions,
     hub,
+    router,
     config,
     logger,
     metrics,
