@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { ADMIN_TOKEN, api, startTestServer, type TestServer } from '../helpers/server';
@@ -161,6 +161,25 @@ describeWithChromium('admin page and demo chat in Chromium', () => {
         await admin.locator('#connections tr[data-user="ann"]').scrollIntoViewIfNeeded();
         await admin.screenshot({ path: join(docs, 'admin-phone.png') });
       }
+    },
+    BROWSER_TEST_MS,
+  );
+
+  test(
+    'the admin page links the OpenAPI document and saves it with the token',
+    async () => {
+      const admin = await open('/admin');
+      await admin.fill('#signin input[name=token]', ADMIN_TOKEN);
+      await admin.click('#signin button');
+      const link = admin.locator('#openapi');
+      await link.waitFor();
+      expect(await link.getAttribute('href')).toBe('/api/openapi.json');
+      const [download] = await Promise.all([admin.waitForEvent('download'), link.click()]);
+      expect(download.suggestedFilename()).toBe('switchboard-openapi.json');
+      const path = await download.path();
+      const spec = JSON.parse(readFileSync(path, 'utf8')) as { openapi: string; paths: object };
+      expect(spec.openapi).toBe('3.1.0');
+      expect(Object.keys(spec.paths)).toContain('/api/teams/{teamId}');
     },
     BROWSER_TEST_MS,
   );
