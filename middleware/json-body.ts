@@ -21,7 +21,7 @@ export function requireJsonBody(): Middleware<AppState> {
     // is() is null without a body (no Content-Length, no chunked transfer); an empty
     // one (fetch sends Content-Length: 0 on a bare POST) has nothing to misread either.
     if (ctx.request.length !== 0 && ctx.request.is(JSON_TYPES) === false)
-      throw new AppError('unsupported_media_type', 'send JSON (Content-Type: application/json)');
+      throw new AppError('unsupported_media_type');
     return next();
   };
 }
