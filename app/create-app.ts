@@ -8,6 +8,7 @@ import type { ServerOptions } from 'ws';
 import { adminAuth } from '../middleware/admin-auth';
 import type { AppState } from '../middleware/app-state';
 import { errorMapper } from '../middleware/error-mapper';
+import { JSON_TYPES, requireJsonBody } from '../middleware/json-body';
 import { createVerifyClient, type Handshake } from '../middleware/handshake';
 import { requestContext } from '../middleware/request-context';
 import { socketGuard } from '../middleware/socket-guard';
@@ -19,6 +20,7 @@ import { healthRoutes } from '../routes/health';
 import { messageRoutes } from '../routes/messages';
 import { metricsRoutes } from '../routes/metrics';
 import { statsRoutes } from '../routes/stats';
+import { openApiRoutes } from '../routes/openapi';
 import { socketRoute } from '../routes/socket';
 import { STATIC_PATHS, staticRoutes } from '../routes/static';
 import { teamRoutes } from '../routes/teams';
@@ -43,6 +45,8 @@ export interface SwitchboardApp {
   /** The WebSocket server options; startServer attaches them to its HTTP server. */
   wsOptions: ServerOptions;
   hub: Hub;
+  /** The HTTP routes, for the test that holds the OpenAPI document to them. */
+  router: Router<AppState>;
   config: Config;
   logger: Logger;
   metrics: Metrics;
@@ -143,15 +147,18 @@ export function createApp(deps: AppDeps): SwitchboardApp {
   deadLetterRoutes(router, apiDeps);
   statsRoutes(router, apiDeps);
   banRoutes(router, apiDeps);
+  openApiRoutes(router);
   staticRoutes(router);
 
   // The same request-context and error middleware run on both chains.
   const shared = [requestContext(logger, metrics), errorMapper()];
   for (const mw of shared) koa.use(mw);
   koa.use(adminAuth(config.auth.adminToken, isProtected));
+  koa.use(requireJsonBody());
   koa.use(
     bodyParser({
       enableTypes: ['json'],
+      extendTypes: { json: JSON_TYPES },
       jsonLimit: `${config.http.bodyLimitBytes}b`,
       strict: true,
     }),
@@ -184,6 +191,7 @@ export function createApp(deps: AppDeps): SwitchboardApp {
     koa,
     wsOptions,
     hub,
+    router,
     config,
     logger,
     metrics,

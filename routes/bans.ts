@@ -1,22 +1,7 @@
-import { z } from 'zod';
-import { DEFAULT_BAN_SECONDS } from '../services/bans';
 import { AppError } from '../services/errors';
-import { idSchema } from '../services/identifiers';
 import type { ApiDeps, ApiRouter } from './api-deps';
+import { banBody, liftParams, liftQuery } from './api-schemas';
 import { parse } from './validate';
-
-/** A year: longer than that, a ban "until lifted" (0) says what is meant. */
-export const MAX_BAN_SECONDS = 365 * 24 * 3600;
-
-const banBody = z.object({
-  userId: idSchema,
-  teamId: idSchema.optional(),
-  seconds: z.number().int().min(0).max(MAX_BAN_SECONDS).default(DEFAULT_BAN_SECONDS),
-  reason: z.string().min(1).max(200).optional(),
-});
-
-const liftParams = z.object({ userId: idSchema });
-const liftQuery = z.object({ teamId: idSchema.optional() });
 
 /**
  * Bans (docs/PROTOCOL.md §8): stored by the engine, then announced on the bus, so

@@ -1,53 +1,56 @@
-import { z } from 'zod';
 import { AppError } from '../services/errors';
-import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT } from '../protocol/limits';
 import { messageView } from '../services/frames';
-import { dataSchema, idSchema, nameSchema } from '../services/identifiers';
 import type { ApiDeps, ApiRouter } from './api-deps';
-import { findTeam, teamParams } from './teams';
+import { ARCHIVE_DOWN, broadcastBody, historyQuery, publishBody, teamParams } from './api-schemas';
+import { findTeam } from './teams';
 import { parse } from './validate';
 
 const SYSTEM = { id: 'system', name: 'system' };
 
-const historyQuery = z.object({
-  before: z.coerce.number().int().min(0).optional(),
-  limit: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .default(HISTORY_DEFAULT_LIMIT)
-    .transform((n) => Math.min(n, HISTORY_MAX_LIMIT)),
-});
+const isOutage = (err: unknown) =>
+  err instanceof AppError && (err.code === 'unavailable' || err.code === 'indeterminate');
 
-const required = (v: { data?: unknown }) => v.data !== undefined;
-
-const publishBody = z
-  .object({
-    data: dataSchema,
-    to: idSchema.optional(),
-    from: z.object({ id: idSchema, name: nameSchema }).optional(),
-  })
-  .refine(required, { message: 'data is required', path: ['data'] });
-
-const broadcastBody = z
-  .object({ data: dataSchema })
-  .refine(required, { message: 'data is required', path: ['data'] });
+/**
+ * Whether history may be read for this team: 404 when it is neither stored nor
+ * online. While the store (SQL Server) is down, no one can say a team is unknown,
+ * so the engine's retained messages are served and the answer says so (`archive: "down"`).
+ */
+async function historyTeam(deps: ApiDeps, teamId: string): Promise<{ store: 'up' | 'down' }> {
+  const [stored, members] = await Promise.all([
+    deps.store.getTeam(teamId).then(
+      (team) => (team === undefined ? 'missing' : 'found'),
+      (err: unknown) => {
+        if (isOutage(err)) return 'down' as const;
+        throw err;
+      },
+    ),
+    deps.presence.members(teamId),
+  ]);
+  if (stored === 'missing' && members.length === 0)
+    throw new AppError('not_found', `unknown team ${teamId}`);
+  return { store: stored === 'down' ? 'down' : 'up' };
+}
 
 export function messageRoutes(router: ApiRouter, deps: ApiDeps): void {
   router.get('/api/teams/:teamId/messages', async (ctx) => {
     const { teamId } = parse(teamParams, ctx.params);
     const q = parse(historyQuery, ctx.query);
-    await findTeam(deps, teamId);
+    const { store } = await historyTeam(deps, teamId);
     const page = await deps.history.before(teamId, {
       limit: q.limit,
       ...(q.before === undefined ? {} : { before: q.before }),
     });
-    ctx.body = { messages: page.messages.map(messageView), more: page.more };
+    const archiveDown = store === 'down' || page.archive === 'down';
+    ctx.body = {
+      messages: page.messages.map(messageView),
+      more: page.more,
+      ...(archiveDown ? { archive: ARCHIVE_DOWN } : {}),
+    };
   });
 
   router.post('/api/teams/:teamId/messages', async (ctx) => {
     const { teamId } = parse(teamParams, ctx.params);
-    const body = parse(publishBody, ctx.request.body);
+    const body = parse(publishBody, ctx.request.body, 'body');
     await findTeam(deps, teamId);
     const ack = await deps.messaging.send({
       teamId,
@@ -61,7 +64,7 @@ export function messageRoutes(router: ApiRouter, deps: ApiDeps): void {
   });
 
   router.post('/api/broadcast', async (ctx) => {
-    const body = parse(broadcastBody, ctx.request.body);
+    const body = parse(broadcastBody, ctx.request.body, 'body');
     const teams = await deps.presence.teams();
     const results = await Promise.allSettled(
       teams.map((t) =>

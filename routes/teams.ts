@@ -1,12 +1,8 @@
-import { z } from 'zod';
 import { AppError } from '../services/errors';
-import { idSchema, nameSchema } from '../services/identifiers';
+import type { Member, Team } from '../services/types';
 import type { ApiDeps, ApiRouter } from './api-deps';
+import { createTeamBody, renameTeamBody, teamParams } from './api-schemas';
 import { parse } from './validate';
-
-const createTeamBody = z.object({ id: idSchema, name: nameSchema });
-
-export const teamParams = z.object({ teamId: idSchema });
 
 interface TeamView {
   id: string;
@@ -24,6 +20,33 @@ export async function findTeam(deps: ApiDeps, teamId: string) {
   ]);
   if (!team && members.length === 0) throw new AppError('not_found', `unknown team ${teamId}`);
   return { team, members };
+}
+
+function teamView(team: Team, members: Member[]): TeamView {
+  return {
+    id: team.id,
+    name: team.name,
+    online: members.length,
+    connections: members.reduce((n, m) => n + m.connections, 0),
+    createdAt: team.createdAt,
+  };
+}
+
+/**
+ * Renames a stored team. A team seen only on a socket may not be recorded yet (the
+ * record is written in the background, and waits while SQL Server is down): it is
+ * recorded now, so a live team can always be named.
+ */
+async function renameTeam(deps: ApiDeps, teamId: string, name: string) {
+  const members = await deps.presence.members(teamId);
+  let team = await deps.store.renameTeam(teamId, name);
+  if (!team) {
+    if (members.length === 0) throw new AppError('not_found', `unknown team ${teamId}`);
+    await deps.store.ensureTeam(teamId);
+    team = await deps.store.renameTeam(teamId, name);
+    if (!team) throw new AppError('unavailable', `team ${teamId} could not be recorded; retry`);
+  }
+  return teamView(team, members);
 }
 
 export function teamRoutes(router: ApiRouter, deps: ApiDeps): void {
@@ -55,10 +78,16 @@ export function teamRoutes(router: ApiRouter, deps: ApiDeps): void {
   });
 
   router.post('/api/teams', async (ctx) => {
-    const body = parse(createTeamBody, ctx.request.body);
+    const body = parse(createTeamBody, ctx.request.body, 'body');
     const team = await deps.store.createTeam(body);
     ctx.status = 201;
     ctx.body = { ...team, online: 0, connections: 0 };
+  });
+
+  router.patch('/api/teams/:teamId', async (ctx) => {
+    const { teamId } = parse(teamParams, ctx.params);
+    const { name } = parse(renameTeamBody, ctx.request.body, 'body');
+    ctx.body = await renameTeam(deps, teamId, name);
   });
 
   router.get('/api/teams/:teamId', async (ctx) => {

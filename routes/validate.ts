@@ -1,10 +1,13 @@
 import type { z } from 'zod';
 import { AppError } from '../services/errors';
-import { describeIssues } from '../services/identifiers';
+import { describeIssues, plainError } from '../services/plain-issues';
 
-/** Parses input with a schema; a failure is a `bad_request` naming the field. */
-export function parse<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
-  const result = schema.safeParse(value);
-  if (!result.success) throw new AppError('bad_request', describeIssues(result.error));
+/**
+ * Parses input with a schema; a failure is a `bad_request` naming each field and
+ * what it expects. `whole` names the value itself ("body") for issues about all of it.
+ */
+export function parse<T extends z.ZodType>(schema: T, value: unknown, whole?: string): z.output<T> {
+  const result = schema.safeParse(value, { error: plainError });
+  if (!result.success) throw new AppError('bad_request', describeIssues(result.error, whole));
   return result.data;
 }

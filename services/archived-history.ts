@@ -105,7 +105,7 @@ export class ArchivedHistory implements History {
       return { messages: mergeBySeq(older.slice(0, wanted).reverse(), page.messages), more };
     } catch (err) {
       this.log.warn({ err, teamId }, 'archive unreadable; history limited to retained messages');
-      return page;
+      return { ...page, archive: 'down' };
     }
   }
 }

@@ -19,7 +19,10 @@ export const errorCatalogue = {
   method_not_allowed: { status: 405, message: 'method not allowed' },
   conflict: { status: 409, message: 'already exists' },
   payload_too_large: { status: 413, message: 'payload too large' },
-  unsupported_media_type: { status: 415, message: 'unsupported media type' },
+  unsupported_media_type: {
+    status: 415,
+    message: 'send JSON (Content-Type: application/json)',
+  },
   upgrade_required: { status: 426, message: 'this endpoint speaks WebSocket only' },
   rate_limited: { status: 429, message: 'rate limit exceeded' },
   internal: { status: 500, message: 'internal error' },

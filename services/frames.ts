@@ -11,7 +11,8 @@ import type {
 } from '../protocol/frames';
 import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT } from '../protocol/limits';
 import { AppError } from './errors';
-import { dataSchema, describeIssues, idSchema, refSchema, seqSchema } from './identifiers';
+import { DATA_REQUIRED, dataSchema, idSchema, refSchema, seqSchema } from './identifiers';
+import { describeIssues, plainError } from './plain-issues';
 import type { Message } from './types';
 
 const hasData = (frame: { data?: unknown }) => frame.data !== undefined;
@@ -19,7 +20,7 @@ const hasData = (frame: { data?: unknown }) => frame.data !== undefined;
 const clientFrameSchema = z.discriminatedUnion('type', [
   z
     .object({ type: z.literal('team'), data: dataSchema, ref: refSchema.optional() })
-    .refine(hasData, { message: 'data is required', path: ['data'] }),
+    .refine(hasData, { message: DATA_REQUIRED, path: ['data'] }),
   z
     .object({
       type: z.literal('direct'),
@@ -27,7 +28,7 @@ const clientFrameSchema = z.discriminatedUnion('type', [
       data: dataSchema,
       ref: refSchema.optional(),
     })
-    .refine(hasData, { message: 'data is required', path: ['data'] }),
+    .refine(hasData, { message: DATA_REQUIRED, path: ['data'] }),
   z.object({ type: z.literal('presence') }),
   z.object({
     type: z.literal('history'),
@@ -77,7 +78,7 @@ export function parseClientFrame(text: string): ClientFrame {
     throw new AppError('bad_request', 'malformed JSON');
   }
   if (!isObjectWithStringType(value)) return { type: 'team', data: text };
-  const parsed = clientFrameSchema.safeParse(value);
+  const parsed = clientFrameSchema.safeParse(value, { error: plainError });
   if (!parsed.success) {
     const unknownType = parsed.error.issues.some(
       (i) => i.code === 'invalid_union' && i.path[0] === 'type',

@@ -4,6 +4,11 @@ export interface HistoryPage {
   messages: Message[];
   /** True when older messages visible to the viewer exist before the first one returned. */
   more: boolean;
+  /**
+   * 'down' when the archive could not be read: the page holds only what the engine
+   * retains, and `more` speaks only for that.
+   */
+  archive?: 'down';
 }
 
 /**

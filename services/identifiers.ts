@@ -5,26 +5,42 @@ import {
   MAX_NAME_CODE_POINTS,
   MAX_REF_LENGTH,
 } from '../protocol/limits';
+import { expecting } from './plain-issues';
 
 /** User and team ids: 1-64 chars of A-Z a-z 0-9 _ . : @ - (docs/PROTOCOL.md §1). */
+export const ID_RULE = `1 to ${MAX_ID_LENGTH} characters of A-Z a-z 0-9 _ . : @ -`;
 export const idSchema = z
-  .string()
-  .regex(
-    new RegExp(`^[A-Za-z0-9_.:@-]{1,${MAX_ID_LENGTH}}$`),
-    `must be 1-${MAX_ID_LENGTH} chars of A-Z a-z 0-9 _ . : @ -`,
-  );
+  .string({ error: expecting(ID_RULE) })
+  .regex(new RegExp(`^[A-Za-z0-9_.:@-]{1,${MAX_ID_LENGTH}}$`), { error: expecting(ID_RULE) })
+  .meta({ description: ID_RULE });
 
 /** Display names: 1-100 characters (code points), any Unicode but control characters. */
+const NAME_RULE = `a string of 1 to ${MAX_NAME_CODE_POINTS} characters`;
 export const nameSchema = z
-  .string()
-  .refine((s) => {
-    const length = [...s].length;
-    return length >= 1 && length <= MAX_NAME_CODE_POINTS;
-  }, `must be 1-${MAX_NAME_CODE_POINTS} characters`)
-  .refine((s) => !/\p{Cc}/u.test(s), 'must not contain control characters');
+  .string({ error: expecting(NAME_RULE) })
+  .refine(
+    (s) => {
+      const length = [...s].length;
+      return length >= 1 && length <= MAX_NAME_CODE_POINTS;
+    },
+    { error: expecting(NAME_RULE) },
+  )
+  .refine((s) => !/\p{Cc}/u.test(s), {
+    error: expecting(`${NAME_RULE} without control characters`),
+  })
+  // JSON Schema counts lengths in code points too, so these bounds say the same.
+  .meta({
+    description: `${NAME_RULE} (code points), no control characters`,
+    minLength: 1,
+    maxLength: MAX_NAME_CODE_POINTS,
+    example: '张三',
+  });
 
 /** Client-chosen idempotency key. */
-export const refSchema = z.string().min(1).max(MAX_REF_LENGTH);
+export const refSchema = z
+  .string({ error: expecting(`a string of 1 to ${MAX_REF_LENGTH} characters`) })
+  .min(1, { error: expecting(`a string of 1 to ${MAX_REF_LENGTH} characters`) })
+  .max(MAX_REF_LENGTH, { error: expecting(`a string of 1 to ${MAX_REF_LENGTH} characters`) });
 
 /** Sequence numbers as they arrive in query strings and frames. */
 export const seqSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
@@ -49,14 +65,9 @@ export const dataSchema = z
   .unknown()
   .refine(
     (v) => !nestedDeeperThan(v, MAX_DATA_DEPTH),
-    `must not nest deeper than ${MAX_DATA_DEPTH} levels`,
-  );
+    `expected JSON nested at most ${MAX_DATA_DEPTH} levels deep`,
+  )
+  .meta({ description: `any JSON, nested at most ${MAX_DATA_DEPTH} levels deep` });
 
-/** One line for a zod failure, naming the field: "to: must be 1-64 chars ...". */
-export function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .map((issue) =>
-      issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message,
-    )
-    .join('; ');
-}
+/** The refinement message for a required `data` (z.unknown() accepts a missing one). */
+export const DATA_REQUIRED = 'missing; expected any JSON value';

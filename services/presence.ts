@@ -1,3 +1,4 @@
+import { AppError } from './errors';
 import type { ConnectionInfo, Member, TeamPresence } from './types';
 
 export interface ConnectionQuery {
@@ -33,6 +34,20 @@ export function encodeCursor(connId: string): string {
   return Buffer.from(connId, 'utf8').toString('base64url');
 }
 
+/** A connId as the server makes them (a UUID) or, from older nodes, any id-like string. */
+const CONN_ID = /^[A-Za-z0-9_.:@-]{1,64}$/;
+
+/**
+ * The connId a cursor carries; `bad_request` for anything the server could not have
+ * made (Buffer.from drops what is not base64url, so the text must round-trip).
+ */
 export function decodeCursor(cursor: string | undefined): string | undefined {
-  return cursor === undefined ? undefined : Buffer.from(cursor, 'base64url').toString('utf8');
+  if (cursor === undefined) return undefined;
+  const connId = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!CONN_ID.test(connId) || encodeCursor(connId) !== cursor)
+    throw new AppError(
+      'bad_request',
+      'cursor: malformed; pass back the `next` of the previous page',
+    );
+  return connId;
 }

@@ -4,7 +4,7 @@
  * It uses only the public REST API with the admin token, which stays in this tab's
  * sessionStorage. Live updates poll the API every two seconds while the tab is visible.
  */
-/* global clearTimeout, document, fetch, location, sessionStorage, setInterval, setTimeout, window */
+/* global Blob, clearTimeout, document, fetch, location, sessionStorage, setInterval, setTimeout, URL, window */
 import { createCharts } from './charts.js';
 import { $, dataText, formatAge, formatTime, h, ID_PATTERN } from './common.js';
 
@@ -83,6 +83,7 @@ function showSignin(message = '') {
   live.hidden = true;
   health.hidden = true;
   $('#signout').hidden = true;
+  $('#openapi').hidden = true;
   signin.hidden = false;
   $('#signin-error').textContent = message;
   signin.elements.token.value = '';
@@ -94,6 +95,7 @@ function showDash() {
   dash.hidden = false;
   live.hidden = false;
   $('#signout').hidden = false;
+  $('#openapi').hidden = false;
   for (const key of Object.keys(rendered)) rendered[key] = '';
   startPolling();
 }
@@ -119,6 +121,25 @@ signin.addEventListener('submit', async (event) => {
 });
 
 $('#signout').addEventListener('click', () => showSignin());
+
+// A plain link would go without the token (401): fetch it with the token, save the copy.
+$('#openapi').addEventListener('click', async (event) => {
+  event.preventDefault();
+  const link = event.currentTarget;
+  try {
+    const spec = await api('GET', link.getAttribute('href'));
+    const blob = new Blob([JSON.stringify(spec, null, 2)], { type: 'application/json' });
+    const save = Object.assign(document.createElement('a'), {
+      href: URL.createObjectURL(blob),
+      download: link.getAttribute('download'),
+    });
+    save.click();
+    setTimeout(() => URL.revokeObjectURL(save.href), 0);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) showSignin('The token was refused.');
+    else setLive(`API document: ${err.message}`, 'bad');
+  }
+});
 
 // ---- polling ---------------------------------------------------------------------
 

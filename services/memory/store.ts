@@ -24,6 +24,14 @@ export class MemoryStore implements Store {
     return this.teams.get(id);
   }
 
+  async renameTeam(id: string, name: string): Promise<Team | undefined> {
+    const existing = this.teams.get(id);
+    if (!existing) return undefined;
+    const renamed = { ...existing, name };
+    this.teams.set(id, renamed);
+    return renamed;
+  }
+
   async listTeams(): Promise<Team[]> {
     return [...this.teams.values()];
   }

@@ -39,6 +39,20 @@ export class RedisStore implements Store {
     });
   }
 
+  /**
+   * Read, then write: two renames racing end with one of the names (the last write),
+   * and createdAt is the same in both, so no script is needed.
+   */
+  async renameTeam(id: string, name: string): Promise<Team | undefined> {
+    return redisCall(async () => {
+      const text = await this.redis.hget(this.keys.teams(), id);
+      if (text === null) return undefined;
+      const renamed = { ...(JSON.parse(text) as Team), name };
+      await this.redis.hset(this.keys.teams(), id, JSON.stringify(renamed));
+      return renamed;
+    });
+  }
+
   async listTeams(): Promise<Team[]> {
     return redisCall(async () =>
       (await this.redis.hvals(this.keys.teams())).map((t) => JSON.parse(t) as Team),

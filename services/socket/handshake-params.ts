@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AppError } from '../errors';
-import { describeIssues, idSchema, nameSchema } from '../identifiers';
+import { idSchema, nameSchema } from '../identifiers';
+import { describeIssues, plainError } from '../plain-issues';
 import { MAX_EPOCH_LENGTH, MAX_TOKEN_LENGTH } from '../../protocol/limits';
 
 export interface HandshakeParams {
@@ -18,7 +19,7 @@ const schema = z.object({
   teamId: idSchema,
   since: z
     .string()
-    .regex(/^\d{1,15}$/, 'must be a non-negative integer')
+    .regex(/^\d{1,15}$/, 'expected a whole number of 1 to 15 digits')
     .transform(Number)
     .optional(),
   epoch: z.string().min(1).max(MAX_EPOCH_LENGTH).optional(),
@@ -35,7 +36,7 @@ export function parseHandshakeParams(search: URLSearchParams): HandshakeParams {
     if (values.length > 1) throw new AppError('bad_request', `${key}: given more than once`);
     if (values.length === 1) raw[key] = values[0]!;
   }
-  const parsed = schema.safeParse(raw);
+  const parsed = schema.safeParse(raw, { error: plainError });
   if (!parsed.success) throw new AppError('bad_request', describeIssues(parsed.error));
   const p = parsed.data;
   return {

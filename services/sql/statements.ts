@@ -36,6 +36,14 @@ export const SQL = {
   insertTeam: 'INSERT INTO dbo.teams (id, name, created_at) VALUES (@id, @name, @createdAt)',
   ensureTeam:
     'INSERT INTO dbo.teams (id, name, created_at) SELECT @id, @name, @createdAt WHERE NOT EXISTS (SELECT 1 FROM dbo.teams WHERE id = @id)',
+  /**
+   * One round trip: the UPDATE yields no result set, so the SELECT's is the first,
+   * empty when no team has the id. (OUTPUT inserted.* would read the row in the same
+   * statement, but node-sql-parser cannot check it; a rename racing this one between
+   * the two only makes the answer carry the other, later name.)
+   */
+  renameTeam:
+    'UPDATE dbo.teams SET name = @name WHERE id = @id; SELECT id, name, created_at FROM dbo.teams WHERE id = @id',
   getTeam: 'SELECT id, name, created_at FROM dbo.teams WHERE id = @id',
   listTeams: 'SELECT id, name, created_at FROM dbo.teams ORDER BY id',
 

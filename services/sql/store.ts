@@ -118,6 +118,18 @@ export class SqlStore implements Store {
     return row ? toTeam(row) : undefined;
   }
 
+  async renameTeam(id: string, name: string): Promise<Team | undefined> {
+    const result = await this.run(() =>
+      this.db
+        .request()
+        .input('id', sql.NVarChar(WIDTH.id), id)
+        .input('name', sql.NVarChar(WIDTH.name), name)
+        .query<TeamRow>(SQL.renameTeam),
+    );
+    const row = result.recordset[0];
+    return row ? toTeam(row) : undefined;
+  }
+
   async listTeams(): Promise<Team[]> {
     const result = await this.run(() => this.db.request().query<TeamRow>(SQL.listTeams));
     return result.recordset.map(toTeam);

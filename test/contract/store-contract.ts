@@ -135,5 +135,38 @@ export function storeContract(name: string, makeStore: StoreFactory): void {
         .sort((x, y) => (x.id < y.id ? -1 : 1));
       expect(ours).toEqual([a, b, c]);
     });
+
+    test('renameTeam gives a created team a new name and keeps createdAt', async () => {
+      const s = await start();
+      const created = await s.createTeam({ id: id('a'), name: 'Old' });
+      const renamed = await s.renameTeam(id('a'), '新名字');
+      expect(renamed).toEqual({ ...created, name: '新名字' });
+      expect(await s.getTeam(id('a'))).toEqual(renamed);
+      expect((await s.listTeams()).filter((t) => t.id === id('a'))).toEqual([renamed]);
+    });
+
+    test('renameTeam names a team first recorded by ensureTeam', async () => {
+      const s = await start();
+      const seen = await s.ensureTeam(id('seen'));
+      const renamed = await s.renameTeam(id('seen'), 'Proper Name');
+      expect(renamed).toEqual({ ...seen, name: 'Proper Name' });
+      expect(await s.getTeam(id('seen'))).toEqual(renamed);
+      // A later socket does not undo it.
+      expect(await s.ensureTeam(id('seen'))).toEqual(renamed);
+    });
+
+    test('renameTeam of an unknown id is undefined and creates nothing', async () => {
+      const s = await start();
+      expect(await s.renameTeam(id('ghost'), 'Ghost')).toBeUndefined();
+      expect(await s.getTeam(id('ghost'))).toBeUndefined();
+    });
+
+    test('renameTeam touches no other team', async () => {
+      const s = await start();
+      const b = await s.createTeam({ id: id('b'), name: 'B' });
+      await s.createTeam({ id: id('a'), name: 'A' });
+      await s.renameTeam(id('a'), 'A2');
+      expect(await s.getTeam(id('b'))).toEqual(b);
+    });
   });
 }

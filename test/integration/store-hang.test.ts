@@ -25,6 +25,7 @@ async function serverWithStore(ensureTeam: (id: string) => Promise<Team>): Promi
     const store: Store = {
       createTeam: (team) => engine.store.createTeam(team),
       getTeam: (id) => engine.store.getTeam(id),
+      renameTeam: (id, name) => engine.store.renameTeam(id, name),
       listTeams: () => engine.store.listTeams(),
       close: () => engine.store.close(),
       ensureTeam: (id) => {

@@ -74,6 +74,15 @@ test('an unreadable archive falls back to what the engine holds', async () => {
   expect(replay.messages.map((m) => m.seq)).toEqual([4, 5, 6]);
   const page = await history.before('A', { limit: 10 });
   expect(page.messages.map((m) => m.seq)).toEqual([4, 5, 6]);
+  // The page says it is only the engine's, so an admin is not told "that is all".
+  expect(page.archive).toBe('down');
+});
+
+test('a page read from the archive, or not needing it, does not say it is down', async () => {
+  const { history, publish } = setup(3);
+  for (let i = 1; i <= 6; i++) await publish({ from: alice, data: i });
+  expect((await history.before('A', { limit: 10 })).archive).toBeUndefined();
+  expect((await history.before('A', { limit: 2 })).archive).toBeUndefined();
 });
 
 test('another epoch is never served from the archive', async () => {

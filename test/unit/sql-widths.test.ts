@@ -4,6 +4,7 @@ import type { ArchivedMessage } from '../../services/archive';
 import { idSchema, nameSchema } from '../../services/identifiers';
 import { SqlArchive } from '../../services/sql/archive';
 import { SqlStore } from '../../services/sql/store';
+import { SQL } from '../../services/sql/statements';
 import {
   capturingConnection,
   schemaAfterMigrations,
@@ -111,6 +112,38 @@ test('a team with any accepted id and name is bound within its parameters and co
     }),
     { examples: [['team-1', EMOJI_100]], endOnFailure: true },
   );
+});
+
+test('a rename with any accepted id and name is bound within its parameters and columns', async () => {
+  await fc.assert(
+    fc.asyncProperty(acceptedId, acceptedName, async (id, name) => {
+      const { db, queries } = capturingConnection();
+      await new SqlStore(db, log).renameTeam(id, name);
+      expect(queries[0]!.text).toBe(SQL.renameTeam);
+      const inputs = queries[0]!.inputs;
+      expectBindingFits(
+        inputs.find((i) => i.name === 'id')!,
+        column('teams', 'id'),
+      );
+      expectBindingFits(
+        inputs.find((i) => i.name === 'name')!,
+        column('teams', 'name'),
+      );
+    }),
+    { examples: [['team-1', EMOJI_100]], endOnFailure: true },
+  );
+});
+
+test('a rename answers the row SQL Server returns, and undefined for no row', async () => {
+  const row = { id: 't', name: 'New', created_at: new Date('2026-01-02T03:04:05.678Z') };
+  const found = capturingConnection(() => ({ recordset: [row], rowsAffected: [1] }));
+  expect(await new SqlStore(found.db, log).renameTeam('t', 'New')).toEqual({
+    id: 't',
+    name: 'New',
+    createdAt: '2026-01-02T03:04:05.678Z',
+  });
+  const missing = capturingConnection();
+  expect(await new SqlStore(missing.db, log).renameTeam('t', 'New')).toBeUndefined();
 });
 
 /** insertMessages' parameter prefixes and the columns they fill. */
