@@ -1,8 +1,10 @@
+import { MemoryBacklog } from '../../services/memory/backlog';
 import { MemoryBus } from '../../services/memory/bus';
 import { MemoryDeadLetters } from '../../services/memory/dead-letters';
 import { MemoryHistory } from '../../services/memory/history';
 import { MemoryPresence } from '../../services/memory/presence';
 import { MemoryStore } from '../../services/memory/store';
+import { backlogContract } from './backlog-contract';
 import { deadLettersContract } from './dead-letters-contract';
 import { engineContract } from './engine-contract';
 import { presenceContract } from './presence-contract';
@@ -21,3 +23,23 @@ presenceContract('memory', async () => new MemoryPresence());
 storeContract('memory', async () => new MemoryStore());
 
 deadLettersContract('memory', async (max) => new MemoryDeadLetters(max));
+
+backlogContract(
+  'memory',
+  async () => {
+    const backlog = new MemoryBacklog(1000);
+    const history = new MemoryHistory({ retain: 100 });
+    const bus = new MemoryBus(history, { idempotencyTtlMs: 10 * 60 * 1000, backlog });
+    const from = { id: 'alice', name: 'Alice' };
+    return {
+      publish: (data) => bus.publish({ teamId: 'T', from, data }),
+      // One consumer per process: the archiver that takes again is the same one.
+      taker: async () => backlog,
+      close: async () => {
+        await backlog.close();
+        await bus.close();
+      },
+    };
+  },
+  { closeInterruptsWait: true },
+);

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Delivery } from '../../services/bus';
 import type { Message } from '../../services/types';
 import pino from 'pino';
+import { RedisBacklog } from '../../services/redis/backlog';
 import { RedisBus, type RedisBusOptions } from '../../services/redis/bus';
 import { RedisDeadLetters } from '../../services/redis/dead-letters';
 import { RedisHistory } from '../../services/redis/history';
@@ -12,6 +13,7 @@ import { RedisStore } from '../../services/redis/store';
 import { eventually } from '../helpers/eventually';
 import { RedisClients } from '../helpers/redis-clients';
 import { describeWithRedis, RedisServer } from '../helpers/redis-server';
+import { backlogContract } from './backlog-contract';
 import { deadLettersContract } from './dead-letters-contract';
 import { engineContract } from './engine-contract';
 import { presenceContract } from './presence-contract';
@@ -99,6 +101,32 @@ describeWithRedis('redis implementations', () => {
     });
     return { bus, cmd, k, history: new RedisHistory(cmd, k, { ttlSeconds: 3600 }) };
   }
+
+  backlogContract(
+    'redis',
+    async () => {
+      const { bus, cmd, k } = await lone(100, { archive: true });
+      const from = { id: 'alice', name: 'Alice' };
+      const takers: RedisBacklog[] = [];
+      return {
+        publish: (data) => bus.publish({ teamId: 'T', from, data }),
+        taker: async () => {
+          // A short claim time, so a batch left by a dead taker is claimed within the test.
+          const blocking = await client('archive');
+          const backlog = new RedisBacklog(cmd, blocking, k, `node-${takers.length}`, 200);
+          await backlog.start();
+          takers.push(backlog);
+          return backlog;
+        },
+        close: async () => {
+          await Promise.all(takers.map((t) => t.close()));
+          await bus.close();
+        },
+      };
+    },
+    // XREADGROUP BLOCK holds its connection until waitMs is over; close cannot cut it short.
+    { closeInterruptsWait: false },
+  );
 
   test('a message in the payload format of earlier nodes is still delivered', async () => {
     const { bus, cmd, k } = await lone();
