@@ -1,8 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { ADMIN_TOKEN, api, startTestServer, type TestServer } from '../helpers/server';
-import { buildClient, describeWithChromium, launchChromium, type Browser } from './chromium';
+import { BROWSER_TEST_MS, useChromiumPages } from '../helpers/chromium-pages';
+import { ADMIN_TOKEN, api } from '../helpers/server';
+import { describeWithChromium } from './chromium';
 
 /**
  * The demo chat and the admin page in headless Chromium against a real server.
@@ -10,41 +11,17 @@ import { buildClient, describeWithChromium, launchChromium, type Browser } from 
  */
 const screenshots = process.env['SB_SCREENSHOTS'] === '1';
 const docs = join(__dirname, '..', '..', 'docs');
-/** A browser on a busy CI machine is slow; each step waits on a condition, never a sleep. */
-const BROWSER_TEST_MS = 45_000;
 
 describeWithChromium('admin page and demo chat in Chromium', () => {
-  let server: TestServer;
-  let browser: Browser;
+  const pages = useChromiumPages({ RATE_LIMIT_PER_S: '0' });
+  const { problems, open } = pages;
   let ann: Page;
   let bob: Page;
-  const problems: string[] = [];
-
-  beforeAll(async () => {
-    buildClient();
-    server = await startTestServer({ RATE_LIMIT_PER_S: '0' });
-    browser = await launchChromium();
-  }, 60_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
 
   afterEach(() => {
     // Script errors and CSP violations would otherwise pass silently.
     expect(problems).toEqual([]);
   });
-
-  async function open(path: string): Promise<Page> {
-    const page = await browser.context.newPage();
-    page.on('pageerror', (err) => problems.push(`${path}: ${err.message}`));
-    page.on('console', (msg) => {
-      if (msg.type() === 'error') problems.push(`${path}: ${msg.text()}`);
-    });
-    await page.goto(`${server.http}${path}`);
-    return page;
-  }
 
   async function joinDemo(page: Page, id: string, name: string): Promise<void> {
     await page.fill('#join input[name=name]', name);
@@ -105,7 +82,7 @@ describeWithChromium('admin page and demo chat in Chromium', () => {
     'the admin page signs in, lists connections, kicks one, and the kicked page shows it',
     async () => {
       // A stored team nobody is connected to is listed too.
-      await api(server, 'POST', '/api/teams', { body: { id: 'ops', name: 'Operations' } });
+      await api(pages.server, 'POST', '/api/teams', { body: { id: 'ops', name: 'Operations' } });
       const admin = await open('/admin');
       await admin.fill('#signin input[name=token]', 'not-the-token-0123456789');
       await admin.click('#signin button');
