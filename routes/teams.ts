@@ -8,7 +8,8 @@ const createTeamBody = z.object({ id: idSchema, name: nameSchema });
 
 export const teamParams = z.object({ teamId: idSchema });
 
-interface TeamView {
+/** A team as the admin API lists it. */
+export interface TeamView {
   id: string;
   name: string;
   online: number;
