@@ -1,5 +1,6 @@
 import type { Backlog, BacklogBatch } from '../../services/archive';
 import type { Message } from '../../services/types';
+import { closedAfterEach } from '../helpers/closed-after-each';
 import { eventually } from '../helpers/eventually';
 
 /** One backlog, filled the way the engine fills it: by publishing on its bus. */
@@ -36,17 +37,7 @@ export function backlogContract(
   options: BacklogContractOptions,
 ): void {
   describe(`backlog contract: ${name}`, () => {
-    let under: BacklogUnderTest | undefined;
-
-    afterEach(async () => {
-      await under?.close();
-      under = undefined;
-    });
-
-    async function start(): Promise<BacklogUnderTest> {
-      under = await make();
-      return under;
-    }
+    const start = closedAfterEach(make);
 
     async function publishAll(u: BacklogUnderTest, data: unknown[]): Promise<void> {
       for (const d of data) await u.publish(d);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Presence } from '../../services/presence';
 import type { ConnectionInfo } from '../../services/types';
+import { closedAfterEach } from '../helpers/closed-after-each';
 
 export type PresenceFactory = () => Promise<Presence>;
 
@@ -11,22 +12,12 @@ export type PresenceFactory = () => Promise<Presence>;
  */
 export function presenceContract(name: string, makePresence: PresenceFactory): void {
   describe(`presence contract: ${name}`, () => {
-    let presence: Presence | undefined;
+    const start = closedAfterEach(makePresence);
     let prefix: string;
 
     beforeEach(() => {
       prefix = randomUUID().slice(0, 8);
     });
-
-    afterEach(async () => {
-      await presence?.close();
-      presence = undefined;
-    });
-
-    async function start(): Promise<Presence> {
-      presence = await makePresence();
-      return presence;
-    }
 
     const team = (t: string) => `${prefix}-${t}`;
     const connId = (c: string) => `${prefix}-${c}`;

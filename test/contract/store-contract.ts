@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { AppError } from '../../services/errors';
 import type { Store } from '../../services/store';
 import type { Team } from '../../services/types';
+import { closedAfterEach } from '../helpers/closed-after-each';
 
 export type StoreFactory = () => Promise<Store>;
 
@@ -13,22 +14,12 @@ const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
  */
 export function storeContract(name: string, makeStore: StoreFactory): void {
   describe(`store contract: ${name}`, () => {
-    let store: Store | undefined;
+    const start = closedAfterEach(makeStore);
     let prefix: string;
 
     beforeEach(() => {
       prefix = randomUUID().slice(0, 8);
     });
-
-    afterEach(async () => {
-      await store?.close();
-      store = undefined;
-    });
-
-    async function start(): Promise<Store> {
-      store = await makeStore();
-      return store;
-    }
 
     const id = (t: string) => `${prefix}-${t}`;
 
