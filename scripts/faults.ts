@@ -29,6 +29,7 @@ import { exitOnSignals, kill9, stop, watchdog, type Managed } from '../support/m
 import { startNode, type StartedNode as NodeProcess } from '../support/node-process';
 import { startRedis } from '../support/redis-process';
 import { runScript } from './lib/run-script';
+import { resumeUrl } from './lib/socket-url';
 
 const nodeCount = intFlag('nodes', 3, 2, 5);
 const clientCount = intFlag('clients', 40, 4, 500);
@@ -102,12 +103,7 @@ class Client {
       return;
     }
     const node = live[Math.floor(Math.random() * live.length)]!;
-    const q = new URLSearchParams({ id: this.id, name: this.id, teamId: this.teamId });
-    if (this.epoch !== undefined) {
-      q.set('since', String(this.lastSeq));
-      q.set('epoch', this.epoch);
-    }
-    const ws = new WebSocket(`ws://127.0.0.1:${node.port}/socket?${q.toString()}`);
+    const ws = new WebSocket(resumeUrl(node.port, this));
     this.ws = ws;
     ws.on('error', () => undefined);
     ws.on('close', () => {
