@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import type { Presence } from '../../services/presence';
 import type { ConnectionInfo } from '../../services/types';
 import { closedAfterEach } from '../helpers/closed-after-each';
+import { perTestIds } from '../helpers/per-test-ids';
 
 export type PresenceFactory = () => Promise<Presence>;
 
@@ -13,14 +13,9 @@ export type PresenceFactory = () => Promise<Presence>;
 export function presenceContract(name: string, makePresence: PresenceFactory): void {
   describe(`presence contract: ${name}`, () => {
     const start = closedAfterEach(makePresence);
-    let prefix: string;
-
-    beforeEach(() => {
-      prefix = randomUUID().slice(0, 8);
-    });
-
-    const team = (t: string) => `${prefix}-${t}`;
-    const connId = (c: string) => `${prefix}-${c}`;
+    const testIds = perTestIds();
+    const team = testIds.id;
+    const connId = testIds.id;
 
     function conn(
       c: string,
@@ -193,7 +188,7 @@ export function presenceContract(name: string, makePresence: PresenceFactory): v
         await p.add(conn('c2', 'alice', 'x'));
         await p.add(conn('c3', 'bob', 'x'));
         await p.add(conn('c4', 'alice', 'y'));
-        const ours = (await p.teams()).filter((t) => t.teamId.startsWith(`${prefix}-`));
+        const ours = (await p.teams()).filter((t) => testIds.ours(t.teamId));
         expect([...ours].sort((a, b) => (a.teamId < b.teamId ? -1 : 1))).toEqual([
           { teamId: team('x'), online: 2, connections: 3 },
           { teamId: team('y'), online: 1, connections: 1 },
@@ -206,7 +201,7 @@ export function presenceContract(name: string, makePresence: PresenceFactory): v
         await p.add(c1);
         await p.add(conn('c2', 'bob', 'y'));
         await p.remove(c1);
-        const ours = (await p.teams()).filter((t) => t.teamId.startsWith(`${prefix}-`));
+        const ours = (await p.teams()).filter((t) => testIds.ours(t.teamId));
         expect(ours).toEqual([{ teamId: team('y'), online: 1, connections: 1 }]);
       });
     });
@@ -245,8 +240,7 @@ export function presenceContract(name: string, makePresence: PresenceFactory): v
       }
 
       const ids = (list: ConnectionInfo[]) => list.map((c) => c.connId).sort();
-      const ours = (list: ConnectionInfo[]) =>
-        list.filter((c) => c.connId.startsWith(`${prefix}-`));
+      const ours = (list: ConnectionInfo[]) => list.filter((c) => testIds.ours(c.connId));
 
       test('filter by team', async () => {
         const p = await start();

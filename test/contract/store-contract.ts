@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { AppError } from '../../services/errors';
 import type { Store } from '../../services/store';
 import type { Team } from '../../services/types';
 import { closedAfterEach } from '../helpers/closed-after-each';
+import { perTestIds } from '../helpers/per-test-ids';
 
 export type StoreFactory = () => Promise<Store>;
 
@@ -15,13 +15,7 @@ const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 export function storeContract(name: string, makeStore: StoreFactory): void {
   describe(`store contract: ${name}`, () => {
     const start = closedAfterEach(makeStore);
-    let prefix: string;
-
-    beforeEach(() => {
-      prefix = randomUUID().slice(0, 8);
-    });
-
-    const id = (t: string) => `${prefix}-${t}`;
+    const { id, ours } = perTestIds();
 
     async function conflictOf(promise: Promise<unknown>): Promise<AppError> {
       try {
@@ -121,10 +115,10 @@ export function storeContract(name: string, makeStore: StoreFactory): void {
       const b = await s.createTeam({ id: id('b'), name: 'B' });
       const c = await s.ensureTeam(id('c'));
       await s.ensureTeam(id('a'));
-      const ours = (await s.listTeams())
-        .filter((t) => t.id.startsWith(`${prefix}-`))
+      const listed = (await s.listTeams())
+        .filter((t) => ours(t.id))
         .sort((x, y) => (x.id < y.id ? -1 : 1));
-      expect(ours).toEqual([a, b, c]);
+      expect(listed).toEqual([a, b, c]);
     });
   });
 }
