@@ -4,7 +4,8 @@ import type { ApiDeps, ApiRouter } from './api-deps';
 import { createTeamBody, renameTeamBody, teamParams } from './api-schemas';
 import { parse } from './validate';
 
-interface TeamView {
+/** A team as the admin API lists it. */
+export interface TeamView {
   id: string;
   name: string;
   online: number;

@@ -17,6 +17,7 @@ import { check } from './lib/chaos-check';
 import { runChaos, FAULT_KINDS, type ChaosReport, type Persistence } from './lib/chaos-run';
 import { intFlag, stringFlag } from './lib/flags';
 import { exitOnSignals, watchdog } from '../support/managed';
+import { runScript } from './lib/run-script';
 
 const seconds = intFlag('seconds', 40, 20, 600);
 const clients = intFlag('clients', 30, 9, 300);
@@ -97,7 +98,7 @@ function byTeam(reports: ChaosReport[]): string {
   return lines.join('\n');
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<boolean> {
   exitOnSignals();
   watchdog(modes.length * (seconds * 1000 + 3 * 60_000), 'chaos');
   const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -141,13 +142,7 @@ async function main(): Promise<void> {
     );
   }
   const ok = reports.every((r) => r.pass);
-  process.stderr.write(`chaos: ${ok ? 'PASS' : 'FAIL'}\n`);
-  process.exit(ok ? 0 : 1);
+  return ok;
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(
-    `chaos: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-  );
-  process.exit(1);
-});
+runScript('chaos', main);

@@ -28,6 +28,8 @@ import { freePort } from '../support/free-port';
 import { exitOnSignals, kill9, stop, watchdog, type Managed } from '../support/managed';
 import { startNode, type StartedNode as NodeProcess } from '../support/node-process';
 import { startRedis } from '../support/redis-process';
+import { runScript } from './lib/run-script';
+import { resumeUrl } from './lib/socket-url';
 
 const nodeCount = intFlag('nodes', 3, 2, 5);
 const clientCount = intFlag('clients', 40, 4, 500);
@@ -101,12 +103,7 @@ class Client {
       return;
     }
     const node = live[Math.floor(Math.random() * live.length)]!;
-    const q = new URLSearchParams({ id: this.id, name: this.id, teamId: this.teamId });
-    if (this.epoch !== undefined) {
-      q.set('since', String(this.lastSeq));
-      q.set('epoch', this.epoch);
-    }
-    const ws = new WebSocket(`ws://127.0.0.1:${node.port}/socket?${q.toString()}`);
+    const ws = new WebSocket(resumeUrl(node.port, this));
     this.ws = ws;
     ws.on('error', () => undefined);
     ws.on('close', () => {
@@ -258,7 +255,7 @@ function shell(command: string | undefined, what: string): void {
   if (result.status !== 0) throw new Error(`${what} (${command}) failed with ${result.status}`);
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<boolean> {
   exitOnSignals();
   watchdog(phaseMs * 6 + 5 * 60_000, 'faults');
   const redisPort = await freePort();
@@ -455,13 +452,7 @@ async function main(): Promise<void> {
     summary.outOfOrder === 0 &&
     summary.conflictingAcks === 0 &&
     (notArchived === null || notArchived === 0);
-  process.stderr.write(`faults: ${ok ? 'PASS' : 'FAIL'}\n`);
-  process.exit(ok ? 0 : 1);
+  return ok;
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(
-    `faults: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-  );
-  process.exit(1);
-});
+runScript('faults', main);

@@ -15,6 +15,7 @@ import { intFlag, percentile, sleep, stringFlag, waitFor } from './lib/flags';
 import { exitOnSignals, stop, watchdog } from '../support/managed';
 import { startNode } from '../support/node-process';
 import { rssMiB } from '../support/rss';
+import { runScript } from './lib/run-script';
 
 const connections = intFlag('connections', 2000, 1, 20_000);
 const minutes = intFlag('minutes', 1, 0.1, 60);
@@ -128,7 +129,7 @@ async function openAll(port: number): Promise<Conn[]> {
   return conns;
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<boolean> {
   const runMs = minutes * 60_000;
   exitOnSignals();
   watchdog(runMs + 5 * 60_000, 'soak');
@@ -269,13 +270,7 @@ async function main(): Promise<void> {
     closedEarly === 0 &&
     acked === sent &&
     health === 200;
-  process.stderr.write(`soak: ${ok ? 'PASS' : 'FAIL'}\n`);
-  process.exit(ok ? 0 : 1);
+  return ok;
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(
-    `soak: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-  );
-  process.exit(1);
-});
+runScript('soak', main);

@@ -12,6 +12,7 @@
  */
 import WebSocket from 'ws';
 import type { ClientRecord, SendRecord } from './chaos-check';
+import { resumeUrl } from './socket-url';
 
 export interface ChaosCluster {
   /** Ports of the nodes a client may connect to now (not killed, not stopped). */
@@ -82,12 +83,13 @@ export class ChaosClient {
       return;
     }
     const port = ports[Math.floor(Math.random() * ports.length)]!;
-    const q = new URLSearchParams({ id: this.id, name: this.id, teamId: this.team });
-    if (this.epoch !== undefined) {
-      q.set('since', String(this.lastSeq));
-      q.set('epoch', this.epoch);
-    }
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/socket?${q.toString()}`, {
+    const url = resumeUrl(port, {
+      id: this.id,
+      teamId: this.team,
+      epoch: this.epoch,
+      lastSeq: this.lastSeq,
+    });
+    const ws = new WebSocket(url, {
       handshakeTimeout: SILENCE_LIMIT_MS,
     });
     this.ws = ws;

@@ -1,10 +1,11 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
+import { BROWSER_TEST_MS, useChromiumPages } from '../helpers/chromium-pages';
 import { connect } from '../helpers/client';
 import { eventually } from '../helpers/eventually';
-import { ADMIN_TOKEN, api, startTestServer, type TestServer } from '../helpers/server';
-import { buildClient, describeWithChromium, launchChromium, type Browser } from './chromium';
+import { ADMIN_TOKEN, api } from '../helpers/server';
+import { describeWithChromium } from './chromium';
 
 /**
  * The demo chat and the admin page in headless Chromium against a real server.
@@ -12,41 +13,17 @@ import { buildClient, describeWithChromium, launchChromium, type Browser } from 
  */
 const screenshots = process.env['SB_SCREENSHOTS'] === '1';
 const docs = join(__dirname, '..', '..', 'docs');
-/** A browser on a busy CI machine is slow; each step waits on a condition, never a sleep. */
-const BROWSER_TEST_MS = 45_000;
 
 describeWithChromium('admin page and demo chat in Chromium', () => {
-  let server: TestServer;
-  let browser: Browser;
+  const pages = useChromiumPages({ RATE_LIMIT_PER_S: '0', STATS_INTERVAL_MS: '250' });
+  const { problems, open } = pages;
   let ann: Page;
   let bob: Page;
-  const problems: string[] = [];
-
-  beforeAll(async () => {
-    buildClient();
-    server = await startTestServer({ RATE_LIMIT_PER_S: '0', STATS_INTERVAL_MS: '250' });
-    browser = await launchChromium();
-  }, 60_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
 
   afterEach(() => {
     // Script errors and CSP violations would otherwise pass silently.
     expect(problems).toEqual([]);
   });
-
-  async function open(path: string): Promise<Page> {
-    const page = await browser.context.newPage();
-    page.on('pageerror', (err) => problems.push(`${path}: ${err.message}`));
-    page.on('console', (msg) => {
-      if (msg.type() === 'error') problems.push(`${path}: ${msg.text()}`);
-    });
-    await page.goto(`${server.http}${path}`);
-    return page;
-  }
 
   async function joinDemo(page: Page, id: string, name: string): Promise<void> {
     await page.fill('#join input[name=name]', name);
@@ -107,7 +84,7 @@ describeWithChromium('admin page and demo chat in Chromium', () => {
     'the admin page signs in, lists connections, kicks one, and the kicked page shows it',
     async () => {
       // A stored team nobody is connected to is listed too.
-      await api(server, 'POST', '/api/teams', { body: { id: 'ops', name: 'Operations' } });
+      await api(pages.server, 'POST', '/api/teams', { body: { id: 'ops', name: 'Operations' } });
       const admin = await open('/admin');
       await admin.fill('#signin input[name=token]', 'not-the-token-0123456789');
       await admin.click('#signin button');
@@ -184,9 +161,15 @@ describeWithChromium('admin page and demo chat in Chromium', () => {
       await admin.locator('#chart-connections[data-points]:not([data-points="0"])').waitFor();
       const before = await messages.locator('polyline').getAttribute('points');
 
-      const sender = await connect(server.socketUrl, { id: 'chart-sender', teamId: 'charts' });
+      const sender = await connect(pages.server.socketUrl, {
+        id: 'chart-sender',
+        teamId: 'charts',
+      });
       // A teammate that reads, so deliveries flow too.
-      const reader = await connect(server.socketUrl, { id: 'chart-reader', teamId: 'charts' });
+      const reader = await connect(pages.server.socketUrl, {
+        id: 'chart-reader',
+        teamId: 'charts',
+      });
       try {
         // Messages until the page has drawn a sample that saw them: a condition, not a sleep.
         await eventually(async () => {
@@ -248,7 +231,7 @@ describeWithChromium('admin page and demo chat in Chromium', () => {
       await admin.locator('#confirm h2', { hasText: 'Ban Bob 张三 (bob)?' }).waitFor();
       await admin.press('#confirm', 'Escape');
       await admin.locator('#confirm').waitFor({ state: 'hidden' });
-      expect((await api(server, 'GET', '/api/bans')).body).toEqual({ bans: [] });
+      expect((await api(pages.server, 'GET', '/api/bans')).body).toEqual({ bans: [] });
 
       await bobRow.locator('button', { hasText: 'Ban' }).click();
       await admin.selectOption('#confirm select[name=seconds]', '0');
@@ -267,7 +250,7 @@ describeWithChromium('admin page and demo chat in Chromium', () => {
       await banRow.locator('button', { hasText: 'Lift' }).click();
       await admin.locator('#ban-result', { hasText: 'ban of bob was lifted' }).waitFor();
       await admin.locator('#no-bans').waitFor();
-      expect((await api(server, 'GET', '/api/bans')).body).toEqual({ bans: [] });
+      expect((await api(pages.server, 'GET', '/api/bans')).body).toEqual({ bans: [] });
     },
     BROWSER_TEST_MS,
   );

@@ -6,7 +6,7 @@ import type { Engine } from '../../app/engine';
 import { createMemoryEngine } from '../../app/memory-engine';
 import { eventually } from '../helpers/eventually';
 import { api, startTestServer, type TestServer } from '../helpers/server';
-import { describeWithRedis, RedisServer } from '../helpers/redis-server';
+import { describeWithRedis, useRedisServer } from '../helpers/redis-server';
 import { closeClients, record, startNode, until, type Node, type Recorded } from './harness';
 
 const stops: (() => Promise<void>)[] = [];
@@ -206,16 +206,10 @@ test('a server that stops answering is noticed by the app-level ping and replace
 });
 
 describeWithRedis('client library on the Redis engine', () => {
-  let redis: RedisServer;
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-  });
-  afterAll(async () => {
-    await redis.stop();
-  });
+  const redis = useRedisServer();
 
   test('after a server restart it resumes with no gap and no duplicate', async () => {
-    const env = { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'client-test:' };
+    const env = { REDIS_URL: redis.server.url, REDIS_KEY_PREFIX: 'client-test:' };
     const first = await node(0, env);
     const port = first.port;
     const bob = record<number>(first.socketUrl, { id: 'bob', teamId: 'T' });
@@ -239,7 +233,7 @@ describeWithRedis('client library on the Redis engine', () => {
   });
 
   test('when Redis comes back empty it hears of the new epoch and misses nothing after it', async () => {
-    const env = { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'client-epoch:' };
+    const env = { REDIS_URL: redis.server.url, REDIS_KEY_PREFIX: 'client-epoch:' };
     const n = await node(0, env);
     const bob = record<number>(n.socketUrl, { id: 'bob', teamId: 'T' });
     await bob.client.connect();
@@ -248,8 +242,8 @@ describeWithRedis('client library on the Redis engine', () => {
     await until(() => bob.messages.length === 5);
     const before = bob.client.position.epoch;
 
-    await redis.kill();
-    await redis.restart();
+    await redis.server.kill();
+    await redis.server.restart();
     await eventually(async () => (await api(n, 'GET', '/api/ready')).status === 200, 20_000);
     for (let i = 1; i <= 3; i++)
       await api(n, 'POST', '/api/teams/T/messages', { body: { data: 100 + i } });

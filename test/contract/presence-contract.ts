@@ -1,6 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import type { Presence } from '../../services/presence';
 import type { ConnectionInfo } from '../../services/types';
+import { closedAfterEach } from '../helpers/closed-after-each';
+import { perTestIds } from '../helpers/per-test-ids';
 
 export type PresenceFactory = () => Promise<Presence>;
 
@@ -11,25 +12,10 @@ export type PresenceFactory = () => Promise<Presence>;
  */
 export function presenceContract(name: string, makePresence: PresenceFactory): void {
   describe(`presence contract: ${name}`, () => {
-    let presence: Presence | undefined;
-    let prefix: string;
-
-    beforeEach(() => {
-      prefix = randomUUID().slice(0, 8);
-    });
-
-    afterEach(async () => {
-      await presence?.close();
-      presence = undefined;
-    });
-
-    async function start(): Promise<Presence> {
-      presence = await makePresence();
-      return presence;
-    }
-
-    const team = (t: string) => `${prefix}-${t}`;
-    const connId = (c: string) => `${prefix}-${c}`;
+    const start = closedAfterEach(makePresence);
+    const testIds = perTestIds();
+    const team = testIds.id;
+    const connId = testIds.id;
 
     function conn(
       c: string,
@@ -218,7 +204,7 @@ export function presenceContract(name: string, makePresence: PresenceFactory): v
         await p.add(conn('c2', 'alice', 'x'));
         await p.add(conn('c3', 'bob', 'x'));
         await p.add(conn('c4', 'alice', 'y'));
-        const ours = (await p.teams()).filter((t) => t.teamId.startsWith(`${prefix}-`));
+        const ours = (await p.teams()).filter((t) => testIds.ours(t.teamId));
         expect([...ours].sort((a, b) => (a.teamId < b.teamId ? -1 : 1))).toEqual([
           { teamId: team('x'), online: 2, connections: 3 },
           { teamId: team('y'), online: 1, connections: 1 },
@@ -231,7 +217,7 @@ export function presenceContract(name: string, makePresence: PresenceFactory): v
         await p.add(c1);
         await p.add(conn('c2', 'bob', 'y'));
         await p.remove(c1);
-        const ours = (await p.teams()).filter((t) => t.teamId.startsWith(`${prefix}-`));
+        const ours = (await p.teams()).filter((t) => testIds.ours(t.teamId));
         expect(ours).toEqual([{ teamId: team('y'), online: 1, connections: 1 }]);
       });
     });
@@ -270,8 +256,7 @@ export function presenceContract(name: string, makePresence: PresenceFactory): v
       }
 
       const ids = (list: ConnectionInfo[]) => list.map((c) => c.connId).sort();
-      const ours = (list: ConnectionInfo[]) =>
-        list.filter((c) => c.connId.startsWith(`${prefix}-`));
+      const ours = (list: ConnectionInfo[]) => list.filter((c) => testIds.ours(c.connId));
 
       test('filter by team', async () => {
         const p = await start();

@@ -4,16 +4,18 @@ import type { Delivery } from '../../services/bus';
 import type { Message } from '../../services/types';
 import pino from 'pino';
 import { RedisBans } from '../../services/redis/bans';
-import { RedisBus, type RedisBusOptions } from '../../services/redis/bus';
+import { RedisBacklog } from '../../services/redis/backlog';
+import type { RedisBus, RedisBusOptions } from '../../services/redis/bus';
 import { RedisDeadLetters } from '../../services/redis/dead-letters';
 import { RedisHistory } from '../../services/redis/history';
-import { RedisKeys } from '../../services/redis/keys';
+import type { RedisKeys } from '../../services/redis/keys';
 import { RedisPresence } from '../../services/redis/presence';
 import { RedisNodeStats } from '../../services/redis/node-stats';
 import { RedisStore } from '../../services/redis/store';
 import { eventually } from '../helpers/eventually';
-import { RedisClients } from '../helpers/redis-clients';
-import { describeWithRedis, RedisServer } from '../helpers/redis-server';
+import { freshKeys, redisBus } from '../helpers/redis-bus';
+import { describeWithRedis, useRedisServer } from '../helpers/redis-server';
+import { backlogContract } from './backlog-contract';
 import { bansContract } from './bans-contract';
 import { deadLettersContract } from './dead-letters-contract';
 import { engineContract } from './engine-contract';
@@ -24,35 +26,13 @@ import { storeContract } from './store-contract';
 /** The same suites the memory engine passes, against a real redis-server. */
 describeWithRedis('redis implementations', () => {
   const log = pino({ level: 'silent' });
-  const clients = new RedisClients(() => server.url, log);
-  const client = (role: string, subscriber = false): Promise<Redis> =>
-    clients.open(role, subscriber);
-  let server: RedisServer;
-
-  beforeAll(async () => {
-    server = await RedisServer.start();
-  });
-
-  afterAll(async () => {
-    await clients.closeAll();
-    await server.stop();
-  });
-
-  // A fresh key prefix per instance: tests never see each other's keys.
-  const keys = () => new RedisKeys(`t${randomUUID().slice(0, 8)}:`);
+  const redis = useRedisServer(log);
+  const client = redis.client;
+  const keys = () => freshKeys();
 
   engineContract('redis', async ({ retain }) => {
-    const k = keys();
-    const cmd = await client('command');
-    const sub = await client('subscriber', true);
     const nodeId = `node-${randomUUID().slice(0, 6)}`;
-    const bus = new RedisBus(cmd, sub, k, {
-      nodeId,
-      retain,
-      ttlSeconds: 3600,
-      idempotencyTtlSeconds: 600,
-      log,
-    });
+    const { bus, cmd, sub, keys: k } = await redisBus(redis, { nodeId, retain });
     const history = new RedisHistory(cmd, k, { ttlSeconds: 3600 });
     // The node channel subscription must be live before kicks are addressed to it.
     await eventually(() => bus.probe(500));
@@ -139,19 +119,35 @@ describeWithRedis('redis implementations', () => {
     retain = 100,
     extra: Partial<RedisBusOptions> = {},
   ): Promise<{ bus: RedisBus; cmd: Redis; k: RedisKeys; history: RedisHistory }> {
-    const k = keys();
-    const cmd = await client('command');
-    const sub = await client('subscriber', true);
-    const bus = new RedisBus(cmd, sub, k, {
-      nodeId: 'node-a',
-      retain,
-      ttlSeconds: 3600,
-      idempotencyTtlSeconds: 600,
-      log,
-      ...extra,
-    });
+    const { bus, cmd, keys: k } = await redisBus(redis, { retain, ...extra });
     return { bus, cmd, k, history: new RedisHistory(cmd, k, { ttlSeconds: 3600 }) };
   }
+
+  backlogContract(
+    'redis',
+    async () => {
+      const { bus, cmd, k } = await lone(100, { archive: true });
+      const from = { id: 'alice', name: 'Alice' };
+      const takers: RedisBacklog[] = [];
+      return {
+        publish: (data) => bus.publish({ teamId: 'T', from, data }),
+        taker: async () => {
+          // A short claim time, so a batch left by a dead taker is claimed within the test.
+          const blocking = await client('archive');
+          const backlog = new RedisBacklog(cmd, blocking, k, `node-${takers.length}`, 200);
+          await backlog.start();
+          takers.push(backlog);
+          return backlog;
+        },
+        close: async () => {
+          await Promise.all(takers.map((t) => t.close()));
+          await bus.close();
+        },
+      };
+    },
+    // XREADGROUP BLOCK holds its connection until waitMs is over; close cannot cut it short.
+    { closeInterruptsWait: false },
+  );
 
   test('a message in the payload format of earlier nodes is still delivered', async () => {
     const { bus, cmd, k } = await lone();

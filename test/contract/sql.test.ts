@@ -13,11 +13,9 @@ import { classifySqlError } from '../../services/sql/errors';
 import { migrate, parseSqlUrl, SqlConnection } from '../../services/sql/connection';
 import { SqlStore } from '../../services/sql/store';
 import { RedisBacklog } from '../../services/redis/backlog';
-import { RedisBus } from '../../services/redis/bus';
-import { createRedisClient, waitReady } from '../../services/redis/connection';
 import { RedisHistory } from '../../services/redis/history';
-import { RedisKeys } from '../../services/redis/keys';
-import { describeWithRedis, RedisServer } from '../helpers/redis-server';
+import { freshKeys, redisBus } from '../helpers/redis-bus';
+import { describeWithRedis, useRedisServer } from '../helpers/redis-server';
 import { eventually } from '../helpers/eventually';
 import { schemaAfterMigrations } from '../helpers/fake-sql';
 import { api, startTestServer } from '../helpers/server';
@@ -224,29 +222,16 @@ if (url === undefined || url === '') {
   });
 
   describeWithRedis('sql archive fed by the Redis engine', () => {
-    let redis: RedisServer;
-    beforeAll(async () => {
-      redis = await RedisServer.start();
-    });
-    afterAll(async () => {
-      await redis.stop();
-    });
+    const redis = useRedisServer(log);
 
     test('a team whose Redis counter was lost restarts in a new epoch: no archived row collides', async () => {
-      const cmd = createRedisClient(redis.url, 'command', log);
-      const sub = createRedisClient(redis.url, 'subscriber', log, { enableOfflineQueue: true });
-      const blocking = createRedisClient(redis.url, 'archive', log);
-      await Promise.all([cmd, sub, blocking].map((c) => waitReady(c, 5000)));
-      const keys = new RedisKeys(`s${randomUUID().slice(0, 6)}:`);
-      const bus = new RedisBus(cmd, sub, keys, {
+      const { bus, cmd, keys } = await redisBus(redis, {
+        keys: freshKeys('s'),
         nodeId: 'n',
-        retain: 100,
-        ttlSeconds: 60,
-        idempotencyTtlSeconds: 60,
         archive: true,
         archiveBacklogMax: 100,
-        log,
       });
+      const blocking = await redis.client('archive');
       const history = new RedisHistory(cmd, keys, { ttlSeconds: 60 });
       const backlog = new RedisBacklog(cmd, blocking, keys, 'n');
       const archive = new SqlArchive(await connected());
@@ -273,7 +258,6 @@ if (url === undefined || url === '') {
         expect(await data(second.epoch)).toEqual([3]);
       } finally {
         await bus.close();
-        for (const c of [cmd, sub, blocking]) c.disconnect();
       }
     });
   });

@@ -1,7 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { AppError } from '../../services/errors';
 import type { Store } from '../../services/store';
 import type { Team } from '../../services/types';
+import { closedAfterEach } from '../helpers/closed-after-each';
+import { perTestIds } from '../helpers/per-test-ids';
 
 export type StoreFactory = () => Promise<Store>;
 
@@ -13,24 +14,8 @@ const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
  */
 export function storeContract(name: string, makeStore: StoreFactory): void {
   describe(`store contract: ${name}`, () => {
-    let store: Store | undefined;
-    let prefix: string;
-
-    beforeEach(() => {
-      prefix = randomUUID().slice(0, 8);
-    });
-
-    afterEach(async () => {
-      await store?.close();
-      store = undefined;
-    });
-
-    async function start(): Promise<Store> {
-      store = await makeStore();
-      return store;
-    }
-
-    const id = (t: string) => `${prefix}-${t}`;
+    const start = closedAfterEach(makeStore);
+    const { id, ours } = perTestIds();
 
     async function conflictOf(promise: Promise<unknown>): Promise<AppError> {
       try {
@@ -130,10 +115,10 @@ export function storeContract(name: string, makeStore: StoreFactory): void {
       const b = await s.createTeam({ id: id('b'), name: 'B' });
       const c = await s.ensureTeam(id('c'));
       await s.ensureTeam(id('a'));
-      const ours = (await s.listTeams())
-        .filter((t) => t.id.startsWith(`${prefix}-`))
+      const listed = (await s.listTeams())
+        .filter((t) => ours(t.id))
         .sort((x, y) => (x.id < y.id ? -1 : 1));
-      expect(ours).toEqual([a, b, c]);
+      expect(listed).toEqual([a, b, c]);
     });
 
     test('renameTeam gives a created team a new name and keeps createdAt', async () => {

@@ -1,14 +1,9 @@
 import type { Page } from 'playwright-core';
-import {
-  buildClient,
-  describeWithChromium,
-  launchChromium,
-  type Browser,
-} from '../browser/chromium';
+import { describeWithChromium } from '../browser/chromium';
+import { BROWSER_TEST_MS, useChromiumPages } from '../helpers/chromium-pages';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 /** The example page (examples/browser) as the server serves it, in headless Chromium. */
-const BROWSER_TEST_MS = 45_000;
 
 describe('example page over HTTP', () => {
   let server: TestServer;
@@ -43,30 +38,12 @@ describe('example page over HTTP', () => {
 });
 
 describeWithChromium('example page in Chromium', () => {
-  let server: TestServer;
-  let browser: Browser;
-  const problems: string[] = [];
-
-  beforeAll(async () => {
-    buildClient();
-    server = await startTestServer({ RATE_LIMIT_PER_S: '0' });
-    browser = await launchChromium();
-  }, 60_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  const pages = useChromiumPages({ RATE_LIMIT_PER_S: '0' });
 
   async function joinAs(id: string, name: string): Promise<Page> {
-    const page = await browser.context.newPage();
-    page.on('pageerror', (err) => problems.push(`${id}: ${err.message}`));
-    page.on('console', (msg) => {
-      if (msg.type() === 'error') problems.push(`${id}: ${msg.text()}`);
-    });
-    await page.goto(`${server.http}/examples/browser/`);
+    const page = await pages.open('/examples/browser/', id);
     // The page fills in the socket of the server it came from.
-    expect(await page.inputValue('#join input[name=url]')).toBe(server.socketUrl);
+    expect(await page.inputValue('#join input[name=url]')).toBe(pages.server.socketUrl);
     await page.fill('#join input[name=name]', name);
     await page.fill('#join input[name=id]', id);
     await page.fill('#join input[name=teamId]', 'example');
@@ -99,7 +76,7 @@ describeWithChromium('example page in Chromium', () => {
       await ann.locator('#log li', { hasText: 'Bob 张三 left.' }).waitFor();
       await ann.locator('#members li[data-user="bob"]').waitFor({ state: 'detached' });
       // Script errors and CSP violations would otherwise pass silently.
-      expect(problems).toEqual([]);
+      expect(pages.problems).toEqual([]);
     },
     BROWSER_TEST_MS,
   );

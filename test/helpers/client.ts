@@ -168,3 +168,11 @@ export function refusedHandshake(
     });
   });
 }
+
+/** Sends a team message per item, then waits for every ack: all of them are stored. */
+export async function sendAll(client: TestClient, data: unknown[]): Promise<Frame[]> {
+  for (const d of data) client.send({ type: 'team', data: d });
+  const acks: Frame[] = [];
+  for (let i = 0; i < data.length; i++) acks.push(await client.next('ack'));
+  return acks;
+}

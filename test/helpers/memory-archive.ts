@@ -1,6 +1,5 @@
 import type { ArchivedMessage, ArchiveReader, ArchiveWriter } from '../../services/archive';
 import { archiveError } from '../../services/sql/errors';
-import type { Message } from '../../services/types';
 
 /** An archive in an array, for tests of what sits around the SQL one. */
 export class MemoryArchive implements ArchiveWriter, ArchiveReader {
@@ -34,24 +33,19 @@ export class MemoryArchive implements ArchiveWriter, ArchiveReader {
       .sort((a, b) => a.seq - b.seq);
   }
 
-  async before(teamId: string, epoch: string, before: number, limit: number): Promise<Message[]> {
+  // Typed by the port rather than spelled out again: the signatures are ArchiveReader's.
+  before: ArchiveReader['before'] = async (teamId, epoch, before, limit) => {
     if (this.failing) throw this.failing;
     return this.of(teamId, epoch)
       .filter((m) => m.seq < before)
       .reverse()
       .slice(0, limit);
-  }
+  };
 
-  async between(
-    teamId: string,
-    epoch: string,
-    after: number,
-    until: number,
-    limit: number,
-  ): Promise<Message[]> {
+  between: ArchiveReader['between'] = async (teamId, epoch, after, until, limit) => {
     if (this.failing) throw this.failing;
     return this.of(teamId, epoch)
       .filter((m) => m.seq > after && m.seq < until)
       .slice(0, limit);
-  }
+  };
 }

@@ -3,6 +3,9 @@
  * clients wherever a route involves connections. Auth, probes and logging are in
  * admin-auth.test.ts.
  */
+import type { TeamView } from '../../routes/teams';
+import type { MessageView } from '../../services/frames';
+import type { Ack, ConnectionInfo, Member } from '../../services/types';
 import { connect, type ConnectParams, type Frame, type TestClient } from '../helpers/client';
 import { api, startTestServer, type TestServer } from '../helpers/server';
 
@@ -10,57 +13,18 @@ interface ErrorBody {
   error: { code: string; message: string };
 }
 
-interface TeamView {
-  id: string;
-  name: string;
-  online: number;
-  connections: number;
-  createdAt: string | null;
-}
-
-interface MemberView {
-  id: string;
-  name: string;
-  connections: number;
-}
-
 interface TeamDetail extends TeamView {
-  members: MemberView[];
-}
-
-interface ConnectionView {
-  connId: string;
-  userId: string;
-  name: string;
-  teamId: string;
-  node: string;
-  ip: string;
-  connectedAt: string;
+  members: Member[];
 }
 
 interface ConnectionPage {
-  connections: ConnectionView[];
+  connections: ConnectionInfo[];
   next: string | null;
-}
-
-interface MessageView {
-  id: string;
-  seq: number;
-  teamId: string;
-  from: { id: string; name: string };
-  to?: string;
-  data: unknown;
-  ts: number;
 }
 
 interface MessagePage {
   messages: MessageView[];
   more: boolean;
-}
-
-interface Ack {
-  id: string;
-  seq: number;
 }
 
 const BODY_LIMIT = 2048;

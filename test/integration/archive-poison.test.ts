@@ -1,15 +1,11 @@
-import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import pino from 'pino';
 import { Archiver } from '../../services/archiver';
 import { RedisBacklog } from '../../services/redis/backlog';
-import { RedisBus } from '../../services/redis/bus';
 import { RedisDeadLetters } from '../../services/redis/dead-letters';
-import { RedisKeys } from '../../services/redis/keys';
 import { eventually } from '../helpers/eventually';
-import { RedisClients } from '../helpers/redis-clients';
+import { freshKeys, redisBus } from '../helpers/redis-bus';
 import { MemoryArchive } from '../helpers/memory-archive';
-import { describeWithRedis, RedisServer } from '../helpers/redis-server';
+import { describeWithRedis, useRedisServer } from '../helpers/redis-server';
 import { truncated } from '../helpers/sql-errors';
 
 /**
@@ -22,34 +18,11 @@ import { truncated } from '../helpers/sql-errors';
  */
 describeWithRedis('poison rows on the Redis engine', () => {
   const log = pino({ level: 'silent' });
-  const clients = new RedisClients(() => redis.url, log);
-  const client = (role: string, subscriber = false): Promise<Redis> =>
-    clients.open(role, subscriber);
-  let redis: RedisServer;
-
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-  });
-
-  afterAll(async () => {
-    await clients.closeAll();
-    await redis.stop();
-  });
+  const redis = useRedisServer(log);
+  const client = redis.client;
 
   /** A node's bus on fresh keys, with every accepted message joining the archive stream. */
-  async function archivingBus(): Promise<{ keys: RedisKeys; cmd: Redis; bus: RedisBus }> {
-    const keys = new RedisKeys(`p${randomUUID().slice(0, 6)}:`);
-    const cmd = await client('command');
-    const bus = new RedisBus(cmd, await client('subscriber', true), keys, {
-      nodeId: 'node-a',
-      retain: 100,
-      ttlSeconds: 60,
-      idempotencyTtlSeconds: 60,
-      archive: true,
-      log,
-    });
-    return { keys, cmd, bus };
-  }
+  const archivingBus = () => redisBus(redis, { keys: freshKeys('p'), archive: true });
 
   test('one poison entry is dead-lettered once, cluster-wide; later entries are still written', async () => {
     const { keys, cmd, bus } = await archivingBus();

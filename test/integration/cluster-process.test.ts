@@ -2,26 +2,26 @@ import { connect, type TestClient } from '../helpers/client';
 import { eventually } from '../helpers/eventually';
 import { killAll } from '../../support/managed';
 import { buildServer, spawnNode, type NodeProcess } from '../../support/node-process';
-import { describeWithRedis, RedisServer } from '../helpers/redis-server';
+import { describeWithRedis, useRedisServer } from '../helpers/redis-server';
 
 const ADMIN = { ADMIN_TOKEN: 'process-test-admin-token' };
 const LEASE_MS = 1000;
 
 /** Separate OS processes on one Redis, one of them killed with SIGKILL. */
 describeWithRedis('cluster of OS processes', () => {
-  let redis: RedisServer;
   const clients: TestClient[] = [];
 
-  beforeAll(async () => {
+  beforeAll(() => {
     buildServer();
-    redis = await RedisServer.start();
   }, 60000);
 
   afterAll(async () => {
     await Promise.all(clients.splice(0).map((c) => c.close()));
     killAll();
-    await redis.stop();
   });
+
+  // Declared after the hooks above, so nodes are killed before their Redis stops.
+  const redis = useRedisServer();
 
   async function node(
     id: string,
@@ -32,7 +32,7 @@ describeWithRedis('cluster of OS processes', () => {
       PORT: '0',
       HOST: '127.0.0.1',
       NODE_ID: id,
-      REDIS_URL: redis.url,
+      REDIS_URL: redis.server.url,
       PRESENCE_LEASE_MS: String(leaseMs),
     });
     const port = await proc.listening();

@@ -1,6 +1,6 @@
 import { connect, type Frame, type TestClient } from '../helpers/client';
 import { eventually } from '../helpers/eventually';
-import { describeWithRedis, RedisServer } from '../helpers/redis-server';
+import { describeWithRedis, RedisServer, useRedisServer } from '../helpers/redis-server';
 import type { LiveStats } from '../../services/stats-sampler';
 import { api, startTestServer, type TestServer } from '../helpers/server';
 
@@ -9,13 +9,13 @@ import { api, startTestServer, type TestServer } from '../helpers/server';
  * admin they must behave like one node.
  */
 describeWithRedis('cluster on Redis (in-process nodes)', () => {
-  let redis: RedisServer;
+  const redis = useRedisServer();
   let n1: TestServer;
   let n2: TestServer;
   const clients: TestClient[] = [];
 
   const env = (node: string) => ({
-    REDIS_URL: redis.url,
+    REDIS_URL: redis.server.url,
     NODE_ID: node,
     PRESENCE_LEASE_MS: '1000',
     RATE_LIMIT_PER_S: '0',
@@ -31,14 +31,6 @@ describeWithRedis('cluster on Redis (in-process nodes)', () => {
     clients.push(client);
     return client;
   }
-
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-  });
-
-  afterAll(async () => {
-    await redis.stop();
-  });
 
   beforeEach(async () => {
     n1 = await startTestServer(env('n1'));
@@ -250,7 +242,7 @@ describeWithRedis('cluster on Redis (in-process nodes)', () => {
     await b.next('message');
     const oldEpoch = a.welcome['epoch'];
 
-    await redis.kill();
+    await redis.server.kill();
     const ready = await eventually(async () => {
       const r = await api(n1, 'GET', '/api/ready', { token: null });
       return r.status === 503 ? r : false;
@@ -261,7 +253,7 @@ describeWithRedis('cluster on Redis (in-process nodes)', () => {
     expect(a.closed).toBeUndefined();
     expect(b.closed).toBeUndefined();
 
-    await redis.restart();
+    await redis.server.restart();
     await eventually(
       async () => (await api(n1, 'GET', '/api/ready', { token: null })).status === 200,
       15000,

@@ -1,6 +1,7 @@
-import { Redis } from 'ioredis';
+import pino from 'pino';
 import { connect, type Frame, type TestClient } from '../helpers/client';
 import { eventually } from '../helpers/eventually';
+import { RedisClients } from '../helpers/redis-clients';
 import { describeWithRedis, RedisServer } from '../helpers/redis-server';
 import { api, startTestServer, type TestServer } from '../helpers/server';
 
@@ -12,6 +13,8 @@ import { api, startTestServer, type TestServer } from '../helpers/server';
  */
 describeWithRedis('delivery across faults (Redis engine, two nodes)', () => {
   let redis: RedisServer;
+  // For the test's own reads and writes behind the nodes' backs.
+  const redisClients = new RedisClients(() => redis.url, pino({ level: 'silent' }));
   let n1: TestServer;
   let n2: TestServer;
   const clients: TestClient[] = [];
@@ -86,6 +89,7 @@ describeWithRedis('delivery across faults (Redis engine, two nodes)', () => {
     await Promise.all(clients.splice(0).map((c) => c.close()));
     await n1?.close();
     await n2?.close();
+    await redisClients.closeAll();
     await redis.stop();
   });
 
@@ -124,12 +128,8 @@ describeWithRedis('delivery across faults (Redis engine, two nodes)', () => {
     const idle2 = await open(n2, 'idle2', team);
     await publish(team, 3);
     for (const idle of [idle1, idle2]) await frames(idle, 3);
-    const admin = new Redis(redis.url);
-    try {
-      await eventually(async () => (await admin.keys('*{quiet}:seq')).length === 0, 10_000);
-    } finally {
-      admin.disconnect();
-    }
+    const admin = await redisClients.open('admin');
+    await eventually(async () => (await admin.keys('*{quiet}:seq')).length === 0, 10_000);
     expect(await publish(team, 2, 3)).toEqual([1, 2]);
     for (const idle of [idle1, idle2]) {
       const got = await frames(idle, 3);
@@ -146,59 +146,49 @@ describeWithRedis('delivery across faults (Redis engine, two nodes)', () => {
     const team = 'fresh';
     const idle1 = await open(n1, 'idle1', team);
     const idle2 = await open(n2, 'idle2', team);
-    const admin = new Redis(redis.url);
-    try {
-      // The messages must be published while no node is subscribed, or the test proves
-      // nothing; the subscribers reconnect within about 100 ms, so try a few times.
-      let published = 0;
-      let droppedWhileSent = false;
-      for (let round = 0; round < 5 && !droppedWhileSent; round++) {
-        await eventually(async () => {
-          const [, subs] = (await admin.pubsub('NUMSUB', `sb:ch:team:${team}`)) as [string, number];
-          return subs === 2;
-        }, 10_000);
-        await admin.client('KILL', 'TYPE', 'pubsub');
-        await Promise.all(
-          Array.from({ length: 10 }, (_, i) =>
-            api(n1, 'POST', `/api/teams/${team}/messages`, { body: { data: published + i } }),
-          ),
-        );
-        published += 10;
+    const admin = await redisClients.open('admin');
+    // The messages must be published while no node is subscribed, or the test proves
+    // nothing; the subscribers reconnect within about 100 ms, so try a few times.
+    let published = 0;
+    let droppedWhileSent = false;
+    for (let round = 0; round < 5 && !droppedWhileSent; round++) {
+      await eventually(async () => {
         const [, subs] = (await admin.pubsub('NUMSUB', `sb:ch:team:${team}`)) as [string, number];
-        droppedWhileSent = subs === 0;
-      }
-      expect(droppedWhileSent).toBe(true);
-      // No further message comes to reveal the gap: the refill alone must deliver them.
-      for (const idle of [idle1, idle2]) {
-        const got = await frames(idle, published);
-        expect(got.map((f) => f['seq'])).toEqual(
-          Array.from({ length: published }, (_, i) => i + 1),
-        );
-      }
-      expect(n2.logs.join('')).toContain('subscriber reconnected');
-    } finally {
-      admin.disconnect();
+        return subs === 2;
+      }, 10_000);
+      await admin.client('KILL', 'TYPE', 'pubsub');
+      await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          api(n1, 'POST', `/api/teams/${team}/messages`, { body: { data: published + i } }),
+        ),
+      );
+      published += 10;
+      const [, subs] = (await admin.pubsub('NUMSUB', `sb:ch:team:${team}`)) as [string, number];
+      droppedWhileSent = subs === 0;
     }
+    expect(droppedWhileSent).toBe(true);
+    // No further message comes to reveal the gap: the refill alone must deliver them.
+    for (const idle of [idle1, idle2]) {
+      const got = await frames(idle, published);
+      expect(got.map((f) => f['seq'])).toEqual(Array.from({ length: published }, (_, i) => i + 1));
+    }
+    expect(n2.logs.join('')).toContain('subscriber reconnected');
   });
 
   test('a Redis that went back in time (lost acked writes) starts a new epoch, told to all', async () => {
     await nodes();
     const team = 'rewound';
     const [idle1, idle2] = await idleMembers(team, 5);
-    const admin = new Redis(redis.url);
-    try {
-      // What an AOF with everysec holds after a crash: the last three writes never reached it.
-      await admin.set(`sb:{${team}}:seq`, '2', 'KEEPTTL');
-      await admin.xdel(`sb:{${team}}:log`, '3-0', '4-0', '5-0');
-      await admin.client('KILL', 'TYPE', 'pubsub');
-      // Whichever node refills first starts the new epoch; the other just follows it.
-      await eventually(
-        () => [...n1.logs, ...n2.logs].join('').includes('Redis lost acknowledged messages'),
-        10_000,
-      );
-    } finally {
-      admin.disconnect();
-    }
+    const admin = await redisClients.open('admin');
+    // What an AOF with everysec holds after a crash: the last three writes never reached it.
+    await admin.set(`sb:{${team}}:seq`, '2', 'KEEPTTL');
+    await admin.xdel(`sb:{${team}}:log`, '3-0', '4-0', '5-0');
+    await admin.client('KILL', 'TYPE', 'pubsub');
+    // Whichever node refills first starts the new epoch; the other just follows it.
+    await eventually(
+      () => [...n1.logs, ...n2.logs].join('').includes('Redis lost acknowledged messages'),
+      10_000,
+    );
     // Without the new epoch these would be seqs 3-4 again, dropped everywhere as duplicates.
     expect(await publish(team, 2, 5)).toEqual([1, 2]);
     for (const idle of [idle1, idle2]) await expectNewEpoch(idle, 5, 2);
@@ -208,14 +198,10 @@ describeWithRedis('delivery across faults (Redis engine, two nodes)', () => {
     await nodes();
     const team = 'rewound-live';
     const [idle1, idle2] = await idleMembers(team, 5);
-    const admin = new Redis(redis.url);
-    try {
-      // Redis went back without a dropped subscriber to reveal it: only the publisher can tell.
-      await admin.set(`sb:{${team}}:seq`, '2', 'KEEPTTL');
-      await admin.xdel(`sb:{${team}}:log`, '3-0', '4-0', '5-0');
-    } finally {
-      admin.disconnect();
-    }
+    const admin = await redisClients.open('admin');
+    // Redis went back without a dropped subscriber to reveal it: only the publisher can tell.
+    await admin.set(`sb:{${team}}:seq`, '2', 'KEEPTTL');
+    await admin.xdel(`sb:{${team}}:log`, '3-0', '4-0', '5-0');
     // As many as were lost: before, they took seqs 3-5 again and every node dropped them.
     expect(await publish(team, 3, 5)).toEqual([1, 2, 3]);
     for (const idle of [idle1, idle2]) await expectNewEpoch(idle, 5, 3);
@@ -225,15 +211,11 @@ describeWithRedis('delivery across faults (Redis engine, two nodes)', () => {
     await nodes();
     const team = 'evicted';
     const [idle1, idle2] = await idleMembers(team, 3);
-    const admin = new Redis(redis.url);
-    try {
-      // Three more were published while the subscribers were away, then the log was evicted.
-      await admin.set(`sb:{${team}}:seq`, '6', 'KEEPTTL');
-      await admin.del(`sb:{${team}}:log`);
-      await admin.client('KILL', 'TYPE', 'pubsub');
-    } finally {
-      admin.disconnect();
-    }
+    const admin = await redisClients.open('admin');
+    // Three more were published while the subscribers were away, then the log was evicted.
+    await admin.set(`sb:{${team}}:seq`, '6', 'KEEPTTL');
+    await admin.del(`sb:{${team}}:log`);
+    await admin.client('KILL', 'TYPE', 'pubsub');
     const epoch = idle1.welcome['epoch'] as string;
     // The team stays quiet: the notice must come from the refill alone.
     for (const idle of [idle1, idle2]) {

@@ -1,16 +1,12 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { RedisBus } from '../../services/redis/bus';
 import { reconnectDelay } from '../../services/backoff';
-import {
-  createRedisClient,
-  waitReady,
-  LONG_OUTAGE_ATTEMPTS,
-} from '../../services/redis/connection';
+import { createRedisClient, LONG_OUTAGE_ATTEMPTS } from '../../services/redis/connection';
 import { redisCheck } from '../../services/redis/health';
 import { RedisKeys } from '../../services/redis/keys';
 import { eventually } from '../helpers/eventually';
-import { describeWithRedis, freePort, RedisServer } from '../helpers/redis-server';
+import { redisBus } from '../helpers/redis-bus';
+import { describeWithRedis, freePort, useRedisServer } from '../helpers/redis-server';
 
 function capture() {
   const lines: Record<string, unknown>[] = [];
@@ -68,26 +64,13 @@ describe('a client pointed at a closed port', () => {
 });
 
 describeWithRedis('readiness canary', () => {
-  let redis: RedisServer;
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-  });
-  afterAll(async () => {
-    await redis.stop();
-  });
+  const redis = useRedisServer();
 
   test('a subscriber that silently stopped receiving is caught', async () => {
-    const log = pino({ level: 'silent' });
-    const cmd = createRedisClient(redis.url, 'command', log);
-    const sub = createRedisClient(redis.url, 'subscriber', log, { enableOfflineQueue: true });
-    await Promise.all([waitReady(cmd, 5000), waitReady(sub, 5000)]);
-    const keys = new RedisKeys('canary:');
-    const bus = new RedisBus(cmd, sub, keys, {
+    const { bus, cmd, sub, keys } = await redisBus(redis, {
+      keys: new RedisKeys('canary:'),
       nodeId: 'n',
       retain: 10,
-      ttlSeconds: 60,
-      idempotencyTtlSeconds: 60,
-      log,
     });
     const check = redisCheck(cmd, sub, bus, { registered: true });
     expect(await eventually(async () => (await check()) === 'up')).toBe(true);
@@ -99,7 +82,5 @@ describeWithRedis('readiness canary', () => {
     expect(sub.status).toBe('ready');
     expect(await check()).toBe('down');
     await bus.close();
-    cmd.disconnect();
-    sub.disconnect();
   });
 });

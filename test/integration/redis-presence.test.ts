@@ -1,28 +1,22 @@
-import { randomUUID } from 'node:crypto';
 import type { Redis, RedisOptions } from 'ioredis';
 import pino from 'pino';
 import type { ClusterEvent } from '../../services/bus';
 import { createRedisClient, waitReady } from '../../services/redis/connection';
-import { RedisKeys } from '../../services/redis/keys';
+import type { RedisKeys } from '../../services/redis/keys';
 import { RedisPresence } from '../../services/redis/presence';
 import type { ConnectionInfo } from '../../services/types';
 import { eventually } from '../helpers/eventually';
-import { describeWithRedis, RedisServer } from '../helpers/redis-server';
+import { freshKeys } from '../helpers/redis-bus';
+import { describeWithRedis, RedisServer, useRedisServer } from '../helpers/redis-server';
 
 /** Leases, sweeps and self-healing of cluster presence, on a real Redis. */
 describeWithRedis('redis presence leases', () => {
   const log = pino({ level: 'silent' });
   const LEASE_MS = 300;
-  let redis: RedisServer;
+  const redis = useRedisServer();
   let clients: Redis[] = [];
   let presences: RedisPresence[] = [];
 
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-  });
-  afterAll(async () => {
-    await redis.stop();
-  });
   afterEach(async () => {
     await Promise.all(presences.map((p) => p.close()));
     for (const c of clients) c.disconnect();
@@ -46,7 +40,12 @@ describeWithRedis('redis presence leases', () => {
     events: ClusterEvent[] = [],
     options: { url?: string; client?: RedisOptions; announce?: () => Promise<void> } = {},
   ): Promise<{ presence: RedisPresence; client: Redis }> {
-    const client = createRedisClient(options.url ?? redis.url, 'command', log, options.client);
+    const client = createRedisClient(
+      options.url ?? redis.server.url,
+      'command',
+      log,
+      options.client,
+    );
     clients.push(client);
     await waitReady(client, 5000);
     const presence = new RedisPresence(client, keys, {
@@ -63,11 +62,23 @@ describeWithRedis('redis presence leases', () => {
     return { presence, client };
   }
 
-  async function adminClient(url = redis.url): Promise<Redis> {
+  async function adminClient(url = redis.server.url): Promise<Redis> {
     const admin = createRedisClient(url, 'command', log);
     clients.push(admin);
     await waitReady(admin, 5000);
     return admin;
+  }
+
+  /** A redis-server of the test's own, to restart; its nodes close before it stops. */
+  async function withOwnRedis(use: (own: RedisServer) => Promise<void>): Promise<void> {
+    const own = await RedisServer.start();
+    try {
+      await use(own);
+    } finally {
+      await Promise.all(presences.map((p) => p.close()));
+      presences = [];
+      await own.stop();
+    }
   }
 
   /**
@@ -94,7 +105,7 @@ describeWithRedis('redis presence leases', () => {
   });
 
   test("a dead node's users are removed by a survivor, which announces the leave once", async () => {
-    const keys = new RedisKeys(`p${randomUUID().slice(0, 6)}:`);
+    const keys = freshKeys('p');
     const events: ClusterEvent[] = [];
     const a = await node(keys, 'a');
     const b = await node(keys, 'b', events);
@@ -111,13 +122,11 @@ describeWithRedis('redis presence leases', () => {
   });
 
   test('a node that lost its entries (lapsed lease, lost write) restores them within a lease', async () => {
-    const keys = new RedisKeys(`p${randomUUID().slice(0, 6)}:`);
+    const keys = freshKeys('p');
     const a = await node(keys, 'a');
     await node(keys, 'b');
     await a.add(conn('c1', 'u1', 'a'));
-    const admin = createRedisClient(redis.url, 'command', log);
-    clients.push(admin);
-    await waitReady(admin, 5000);
+    const admin = await adminClient();
     // Behind a's back: its entry disappears while its lease is fine.
     await admin.hdel(keys.conns(), 'c1');
     await admin.srem(keys.nodeConns('a'), 'c1');
@@ -131,7 +140,7 @@ describeWithRedis('redis presence leases', () => {
   });
 
   test('a node back from a lapsed lease announces the join after the sweeper announced the leave', async () => {
-    const keys = new RedisKeys(`p${randomUUID().slice(0, 6)}:`);
+    const keys = freshKeys('p');
     const admin = await adminClient();
     const seen: ClusterEvent[] = [];
     // The sweeper's publish of the leave is slow: it lands only when let through.
@@ -167,7 +176,7 @@ describeWithRedis('redis presence leases', () => {
   });
 
   test('a user with a connection on a live node neither leaves nor joins when another node lapses', async () => {
-    const keys = new RedisKeys(`p${randomUUID().slice(0, 6)}:`);
+    const keys = freshKeys('p');
     const admin = await adminClient();
     const seen: ClusterEvent[] = [];
     const { presence: a, client: aClient } = await nodeWithClient(keys, 'a', seen, {
@@ -187,9 +196,8 @@ describeWithRedis('redis presence leases', () => {
   });
 
   test('after a Redis restart every user present is announced once, wherever their connections are', async () => {
-    const own = await RedisServer.start();
-    try {
-      const keys = new RedisKeys(`p${randomUUID().slice(0, 6)}:`);
+    await withOwnRedis(async (own) => {
+      const keys = freshKeys('p');
       const seen: ClusterEvent[] = [];
       const a = await node(keys, 'a', seen, { url: own.url });
       const b = await node(keys, 'b', seen, { url: own.url });
@@ -211,17 +219,12 @@ describeWithRedis('redis presence leases', () => {
         { id: 'u1', name: 'u1', connections: 1 },
         { id: 'u2', name: 'u2', connections: 2 },
       ]);
-    } finally {
-      await Promise.all(presences.map((p) => p.close()));
-      presences = [];
-      await own.stop();
-    }
+    });
   });
 
   test('a connection whose add failed is not restored later: its socket closed', async () => {
-    const own = await RedisServer.start();
-    try {
-      const keys = new RedisKeys(`p${randomUUID().slice(0, 6)}:`);
+    await withOwnRedis(async (own) => {
+      const keys = freshKeys('p');
       const seen: ClusterEvent[] = [];
       const a = await node(keys, 'a', seen, { url: own.url });
       await own.kill();
@@ -230,10 +233,6 @@ describeWithRedis('redis presence leases', () => {
       await eventually(() => a.registered, 10000);
       expect(await a.get('c1')).toBeUndefined();
       expect(seen).toEqual([]);
-    } finally {
-      await Promise.all(presences.map((p) => p.close()));
-      presences = [];
-      await own.stop();
-    }
+    });
   });
 });

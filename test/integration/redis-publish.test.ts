@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { createRedisClient, waitReady } from '../../services/redis/connection';
 import { sendKnowingOutcome } from '../../services/redis/send';
 import { connect, type TestClient } from '../helpers/client';
-import { describeWithRedis, freePort, RedisServer } from '../helpers/redis-server';
+import { describeWithRedis, freePort, RedisServer, useRedisServer } from '../helpers/redis-server';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { eventually } from '../helpers/eventually';
 
@@ -15,19 +15,13 @@ async function unreachableSql(): Promise<string> {
 
 /** What the Redis publish path answers when something goes wrong, seen from a socket. */
 describeWithRedis('Redis publish path under faults', () => {
-  let redis: RedisServer;
+  const redis = useRedisServer();
   let admin: Redis;
   let server: TestServer | undefined;
   const clients: TestClient[] = [];
 
   beforeAll(async () => {
-    redis = await RedisServer.start();
-    admin = createRedisClient(redis.url, 'admin', pino({ level: 'silent' }));
-    await waitReady(admin, 5000);
-  });
-  afterAll(async () => {
-    admin.disconnect();
-    await redis.stop();
+    admin = await redis.client('admin');
   });
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((c) => c.close()));
@@ -38,7 +32,7 @@ describeWithRedis('Redis publish path under faults', () => {
   test('a full archive backlog refuses with unavailable, costs no seq, and accepts again once drained', async () => {
     const prefix = `p${randomUUID().slice(0, 6)}:`;
     server = await startTestServer({
-      REDIS_URL: redis.url,
+      REDIS_URL: redis.server.url,
       REDIS_KEY_PREFIX: prefix,
       MSSQL_URL: await unreachableSql(),
       ARCHIVE_BACKLOG_MAX: '3',
@@ -69,7 +63,7 @@ describeWithRedis('Redis publish path under faults', () => {
     test('an evicting policy is warned about once, with its name', async () => {
       await admin.config('SET', 'maxmemory-policy', 'allkeys-lru');
       try {
-        server = await startTestServer({ REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'ev1:' });
+        server = await startTestServer({ REDIS_URL: redis.server.url, REDIS_KEY_PREFIX: 'ev1:' });
       } finally {
         await admin.config('SET', 'maxmemory-policy', 'noeviction');
       }
@@ -79,14 +73,14 @@ describeWithRedis('Redis publish path under faults', () => {
     });
 
     test('noeviction is not warned about', async () => {
-      server = await startTestServer({ REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'ev2:' });
+      server = await startTestServer({ REDIS_URL: redis.server.url, REDIS_KEY_PREFIX: 'ev2:' });
       expect(warned(server.logs)).toEqual([]);
     });
 
     test('a Redis that refuses CONFIG is noted at debug and the node serves', async () => {
       const user = `limited${randomUUID().slice(0, 6)}`;
       await admin.acl('SETUSER', user, 'on', '>limited-pass', '~*', '&*', '+@all', '-config');
-      const url = new URL(redis.url);
+      const url = new URL(redis.server.url);
       url.username = user;
       url.password = 'limited-pass';
       server = await startTestServer({

@@ -1,7 +1,8 @@
 import { request } from 'node:http';
 import { SignJWT } from 'jose';
-import { connect, refusedHandshake, socketUrl, type TestClient } from '../helpers/client';
-import { startTestServer, type TestServer } from '../helpers/server';
+import { connect, refusedHandshake, socketUrl } from '../helpers/client';
+import { type TestServer } from '../helpers/server';
+import { serverPerTest } from '../helpers/server-per-test';
 
 const SECRET = 'a-test-secret-that-is-at-least-32-chars-long';
 const key = new TextEncoder().encode(SECRET);
@@ -11,12 +12,7 @@ function token(claims: Record<string, unknown>, expiresIn: string | number = '5m
 }
 
 let server: TestServer;
-const clients: TestClient[] = [];
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await server.close();
-});
+const servers = serverPerTest();
 
 function parseError(body: string): { code: string; message: string } {
   return (JSON.parse(body) as { error: { code: string; message: string } }).error;
@@ -24,7 +20,7 @@ function parseError(body: string): { code: string; message: string } {
 
 describe('params', () => {
   beforeEach(async () => {
-    server = await startTestServer();
+    server = await servers.start();
   });
 
   const bad: [string, string][] = [
@@ -52,7 +48,7 @@ describe('params', () => {
       name: '张三',
       teamId: 'T-1',
     });
-    clients.push(client);
+    servers.keep(client);
     expect(client.welcome['user']).toEqual({ id: 'a.b:c@d-e_f', name: '张三' });
   });
 
@@ -74,7 +70,7 @@ describe('params', () => {
 
 describe('JWT auth (AUTH_SECRET set)', () => {
   beforeEach(async () => {
-    server = await startTestServer({ AUTH_SECRET: SECRET });
+    server = await servers.start({ AUTH_SECRET: SECRET });
   });
 
   const url = (t?: string) =>
@@ -92,7 +88,7 @@ describe('JWT auth (AUTH_SECRET set)', () => {
       teamId: 'A',
       token: await token({ sub: 'u1', team: 'A', name: 'Ann' }),
     });
-    clients.push(client);
+    servers.keep(client);
     expect(client.welcome['user']).toEqual({ id: 'u1', name: 'Ann' });
   });
 
@@ -120,14 +116,14 @@ describe('JWT auth (AUTH_SECRET set)', () => {
 
   test('the token never reaches the logs', async () => {
     const t = await token({ sub: 'u1', team: 'A' });
-    clients.push(await connect(server.socketUrl, { id: 'u1', name: 'Ann', teamId: 'A', token: t }));
+    servers.keep(await connect(server.socketUrl, { id: 'u1', name: 'Ann', teamId: 'A', token: t }));
     await refusedHandshake(url(`${t}x`));
     expect(server.logs.join('')).not.toContain(t.slice(-20));
   });
 
   test('a socket whose token expires is closed with 1008', async () => {
     await server.close();
-    server = await startTestServer({ AUTH_SECRET: SECRET, HEARTBEAT_MS: '100' });
+    server = await servers.start({ AUTH_SECRET: SECRET, HEARTBEAT_MS: '100' });
     const t = await token({ sub: 'u1', team: 'A' }, Math.floor(Date.now() / 1000) + 1);
     const client = await connect(server.socketUrl, {
       id: 'u1',
@@ -135,21 +131,21 @@ describe('JWT auth (AUTH_SECRET set)', () => {
       teamId: 'A',
       token: t,
     });
-    clients.push(client);
+    servers.keep(client);
     expect((await client.waitClose()).code).toBe(1008);
   });
 });
 
 describe('origin allowlist', () => {
   beforeEach(async () => {
-    server = await startTestServer({
+    server = await servers.start({
       ALLOWED_ORIGINS: 'https://app.example.com, https://admin.example.com',
     });
   });
   const params = { id: 'u1', name: 'a', teamId: 'A' };
 
   test('a listed origin connects', async () => {
-    clients.push(await connect(server.socketUrl, params, { origin: 'https://admin.example.com' }));
+    servers.keep(await connect(server.socketUrl, params, { origin: 'https://admin.example.com' }));
   });
 
   test('another origin gets 403', async () => {
@@ -163,30 +159,22 @@ describe('origin allowlist', () => {
 
 describe('connection caps', () => {
   test('more than MAX_CONNECTIONS_PER_IP from one address gets 429, and a slot frees on close', async () => {
-    server = await startTestServer({ MAX_CONNECTIONS_PER_IP: '2' });
-    const a = await connect(server.socketUrl, { id: 'u1', teamId: 'A' });
-    clients.push(a, await connect(server.socketUrl, { id: 'u2', teamId: 'A' }));
+    server = await servers.start({ MAX_CONNECTIONS_PER_IP: '2' });
+    const a = await servers.open('u1');
+    await servers.open('u2');
     const { status, body } = await refusedHandshake(
       socketUrl(server.socketUrl, { id: 'u3', teamId: 'A' }),
     );
     expect(status).toBe(429);
     expect(parseError(body).code).toBe('rate_limited');
-    clients.splice(clients.indexOf(a), 1);
     await a.close();
     const { eventually } = await import('../helpers/eventually');
-    const c = await eventually(() => connect(server.socketUrl, { id: 'u3', teamId: 'A' }));
-    clients.push(c);
+    await eventually(() => servers.open('u3'));
   });
 
   test('X-Forwarded-For is ignored unless TRUST_PROXY is set', async () => {
-    server = await startTestServer({ MAX_CONNECTIONS_PER_IP: '1' });
-    clients.push(
-      await connect(
-        server.socketUrl,
-        { id: 'u1', teamId: 'A' },
-        { headers: { 'x-forwarded-for': '10.0.0.1' } },
-      ),
-    );
+    server = await servers.start({ MAX_CONNECTIONS_PER_IP: '1' });
+    await servers.open('u1', {}, { headers: { 'x-forwarded-for': '10.0.0.1' } });
     const { status } = await refusedHandshake(
       socketUrl(server.socketUrl, { id: 'u2', teamId: 'A' }),
       {
@@ -197,21 +185,9 @@ describe('connection caps', () => {
   });
 
   test('with TRUST_PROXY, the cap counts the forwarded address', async () => {
-    server = await startTestServer({ MAX_CONNECTIONS_PER_IP: '1', TRUST_PROXY: 'true' });
-    clients.push(
-      await connect(
-        server.socketUrl,
-        { id: 'u1', teamId: 'A' },
-        { headers: { 'x-forwarded-for': '10.0.0.1' } },
-      ),
-    );
-    clients.push(
-      await connect(
-        server.socketUrl,
-        { id: 'u2', teamId: 'A' },
-        { headers: { 'x-forwarded-for': '10.0.0.2' } },
-      ),
-    );
+    server = await servers.start({ MAX_CONNECTIONS_PER_IP: '1', TRUST_PROXY: 'true' });
+    await servers.open('u1', {}, { headers: { 'x-forwarded-for': '10.0.0.1' } });
+    await servers.open('u2', {}, { headers: { 'x-forwarded-for': '10.0.0.2' } });
     const { status } = await refusedHandshake(
       socketUrl(server.socketUrl, { id: 'u3', teamId: 'A' }),
       {
@@ -222,8 +198,8 @@ describe('connection caps', () => {
   });
 
   test('MAX_CONNECTIONS caps the node: 503', async () => {
-    server = await startTestServer({ MAX_CONNECTIONS: '1' });
-    clients.push(await connect(server.socketUrl, { id: 'u1', teamId: 'A' }));
+    server = await servers.start({ MAX_CONNECTIONS: '1' });
+    await servers.open('u1');
     const { status } = await refusedHandshake(
       socketUrl(server.socketUrl, { id: 'u2', teamId: 'B' }),
     );
@@ -233,7 +209,7 @@ describe('connection caps', () => {
 
 describe('raw upgrade requests', () => {
   test('a refused upgrade is a plain HTTP response, never an open socket', async () => {
-    server = await startTestServer();
+    server = await servers.start();
     const res = await new Promise<{ status: number; type: string | undefined }>(
       (resolve, reject) => {
         const req = request(`${server.http}/socket?id=a`, {

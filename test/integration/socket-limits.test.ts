@@ -4,30 +4,18 @@ import { createMemoryEngine } from '../../app/memory-engine';
 import { ABUSE_THRESHOLD } from '../../routes/socket';
 import { AppError } from '../../services/errors';
 import { underlyingSocket } from '../../services/socket/ws-frame';
-import { connect, socketUrl, TestClient, refusedHandshake } from '../helpers/client';
+import { socketUrl, TestClient, refusedHandshake } from '../helpers/client';
 import { eventually } from '../helpers/eventually';
-import { api, startTestServer, type TestServer } from '../helpers/server';
+import { api, type TestServer } from '../helpers/server';
+import { serverPerTest } from '../helpers/server-per-test';
 
 let server: TestServer;
-const clients: TestClient[] = [];
-
-async function open(
-  id: string,
-  teamId = 'A',
-  options: WebSocket.ClientOptions = {},
-): Promise<TestClient> {
-  const client = await connect(server.socketUrl, { id, teamId }, options);
-  clients.push(client);
-  return client;
-}
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await server.close();
-});
+const servers = serverPerTest();
+const open = (id: string, teamId = 'A', options: WebSocket.ClientOptions = {}) =>
+  servers.open(id, { teamId }, options);
 
 test('a burst past the rate limit gets rate_limited and the messages are dropped', async () => {
-  server = await startTestServer({ RATE_LIMIT_PER_S: '1', RATE_LIMIT_BURST: '3' });
+  server = await servers.start({ RATE_LIMIT_PER_S: '1', RATE_LIMIT_BURST: '3' });
   const a = await open('u1');
   const mate = await open('u2');
   for (let i = 0; i < 5; i++) a.send({ type: 'team', data: i, ref: `r${i}` });
@@ -48,14 +36,14 @@ test('a burst past the rate limit gets rate_limited and the messages are dropped
 });
 
 test('a client that keeps flooding is closed with 1008', async () => {
-  server = await startTestServer({ RATE_LIMIT_PER_S: '1', RATE_LIMIT_BURST: '1' });
+  server = await servers.start({ RATE_LIMIT_PER_S: '1', RATE_LIMIT_BURST: '1' });
   const a = await open('u1');
   for (let i = 0; i < ABUSE_THRESHOLD + 5; i++) a.send('spam');
   expect((await a.waitClose()).code).toBe(1008);
 });
 
 test('a frame larger than MAX_MESSAGE_BYTES closes the socket with 1009', async () => {
-  server = await startTestServer({ MAX_MESSAGE_BYTES: '1024' });
+  server = await servers.start({ MAX_MESSAGE_BYTES: '1024' });
   const a = await open('u1');
   const mate = await open('u2');
   a.send({ type: 'team', data: 'x'.repeat(900) });
@@ -68,7 +56,7 @@ test('a frame larger than MAX_MESSAGE_BYTES closes the socket with 1009', async 
 });
 
 test('a peer that stops answering pings is dropped and leaves presence', async () => {
-  server = await startTestServer({ HEARTBEAT_MS: '100' });
+  server = await servers.start({ HEARTBEAT_MS: '100' });
   const watcher = await open('w');
   const silent = await open('mute', 'A', { autoPong: false });
   await watcher.next('presence');
@@ -83,7 +71,7 @@ test('the heartbeat reaches every connection when it pings them a slice at a tim
   // pong is not read by the next beat, so the beat must be long against the stalls a
   // loaded machine gives (100 ms was not). Two beats still settle in seconds.
   const beatMs = 1000;
-  server = await startTestServer({ HEARTBEAT_MS: String(beatMs) });
+  server = await servers.start({ HEARTBEAT_MS: String(beatMs) });
   // More connections than one slice of the beat (256), the silent ones at the end. One
   // user's: 300 users would each announce a join to all the others, ~45,000 presence
   // frames that stall the loop and are not what this checks. Opened a batch at a
@@ -103,7 +91,7 @@ test('the heartbeat reaches every connection when it pings them a slice at a tim
 }, 30000);
 
 test('a slow consumer is closed with 4008 and the sender is not held up', async () => {
-  server = await startTestServer({
+  server = await servers.start({
     RATE_LIMIT_PER_S: '0',
     MAX_MESSAGE_BYTES: String(1024 * 1024),
     MAX_BUFFERED_BYTES: String(64 * 1024),
@@ -121,7 +109,7 @@ test('a slow consumer is closed with 4008 and the sender is not held up', async 
 }, 30000);
 
 test('a burst larger than MAX_BUFFERED_BYTES to a client that reads is not a slow consumer', async () => {
-  server = await startTestServer({ RATE_LIMIT_PER_S: '0', MAX_BUFFERED_BYTES: '4096' });
+  server = await servers.start({ RATE_LIMIT_PER_S: '0', MAX_BUFFERED_BYTES: '4096' });
   const sender = await open('s');
   const reader = await open('reader');
   const count = 100;
@@ -141,7 +129,7 @@ test('a burst larger than MAX_BUFFERED_BYTES to a client that reads is not a slo
 
 test('while a backend is down the sender hears unavailable, with its ref, and nothing is published', async () => {
   let down = false;
-  server = await startTestServer({}, (config) => {
+  server = await servers.start({}, (config) => {
     const engine = createMemoryEngine(config, pino({ level: 'silent' }));
     const publish = engine.bus.publish.bind(engine.bus);
     engine.bus.publish = async (draft) => {
@@ -171,7 +159,7 @@ test('while a backend is down the sender hears unavailable, with its ref, and no
 
 describe('shutdown', () => {
   test('ready turns 503, new handshakes get 503, sockets close with 1001, close() resolves', async () => {
-    server = await startTestServer({ DRAIN_DELAY_MS: '1500' });
+    server = await servers.start({ DRAIN_DELAY_MS: '1500' });
     const a = await open('u1');
     const closing = server.close();
     const ready = await api(server, 'GET', '/api/ready', { token: null });
@@ -188,10 +176,10 @@ describe('shutdown', () => {
   });
 
   test('a peer that ignores the close frame does not hold shutdown forever', async () => {
-    server = await startTestServer();
+    server = await servers.start();
     const ws = new WebSocket(socketUrl(server.socketUrl, { id: 'u1', teamId: 'A' }));
     const client = new TestClient(ws);
-    clients.push(client);
+    servers.keep(client);
     await client.next('welcome');
     ws.pause();
     await server.close();

@@ -9,26 +9,20 @@ import pino from 'pino';
 import WebSocket from 'ws';
 import { createMemoryEngine } from '../../app/memory-engine';
 import { REPLAY_PAGE_SIZE, type Replay, type ReplayRequest } from '../../services/history';
-import { connect, socketUrl, TestClient, type Frame } from '../helpers/client';
+import { sendAll, socketUrl, TestClient, type Frame } from '../helpers/client';
 import { eventually } from '../helpers/eventually';
-import { api, startTestServer, type TestServer } from '../helpers/server';
+import { api } from '../helpers/server';
+import { serverPerTest } from '../helpers/server-per-test';
 
-let server: TestServer;
-const clients: TestClient[] = [];
+const servers = serverPerTest();
+const open = (id: string, extra: { since?: number; epoch?: string } = {}) =>
+  servers.open(id, extra);
 
-async function open(
-  id: string,
-  extra: { since?: number; epoch?: string } = {},
-): Promise<TestClient> {
-  const client = await connect(server.socketUrl, { id, teamId: 'A', ...extra });
-  clients.push(client);
-  return client;
-}
-
-/** Sends every message, then waits for every ack: all of them are stored. */
-async function sendAll(client: TestClient, data: unknown[]): Promise<void> {
-  for (const d of data) client.send({ type: 'team', data: d });
-  for (let i = 0; i < data.length; i++) await client.next('ack');
+/** A sender who has sent every item of `data` (all stored), and the epoch to resume in. */
+async function senderAfter(data: unknown[]): Promise<{ sender: TestClient; epoch: string }> {
+  const sender = await open('s');
+  await sendAll(sender, data);
+  return { sender, epoch: sender.welcome['epoch'] as string };
 }
 
 /** The next `count` frames, which must all be messages. */
@@ -42,19 +36,9 @@ async function messages(client: TestClient, count: number): Promise<Frame[]> {
 const seqsFrom = (first: number, count: number) =>
   Array.from({ length: count }, (_, i) => first + i);
 
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await server.close();
-});
-
 test('a resume past RESUME_MAX_MESSAGES gets exactly the cap, then complete:false, then live', async () => {
-  server = await startTestServer({ RATE_LIMIT_PER_S: '0', RESUME_MAX_MESSAGES: '250' });
-  const sender = await open('s');
-  const epoch = sender.welcome['epoch'] as string;
-  await sendAll(
-    sender,
-    Array.from({ length: 600 }, (_, i) => i + 1),
-  );
+  await servers.start({ RATE_LIMIT_PER_S: '0', RESUME_MAX_MESSAGES: '250' });
+  const { sender, epoch } = await senderAfter(Array.from({ length: 600 }, (_, i) => i + 1));
   const back = await open('r', { since: 0, epoch });
   const replayed = await messages(back, 250);
   expect(replayed.map((f) => f['seq'])).toEqual(seqsFrom(1, 250));
@@ -65,13 +49,8 @@ test('a resume past RESUME_MAX_MESSAGES gets exactly the cap, then complete:fals
 });
 
 test('a resume of exactly RESUME_MAX_MESSAGES is complete', async () => {
-  server = await startTestServer({ RATE_LIMIT_PER_S: '0', RESUME_MAX_MESSAGES: '250' });
-  const sender = await open('s');
-  const epoch = sender.welcome['epoch'] as string;
-  await sendAll(
-    sender,
-    Array.from({ length: 260 }, (_, i) => i + 1),
-  );
+  await servers.start({ RATE_LIMIT_PER_S: '0', RESUME_MAX_MESSAGES: '250' });
+  const { epoch } = await senderAfter(Array.from({ length: 260 }, (_, i) => i + 1));
   const back = await open('r', { since: 10, epoch });
   expect((await messages(back, 250)).map((f) => f['seq'])).toEqual(seqsFrom(11, 250));
   expect(await back.next()).toEqual({ type: 'resumed', since: 10, seq: 260, complete: true });
@@ -79,17 +58,12 @@ test('a resume of exactly RESUME_MAX_MESSAGES is complete', async () => {
 
 test('a replay much larger than MAX_BUFFERED_BYTES reaches a client that reads it', async () => {
   // All at once this replay is ~600 KiB: written in one go it would be cut as a slow consumer.
-  server = await startTestServer({
+  await servers.start({
     RATE_LIMIT_PER_S: '0',
     MAX_BUFFERED_BYTES: String(64 * 1024),
   });
-  const sender = await open('s');
-  const epoch = sender.welcome['epoch'] as string;
   const chunk = 'x'.repeat(2048);
-  await sendAll(
-    sender,
-    Array.from({ length: 300 }, () => chunk),
-  );
+  const { epoch } = await senderAfter(Array.from({ length: 300 }, () => chunk));
   const back = await open('r', { since: 0, epoch });
   expect((await messages(back, 300)).map((f) => f['seq'])).toEqual(seqsFrom(1, 300));
   expect(await back.next()).toEqual({ type: 'resumed', since: 0, seq: 300, complete: true });
@@ -97,30 +71,24 @@ test('a replay much larger than MAX_BUFFERED_BYTES reaches a client that reads i
 });
 
 test('a client that stops reading during a large replay is closed with 4008, not buffered', async () => {
-  server = await startTestServer({
+  await servers.start({
     RATE_LIMIT_PER_S: '0',
     MAX_BUFFERED_BYTES: String(128 * 1024),
   });
-  const sender = await open('s');
-  const epoch = sender.welcome['epoch'] as string;
   // ~36 MB of history: more than the kernel's socket buffers on loopback hold.
   const chunk = 'x'.repeat(60_000);
   const total = 600;
-  await sendAll(
-    sender,
-    Array.from({ length: total }, () => chunk),
-  );
+  const { sender, epoch } = await senderAfter(Array.from({ length: total }, () => chunk));
   const ws = new WebSocket(
-    socketUrl(server.socketUrl, { id: 'slow', teamId: 'A', since: 0, epoch }),
+    socketUrl(servers.server.socketUrl, { id: 'slow', teamId: 'A', since: 0, epoch }),
   );
   // Paused before the welcome is read: the client takes nothing the server writes.
   ws.once('open', () => ws.pause());
-  const slow = new TestClient(ws);
-  clients.push(slow);
-  await eventually(() => server.app.hub.size === 2);
+  const slow = servers.keep(new TestClient(ws));
+  await eventually(() => servers.server.app.hub.size === 2);
   // Live messages queue behind the stalled replay until the bound closes the connection.
   await sendAll(sender, [chunk, chunk, chunk]);
-  await eventually(() => server.logs.some((l) => l.includes('slow consumer closed')));
+  await eventually(() => servers.server.logs.some((l) => l.includes('slow consumer closed')));
   ws.resume();
   expect((await slow.waitClose(20000)).code).toBe(4008);
   // The server stopped where the client stopped reading: not the whole history, no resumed.
@@ -135,7 +103,7 @@ describe('over a wrapped history', () => {
   async function wrappedServer(env: Record<string, string>) {
     const calls: { request: ReplayRequest; page: Replay }[] = [];
     let gate: Promise<void> | undefined;
-    server = await startTestServer(env, (config) => {
+    await servers.start(env, (config) => {
       const engine = createMemoryEngine(config, pino({ level: 'silent' }));
       const replay = engine.history.replay.bind(engine.history);
       engine.history.replay = async (teamId, request) => {
@@ -163,13 +131,8 @@ describe('over a wrapped history', () => {
 
   test('the replay reads the history a page at a time, up to the head it started from', async () => {
     const { calls } = await wrappedServer({ RATE_LIMIT_PER_S: '0' });
-    const sender = await open('s');
-    const epoch = sender.welcome['epoch'] as string;
     const total = REPLAY_PAGE_SIZE * 2 + 50;
-    await sendAll(
-      sender,
-      Array.from({ length: total }, (_, i) => i + 1),
-    );
+    const { epoch } = await senderAfter(Array.from({ length: total }, (_, i) => i + 1));
     const back = await open('r', { since: 0, epoch });
     expect((await messages(back, total)).map((f) => f['seq'])).toEqual(seqsFrom(1, total));
     expect(await back.next()).toEqual({ type: 'resumed', since: 0, seq: total, complete: true });
@@ -196,7 +159,9 @@ describe('over a wrapped history', () => {
       // The replay is held: every live message waits in the connection's queue.
       const chunk = 'y'.repeat(1024);
       for (let i = 0; i < 20; i++) {
-        const res = await api(server, 'POST', '/api/teams/A/messages', { body: { data: chunk } });
+        const res = await api(servers.server, 'POST', '/api/teams/A/messages', {
+          body: { data: chunk },
+        });
         expect(res.status).toBe(201);
       }
       expect((await back.waitClose()).code).toBe(4008);

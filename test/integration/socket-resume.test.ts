@@ -1,38 +1,17 @@
-import { connect, type Frame, type TestClient } from '../helpers/client';
-import { startTestServer, type TestServer } from '../helpers/server';
+import { sendAll } from '../helpers/client';
+import { serverPerTest } from '../helpers/server-per-test';
 
-let server: TestServer;
-const clients: TestClient[] = [];
-
-async function open(
-  id: string,
-  extra: { since?: number; epoch?: string } = {},
-): Promise<TestClient> {
-  const client = await connect(server.socketUrl, { id, teamId: 'A', ...extra });
-  clients.push(client);
-  return client;
-}
-
-async function sendAll(client: TestClient, data: unknown[]): Promise<Frame[]> {
-  for (const d of data) client.send({ type: 'team', data: d });
-  const acks: Frame[] = [];
-  for (let i = 0; i < data.length; i++) acks.push(await client.next('ack'));
-  return acks;
-}
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await server.close();
-});
+const servers = serverPerTest();
+const open = (id: string, extra: { since?: number; epoch?: string } = {}) =>
+  servers.open(id, extra);
 
 test('a client that comes back with since gets what it missed, then resumed, then live', async () => {
-  server = await startTestServer({ RATE_LIMIT_PER_S: '0' });
+  await servers.start({ RATE_LIMIT_PER_S: '0' });
   const sender = await open('s');
   const reader = await open('r');
   await sendAll(sender, ['seen']);
   const seen = await reader.next('message');
   const epoch = reader.welcome['epoch'] as string;
-  clients.splice(clients.indexOf(reader), 1);
   await reader.close();
 
   await sendAll(sender, ['m2', 'm3', 'm4']);
@@ -49,7 +28,7 @@ test('a client that comes back with since gets what it missed, then resumed, the
 });
 
 test('no gap and no duplicate while messages keep flowing during the resume', async () => {
-  server = await startTestServer({ RATE_LIMIT_PER_S: '0' });
+  await servers.start({ RATE_LIMIT_PER_S: '0' });
   const sender = await open('s');
   await sendAll(sender, [0, 1, 2, 3, 4]);
   const epoch = sender.welcome['epoch'] as string;
@@ -67,7 +46,7 @@ test('no gap and no duplicate while messages keep flowing during the resume', as
 });
 
 test("replay leaves out other users' direct messages", async () => {
-  server = await startTestServer();
+  await servers.start();
   const sender = await open('s');
   const epoch = sender.welcome['epoch'] as string;
   sender.send({ type: 'direct', to: 'r', data: 'for r' });
@@ -81,7 +60,7 @@ test("replay leaves out other users' direct messages", async () => {
 });
 
 test('complete is false when messages after since are no longer retained', async () => {
-  server = await startTestServer({ HISTORY_SIZE: '3' });
+  await servers.start({ HISTORY_SIZE: '3' });
   const sender = await open('s');
   const epoch = sender.welcome['epoch'] as string;
   await sendAll(sender, [1, 2, 3, 4, 5, 6]);
@@ -92,7 +71,7 @@ test('complete is false when messages after since are no longer retained', async
 });
 
 test('complete is false and nothing is replayed when the epoch changed', async () => {
-  server = await startTestServer();
+  await servers.start();
   const sender = await open('s');
   await sendAll(sender, [1, 2]);
   const back = await open('r', { since: 1, epoch: 'another-epoch' });
@@ -100,12 +79,11 @@ test('complete is false and nothing is replayed when the epoch changed', async (
 });
 
 test('a history reset (new process) shows as a new epoch', async () => {
-  server = await startTestServer();
+  await servers.start();
   const first = await open('s');
   const oldEpoch = first.welcome['epoch'];
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await server.close();
-  server = await startTestServer();
+  await servers.close();
+  await servers.start();
   const again = await open('s', { since: 5, epoch: oldEpoch as string });
   expect(again.welcome['epoch']).not.toBe(oldEpoch);
   expect(await again.next()).toEqual({ type: 'resumed', since: 5, seq: 0, complete: false });

@@ -96,20 +96,12 @@ test('another epoch is never served from the archive', async () => {
 class CountingReader implements ArchiveReader {
   readonly calls: { limit: number; rows: number }[] = [];
   constructor(private readonly inner: ArchiveReader) {}
-  before(teamId: string, epoch: string, before: number, limit: number): Promise<Message[]> {
-    return this.inner.before(teamId, epoch, before, limit);
-  }
-  async between(
-    teamId: string,
-    epoch: string,
-    after: number,
-    until: number,
-    limit: number,
-  ): Promise<Message[]> {
-    const rows = await this.inner.between(teamId, epoch, after, until, limit);
-    this.calls.push({ limit, rows: rows.length });
+  before: ArchiveReader['before'] = (...args) => this.inner.before(...args);
+  between: ArchiveReader['between'] = async (...args) => {
+    const rows = await this.inner.between(...args);
+    this.calls.push({ limit: args[4], rows: rows.length });
     return rows;
-  }
+  };
 }
 
 test('a resume over thousands of archived messages reads the archive a page at a time', async () => {
