@@ -9,7 +9,7 @@ import { parse } from './validate';
  */
 export function banRoutes(router: ApiRouter, deps: ApiDeps): void {
   router.post('/api/bans', async (ctx) => {
-    const body = parse(banBody, ctx.request.body);
+    const body = parse(banBody, ctx.request.body, 'body');
     const ban = await deps.bans.add(body);
     try {
       await deps.bus.emit({ kind: 'ban', ban });

@@ -75,6 +75,9 @@ export function byUserThenTeam(a: Ban, b: Ban): number {
   return a.teamId < b.teamId ? -1 : 1;
 }
 
+/** A ban added or lifted: what a BanMirror replays over a reread that overlapped it. */
+type BanChange = Extract<ClusterEvent, { kind: 'ban' | 'unban' }>;
+
 /**
  * The active bans one node knows of, in memory: what every handshake asks. With no
  * bans at all the check is one Map size test.
@@ -82,31 +85,64 @@ export function byUserThenTeam(a: Ban, b: Ban): number {
 export class BanMirror {
   /** banKey -> ms since epoch it expires, or Infinity. */
   private readonly entries = new Map<string, number>();
+  /** One per reread in flight: the changes made here since it started reading. */
+  private readonly rereads = new Set<BanChange[]>();
 
   get size(): number {
     return this.entries.size;
   }
 
   set(ban: Ban): void {
-    this.entries.set(
-      banKey(ban.userId, ban.teamId),
-      ban.expiresAt === null ? Infinity : Date.parse(ban.expiresAt),
-    );
+    this.change({ kind: 'ban', ban });
   }
 
   delete(userId: string, teamId: string | null | undefined): void {
-    this.entries.delete(banKey(userId, teamId));
+    this.change({ kind: 'unban', userId, teamId: teamId ?? null });
   }
 
   /** Replaces everything with what storage holds. */
   reset(bans: Ban[]): void {
     this.entries.clear();
-    for (const ban of bans) this.set(ban);
+    for (const ban of bans) this.apply({ kind: 'ban', ban });
+  }
+
+  /**
+   * Replaces everything with what `read` finds in storage. A ban or a lift made
+   * here while it reads (this node's own, or another's announcement) may be
+   * newer than the read, so it is applied again over it: else a reread that
+   * overlaps a ban would drop it until the next one.
+   */
+  async reload(read: () => Promise<Ban[]>): Promise<void> {
+    const since: BanChange[] = [];
+    this.rereads.add(since);
+    try {
+      const bans = await read();
+      this.reset(bans);
+      for (const change of since) this.apply(change);
+    } finally {
+      this.rereads.delete(since);
+    }
   }
 
   observe(event: ClusterEvent): void {
-    if (event.kind === 'ban') this.set(event.ban);
-    else if (event.kind === 'unban') this.delete(event.userId, event.teamId);
+    if (event.kind === 'ban' || event.kind === 'unban') this.change(event);
+  }
+
+  private change(change: BanChange): void {
+    for (const since of this.rereads) since.push(change);
+    this.apply(change);
+  }
+
+  private apply(change: BanChange): void {
+    if (change.kind === 'unban') {
+      this.entries.delete(banKey(change.userId, change.teamId));
+      return;
+    }
+    const { ban } = change;
+    this.entries.set(
+      banKey(ban.userId, ban.teamId),
+      ban.expiresAt === null ? Infinity : Date.parse(ban.expiresAt),
+    );
   }
 
   isBanned(userId: string, teamId: string): boolean {

@@ -71,7 +71,7 @@ export class RedisBans implements Bans {
 
   async refresh(): Promise<void> {
     try {
-      this.mirror.reset(await this.list());
+      await this.mirror.reload(() => this.list());
     } catch (err) {
       this.options.onRefreshError(err);
     }

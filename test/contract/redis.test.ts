@@ -114,6 +114,31 @@ describeWithRedis('redis implementations', () => {
     }
   });
 
+  test('a reread that overlaps a ban or a lift does not undo it', async () => {
+    const bans = new RedisBans(await client('command'), keys(), {
+      refreshMs: 0,
+      onRefreshError: () => undefined,
+    });
+    await bans.start();
+    try {
+      await bans.add({ userId: 'old', teamId: 'A', seconds: 60 });
+      // One connection: the reread's reads reach Redis before the ban, and its
+      // answer comes after the ban and the lift were applied here.
+      const reread = bans.refresh();
+      await bans.add({ userId: 'mallory', teamId: 'A', seconds: 60 });
+      await bans.remove('old', 'A');
+      await reread;
+      expect(bans.isBanned('mallory', 'A')).toBe(true);
+      expect(bans.isBanned('old', 'A')).toBe(false);
+      // What the reread missed is still in Redis: the next one agrees.
+      await bans.refresh();
+      expect(bans.isBanned('mallory', 'A')).toBe(true);
+      expect(bans.isBanned('old', 'A')).toBe(false);
+    } finally {
+      await bans.close();
+    }
+  });
+
   /** A bus of its own, on fresh keys, for the tests below; `retain` is the stream length. */
   async function lone(
     retain = 100,

@@ -148,6 +148,7 @@ describe('validation messages in plain words', () => {
       `name: ${NAME_RULE} without control characters`,
     ],
     ['an array body', 'POST', '/api/teams', [], 'body: expected a JSON object, got an array'],
+    ['an array ban', 'POST', '/api/bans', [], 'body: expected a JSON object, got an array'],
     [
       'a publish without data',
       'POST',

@@ -1,4 +1,10 @@
-import { connect, type Frame, type TestClient } from '../helpers/client';
+import {
+  connect,
+  refusedHandshake,
+  socketUrl,
+  type Frame,
+  type TestClient,
+} from '../helpers/client';
 import { eventually } from '../helpers/eventually';
 import { describeWithRedis, RedisServer, useRedisServer } from '../helpers/redis-server';
 import type { LiveStats } from '../../services/stats-sampler';
@@ -279,6 +285,26 @@ describeWithRedis('cluster on Redis (in-process nodes)', () => {
     }, 15000);
     expect(members.map((m) => m['id']).sort()).toEqual(['u1', 'u2', 'u3']);
   }, 60000);
+
+  test('a ban through one node closes and refuses the user on the other; a lift lets them in', async () => {
+    const there = await open(n2, 'mallory', 'ban');
+    const elsewhere = await open(n2, 'mallory', 'other');
+    const banned = await api(n1, 'POST', '/api/bans', {
+      body: { userId: 'mallory', teamId: 'ban' },
+    });
+    expect(banned.status).toBe(201);
+    expect((await there.waitClose()).code).toBe(4003);
+    const refused = await refusedHandshake(
+      socketUrl(n2.socketUrl, { id: 'mallory', teamId: 'ban' }),
+    );
+    expect(refused.status).toBe(403);
+    elsewhere.send({ type: 'ping' });
+    await elsewhere.next('pong');
+    expect((await api(n1, 'DELETE', '/api/bans/mallory?teamId=ban')).status).toBe(204);
+    await eventually(async () => {
+      await open(n2, 'mallory', 'ban');
+    });
+  });
 
   test('the live stats sum the cluster: connections and message rates of both nodes', async () => {
     await n1.close();
