@@ -19,6 +19,8 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The browser build of the client package, served at /client/switchboard.js.
+COPY --from=build /app/client/dist ./client/dist
 COPY public ./public
 COPY examples/browser ./examples/browser
 USER node

@@ -72,7 +72,7 @@ function findRoot(start: string): string {
 }
 
 export interface StaticOptions {
-  /** Folder holding public/ and dist/client/; found from this file by default. */
+  /** Folder holding public/ and client/dist/; found from this file by default. */
   root?: string;
 }
 
@@ -83,7 +83,7 @@ export function staticRoutes(router: ApiRouter, options: StaticOptions = {}): vo
   router.get('/', (ctx) => serve(ctx, join(pub, 'index.html'), { page: true }));
   router.get('/admin', (ctx) => serve(ctx, join(pub, 'admin.html'), { page: true }));
   router.get('/client/switchboard.js', (ctx) =>
-    serve(ctx, join(root, 'dist', 'client', 'client', 'switchboard-client.js'), {
+    serve(ctx, join(root, 'client', 'dist', 'client', 'switchboard-client.js'), {
       // Pages on other origins may import the module too (module scripts need CORS).
       crossOrigin: true,
       missing: new AppError(

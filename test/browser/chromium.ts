@@ -1,13 +1,5 @@
-import { execFileSync, spawnSync } from 'node:child_process';
-import {
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
@@ -25,8 +17,6 @@ const ARGS = [
   '--disable-component-update',
   '--disable-sync',
 ];
-
-const root = join(__dirname, '..', '..');
 
 export function chromiumAvailable(): boolean {
   return spawnSync(CHROMIUM_PATH, ['--version'], { stdio: 'ignore' }).status === 0;
@@ -46,46 +36,6 @@ export function describeWithChromium(name: string, body: () => void): void {
     `SKIPPED "${name}": no Chromium at ${CHROMIUM_PATH} (apt-get install -y chromium; CI=true makes this a failure)\n`,
   );
   describe.skip(name, body);
-}
-
-/** Moves every file of `from` to the same place under `to`, one rename per file. */
-function moveFiles(from: string, to: string): void {
-  mkdirSync(to, { recursive: true });
-  for (const name of readdirSync(from)) {
-    const source = join(from, name);
-    // A folder cannot be renamed onto a non-empty one; its files can.
-    if (statSync(source).isDirectory()) moveFiles(source, join(to, name));
-    else renameSync(source, join(to, name));
-  }
-}
-
-/**
- * Compiles the client (client/ and protocol/) to dist/client as `npm run
- * build:client` does. Files are written elsewhere first and renamed into place,
- * so a server in another jest worker never serves a half-written module.
- */
-export function buildClient(): void {
-  const dest = join(root, 'dist', 'client');
-  mkdirSync(dest, { recursive: true });
-  // Beside the destination: a rename across file systems would fail.
-  const out = mkdtempSync(join(root, 'dist', '.client-'));
-  try {
-    execFileSync(
-      process.execPath,
-      [
-        join(root, 'node_modules', 'typescript', 'bin', 'tsc'),
-        '-p',
-        join(root, 'client', 'tsconfig.json'),
-        '--outDir',
-        out,
-      ],
-      { cwd: root, stdio: 'pipe' },
-    );
-    writeFileSync(join(out, 'package.json'), JSON.stringify({ type: 'module' }));
-    moveFiles(out, dest);
-  } finally {
-    rmSync(out, { recursive: true, force: true });
-  }
 }
 
 export interface Browser {

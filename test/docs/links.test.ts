@@ -16,7 +16,13 @@ function markdownFiles(dir: string): string[] {
   });
 }
 
-const files = [join(root, 'README.md'), ...markdownFiles(join(root, 'docs'))];
+const files = [
+  join(root, 'README.md'),
+  ...markdownFiles(join(root, 'docs')),
+  // The client package's own pages, which link back into the repository.
+  join(root, 'client', 'README.md'),
+  join(root, 'client', 'CHANGELOG.md'),
+];
 
 /** Markdown outside fenced code blocks, where a `#` line is a heading, not a comment. */
 function prose(text: string): string {

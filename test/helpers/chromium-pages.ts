@@ -1,5 +1,6 @@
 import type { Page } from 'playwright-core';
-import { buildClient, launchChromium, type Browser } from '../browser/chromium';
+import { launchChromium, type Browser } from '../browser/chromium';
+import { buildClient } from './build-client';
 import { startTestServer, type TestServer } from './server';
 
 /** A browser on a busy CI machine is slow; each step waits on a condition, never a sleep. */

@@ -13,7 +13,8 @@ const BACKENDS = ['memory', 'redis', 'sql', 'socket'];
 function tsFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
-    if (statSync(path).isDirectory()) return tsFiles(path);
+    // Build output (client/dist: declarations beside the code) is not source.
+    if (statSync(path).isDirectory()) return name === 'dist' ? [] : tsFiles(path);
     return path.endsWith('.ts') ? [path] : [];
   });
 }
