@@ -6,6 +6,7 @@ import type { History } from '../services/history';
 import type { NodeStats } from '../services/node-stats';
 import type { Presence } from '../services/presence';
 import type { Store } from '../services/store';
+import type { SqlParts } from './sql-setup';
 
 /** docs/PROTOCOL.md §5: the same `ref` within 10 minutes returns the first ack. */
 export const IDEMPOTENCY_TTL_MS = 10 * 60 * 1000;
@@ -28,4 +29,20 @@ export interface Engine {
   nodeStats: NodeStats;
   /** Closes the services in the order their dependencies allow, then their clients. */
   close(): Promise<void>;
+}
+
+/**
+ * The close both engines share: the archiver drains what it can first, then the
+ * services close in the order given, then the engine's own clients (`quitClients`),
+ * and the SQL pool last.
+ */
+export async function closeEngine(
+  sql: SqlParts | undefined,
+  services: { close(): Promise<void> }[],
+  quitClients?: () => Promise<void>,
+): Promise<void> {
+  await sql?.stop();
+  for (const service of services) await service.close();
+  await quitClients?.();
+  await sql?.closePool();
 }

@@ -9,7 +9,7 @@ import { MemoryStore } from '../services/memory/store';
 import { MemoryBacklog } from '../services/memory/backlog';
 import { MemoryDeadLetters } from '../services/memory/dead-letters';
 import type { Config } from './config';
-import { IDEMPOTENCY_TTL_MS, type Engine } from './engine';
+import { closeEngine, IDEMPOTENCY_TTL_MS, type Engine } from './engine';
 import type { SqlParts } from './sql-setup';
 
 /**
@@ -44,14 +44,6 @@ export function createMemoryEngine(
     deadLetters,
     deadLetterCounts: () => sql?.deadLetterCounts() ?? { added: 0, dropped: 0 },
     nodeStats: new MemoryNodeStats(),
-    close: async () => {
-      // The archiver drains what it can first; the pool closes last.
-      await sql?.stop();
-      await presence.close();
-      await bans.close();
-      await bus.close();
-      await store.close();
-      await sql?.closePool();
-    },
+    close: () => closeEngine(sql, [presence, bans, bus, store]),
   };
 }

@@ -13,8 +13,7 @@ import { RedisDeadLetters } from '../services/redis/dead-letters';
 import { RedisStore } from '../services/redis/store';
 import type { Config, RedisConfig } from './config';
 import type { SqlParts } from './sql-setup';
-import type { Engine } from './engine';
-import { IDEMPOTENCY_TTL_MS } from './engine';
+import { closeEngine, IDEMPOTENCY_TTL_MS, type Engine } from './engine';
 
 /** Bans are rare and small: a read of all of them every 10 s costs nothing. */
 const BANS_REFRESH_MS = 10_000;
@@ -104,16 +103,11 @@ export async function createRedisEngine(
     deadLetters,
     deadLetterCounts: () => sql?.deadLetterCounts() ?? { added: 0, dropped: 0 },
     nodeStats: new RedisNodeStats(cmd, keys),
-    close: async () => {
-      await sql?.stop();
-      await presence.close();
-      await bans.close();
-      await bus.close();
-      await store.close();
-      const clients = [cmd, sub, ...(blocking ? [blocking] : [])];
-      await Promise.allSettled(clients.map((c) => c.quit()));
-      for (const c of clients) c.disconnect();
-      await sql?.closePool();
-    },
+    close: () =>
+      closeEngine(sql, [presence, bans, bus, store], async () => {
+        const clients = [cmd, sub, ...(blocking ? [blocking] : [])];
+        await Promise.allSettled(clients.map((c) => c.quit()));
+        for (const c of clients) c.disconnect();
+      }),
   };
 }

@@ -26,19 +26,8 @@ import type {
 /** Codes of the server's `error` frames (docs/PROTOCOL.md §3). */
 export type ServerErrorCode = SocketErrorCode;
 
-export type {
-  Ack,
-  ClientFrame,
-  EpochChange,
-  HistoryPage,
-  Member,
-  Message,
-  PresenceEvent,
-  Resumed,
-  ServerFrame,
-  UserRef,
-  Welcome,
-} from '../protocol/frames.js';
+// Every wire type, for code that handles frames itself.
+export type * from '../protocol/frames.js';
 
 /**
  * The part of a WebSocket this client uses. The browser's `WebSocket` and the `ws`

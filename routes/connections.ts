@@ -2,16 +2,11 @@ import { AppError } from '../services/errors';
 import type { ApiDeps, ApiRouter } from './api-deps';
 import { connectionParams, connectionsQuery } from './api-schemas';
 import { parse } from './validate';
+import { withoutUndefined } from './without-undefined';
 
 export function connectionRoutes(router: ApiRouter, deps: ApiDeps): void {
   router.get('/api/connections', async (ctx) => {
-    const q = parse(connectionsQuery, ctx.query);
-    ctx.body = await deps.presence.list({
-      limit: q.limit,
-      ...(q.teamId === undefined ? {} : { teamId: q.teamId }),
-      ...(q.userId === undefined ? {} : { userId: q.userId }),
-      ...(q.cursor === undefined ? {} : { cursor: q.cursor }),
-    });
+    ctx.body = await deps.presence.list(withoutUndefined(parse(connectionsQuery, ctx.query)));
   });
 
   router.delete('/api/connections/:connId', async (ctx) => {

@@ -2,15 +2,12 @@ import { AppError } from '../services/errors';
 import type { ApiDeps, ApiRouter } from './api-deps';
 import { deadLetterParams, deadLettersQuery } from './api-schemas';
 import { parse } from './validate';
+import { withoutUndefined } from './without-undefined';
 
 /** Archive rows SQL Server refused (poison messages), for an admin to inspect and clear. */
 export function deadLetterRoutes(router: ApiRouter, deps: ApiDeps): void {
   router.get('/api/dead-letters', async (ctx) => {
-    const q = parse(deadLettersQuery, ctx.query);
-    ctx.body = await deps.deadLetters.list({
-      limit: q.limit,
-      ...(q.cursor === undefined ? {} : { cursor: q.cursor }),
-    });
+    ctx.body = await deps.deadLetters.list(withoutUndefined(parse(deadLettersQuery, ctx.query)));
   });
 
   router.delete('/api/dead-letters/:id', async (ctx) => {

@@ -17,6 +17,22 @@ export function createMetrics(
 ) {
   collectDefaultMetrics({ register: registry, prefix: 'switchboard_' });
   const registers = [registry];
+  // Counted where the archiver runs and read at scrape time, like the backlog.
+  const deadLetterCounter = (
+    name: string,
+    help: string,
+    count: (counts: DeadLetterCounts) => number,
+  ) =>
+    new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        if (!sources.deadLetterCounts) return;
+        this.reset();
+        this.inc(count(sources.deadLetterCounts()));
+      },
+    });
   return {
     registry,
     connections: new Gauge({
@@ -71,27 +87,16 @@ export function createMetrics(
         if (sources.backlogLength) this.set(await sources.backlogLength());
       },
     }),
-    // Counted where the archiver runs; read at scrape time, like the backlog.
-    deadLettered: new Counter({
-      name: 'switchboard_archive_dead_lettered_total',
-      help: 'Messages SQL Server refused for their data, moved to dead letters by this node',
-      registers,
-      collect() {
-        if (!sources.deadLetterCounts) return;
-        this.reset();
-        this.inc(sources.deadLetterCounts().added);
-      },
-    }),
-    deadLettersDropped: new Counter({
-      name: 'switchboard_archive_dead_letters_dropped_total',
-      help: 'Oldest dead letters dropped past DEAD_LETTERS_MAX by this node',
-      registers,
-      collect() {
-        if (!sources.deadLetterCounts) return;
-        this.reset();
-        this.inc(sources.deadLetterCounts().dropped);
-      },
-    }),
+    deadLettered: deadLetterCounter(
+      'switchboard_archive_dead_lettered_total',
+      'Messages SQL Server refused for their data, moved to dead letters by this node',
+      (counts) => counts.added,
+    ),
+    deadLettersDropped: deadLetterCounter(
+      'switchboard_archive_dead_letters_dropped_total',
+      'Oldest dead letters dropped past DEAD_LETTERS_MAX by this node',
+      (counts) => counts.dropped,
+    ),
     deadLetters: new Gauge({
       name: 'switchboard_archive_dead_letters',
       help: 'Dead letters held for an admin (cluster-wide on Redis)',

@@ -259,14 +259,34 @@ function cell(label, ...content) {
   return h('td', { 'data-label': label }, h('span', {}, ...content));
 }
 
+/**
+ * Fills the table `#<table>` with a row per item, and its count pill and empty note;
+ * does nothing while `key` (all the rows depend on) is what it was last time.
+ */
+function renderTable({
+  table,
+  key,
+  items,
+  countPill,
+  count = String(items.length),
+  emptyNote,
+  row,
+}) {
+  if (key === rendered[table]) return;
+  rendered[table] = key;
+  $(countPill).textContent = count;
+  $(emptyNote).hidden = items.length > 0;
+  $(`#${table} tbody`).replaceChildren(...items.map(row));
+}
+
 function renderTeams(teams) {
-  const key = JSON.stringify([teams, selected]);
-  if (key === rendered.teams) return;
-  rendered.teams = key;
-  $('#team-count').textContent = String(teams.length);
-  $('#no-teams').hidden = teams.length > 0;
-  $('#teams tbody').replaceChildren(
-    ...teams.map((t) =>
+  renderTable({
+    table: 'teams',
+    key: JSON.stringify([teams, selected]),
+    items: teams,
+    countPill: '#team-count',
+    emptyNote: '#no-teams',
+    row: (t) =>
       h(
         'tr',
         {
@@ -283,19 +303,18 @@ function renderTeams(teams) {
         h('td', { 'data-label': 'Connections', class: 'num' }, String(t.connections)),
         cell('Created', t.createdAt ? formatTime(Date.parse(t.createdAt)) : '—'),
       ),
-    ),
-  );
+  });
 }
 
 function renderConnections({ connections, next }) {
-  const key = JSON.stringify([selected, connections, next]);
-  if (key === rendered.connections) return;
-  rendered.connections = key;
-  $('#conn-count').textContent = next ? `first ${connections.length}` : String(connections.length);
-  $('#no-connections').hidden = connections.length > 0;
-  const sorted = [...connections].sort((a, b) => a.connectedAt.localeCompare(b.connectedAt));
-  $('#connections tbody').replaceChildren(
-    ...sorted.map((c) =>
+  renderTable({
+    table: 'connections',
+    key: JSON.stringify([selected, connections, next]),
+    items: [...connections].sort((a, b) => a.connectedAt.localeCompare(b.connectedAt)),
+    countPill: '#conn-count',
+    count: next ? `first ${connections.length}` : String(connections.length),
+    emptyNote: '#no-connections',
+    row: (c) =>
       h(
         'tr',
         { dataset: { conn: c.connId, user: c.userId } },
@@ -337,18 +356,17 @@ function renderConnections({ connections, next }) {
           ),
         ),
       ),
-    ),
-  );
+  });
 }
 
 function renderBans(bans) {
-  const key = JSON.stringify(bans);
-  if (key === rendered.bans) return;
-  rendered.bans = key;
-  $('#ban-count').textContent = String(bans.length);
-  $('#no-bans').hidden = bans.length > 0;
-  $('#bans tbody').replaceChildren(
-    ...bans.map((b) =>
+  renderTable({
+    table: 'bans',
+    key: JSON.stringify(bans),
+    items: bans,
+    countPill: '#ban-count',
+    emptyNote: '#no-bans',
+    row: (b) =>
       h(
         'tr',
         { dataset: { user: b.userId, team: b.teamId ?? '' } },
@@ -370,8 +388,7 @@ function renderBans(bans) {
           ),
         ),
       ),
-    ),
-  );
+  });
 }
 
 function renderHistory({ messages, more }) {

@@ -18,7 +18,7 @@ export class RedisBacklog implements Backlog {
 
   constructor(
     private readonly cmd: Redis,
-    /** A connection of its own: XREADGROUP BLOCK holds it. */
+    /** A connection of its own: XREADGROUP BLOCK holds it. `close` disconnects it. */
     private readonly blocking: Redis,
     private readonly keys: RedisKeys,
     private readonly consumer: string,
@@ -55,7 +55,12 @@ export class RedisBacklog implements Backlog {
       max,
     )) as [string, StreamEntry[], string[]];
     let entries = claimed[1].filter((e) => Array.isArray(e[1]));
-    if (entries.length === 0 && !this.closed) {
+    if (entries.length === 0 && !this.closed) entries = await this.wait(max, waitMs);
+    return { messages: entries.map(decodeBacklogEntry), receipt: entries.map((e) => e[0]) };
+  }
+
+  private async wait(max: number, waitMs: number): Promise<StreamEntry[]> {
+    try {
       const result = (await this.blocking.xreadgroup(
         'GROUP',
         GROUP,
@@ -68,9 +73,12 @@ export class RedisBacklog implements Backlog {
         this.keys.archive(),
         '>',
       )) as [string, StreamEntry[]][] | null;
-      entries = result?.[0]?.[1] ?? [];
+      return result?.[0]?.[1] ?? [];
+    } catch (err) {
+      // close() cut the read short: nothing was handed out.
+      if (this.closed) return [];
+      throw err;
     }
-    return { messages: entries.map(decodeBacklogEntry), receipt: entries.map((e) => e[0]) };
   }
 
   async ack(batch: BacklogBatch): Promise<void> {
@@ -90,7 +98,12 @@ export class RedisBacklog implements Backlog {
     await this.ensureGroup();
   }
 
+  /**
+   * Ends a take waiting in XREADGROUP BLOCK at once: the server would hold the read
+   * until waitMs is over, so the blocking connection is dropped, which fails it.
+   */
   async close(): Promise<void> {
     this.closed = true;
+    this.blocking.disconnect();
   }
 }

@@ -57,16 +57,7 @@ export class SqlArchive implements ArchiveWriter, ArchiveReader {
   }
 
   async before(teamId: string, epoch: string, before: number, limit: number): Promise<Message[]> {
-    const result = await this.run(() =>
-      this.db
-        .request()
-        .input('limit', sql.Int, limit)
-        .input('teamId', sql.NVarChar(64), teamId)
-        .input('epoch', sql.VarChar(64), epoch)
-        .input('before', sql.BigInt, before)
-        .query<MessageRow>(SQL.messagesBefore),
-    );
-    return result.recordset.map(fromRow);
+    return this.page(SQL.messagesBefore, teamId, epoch, limit, { before });
   }
 
   async between(
@@ -76,16 +67,26 @@ export class SqlArchive implements ArchiveWriter, ArchiveReader {
     until: number,
     limit: number,
   ): Promise<Message[]> {
-    const result = await this.run(() =>
-      this.db
+    return this.page(SQL.messagesBetween, teamId, epoch, limit, { after, until });
+  }
+
+  /** One page of a team's epoch; `bounds` are the statement's seq parameters. */
+  private async page(
+    statement: string,
+    teamId: string,
+    epoch: string,
+    limit: number,
+    bounds: Record<string, number>,
+  ): Promise<Message[]> {
+    const result = await this.run(() => {
+      const request = this.db
         .request()
         .input('limit', sql.Int, limit)
-        .input('teamId', sql.NVarChar(64), teamId)
-        .input('epoch', sql.VarChar(64), epoch)
-        .input('after', sql.BigInt, after)
-        .input('until', sql.BigInt, until)
-        .query<MessageRow>(SQL.messagesBetween),
-    );
+        .input('teamId', sql.NVarChar(WIDTH.id), teamId)
+        .input('epoch', sql.VarChar(WIDTH.epoch), epoch);
+      for (const [name, seq] of Object.entries(bounds)) request.input(name, sql.BigInt, seq);
+      return request.query<MessageRow>(statement);
+    });
     return result.recordset.map(fromRow);
   }
 

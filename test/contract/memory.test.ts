@@ -32,22 +32,20 @@ nodeStatsContract('memory', async (now) => new MemoryNodeStats(now));
 
 bansContract('memory', async (max) => new MemoryBans(max));
 
-backlogContract(
-  'memory',
-  async () => {
-    const backlog = new MemoryBacklog(1000);
-    const history = new MemoryHistory({ retain: 100 });
-    const bus = new MemoryBus(history, { idempotencyTtlMs: 10 * 60 * 1000, backlog });
-    const from = { id: 'alice', name: 'Alice' };
-    return {
-      publish: (data) => bus.publish({ teamId: 'T', from, data }),
-      // One consumer per process: the archiver that takes again is the same one.
-      taker: async () => backlog,
-      close: async () => {
-        await backlog.close();
-        await bus.close();
-      },
-    };
-  },
-  { closeInterruptsWait: true },
-);
+backlogContract('memory', async () => {
+  const backlog = new MemoryBacklog(1000);
+  const history = new MemoryHistory({ retain: 100 });
+  const bus = new MemoryBus(history, { idempotencyTtlMs: 10 * 60 * 1000, backlog });
+  const from = { id: 'alice', name: 'Alice' };
+  return {
+    publish: (data) => bus.publish({ teamId: 'T', from, data }),
+    // One consumer per process: the archiver that takes again is the same one.
+    taker: async () => backlog,
+    // take starts its wait before it returns its promise.
+    waiting: async () => undefined,
+    close: async () => {
+      await backlog.close();
+      await bus.close();
+    },
+  };
+});

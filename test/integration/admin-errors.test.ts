@@ -3,8 +3,9 @@
  * what to send, a malformed cursor is 400, and validation messages name the field
  * and say what is expected in plain words, never the validator's own wording.
  */
-import { connect, refusedHandshake, type TestClient } from '../helpers/client';
-import { api, startTestServer, type TestServer } from '../helpers/server';
+import { connect, refusedHandshake } from '../helpers/client';
+import { api, type TestServer } from '../helpers/server';
+import { serverPerTest } from '../helpers/server-per-test';
 
 interface ErrorBody {
   error: { code: string; message: string };
@@ -13,16 +14,11 @@ interface ErrorBody {
 /** zod's own wording, which must never reach a client. */
 const ZOD_WORDING = /Invalid input|received|Too (small|big)|Invalid string|nonoptional/;
 
+const servers = serverPerTest();
 let server: TestServer;
-const clients: TestClient[] = [];
 
 beforeEach(async () => {
-  server = await startTestServer();
-});
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await server.close();
+  server = await servers.start();
 });
 
 function errorOf(res: { status: number; body: unknown }, status: number, code: string): string {
@@ -100,7 +96,7 @@ describe('a malformed cursor', () => {
 
   it('a cursor the server gave still pages', async () => {
     for (const id of ['u1', 'u2', 'u3'])
-      clients.push(await connect(server.socketUrl, { id, teamId: 'A' }));
+      servers.keep(await connect(server.socketUrl, { id, teamId: 'A' }));
     const first = await api<{ next: string | null }>(server, 'GET', '/api/connections?limit=2');
     expect(first.body.next).not.toBeNull();
     const second = await api<{ connections: unknown[]; next: string | null }>(
@@ -193,8 +189,7 @@ describe('validation messages in plain words', () => {
     const refused = await refusedHandshake(`${server.socketUrl}?id=a&teamId=A`);
     expect(refused.status).toBe(400);
     expect(refused.body).toContain(`name: missing; ${NAME_RULE}`);
-    const client = await connect(server.socketUrl, { id: 'u1', teamId: 'A' });
-    clients.push(client);
+    const client = await servers.open('u1');
     client.send({ type: 'direct', to: 5, data: 1 });
     const error = await client.next('error');
     expect(error['message']).toBe(`to: ${ID_RULE}, got a number`);

@@ -2,8 +2,8 @@
  * PATCH /api/teams/:teamId (docs/PROTOCOL.md §8): names a team, including one first
  * recorded by a socket, which POST refuses with 409. Runs on both engines.
  */
-import { connect, type TestClient } from '../helpers/client';
-import { api, startTestServer, type TestServer } from '../helpers/server';
+import { api, type TestServer } from '../helpers/server';
+import { serverPerTest } from '../helpers/server-per-test';
 
 interface TeamView {
   id: string;
@@ -13,23 +13,14 @@ interface TeamView {
   createdAt: string | null;
 }
 
+const servers = serverPerTest();
 let server: TestServer;
-const clients: TestClient[] = [];
 
 beforeEach(async () => {
-  server = await startTestServer();
+  server = await servers.start();
 });
 
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await server.close();
-});
-
-async function open(id: string, teamId: string): Promise<TestClient> {
-  const client = await connect(server.socketUrl, { id, teamId });
-  clients.push(client);
-  return client;
-}
+const open = (id: string, teamId: string) => servers.open(id, { teamId });
 
 const rename = (teamId: string, body: unknown) =>
   api<TeamView>(server, 'PATCH', `/api/teams/${teamId}`, { body });

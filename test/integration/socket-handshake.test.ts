@@ -172,27 +172,26 @@ describe('connection caps', () => {
     await eventually(() => servers.open('u3'));
   });
 
-  test('X-Forwarded-For is ignored unless TRUST_PROXY is set', async () => {
-    server = await servers.start({ MAX_CONNECTIONS_PER_IP: '1' });
-    await servers.open('u1', {}, { headers: { 'x-forwarded-for': '10.0.0.1' } });
+  test.each<{ what: string; env: Record<string, string>; opened: string[]; refused: string }>([
+    {
+      what: 'X-Forwarded-For is ignored unless TRUST_PROXY is set',
+      env: { MAX_CONNECTIONS_PER_IP: '1' },
+      opened: ['10.0.0.1'],
+      refused: '10.0.0.2',
+    },
+    {
+      what: 'with TRUST_PROXY, the cap counts the forwarded address',
+      env: { MAX_CONNECTIONS_PER_IP: '1', TRUST_PROXY: 'true' },
+      opened: ['10.0.0.1', '10.0.0.2'],
+      refused: '10.0.0.1, 10.9.9.9',
+    },
+  ])('$what', async ({ env, opened, refused }) => {
+    server = await servers.start(env);
+    for (const [i, address] of opened.entries())
+      await servers.open(`u${i + 1}`, {}, { headers: { 'x-forwarded-for': address } });
     const { status } = await refusedHandshake(
-      socketUrl(server.socketUrl, { id: 'u2', teamId: 'A' }),
-      {
-        headers: { 'x-forwarded-for': '10.0.0.2' },
-      },
-    );
-    expect(status).toBe(429);
-  });
-
-  test('with TRUST_PROXY, the cap counts the forwarded address', async () => {
-    server = await servers.start({ MAX_CONNECTIONS_PER_IP: '1', TRUST_PROXY: 'true' });
-    await servers.open('u1', {}, { headers: { 'x-forwarded-for': '10.0.0.1' } });
-    await servers.open('u2', {}, { headers: { 'x-forwarded-for': '10.0.0.2' } });
-    const { status } = await refusedHandshake(
-      socketUrl(server.socketUrl, { id: 'u3', teamId: 'A' }),
-      {
-        headers: { 'x-forwarded-for': '10.0.0.1, 10.9.9.9' },
-      },
+      socketUrl(server.socketUrl, { id: 'late', teamId: 'A' }),
+      { headers: { 'x-forwarded-for': refused } },
     );
     expect(status).toBe(429);
   });

@@ -1,12 +1,7 @@
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
-import pino from 'pino';
-import WebSocket, { WebSocketServer } from 'ws';
 import type { Delivery } from '../../services/bus';
 import { epochAt } from '../../services/epoch';
-import { Hub, LocalConnection } from '../../services/socket/hub';
-import { createMetrics } from '../../services/metrics';
-import type { ConnectionInfo } from '../../services/types';
+import type { LocalConnection } from '../../services/socket/hub';
+import { hubPerTest } from '../helpers/hub-per-test';
 
 /**
  * The hub's duplicate filter compares (epoch, seq), never seq alone, and tells a
@@ -17,47 +12,14 @@ const E1 = epochAt(1_000_000);
 const E2 = epochAt(2_000_000);
 const TEAM = 'T';
 
-let wss: WebSocketServer;
-let hub: Hub;
-const clients: WebSocket[] = [];
-
-beforeEach(async () => {
-  wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-  await once(wss, 'listening');
-  hub = new Hub({
-    maxBufferedBytes: 1 << 20,
-    heartbeatMs: 60_000,
-    presenceWindowMs: 0,
-    metrics: createMetrics(),
-    log: pino({ level: 'silent' }),
-  });
-});
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.terminate();
-  await new Promise((resolve) => wss.close(resolve));
-});
+const rig = hubPerTest();
 
 /** A connection of `userId` in the hub and what its client receives, in order. */
 async function member(userId: string): Promise<{ conn: LocalConnection; got: unknown[] }> {
-  const { port } = wss.address() as AddressInfo;
-  const accepted = once(wss, 'connection') as Promise<[WebSocket]>;
-  const client = new WebSocket(`ws://127.0.0.1:${port}`);
-  clients.push(client);
+  const connId = `c-${userId}-${rig.count + 1}`;
+  const { conn, client } = await rig.join({ connId, userId, teamId: TEAM });
   const got: unknown[] = [];
   client.on('message', (data: Buffer) => got.push(JSON.parse(data.toString('utf8'))));
-  const [socket] = await accepted;
-  const info: ConnectionInfo = {
-    connId: `c-${userId}-${clients.length}`,
-    userId,
-    name: userId,
-    teamId: TEAM,
-    node: 'n',
-    ip: '127.0.0.1',
-    connectedAt: new Date().toISOString(),
-  };
-  const conn = new LocalConnection(info, socket, undefined);
-  hub.add(conn);
   return { conn, got };
 }
 
@@ -82,11 +44,11 @@ const settle = async (got: unknown[], count: number) => {
 
 test('a new epoch is announced before its first message; an older one is dropped', async () => {
   const { conn, got } = await member('u');
-  hub.flush(conn, E1, 20);
-  hub.message(delivery(E1, 20)); // covered by the welcome
-  hub.message(delivery(E2, 1));
-  hub.message(delivery(E1, 21)); // from before the reset
-  hub.message(delivery(E2, 2));
+  rig.hub.flush(conn, E1, 20);
+  rig.hub.message(delivery(E1, 20)); // covered by the welcome
+  rig.hub.message(delivery(E2, 1));
+  rig.hub.message(delivery(E1, 21)); // from before the reset
+  rig.hub.message(delivery(E2, 2));
   await settle(got, 3);
   expect(got).toEqual([
     { type: 'epoch', teamId: TEAM, epoch: E2, seq: 0 },
@@ -97,10 +59,10 @@ test('a new epoch is announced before its first message; an older one is dropped
 
 test('frames held during the handshake are filtered by the epoch the client was told', async () => {
   const { conn, got } = await member('u');
-  hub.message(delivery(E1, 7)); // queued before the welcome read the new epoch
-  hub.message(delivery(E2, 1));
-  hub.message(delivery(E2, 2));
-  hub.flush(conn, E2, 1);
+  rig.hub.message(delivery(E1, 7)); // queued before the welcome read the new epoch
+  rig.hub.message(delivery(E2, 1));
+  rig.hub.message(delivery(E2, 2));
+  rig.hub.flush(conn, E2, 1);
   await settle(got, 1);
   expect(got).toEqual([{ type: 'message', seq: 2, epochOfTest: E2 }]);
 });
@@ -109,8 +71,8 @@ test('the sender and members a direct message skips still hear of the new epoch'
   const sender = await member('s');
   const other = await member('o');
   const to = await member('r');
-  for (const m of [sender, other, to]) hub.flush(m.conn, E1, 5);
-  hub.message(delivery(E2, 1, { origin: sender.conn.info.connId, to: 'r', fromId: 's' }));
+  for (const m of [sender, other, to]) rig.hub.flush(m.conn, E1, 5);
+  rig.hub.message(delivery(E2, 1, { origin: sender.conn.info.connId, to: 'r', fromId: 's' }));
   await settle(to.got, 2);
   const notice = { type: 'epoch', teamId: TEAM, epoch: E2, seq: 0 };
   expect(sender.got).toEqual([notice]);
@@ -121,11 +83,11 @@ test('the sender and members a direct message skips still hear of the new epoch'
 test('a gap the node cannot fill is told to connections that had not seen it', async () => {
   const behind = await member('b');
   const ahead = await member('a');
-  hub.flush(behind.conn, E1, 3);
-  hub.flush(ahead.conn, E1, 9);
-  hub.gap(TEAM, E1, 8);
-  hub.message(delivery(E1, 9));
-  hub.message(delivery(E1, 10));
+  rig.hub.flush(behind.conn, E1, 3);
+  rig.hub.flush(ahead.conn, E1, 9);
+  rig.hub.gap(TEAM, E1, 8);
+  rig.hub.message(delivery(E1, 9));
+  rig.hub.message(delivery(E1, 10));
   await settle(behind.got, 3);
   expect(behind.got).toEqual([
     { type: 'epoch', teamId: TEAM, epoch: E1, seq: 8 },
@@ -137,10 +99,10 @@ test('a gap the node cannot fill is told to connections that had not seen it', a
 
 test('a gap notice in a newer epoch still lets the message after it through', async () => {
   const { conn, got } = await member('u');
-  hub.flush(conn, E1, 20);
-  hub.gap(TEAM, E2, 4);
-  hub.message(delivery(E2, 5));
-  hub.message(delivery(E2, 6));
+  rig.hub.flush(conn, E1, 20);
+  rig.hub.gap(TEAM, E2, 4);
+  rig.hub.message(delivery(E2, 5));
+  rig.hub.message(delivery(E2, 6));
   await settle(got, 3);
   expect(got).toEqual([
     { type: 'epoch', teamId: TEAM, epoch: E2, seq: 4 },

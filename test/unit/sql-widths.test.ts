@@ -95,44 +95,39 @@ function expectBindingFits(input: BoundParameter, target: ColumnType): void {
   });
 }
 
-test('a team with any accepted id and name is bound within its parameters and columns', async () => {
-  await fc.assert(
-    fc.asyncProperty(acceptedId, acceptedName, async (id, name) => {
-      const { db, queries } = capturingConnection();
-      await new SqlStore(db, log).createTeam({ id, name });
-      const inputs = queries[0]!.inputs;
-      expectBindingFits(
-        inputs.find((i) => i.name === 'id')!,
-        column('teams', 'id'),
-      );
-      expectBindingFits(
-        inputs.find((i) => i.name === 'name')!,
-        column('teams', 'name'),
-      );
-    }),
-    { examples: [['team-1', EMOJI_100]], endOnFailure: true },
-  );
-});
-
-test('a rename with any accepted id and name is bound within its parameters and columns', async () => {
-  await fc.assert(
-    fc.asyncProperty(acceptedId, acceptedName, async (id, name) => {
-      const { db, queries } = capturingConnection();
-      await new SqlStore(db, log).renameTeam(id, name);
-      expect(queries[0]!.text).toBe(SQL.renameTeam);
-      const inputs = queries[0]!.inputs;
-      expectBindingFits(
-        inputs.find((i) => i.name === 'id')!,
-        column('teams', 'id'),
-      );
-      expectBindingFits(
-        inputs.find((i) => i.name === 'name')!,
-        column('teams', 'name'),
-      );
-    }),
-    { examples: [['team-1', EMOJI_100]], endOnFailure: true },
-  );
-});
+test.each([
+  {
+    what: 'a team',
+    statement: SQL.insertTeam,
+    call: (store: SqlStore, id: string, name: string) => store.createTeam({ id, name }),
+  },
+  {
+    what: 'a rename',
+    statement: SQL.renameTeam,
+    call: (store: SqlStore, id: string, name: string) => store.renameTeam(id, name),
+  },
+])(
+  '$what with any accepted id and name is bound within its parameters and columns',
+  async ({ statement, call }) => {
+    await fc.assert(
+      fc.asyncProperty(acceptedId, acceptedName, async (id, name) => {
+        const { db, queries } = capturingConnection();
+        await call(new SqlStore(db, log), id, name);
+        expect(queries[0]!.text).toBe(statement);
+        const inputs = queries[0]!.inputs;
+        expectBindingFits(
+          inputs.find((i) => i.name === 'id')!,
+          column('teams', 'id'),
+        );
+        expectBindingFits(
+          inputs.find((i) => i.name === 'name')!,
+          column('teams', 'name'),
+        );
+      }),
+      { examples: [['team-1', EMOJI_100]], endOnFailure: true },
+    );
+  },
+);
 
 test('a rename answers the row SQL Server returns, and undefined for no row', async () => {
   const row = { id: 't', name: 'New', created_at: new Date('2026-01-02T03:04:05.678Z') };
