@@ -6,12 +6,20 @@ import { parse } from './validate';
 export function connectionRoutes(router: ApiRouter, deps: ApiDeps): void {
   router.get('/api/connections', async (ctx) => {
     const q = parse(connectionsQuery, ctx.query);
-    ctx.body = await deps.presence.list({
+    const page = await deps.presence.list({
       limit: q.limit,
       ...(q.teamId === undefined ? {} : { teamId: q.teamId }),
       ...(q.userId === undefined ? {} : { userId: q.userId }),
       ...(q.cursor === undefined ? {} : { cursor: q.cursor }),
     });
+    // One row per team a connection follows: a subscription's row names the
+    // connection itself and its home team.
+    ctx.body = {
+      connections: page.connections.map(({ home, ...row }) =>
+        home === undefined ? row : { ...row, connId: home.connId, homeTeamId: home.teamId },
+      ),
+      next: page.next,
+    };
   });
 
   router.delete('/api/connections/:connId', async (ctx) => {

@@ -124,6 +124,7 @@ function memoryServices(overrides: Partial<SessionDeps> = {}): SessionDeps {
     rateLimitPerS: 0,
     rateLimitBurst: 0,
     resumeMaxMessages: 10_000,
+    maxTeamsPerConnection: 100,
     hub,
     bus,
     history,
