@@ -265,6 +265,8 @@ export class Session {
     hub.subscribe(sub);
     try {
       await bus.subscribe(teamId);
+      // Ended meanwhile (the socket closed, or a ban): its clean-up found no entry to take out.
+      if (conn.subs?.get(teamId) !== sub) return undefined;
       store
         .ensureTeam(teamId)
         .catch((err: unknown) => log.warn({ err, teamId }, 'recording the team failed'));
