@@ -84,6 +84,8 @@ export class Session {
   private early: [RawData, boolean][] | null = [];
   /** Presence entries of subscriptions, by team: clean-up must take them out again. */
   private readonly entries = new Map<string, ConnectionInfo>();
+  /** Subscriptions whose subscribe still runs: that answers a ban, after `subscribed`. */
+  private readonly starting = new Set<Subscription>();
 
   constructor(
     private readonly deps: SessionDeps,
@@ -238,7 +240,7 @@ export class Session {
   }
 
   /**
-   * docs/PROTOCOL.md §7: `subscribed` with the team's head, then (with `since`) the
+   * docs/PROTOCOL.md §10: `subscribed` with the team's head, then (with `since`) the
    * replay and `resumed`, then its live messages. A read in the reply queue, so the
    * frames after it act on the subscription it made.
    */
@@ -262,11 +264,16 @@ export class Session {
     if (hub.isBanned(info.userId, teamId))
       throw new AppError('forbidden', 'banned from this team by an admin');
     const sub: Subscription = new Subscription(conn, teamId, () => this.banned(sub));
+    this.starting.add(sub);
+    const ended = (): Buffer | undefined => {
+      this.starting.delete(sub);
+      return conn.subs?.get(teamId) === sub ? undefined : this.unsubscribedFrame(teamId);
+    };
     hub.subscribe(sub);
     try {
       await bus.subscribe(teamId);
       // Ended meanwhile (the socket closed, or a ban): its clean-up found no entry to take out.
-      if (conn.subs?.get(teamId) !== sub) return undefined;
+      if (conn.subs?.get(teamId) !== sub) return ended();
       store
         .ensureTeam(teamId)
         .catch((err: unknown) => log.warn({ err, teamId }, 'recording the team failed'));
@@ -282,11 +289,16 @@ export class Session {
       const { since, epoch } = frame;
       const { resumeMaxMessages } = this.deps;
       await greetSubscription(history, hub, sub, { since, epoch, resumeMaxMessages });
-      return undefined;
+      return ended();
     } catch (err) {
+      this.starting.delete(sub);
       await this.drop(sub);
       throw err;
     }
+  }
+
+  private unsubscribedFrame(teamId: string): Buffer {
+    return textFrame(encodeFrame({ type: 'unsubscribed', teamId }));
   }
 
   private async unsubscribe(teamId: string): Promise<Buffer> {
@@ -296,17 +308,15 @@ export class Session {
     const sub = this.conn.subs?.get(teamId);
     // Unsubscribing twice is no error: the client wants to be out, and is.
     if (sub) await this.drop(sub);
-    return textFrame(encodeFrame({ type: 'unsubscribed', teamId }));
+    return this.unsubscribedFrame(teamId);
   }
 
   /** A ban on a subscribed team: the client hears `unsubscribed` at once. */
   private banned(sub: Subscription): void {
     if (this.conn.subs?.get(sub.teamId) !== sub) return;
     void this.drop(sub);
-    this.deps.hub.send(
-      this.conn,
-      textFrame(encodeFrame({ type: 'unsubscribed', teamId: sub.teamId })),
-    );
+    // Before its `subscribed` went out it would be news of nothing: the subscribe answers it.
+    if (!this.starting.has(sub)) this.deps.hub.send(this.conn, this.unsubscribedFrame(sub.teamId));
   }
 
   /** Takes a subscription out of the hub, the bus and presence; never rejects. */
