@@ -1,5 +1,6 @@
 import type { Page } from 'playwright-core';
 import { BROWSER_TEST_MS, useChromiumPages } from '../helpers/chromium-pages';
+import { ADMIN_TOKEN } from '../helpers/server';
 import { describeWithChromium } from './chromium';
 
 /** The demo chat following a second team on the same connection (docs/PROTOCOL.md §10). */
@@ -58,6 +59,16 @@ describeWithChromium('demo chat with two teams in one tab', () => {
       ).toBe(1);
       await bob.locator('#log li', { hasText: 'ann in second' }).waitFor();
       expect(await bob.locator('#log li', { hasText: 'ann at home' }).count()).toBe(0);
+
+      // The admin page lists ann in the second team, marked with her home team.
+      const admin = await open('/admin');
+      await admin.fill('#signin input[name=token]', ADMIN_TOKEN);
+      await admin.click('#signin button');
+      await admin.click('#teams tr[data-team="second"]');
+      await admin
+        .locator('#connections tr[data-user="ann"] .pill', { hasText: 'from home' })
+        .waitFor();
+      await admin.locator('#connections tr[data-user="bob"]').waitFor();
     },
     BROWSER_TEST_MS,
   );
