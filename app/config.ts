@@ -137,6 +137,7 @@ const socket = z
     HEARTBEAT_MS: int(100).default(25_000),
     PRESENCE_WINDOW_MS: int(0, 10_000).default(25),
     RESUME_MAX_MESSAGES: int(1, 1_000_000).default(10_000),
+    MAX_TEAMS_PER_CONNECTION: int(1, 10_000).default(100),
   })
   .transform((e) => ({
     /** Open sockets per node; 0 = no cap. */
@@ -153,6 +154,8 @@ const socket = z
     presenceWindowMs: e.PRESENCE_WINDOW_MS,
     /** Most stored messages one resume replays before it ends with complete:false. */
     resumeMaxMessages: e.RESUME_MAX_MESSAGES,
+    /** Teams one socket follows at most, its home team included (docs/PROTOCOL.md §7). */
+    maxTeamsPerConnection: e.MAX_TEAMS_PER_CONNECTION,
   }));
 
 const history = z

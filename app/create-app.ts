@@ -174,6 +174,7 @@ export function createApp(deps: AppDeps): SwitchboardApp {
       rateLimitPerS: config.socket.rateLimitPerS,
       rateLimitBurst: config.socket.rateLimitBurst,
       resumeMaxMessages: config.socket.resumeMaxMessages,
+      maxTeamsPerConnection: config.socket.maxTeamsPerConnection,
       hub,
       bus: engine.bus,
       history: engine.history,

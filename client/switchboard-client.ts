@@ -20,6 +20,7 @@ import type {
   PresenceEvent,
   Resumed,
   ServerFrame,
+  Subscribed,
   Welcome,
 } from '../protocol/frames.js';
 
@@ -192,10 +193,12 @@ export const CloseCodes = {
 type Timer = ReturnType<typeof setTimeout>;
 type Listener<P> = (payload: P) => void;
 
-type RequestKind = 'send' | 'presence' | 'history' | 'ping';
+type RequestKind = 'send' | 'presence' | 'history' | 'ping' | 'subscribe' | 'unsubscribe';
 
 interface Pending {
   kind: RequestKind;
+  /** For subscribe and unsubscribe: the team, to match the reply. */
+  teamId?: string;
   frame: string;
   ref: string | undefined;
   /** Socket generation it was last written to; 0 while waiting to be written. */
@@ -253,6 +256,272 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /**
+ * Where the client is in one team's seqs: the highest seq seen in `epoch`, and its
+ * own acked messages not yet passed by it. Resumes start after `seen`.
+ */
+class Cursor {
+  seen = 0;
+  epoch: string | undefined;
+  private readonly own = new Set<number>();
+
+  /** A new head (welcome or subscribed): of another epoch, what was known is dropped. */
+  start(seq: number, epoch: string): void {
+    if (this.epoch === epoch) return;
+    this.reset(seq, epoch);
+  }
+
+  reset(seq: number, epoch: string): void {
+    this.seen = seq;
+    this.epoch = epoch;
+    this.own.clear();
+  }
+
+  /** Bookkeeping for an ack: the client never receives its own message, so it counts as seen. */
+  noteOwn(seq: number, holding: boolean): void {
+    if (seq <= this.seen) return;
+    if (!holding && seq === this.seen + 1) this.advance(seq);
+    else this.own.add(seq);
+  }
+
+  /** A delivered message: false when it was seen already or is this client's own. */
+  take(seq: number): boolean {
+    if (seq <= this.seen) return false;
+    const own = this.own.delete(seq);
+    this.advance(seq);
+    return !own;
+  }
+
+  private advance(seq: number): void {
+    this.seen = Math.max(this.seen, seq);
+    for (const s of this.own) if (s <= this.seen) this.own.delete(s);
+    while (this.own.delete(this.seen + 1)) this.seen++;
+  }
+}
+
+/**
+ * What an inbound frame means for the app once its team's cursor has seen it:
+ * the event to emit, or undefined for a message seen already or its own.
+ */
+function track<T>(cursor: Cursor, frame: Inbound<T>): TeamEvent<T> | undefined {
+  switch (frame.type) {
+    case 'message': {
+      if (!cursor.take(frame.seq)) return undefined;
+      const { type: _type, ...message } = frame;
+      return { event: 'message', payload: message };
+    }
+    case 'presence': {
+      const { type: _type, ...event } = frame;
+      return { event: 'presence', payload: event };
+    }
+    case 'resumed': {
+      const { type: _type, ...resumed } = frame;
+      return { event: 'resumed', payload: resumed };
+    }
+    case 'epoch': {
+      // What was known of the team's seqs no longer holds: count from here.
+      cursor.reset(frame.seq, frame.epoch);
+      const { type: _type, ...change } = frame;
+      return { event: 'epoch', payload: change };
+    }
+  }
+}
+
+type TeamEvent<T> =
+  | { event: 'message'; payload: Message<T> }
+  | { event: 'presence'; payload: PresenceEvent }
+  | { event: 'resumed'; payload: Resumed }
+  | { event: 'epoch'; payload: EpochChange };
+
+/** Why a subscription ended. */
+export interface SubscriptionEnd {
+  teamId: string;
+  /**
+   * `client`: unsubscribe() or the client closed; `server`: the server ended it (an
+   * admin's ban on the team); `refused`: the server refused the subscribe (`error`).
+   */
+  reason: 'client' | 'server' | 'refused';
+  error?: SwitchboardError;
+}
+
+export interface SubscriptionEvents<T = unknown> {
+  /** The server confirmed it: on the first subscribe and again after every reconnect. */
+  subscribed: Subscribed;
+  /** A message of this team from someone else, once and in `seq` order. */
+  message: Message<T>;
+  presence: PresenceEvent;
+  /** The replay after a reconnect is done; on `complete: false`, reload history. */
+  resumed: Resumed;
+  epoch: EpochChange;
+  /** The subscription is over; the handle does nothing more. */
+  unsubscribed: SubscriptionEnd;
+}
+
+/** What a subscription asks of its client; closures, so the client keeps its internals. */
+interface SubscriptionHost<T> {
+  send(
+    build: (ref: string) => ClientFrame<T>,
+    data: T,
+    ref: string | undefined,
+    teamId: string,
+  ): Promise<Ack>;
+  presence(teamId: string): Promise<Member[]>;
+  history(teamId: string, query: { before?: number; limit?: number }): Promise<HistoryPage<T>>;
+  unsubscribe(sub: TeamSubscription<T>): Promise<void>;
+}
+
+/**
+ * One more team on the client's connection (docs/PROTOCOL.md §10), from
+ * `client.subscribe(teamId)`: its own events and its own sends. The client
+ * subscribes again after every reconnect, resuming after the last seq it saw.
+ */
+export class TeamSubscription<T = unknown> {
+  /** Resolves with the first `subscribed`; rejects when the server refuses it. */
+  readonly ready: Promise<Subscribed>;
+  /** @internal */
+  readonly cursor = new Cursor();
+  private ended = false;
+  private readonly listeners = new Map<keyof SubscriptionEvents<T>, Set<Listener<never>>>();
+  private settleReady: { resolve(s: Subscribed): void; reject(e: SwitchboardError): void };
+
+  constructor(
+    readonly teamId: string,
+    private readonly host: SubscriptionHost<T>,
+  ) {
+    let settle: { resolve(s: Subscribed): void; reject(e: SwitchboardError): void } = {
+      resolve: noop,
+      reject: noop,
+    };
+    this.ready = new Promise<Subscribed>((resolve, reject) => {
+      settle = { resolve, reject };
+    });
+    // An app that only listens for events must not see an unhandled rejection.
+    this.ready.catch(noop);
+    this.settleReady = settle;
+  }
+
+  /** False once it ended (see the `unsubscribed` event). */
+  get active(): boolean {
+    return !this.ended;
+  }
+
+  /** The last seq seen in this team, and its epoch. */
+  get position(): { seq: number; epoch: string | undefined } {
+    return { seq: this.cursor.seen, epoch: this.cursor.epoch };
+  }
+
+  on<K extends keyof SubscriptionEvents<T>>(
+    event: K,
+    listener: Listener<SubscriptionEvents<T>[K]>,
+  ): () => void {
+    let set = this.listeners.get(event);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(event, set);
+    }
+    set.add(listener as Listener<never>);
+    return () => this.off(event, listener);
+  }
+
+  off<K extends keyof SubscriptionEvents<T>>(
+    event: K,
+    listener: Listener<SubscriptionEvents<T>[K]>,
+  ): void {
+    this.listeners.get(event)?.delete(listener as Listener<never>);
+  }
+
+  once<K extends keyof SubscriptionEvents<T>>(event: K): Promise<SubscriptionEvents<T>[K]> {
+    return new Promise((resolve) => {
+      const off = this.on(event, (payload) => {
+        off();
+        resolve(payload);
+      });
+    });
+  }
+
+  /** Sends to this team; resolves with the ack once the server has stored it. */
+  send(data: T, options: { ref?: string } = {}): Promise<Ack> {
+    const teamId = this.teamId;
+    return this.host.send(
+      (ref) => ({ type: 'team', data, ref, teamId }),
+      data,
+      options.ref,
+      teamId,
+    );
+  }
+
+  /** Sends to one user of this team. */
+  sendTo(userId: string, data: T, options: { ref?: string } = {}): Promise<Ack> {
+    if (!ID.test(userId)) {
+      return Promise.reject(
+        new SwitchboardError('bad_request', 'userId must be 1-64 chars of A-Z a-z 0-9 _ . : @ -'),
+      );
+    }
+    const teamId = this.teamId;
+    return this.host.send(
+      (ref) => ({ type: 'direct', to: userId, data, ref, teamId }),
+      data,
+      options.ref,
+      teamId,
+    );
+  }
+
+  presence(): Promise<Member[]> {
+    return this.host.presence(this.teamId);
+  }
+
+  history(query: { before?: number; limit?: number } = {}): Promise<HistoryPage<T>> {
+    return this.host.history(this.teamId, query);
+  }
+
+  /** Stops receiving the team; resolves once the server confirmed (or at once, offline). */
+  unsubscribe(): Promise<void> {
+    if (this.ended) return Promise.resolve();
+    return this.host.unsubscribe(this);
+  }
+
+  /** @internal The server's `subscribed`. */
+  confirmed(frame: Subscribed): void {
+    this.cursor.start(frame.seq, frame.epoch);
+    const subscribed = { teamId: frame.teamId, seq: frame.seq, epoch: frame.epoch };
+    this.settleReady.resolve(subscribed);
+    this.emit('subscribed', subscribed);
+  }
+
+  /** @internal */
+  deliver(frame: Inbound<T>): void {
+    const out = track(this.cursor, frame);
+    if (out) this.emit(out.event, out.payload);
+  }
+
+  /** @internal */
+  end(reason: SubscriptionEnd['reason'], error?: SwitchboardError): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.settleReady.reject(
+      error ?? new SwitchboardError('closed', `the subscription to ${this.teamId} ended`),
+    );
+    this.emit('unsubscribed', { teamId: this.teamId, reason, ...(error ? { error } : {}) });
+  }
+
+  private emit<K extends keyof SubscriptionEvents<T>>(
+    event: K,
+    payload: SubscriptionEvents<T>[K],
+  ): void {
+    const set = this.listeners.get(event);
+    if (!set) return;
+    for (const listener of [...set]) {
+      try {
+        (listener as Listener<SubscriptionEvents<T>[K]>)(payload);
+      } catch (err) {
+        setTimeout(() => {
+          throw err;
+        }, 0);
+      }
+    }
+  }
+}
+
+/**
  * A Switchboard connection. Create it, add listeners, then `connect()`.
  *
  * Guarantees: `message` fires once per message and in `seq` order, across
@@ -285,11 +554,16 @@ export class SwitchboardClient<T = unknown> {
   private pending: Pending[] = [];
   private readonly byRef = new Map<string, Pending>();
 
-  /** Highest seq seen in `epoch`; resumes start after it. */
-  private seen = 0;
-  private currentEpoch: string | undefined;
-  /** Seqs of this client's own acked messages not yet passed by `seen`. */
-  private readonly ownSeqs = new Set<number>();
+  /** Where the client is in the home team's seqs. */
+  private readonly home = new Cursor();
+  /** The other teams followed, by id (docs/PROTOCOL.md §10). */
+  private readonly subs = new Map<string, TeamSubscription<T>>();
+  private readonly host: SubscriptionHost<T> = {
+    send: (build, data, ref, teamId) => this.sendFrame(build, data, ref, teamId),
+    presence: (teamId) => this.presenceOf(teamId),
+    history: (teamId, query) => this.historyOf(teamId, query),
+    unsubscribe: (sub) => this.unsubscribeFrom(sub),
+  };
   /** While sends from a dropped connection are re-sent, inbound frames wait here. */
   private readonly holding = new Set<string>();
   private held: Inbound<T>[] = [];
@@ -357,7 +631,7 @@ export class SwitchboardClient<T = unknown> {
 
   /** The last seq this client has seen (delivered, or its own acked), and its epoch. */
   get position(): { seq: number; epoch: string | undefined } {
-    return { seq: this.seen, epoch: this.currentEpoch };
+    return { seq: this.home.seen, epoch: this.home.epoch };
   }
 
   /** Adds a listener; returns a function that removes it. */
@@ -425,18 +699,97 @@ export class SwitchboardClient<T = unknown> {
 
   /** Who is online in the team, with their connection counts. */
   presence(): Promise<Member[]> {
+    return this.presenceOf(undefined);
+  }
+
+  /** Older messages visible to this user, oldest first; `before` is a seq. */
+  history(query: { before?: number; limit?: number } = {}): Promise<HistoryPage<T>> {
+    return this.historyOf(undefined, query);
+  }
+
+  /**
+   * Follows another team on this connection (docs/PROTOCOL.md §10): the handle has
+   * its own events and sends. Works before `connect()` too: it is sent with the
+   * first welcome, and again (resuming) after every reconnect. Subscribing to a
+   * team followed already returns the same handle.
+   */
+  subscribe(teamId: string): TeamSubscription<T> {
+    if (!ID.test(teamId)) {
+      throw new TypeError('SwitchboardClient: teamId must be 1-64 chars of A-Z a-z 0-9 _ . : @ -');
+    }
+    if (teamId === this.options.teamId) {
+      throw new TypeError('SwitchboardClient: the home team is always followed');
+    }
+    const existing = this.subs.get(teamId);
+    if (existing) return existing;
+    const sub = new TeamSubscription<T>(teamId, this.host);
+    this.subs.set(teamId, sub);
+    if (this.welcomed) this.writeSubscribe(sub);
+    return sub;
+  }
+
+  /** The teams followed besides the home team. */
+  get subscriptions(): TeamSubscription<T>[] {
+    return [...this.subs.values()];
+  }
+
+  private writeSubscribe(sub: TeamSubscription<T>): void {
+    const { teamId, cursor } = sub;
+    const frame: Extract<ClientFrame, { type: 'subscribe' }> = { type: 'subscribe', teamId };
+    if (cursor.epoch !== undefined) {
+      frame.since = cursor.seen;
+      frame.epoch = cursor.epoch;
+    }
+    this.request(
+      'subscribe',
+      JSON.stringify(frame),
+      undefined,
+      (error) => {
+        if (this.subs.get(teamId) === sub) this.subs.delete(teamId);
+        sub.end(error.code === 'closed' ? 'client' : 'refused', error);
+      },
+      (f) => {
+        if (f.type === 'subscribed') sub.confirmed(f);
+      },
+      teamId,
+    );
+  }
+
+  private unsubscribeFrom(sub: TeamSubscription<T>): Promise<void> {
+    const { teamId } = sub;
+    if (this.subs.get(teamId) === sub) this.subs.delete(teamId);
+    sub.end('client');
+    if (!this.welcomed) return Promise.resolve();
+    return new Promise((resolve) => {
+      // Whatever the server says, the client is out: it no longer routes the team.
+      this.request(
+        'unsubscribe',
+        JSON.stringify({ type: 'unsubscribe', teamId }),
+        undefined,
+        () => resolve(),
+        () => resolve(),
+        teamId,
+      );
+    });
+  }
+
+  private presenceOf(teamId: string | undefined): Promise<Member[]> {
+    const frame = teamId === undefined ? { type: 'presence' } : { type: 'presence', teamId };
     return new Promise((resolve, reject) => {
-      this.request('presence', JSON.stringify({ type: 'presence' }), undefined, reject, (f) => {
+      this.request('presence', JSON.stringify(frame), undefined, reject, (f) => {
         if (f.type === 'members') resolve(f.members);
       });
     });
   }
 
-  /** Older messages visible to this user, oldest first; `before` is a seq. */
-  history(query: { before?: number; limit?: number } = {}): Promise<HistoryPage<T>> {
+  private historyOf(
+    teamId: string | undefined,
+    query: { before?: number; limit?: number },
+  ): Promise<HistoryPage<T>> {
     const frame: Extract<ClientFrame, { type: 'history' }> = { type: 'history' };
     if (query.before !== undefined) frame.before = query.before;
     if (query.limit !== undefined) frame.limit = query.limit;
+    if (teamId !== undefined) frame.teamId = teamId;
     return new Promise((resolve, reject) => {
       this.request('history', JSON.stringify(frame), undefined, reject, (f) => {
         if (f.type === 'history') {
@@ -467,10 +820,12 @@ export class SwitchboardClient<T = unknown> {
 
   // ---- requests ----------------------------------------------------------------
 
+  /** `teamId`: the subscribed team the frame names; undefined for the home team. */
   private sendFrame(
     build: (ref: string) => ClientFrame<T>,
     data: T,
     givenRef: string | undefined,
+    teamId?: string,
   ): Promise<Ack> {
     if (data === undefined) {
       return Promise.reject(new SwitchboardError('bad_request', 'data is required'));
@@ -502,13 +857,20 @@ export class SwitchboardClient<T = unknown> {
         };
         return;
       }
+      const cursor = this.cursorOf(teamId);
       this.request('send', frame, ref, reject, (f) => {
         if (f.type === 'ack') {
-          this.noteOwn(f.seq);
+          cursor?.noteOwn(f.seq, this.holding.size > 0);
           resolve({ ref, id: f.id, seq: f.seq });
         }
       });
     });
+  }
+
+  /** The cursor of a team: the home team's, a subscription's, or none once unsubscribed. */
+  private cursorOf(teamId: string | undefined): Cursor | undefined {
+    if (teamId === undefined || teamId === this.options.teamId) return this.home;
+    return this.subs.get(teamId)?.cursor;
   }
 
   private request(
@@ -517,6 +879,7 @@ export class SwitchboardClient<T = unknown> {
     ref: string | undefined,
     fail: (error: SwitchboardError) => void,
     reply: (frame: ServerFrame) => void,
+    teamId?: string,
   ): void {
     if (this.currentState === 'closed' || this.currentState === 'idle') {
       fail(new SwitchboardError('closed', 'not connected: call connect() first', ref));
@@ -524,6 +887,7 @@ export class SwitchboardClient<T = unknown> {
     }
     const p: Pending = {
       kind,
+      ...(teamId === undefined ? {} : { teamId }),
       frame,
       ref,
       gen: 0,
@@ -616,9 +980,9 @@ export class SwitchboardClient<T = unknown> {
       name: this.options.name,
       teamId: this.options.teamId,
     });
-    if (this.currentEpoch !== undefined) {
-      q.set('since', String(this.seen));
-      q.set('epoch', this.currentEpoch);
+    if (this.home.epoch !== undefined) {
+      q.set('since', String(this.home.seen));
+      q.set('epoch', this.home.epoch);
     }
     if (token !== undefined) q.set('token', token);
     const url = `${this.url}${this.url.includes('?') ? '&' : '?'}${q.toString()}`;
@@ -763,6 +1127,8 @@ export class SwitchboardClient<T = unknown> {
     this.holding.clear();
     this.held = [];
     this.setState('closed');
+    for (const sub of this.subs.values()) sub.end('client', error);
+    this.subs.clear();
     for (const p of [...this.pending]) {
       this.remove(p);
       p.fail(new SwitchboardError(error.code, error.message, p.ref));
@@ -812,6 +1178,26 @@ export class SwitchboardClient<T = unknown> {
         if (p) this.settle(p, () => p.reply(frame));
         return;
       }
+      case 'subscribed':
+      case 'unsubscribed': {
+        const kind = frame.type === 'subscribed' ? 'subscribe' : 'unsubscribe';
+        const p = this.pending.find(
+          (q) => q.gen === this.gen && q.kind === kind && q.teamId === frame.teamId,
+        );
+        if (p) {
+          this.settle(p, () => p.reply(frame));
+          return;
+        }
+        if (frame.type === 'unsubscribed') {
+          // Not asked for: the server ended it (an admin's ban on the team).
+          const sub = this.subs.get(frame.teamId);
+          if (sub) {
+            this.subs.delete(frame.teamId);
+            sub.end('server');
+          }
+        }
+        return;
+      }
       case 'pong':
         this.onPong();
         return;
@@ -834,12 +1220,8 @@ export class SwitchboardClient<T = unknown> {
       epoch: w.epoch,
       heartbeatMs: w.heartbeatMs,
     };
-    if (this.currentEpoch !== welcome.epoch) {
-      // First connection, or the team's history was reset: count from the head.
-      this.seen = welcome.seq;
-      this.ownSeqs.clear();
-      this.currentEpoch = welcome.epoch;
-    }
+    // First connection, or the team's history was reset: count from the head.
+    this.home.start(welcome.seq, welcome.epoch);
     this.currentWelcome = welcome;
     this.welcomed = true;
     this.attempts = 0;
@@ -847,6 +1229,15 @@ export class SwitchboardClient<T = unknown> {
     for (const p of this.pending) {
       if (p.kind === 'send' && p.wasInFlight && p.ref !== undefined) this.holding.add(p.ref);
     }
+    // Subscriptions are made again below, resuming; an unsubscribe cut off is done:
+    // the new socket never followed the team.
+    for (const p of [...this.pending]) {
+      if (p.kind === 'unsubscribe')
+        this.settle(p, () => p.reply({ type: 'unsubscribed', teamId: p.teamId ?? '' }));
+      else if (p.kind === 'subscribe') this.remove(p);
+    }
+    // Before the sends that waited: a send to a subscribed team needs its subscription.
+    for (const sub of this.subs.values()) this.writeSubscribe(sub);
     this.flushUnsent();
     this.pingTimer = setInterval(() => this.ping(), this.pingIntervalMs);
     this.setState('open');
@@ -913,7 +1304,7 @@ export class SwitchboardClient<T = unknown> {
       }
       return;
     }
-    const p = this.oldest(['presence', 'history']);
+    const p = this.oldest(['presence', 'history', 'subscribe', 'unsubscribe']);
     if (p) {
       this.settle(p, () => p.fail(error));
       return;
@@ -939,55 +1330,20 @@ export class SwitchboardClient<T = unknown> {
   }
 
   private deliver(frame: Inbound<T>): void {
-    switch (frame.type) {
-      case 'message': {
-        if (frame.seq <= this.seen) return;
-        const own = this.ownSeqs.delete(frame.seq);
-        this.advance(frame.seq);
-        if (own) return;
-        const { type: _type, ...message } = frame;
-        this.emit('message', message);
-        return;
-      }
-      case 'presence': {
-        const { type: _type, ...event } = frame;
-        this.emit('presence', event);
-        return;
-      }
-      case 'resumed': {
-        const { type: _type, ...resumed } = frame;
-        this.emit('resumed', resumed);
-        return;
-      }
-      case 'epoch': {
-        // What was known of the team's seqs no longer holds: count from here.
-        this.currentEpoch = frame.epoch;
-        this.seen = frame.seq;
-        this.ownSeqs.clear();
-        const { type: _type, ...change } = frame;
-        this.emit('epoch', change);
-        return;
-      }
+    const teamId = frame.teamId;
+    if (teamId !== undefined && teamId !== this.options.teamId) {
+      // A team no longer followed: what was still on its way is dropped.
+      this.subs.get(teamId)?.deliver(frame);
+      return;
     }
+    const out = track(this.home, frame);
+    if (out) this.emit(out.event, out.payload);
   }
 
   private releaseHeld(): void {
     const held = this.held;
     this.held = [];
     for (const frame of held) this.deliver(frame);
-  }
-
-  /** Bookkeeping for an ack: this client never receives its own message, so it counts as seen. */
-  private noteOwn(seq: number): void {
-    if (seq <= this.seen) return;
-    if (this.holding.size === 0 && seq === this.seen + 1) this.advance(seq);
-    else this.ownSeqs.add(seq);
-  }
-
-  private advance(seq: number): void {
-    this.seen = Math.max(this.seen, seq);
-    for (const s of this.ownSeqs) if (s <= this.seen) this.ownSeqs.delete(s);
-    while (this.ownSeqs.delete(this.seen + 1)) this.seen++;
   }
 
   // ---- events ----------------------------------------------------------------------

@@ -13,6 +13,8 @@ export interface Handshake {
   ip: string;
   /** ms since epoch when the token expires, when auth is on. */
   expiresAt?: number;
+  /** When auth is on, the teams besides the home team the token allows (`teams` claim). */
+  teams?: string[];
 }
 
 export interface HandshakeOptions {
@@ -52,10 +54,10 @@ export function createVerifyClient(
     if (allowed.size > 0 && origin !== undefined && !allowed.has(origin)) {
       throw new AppError('forbidden', 'origin not allowed');
     }
-    let expiresAt: number | undefined;
+    let claims: { expiresAt: number; teams: string[] } | undefined;
     if (secret) {
       if (token === undefined) throw new AppError('unauthorized', 'token required');
-      expiresAt = (await verifySocketToken(token, secret, params)).expiresAt;
+      claims = await verifySocketToken(token, secret, params);
     }
     // After the token: a ban is about a proven identity, and nobody learns of one by guessing.
     if (options.isBanned(params.id, params.teamId)) {
@@ -71,7 +73,7 @@ export function createVerifyClient(
     if (options.maxConnections > 0 && options.hub.size >= options.maxConnections) {
       throw new AppError('unavailable', 'server is at its connection limit');
     }
-    return { params, ip, ...(expiresAt === undefined ? {} : { expiresAt }) };
+    return { params, ip, ...(claims === undefined ? {} : claims) };
   }
 
   return (info, done) => {

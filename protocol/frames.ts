@@ -60,8 +60,10 @@ export interface HistoryPage<T = unknown> {
   more: boolean;
 }
 
-/** End of the replay after a reconnect. */
+/** End of the replay after a reconnect, or after a `subscribe` with `since`. */
 export interface Resumed {
+  /** The team replayed: the home team after a reconnect, or the subscribed one. */
+  teamId: string;
   since: number;
   seq: number;
   /**
@@ -82,6 +84,13 @@ export interface EpochChange {
   seq: number;
 }
 
+/** Reply to `subscribe`: the team's head when the subscription started. */
+export interface Subscribed {
+  teamId: string;
+  seq: number;
+  epoch: string;
+}
+
 /** Frames from the server. */
 export type ServerFrame<T = unknown> =
   | ({ type: 'welcome' } & Welcome)
@@ -93,15 +102,20 @@ export type ServerFrame<T = unknown> =
   | { type: 'history'; teamId: string; messages: Message<T>[]; more: boolean }
   | ({ type: 'resumed' } & Resumed)
   | ({ type: 'epoch' } & EpochChange)
+  | ({ type: 'subscribed' } & Subscribed)
+  | { type: 'unsubscribed'; teamId: string }
   | { type: 'pong' };
 
 /**
  * Frames a client sends as JSON. Any other text is a team message carrying that
- * text (docs/PROTOCOL.md §4).
+ * text (docs/PROTOCOL.md §4). `teamId` picks a subscribed team (§7); without it,
+ * the home team.
  */
 export type ClientFrame<T = unknown> =
-  | { type: 'team'; data: T; ref?: string }
-  | { type: 'direct'; to: string; data: T; ref?: string }
-  | { type: 'presence' }
-  | { type: 'history'; before?: number; limit?: number }
+  | { type: 'team'; data: T; ref?: string; teamId?: string }
+  | { type: 'direct'; to: string; data: T; ref?: string; teamId?: string }
+  | { type: 'presence'; teamId?: string }
+  | { type: 'history'; before?: number; limit?: number; teamId?: string }
+  | { type: 'subscribe'; teamId: string; since?: number; epoch?: string }
+  | { type: 'unsubscribe'; teamId: string }
   | { type: 'ping' };

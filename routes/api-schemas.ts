@@ -142,6 +142,10 @@ export const connectionAnswer = z
     node: z.string(),
     ip: z.string(),
     connectedAt: isoDate,
+    homeTeamId: z.string().optional().meta({
+      description:
+        'only on the row of a subscription (a team the connection follows besides its home team, `teamId` here): the home team',
+    }),
   })
   .meta({ id: 'Connection' });
 

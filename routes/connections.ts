@@ -6,7 +6,15 @@ import { withoutUndefined } from './without-undefined';
 
 export function connectionRoutes(router: ApiRouter, deps: ApiDeps): void {
   router.get('/api/connections', async (ctx) => {
-    ctx.body = await deps.presence.list(withoutUndefined(parse(connectionsQuery, ctx.query)));
+    const page = await deps.presence.list(withoutUndefined(parse(connectionsQuery, ctx.query)));
+    // One row per team a connection follows: a subscription's row names the
+    // connection itself and its home team.
+    ctx.body = {
+      connections: page.connections.map(({ home, ...row }) =>
+        home === undefined ? row : { ...row, connId: home.connId, homeTeamId: home.teamId },
+      ),
+      next: page.next,
+    };
   });
 
   router.delete('/api/connections/:connId', async (ctx) => {

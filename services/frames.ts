@@ -9,7 +9,7 @@ import type {
   Message as WireMessage,
   ServerFrame,
 } from '../protocol/frames';
-import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT } from '../protocol/limits';
+import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, MAX_EPOCH_LENGTH } from '../protocol/limits';
 import { AppError } from './errors';
 import { DATA_REQUIRED, dataSchema, idSchema, refSchema, seqSchema } from './identifiers';
 import { describeIssues, plainError } from './plain-issues';
@@ -19,7 +19,12 @@ const hasData = (frame: { data?: unknown }) => frame.data !== undefined;
 
 const clientFrameSchema = z.discriminatedUnion('type', [
   z
-    .object({ type: z.literal('team'), data: dataSchema, ref: refSchema.optional() })
+    .object({
+      type: z.literal('team'),
+      data: dataSchema,
+      ref: refSchema.optional(),
+      teamId: idSchema.optional(),
+    })
     .refine(hasData, { message: DATA_REQUIRED, path: ['data'] }),
   z
     .object({
@@ -27,15 +32,24 @@ const clientFrameSchema = z.discriminatedUnion('type', [
       to: idSchema,
       data: dataSchema,
       ref: refSchema.optional(),
+      teamId: idSchema.optional(),
     })
     .refine(hasData, { message: DATA_REQUIRED, path: ['data'] }),
-  z.object({ type: z.literal('presence') }),
+  z.object({ type: z.literal('presence'), teamId: idSchema.optional() }),
   z.object({
     type: z.literal('history'),
     before: seqSchema.optional(),
     // Larger limits are clamped rather than refused, like most paginated APIs.
     limit: z.number().int().min(1).optional(),
+    teamId: idSchema.optional(),
   }),
+  z.object({
+    type: z.literal('subscribe'),
+    teamId: idSchema,
+    since: seqSchema.optional(),
+    epoch: z.string().min(1).max(MAX_EPOCH_LENGTH).optional(),
+  }),
+  z.object({ type: z.literal('unsubscribe'), teamId: idSchema }),
   z.object({ type: z.literal('ping') }),
 ]);
 
@@ -52,7 +66,7 @@ export type SchemaMatchesProtocol = Assert<
 /** A client frame after parsing: as on the wire, with the history `limit` filled in and clamped. */
 export type ClientFrame =
   | Exclude<WireClientFrame, { type: 'history' }>
-  | { type: 'history'; before?: number; limit: number };
+  | { type: 'history'; before?: number; limit: number; teamId?: string };
 
 function isObjectWithStringType(value: unknown): value is { type: string } {
   return (
@@ -91,12 +105,14 @@ export function parseClientFrame(text: string): ClientFrame {
     );
   }
   const frame = parsed.data;
+  const team = frame.type !== 'ping' && frame.teamId !== undefined ? { teamId: frame.teamId } : {};
   switch (frame.type) {
     case 'team':
       return {
         type: 'team',
         data: frame.data,
         ...(frame.ref === undefined ? {} : { ref: frame.ref }),
+        ...team,
       };
     case 'direct':
       return {
@@ -104,13 +120,26 @@ export function parseClientFrame(text: string): ClientFrame {
         to: frame.to,
         data: frame.data,
         ...(frame.ref === undefined ? {} : { ref: frame.ref }),
+        ...team,
       };
     case 'history':
       return {
         type: 'history',
         ...(frame.before === undefined ? {} : { before: frame.before }),
         limit: Math.min(frame.limit ?? HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT),
+        ...team,
       };
+    case 'subscribe':
+      return {
+        type: 'subscribe',
+        teamId: frame.teamId,
+        ...(frame.since === undefined ? {} : { since: frame.since }),
+        ...(frame.epoch === undefined ? {} : { epoch: frame.epoch }),
+      };
+    case 'unsubscribe':
+      return { type: 'unsubscribe', teamId: frame.teamId };
+    case 'presence':
+      return { type: 'presence', ...team };
     default:
       return { type: frame.type };
   }

@@ -4,6 +4,8 @@ import { AppError } from './errors';
 export interface TokenClaims {
   /** Expiry in ms since epoch. */
   expiresAt: number;
+  /** The `teams` claim: the teams besides `team` the socket may subscribe to (§7). */
+  teams: string[];
 }
 
 /**
@@ -31,5 +33,9 @@ export async function verifySocketToken(
   if (payload['name'] !== undefined && payload['name'] !== expected.name) {
     throw new AppError('unauthorized', 'token does not match name');
   }
-  return { expiresAt: payload.exp! * 1000 };
+  const teams = payload['teams'] ?? [];
+  if (!Array.isArray(teams) || !teams.every((t): t is string => typeof t === 'string')) {
+    throw new AppError('unauthorized', 'token claim teams must be an array of team ids');
+  }
+  return { expiresAt: payload.exp! * 1000, teams };
 }

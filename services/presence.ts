@@ -34,8 +34,16 @@ export function encodeCursor(connId: string): string {
   return Buffer.from(connId, 'utf8').toString('base64url');
 }
 
-/** A connId as the server makes them (a UUID) or, from older nodes, any id-like string. */
-const CONN_ID = /^[A-Za-z0-9_.:@-]{1,64}$/;
+/**
+ * A connId as the server makes them (a UUID) or, from older nodes, any id-like
+ * string; or a subscription's entry id, `<connId>@<teamId>`.
+ */
+const CONN_ID = /^[A-Za-z0-9_.:@-]{1,130}$/;
+
+/** The presence entry id of a connection's subscription to a team. */
+export function subscriptionEntryId(connId: string, teamId: string): string {
+  return `${connId}@${teamId}`;
+}
 
 /**
  * The connId a cursor carries; `bad_request` for anything the server could not have

@@ -42,6 +42,13 @@ export interface ConnectionInfo {
   ip: string;
   /** ISO-8601 */
   connectedAt: string;
+  /**
+   * Only on the presence entry of a subscription (docs/PROTOCOL.md §7): the
+   * connection and home team it belongs to. Such an entry's `connId` is
+   * `<connection's connId>@<teamId>`, so every team a connection follows is an
+   * entry of its own and presence counts it like a connection.
+   */
+  home?: { connId: string; teamId: string };
 }
 
 export interface TeamPresence {

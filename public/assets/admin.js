@@ -318,7 +318,20 @@ function renderConnections({ connections, next }) {
       h(
         'tr',
         { dataset: { conn: c.connId, user: c.userId } },
-        cell('User', h('strong', {}, c.name), ' ', h('span', { class: 'mono' }, c.userId)),
+        cell(
+          'User',
+          h('strong', {}, c.name),
+          ' ',
+          h('span', { class: 'mono' }, c.userId),
+          // A team the socket follows besides its home team (docs/PROTOCOL.md §10).
+          c.homeTeamId === undefined
+            ? null
+            : h(
+                'span',
+                { class: 'pill', title: 'subscribed on a connection of another team' },
+                `from ${c.homeTeamId}`,
+              ),
+        ),
         cell('Node', h('span', { class: 'mono' }, c.node)),
         cell('IP', h('span', { class: 'mono' }, c.ip)),
         h(

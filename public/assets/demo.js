@@ -1,7 +1,8 @@
 /**
  * Demo chat on the client library: join a team, see who is online, send to the
- * team or to one person. Everything the library reports (acks, reconnects, resumes,
- * kicks) shows up in the conversation, so two tabs make a quick manual test.
+ * team or to one person, and follow more teams on the same connection (a tab per
+ * team). Everything the library reports (acks, reconnects, resumes, kicks) shows
+ * up in the conversation, so two tabs make a quick manual test.
  */
 /* global location, sessionStorage, URLSearchParams */
 import { SwitchboardClient } from '/client/switchboard.js';
@@ -29,10 +30,17 @@ const text = $('#text');
 
 /** @type {SwitchboardClient | undefined} */
 let client;
-/** Users online: id -> { name, connections }. */
-const online = new Map();
+/**
+ * The teams shown, home team first: teamId -> { api (the client, or a subscription
+ * handle), online (id -> { name, connections }), tab }.
+ */
+const rooms = new Map();
+/** The team whose conversation and members are on screen. */
+let current = '';
 /** Message ids on screen, so history and live messages never show twice. */
 const shown = new Set();
+const tabs = $('#rooms');
+const followForm = $('#follow');
 
 function randomSuffix() {
   return Math.random().toString(36).slice(2, 7);
@@ -58,10 +66,15 @@ function scrollDown() {
   log.scrollTop = log.scrollHeight;
 }
 
-function system(line) {
-  log.append(
-    h('li', { class: 'system' }, h('span', { class: 'meta' }, formatTime(Date.now())), line),
+function system(line, teamId = current) {
+  const item = h(
+    'li',
+    { class: 'system', dataset: { team: teamId } },
+    h('span', { class: 'meta' }, formatTime(Date.now())),
+    line,
   );
+  item.hidden = teamId !== current;
+  log.append(item);
   scrollDown();
 }
 
@@ -70,14 +83,16 @@ function messageItem(message, mine) {
     message.to === undefined
       ? null
       : h('span', { class: 'pill direct' }, mine ? `to ${message.to}` : 'direct');
-  return h(
+  const item = h(
     'li',
-    { class: mine ? 'mine' : null, dataset: { seq: message.seq ?? '' } },
+    { class: mine ? 'mine' : null, dataset: { seq: message.seq ?? '', team: message.teamId } },
     h('span', { class: 'meta' }, formatTime(message.ts ?? Date.now())),
     h('span', { class: 'from' }, message.from.name),
     direct,
     h('span', { class: 'text' }, dataText(message.data)),
   );
+  item.hidden = message.teamId !== current;
+  return item;
 }
 
 function showMessage(message, where = 'end') {
@@ -91,9 +106,11 @@ function showMessage(message, where = 'end') {
 }
 
 /** Recent messages: above the live ones when joining, below what is shown on a reload. */
-async function loadHistory(where) {
+async function loadHistory(where, teamId = client.welcome?.teamId ?? current) {
+  const room = rooms.get(teamId);
+  if (!room) return;
   try {
-    const page = await client.history({ limit: 50 });
+    const page = await room.api.history({ limit: 50 });
     const messages = where === 'start' ? [...page.messages].reverse() : page.messages;
     for (const message of messages) showMessage(message, where);
     scrollDown();
@@ -104,6 +121,7 @@ async function loadHistory(where) {
 
 function renderMembers() {
   const me = client?.welcome?.user.id;
+  const online = rooms.get(current)?.online ?? new Map();
   const list = [...online.entries()].sort((a, b) => a[1].name.localeCompare(b[1].name));
   members.replaceChildren(
     ...list.map(([id, m]) =>
@@ -125,15 +143,86 @@ function renderMembers() {
   );
 }
 
-async function refreshMembers() {
+async function refreshMembers(teamId) {
+  const room = rooms.get(teamId);
+  if (!room) return;
   try {
-    const list = await client.presence();
-    online.clear();
-    for (const m of list) online.set(m.id, { name: m.name, connections: m.connections });
+    const list = await room.api.presence();
+    room.online.clear();
+    for (const m of list) room.online.set(m.id, { name: m.name, connections: m.connections });
     renderMembers();
   } catch (err) {
-    system(`Could not load who is online: ${err.message}`);
+    system(`Could not load who is online: ${err.message}`, teamId);
   }
+}
+
+function onPresence(event) {
+  const room = rooms.get(event.teamId);
+  if (!room) return;
+  if (event.event === 'join') {
+    room.online.set(event.user.id, { name: event.user.name, connections: 1 });
+    system(`${event.user.name} joined.`, event.teamId);
+  } else {
+    room.online.delete(event.user.id);
+    system(`${event.user.name} left.`, event.teamId);
+  }
+  renderMembers();
+}
+
+/** Shows one team: its conversation, members and tab. */
+function show(teamId) {
+  current = teamId;
+  for (const item of log.children) item.hidden = item.dataset.team !== teamId;
+  for (const [id, room] of rooms) room.tab.setAttribute('aria-selected', String(id === teamId));
+  $('#team-name').textContent = teamId;
+  renderMembers();
+  scrollDown();
+}
+
+function addRoom(teamId, api) {
+  const tab = h('button', { type: 'button', role: 'tab', dataset: { team: teamId } }, teamId);
+  tab.addEventListener('click', () => show(teamId));
+  tabs.append(tab);
+  rooms.set(teamId, { api, online: new Map(), tab });
+}
+
+function dropRoom(teamId) {
+  const room = rooms.get(teamId);
+  if (!room) return;
+  room.tab.remove();
+  rooms.delete(teamId);
+  for (const item of [...log.children]) if (item.dataset.team === teamId) item.remove();
+  if (current === teamId) show(client?.welcome?.teamId ?? [...rooms.keys()][0] ?? '');
+}
+
+/** Follows another team on the same connection (client.subscribe). */
+function follow(teamId) {
+  if (!client || rooms.has(teamId)) {
+    if (rooms.has(teamId)) show(teamId);
+    return;
+  }
+  const sub = client.subscribe(teamId);
+  addRoom(teamId, sub);
+  show(teamId);
+  sub.on('subscribed', () => void refreshMembers(teamId));
+  sub.on('message', (message) => showMessage(message));
+  sub.on('presence', onPresence);
+  sub.on('resumed', (resumed) => {
+    if (!resumed.complete) void loadHistory('end', teamId);
+  });
+  sub.on('unsubscribed', (end) => {
+    if (end.reason === 'client') return;
+    const why = end.reason === 'server' ? 'an admin banned you there' : end.error?.message;
+    system(`You are no longer in ${teamId}: ${why ?? 'refused'}.`, client?.welcome?.teamId);
+    dropRoom(teamId);
+  });
+  sub.ready.then(
+    () => {
+      system(`You joined ${teamId} too, on the same connection.`, teamId);
+      void loadHistory('start', teamId);
+    },
+    () => undefined,
+  );
 }
 
 function join(form) {
@@ -157,24 +246,18 @@ function join(form) {
     setStatus(`connected as ${welcome.user.name}`, 'ok');
     if (firstOpen) {
       firstOpen = false;
-      system(`You joined ${welcome.teamId} as ${welcome.user.name} (${welcome.user.id}).`);
-      void loadHistory('start');
+      system(
+        `You joined ${welcome.teamId} as ${welcome.user.name} (${welcome.user.id}).`,
+        welcome.teamId,
+      );
+      void loadHistory('start', welcome.teamId);
     } else {
-      system('Reconnected.');
+      system('Reconnected.', welcome.teamId);
     }
-    void refreshMembers();
+    void refreshMembers(welcome.teamId);
   });
   client.on('message', (message) => showMessage(message));
-  client.on('presence', (event) => {
-    if (event.event === 'join') {
-      online.set(event.user.id, { name: event.user.name, connections: 1 });
-      system(`${event.user.name} joined.`);
-    } else {
-      online.delete(event.user.id);
-      system(`${event.user.name} left.`);
-    }
-    renderMembers();
-  });
+  client.on('presence', onPresence);
   client.on('resumed', (resumed) => {
     if (!resumed.complete) {
       system('Some messages could not be replayed; reloading history.');
@@ -200,7 +283,8 @@ function join(form) {
     setStatus(`reconnecting (attempt ${attempt}, ${Math.round(delayMs / 100) / 10} s)…`, 'warn');
   });
 
-  $('#team-name').textContent = options.teamId;
+  addRoom(options.teamId, client);
+  show(options.teamId);
   joinForm.hidden = true;
   chat.hidden = false;
   text.focus();
@@ -210,16 +294,18 @@ function join(form) {
 async function send() {
   const value = text.value.trim();
   if (!value || !client) return;
+  const room = rooms.get(current);
+  if (!room) return;
   const to = toSelect.value;
   text.value = '';
   const me = client.welcome?.user ?? { id: '', name: 'me' };
-  const item = messageItem({ from: me, to: to || undefined, data: value }, true);
+  const item = messageItem({ from: me, to: to || undefined, data: value, teamId: current }, true);
   const state = h('span', { class: 'state' }, 'sending…');
   item.append(state);
   log.append(item);
   scrollDown();
   try {
-    const ack = await (to ? client.sendTo(to, value) : client.send(value));
+    const ack = await (to ? room.api.sendTo(to, value) : room.api.send(value));
     shown.add(ack.id);
     item.dataset.seq = String(ack.seq);
     state.textContent = '✓';
@@ -243,13 +329,23 @@ $('#composer').addEventListener('submit', (event) => {
 $('#leave').addEventListener('click', () => {
   client?.close();
   client = undefined;
-  online.clear();
+  for (const room of rooms.values()) room.tab.remove();
+  rooms.clear();
   shown.clear();
   log.replaceChildren();
   members.replaceChildren();
   chat.hidden = true;
   joinForm.hidden = false;
   setStatus('not connected', '');
+});
+
+followForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const input = followForm.elements.teamId;
+  const teamId = input.value.trim();
+  if (!new RegExp(`^${ID_PATTERN}$`).test(teamId)) return;
+  input.value = '';
+  follow(teamId);
 });
 
 prefill();

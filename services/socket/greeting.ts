@@ -1,6 +1,7 @@
 import { encodeFrame } from '../frames';
 import type { History } from '../history';
-import type { Hub, LocalConnection } from './hub';
+import type { Hub, LocalConnection, Membership } from './hub';
+import type { TeamHead } from '../types';
 import { resumeReplay } from './resume-replay';
 import { textFrame } from './ws-frame';
 
@@ -41,14 +42,48 @@ export async function greet(
       }),
     ),
   );
-  // The replay ends at the welcome's head and stays in its epoch (a reset meanwhile
-  // makes it incomplete). Live messages wait in the pending queue: those up to the
-  // head are dropped at flush, those of a newer epoch come after an `epoch` frame.
+  return catchUp(history, hub, conn, head, options);
+}
+
+/**
+ * The start of a subscription (docs/PROTOCOL.md §7), as a welcome is of a
+ * connection: `subscribed` with the team's head, then as in greet.
+ */
+export async function greetSubscription(
+  history: History,
+  hub: Hub,
+  sub: Membership,
+  options: Omit<GreetingOptions, 'heartbeatMs'>,
+): Promise<boolean> {
+  const head = await history.head(sub.teamId);
+  hub.write(
+    sub.conn,
+    textFrame(
+      encodeFrame({ type: 'subscribed', teamId: sub.teamId, seq: head.seq, epoch: head.epoch }),
+    ),
+  );
+  return catchUp(history, hub, sub, head, options);
+}
+
+/**
+ * After the head went out: the replay on a resume, then `resumed`, then what
+ * waited in the membership's pending queue.
+ */
+async function catchUp(
+  history: History,
+  hub: Hub,
+  member: Membership,
+  head: TeamHead,
+  options: Omit<GreetingOptions, 'heartbeatMs'>,
+): Promise<boolean> {
+  // The replay ends at the head and stays in its epoch (a reset meanwhile makes it
+  // incomplete). Live messages wait in the pending queue: those up to the head are
+  // dropped at flush, those of a newer epoch come after an `epoch` frame.
   const { epoch, seq: covered } = head;
   if (options.since !== undefined) {
-    const replay = await resumeReplay(history, hub, conn, {
-      teamId: info.teamId,
-      viewer: info.userId,
+    const replay = await resumeReplay(history, hub, member.conn, {
+      teamId: member.teamId,
+      viewer: member.info.userId,
       since: options.since,
       epoch: options.epoch,
       head,
@@ -56,10 +91,11 @@ export async function greet(
     });
     if (!replay.open) return false;
     hub.write(
-      conn,
+      member.conn,
       textFrame(
         encodeFrame({
           type: 'resumed',
+          teamId: member.teamId,
           since: options.since,
           seq: covered,
           complete: replay.complete,
@@ -67,6 +103,6 @@ export async function greet(
       ),
     );
   }
-  hub.flush(conn, epoch, covered);
+  hub.flush(member, epoch, covered);
   return true;
 }

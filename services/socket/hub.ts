@@ -22,7 +22,7 @@ interface PendingFrame {
 }
 
 export interface LocalTeam {
-  members: Set<LocalConnection>;
+  members: Set<Membership>;
   /**
    * Presence frames held while the window is open, with the user each one is about
    * and the Hub.add count when it was held.
@@ -32,36 +32,54 @@ export interface LocalTeam {
 }
 
 /**
- * One socket on this node. Only what delivery needs is kept here: no Koa context,
- * no request, so an idle connection stays small.
+ * One connection's place in one team: the seqs it was told of there, and the frames
+ * of that team that wait while its welcome or replay goes out. A connection is the
+ * membership of its home team (so one team per connection costs nothing more); each
+ * subscribed team adds a Subscription.
  */
-export class LocalConnection {
-  alive = true;
+export abstract class Membership {
   /** While set, frames wait here so the welcome and any replay go out first. */
   pending: PendingFrame[] | null = [];
   /** Bytes of the frames in `pending`. */
   pendingBytes = 0;
   /**
-   * The epoch this connection's client knows (welcome, or the last `epoch` frame);
-   * set by Hub.flush. A message of a newer epoch is preceded by an `epoch` frame; a
-   * message of an older one is from before a reset the client was told about.
+   * The epoch this connection's client knows of the team (welcome or `subscribed`,
+   * or the last `epoch` frame); set by Hub.flush. A message of a newer epoch is
+   * preceded by an `epoch` frame; a message of an older one is from before a reset
+   * the client was told about.
    */
   epoch = '';
   /**
-   * Messages of `epoch` up to this seq were sent (welcome head, replay, live) or
-   * are covered by an `epoch` frame. Live copies of what the welcome or replay
-   * covered can still arrive after the handshake, since pub/sub may lag the read
-   * that made the replay: they are dropped here.
+   * Messages of `epoch` up to this seq were sent (head, replay, live) or are covered
+   * by an `epoch` frame. Live copies of what the head or replay covered can still
+   * arrive after the handshake, since pub/sub may lag the read that made the
+   * replay: they are dropped here.
    */
   seen = 0;
+  /** Set by Hub.add. */
+  team: LocalTeam | undefined;
+  /** Hub.add count when this membership was added. */
+  addedAt = 0;
+  abstract readonly info: ConnectionInfo;
+  abstract readonly teamId: string;
+  /** The socket's connection: where frames are written. */
+  abstract readonly conn: LocalConnection;
+}
+
+/**
+ * One socket on this node, and its home team's membership. Only what delivery needs
+ * is kept here: no Koa context, no request, so an idle connection stays small.
+ */
+export class LocalConnection extends Membership {
+  alive = true;
   /** Where frames are written: see underlyingSocket. */
   readonly raw: Socket;
   /** Bytes written since the hub corked `raw` this turn: not yet offered to the kernel. */
   corkedBytes = 0;
-  /** Set by Hub.add. */
-  team: LocalTeam | undefined;
-  /** Hub.add count when this connection was added. */
-  addedAt = 0;
+  readonly teamId: string;
+  readonly conn: LocalConnection = this;
+  /** The other teams it follows, by team id; made on the first subscribe. */
+  subs: Map<string, Subscription> | undefined;
 
   constructor(
     readonly info: ConnectionInfo,
@@ -69,7 +87,24 @@ export class LocalConnection {
     /** ms since epoch when the auth token expires; the heartbeat closes the socket then. */
     readonly expiresAt: number | undefined,
   ) {
+    super();
+    this.teamId = info.teamId;
     this.raw = underlyingSocket(socket);
+  }
+}
+
+/** A team a connection follows besides its home team (docs/PROTOCOL.md §7). */
+export class Subscription extends Membership {
+  readonly info: ConnectionInfo;
+
+  constructor(
+    readonly conn: LocalConnection,
+    readonly teamId: string,
+    /** Ends the subscription with an `unsubscribed` frame (a ban on the team). */
+    readonly end: () => void,
+  ) {
+    super();
+    this.info = conn.info;
   }
 }
 
@@ -138,6 +173,11 @@ export class Hub implements BusListener {
     return this.teams.size;
   }
 
+  /** Whether a ban covers the user in the team now (local, no I/O). */
+  isBanned(userId: string, teamId: string): boolean {
+    return this.options.isBanned?.(userId, teamId) === true;
+  }
+
   countForIp(ip: string): number {
     return this.perIp.get(ip) ?? 0;
   }
@@ -146,30 +186,58 @@ export class Hub implements BusListener {
     this.conns.set(conn.info.connId, conn);
     this.perIp.set(conn.info.ip, this.countForIp(conn.info.ip) + 1);
     this.options.metrics.connections.set(this.conns.size);
-    let team = this.teams.get(conn.info.teamId);
-    if (!team) {
-      team = { members: new Set(), held: [], window: undefined };
-      this.teams.set(conn.info.teamId, team);
-    }
-    team.members.add(conn);
-    conn.team = team;
-    conn.addedAt = ++this.added;
-    if (this.options.isBanned?.(conn.info.userId, conn.info.teamId) === true) this.ban(conn);
+    this.join(conn);
   }
 
-  /** Returns true when the node holds no connection of the team any more. */
+  /** Adds a subscribed team's membership; the connection must have been added. */
+  subscribe(sub: Subscription): void {
+    let subs = sub.conn.subs;
+    if (!subs) {
+      subs = new Map();
+      sub.conn.subs = subs;
+    }
+    subs.set(sub.teamId, sub);
+    this.join(sub);
+  }
+
+  private join(member: Membership): void {
+    let team = this.teams.get(member.teamId);
+    if (!team) {
+      team = { members: new Set(), held: [], window: undefined };
+      this.teams.set(member.teamId, team);
+    }
+    team.members.add(member);
+    member.team = team;
+    member.addedAt = ++this.added;
+    if (this.options.isBanned?.(member.info.userId, member.teamId) === true) this.ban(member);
+  }
+
+  /**
+   * Returns true when the node holds no connection of the team any more. The
+   * connection's subscriptions stay: the session removes them one by one.
+   */
   remove(conn: LocalConnection): boolean {
     if (!this.conns.delete(conn.info.connId)) return false;
     const left = this.countForIp(conn.info.ip) - 1;
     if (left > 0) this.perIp.set(conn.info.ip, left);
     else this.perIp.delete(conn.info.ip);
     this.options.metrics.connections.set(this.conns.size);
-    const team = this.teams.get(conn.info.teamId);
-    if (!team) return false;
-    team.members.delete(conn);
+    return this.leave(conn);
+  }
+
+  /** Drops a subscription; true when the node holds no connection of that team any more. */
+  unsubscribe(sub: Subscription): boolean {
+    if (sub.conn.subs?.get(sub.teamId) !== sub) return false;
+    sub.conn.subs.delete(sub.teamId);
+    return this.leave(sub);
+  }
+
+  private leave(member: Membership): boolean {
+    const team = this.teams.get(member.teamId);
+    if (!team?.members.delete(member)) return false;
     if (team.members.size > 0) return false;
     clearTimeout(team.window);
-    this.teams.delete(conn.info.teamId);
+    this.teams.delete(member.teamId);
     return true;
   }
 
@@ -265,6 +333,11 @@ export class Hub implements BusListener {
   send(conn: LocalConnection, frame: Buffer): void {
     // Nothing overtakes a held presence frame, so a reply (a pong) proves it arrived.
     if (conn.team !== undefined && conn.team.held.length > 0) this.releasePresence(conn.team);
+    if (conn.subs !== undefined) {
+      for (const sub of conn.subs.values()) {
+        if (sub.team !== undefined && sub.team.held.length > 0) this.releasePresence(sub.team);
+      }
+    }
     this.deliver(conn, frame, 0, '');
   }
 
@@ -277,13 +350,14 @@ export class Hub implements BusListener {
    * delivered, and a connection that had not seen them is told with an `epoch` frame.
    */
   private deliver(
-    conn: LocalConnection,
+    member: Membership,
     frame: Buffer | undefined,
     seq: number,
     epoch: string,
     lost = false,
   ): void {
-    if (conn.pending) {
+    const conn = member.conn;
+    if (member.pending) {
       if (conn.socket.readyState !== WebSocket.OPEN) return;
       // A long replay to a slow client must not turn into an unbounded queue: past
       // the same bound as the socket's buffer the client is told (4008, resume),
@@ -291,45 +365,45 @@ export class Hub implements BusListener {
       // Entries without a frame (messages for others, gap notices) count too, or a busy
       // team's direct traffic could grow the queue without a byte ever being counted.
       const bytes = frame?.length ?? PENDING_ENTRY_BYTES;
-      if (conn.pendingBytes + bytes > this.options.maxBufferedBytes) {
+      if (member.pendingBytes + bytes > this.options.maxBufferedBytes) {
         this.options.log.warn(
-          { connId: conn.info.connId, pending: conn.pendingBytes + bytes },
+          { connId: conn.info.connId, pending: member.pendingBytes + bytes },
           'slow consumer closed',
         );
         conn.socket.close(CloseCode.slowConsumer, 'slow consumer');
-        conn.pending = [];
-        conn.pendingBytes = 0;
+        member.pending = [];
+        member.pendingBytes = 0;
         return;
       }
-      conn.pending.push({ seq, epoch, frame, lost });
-      conn.pendingBytes += bytes;
+      member.pending.push({ seq, epoch, frame, lost });
+      member.pendingBytes += bytes;
       return;
     }
     if (seq > 0) {
-      if (epoch !== conn.epoch) {
-        if (!isNewerEpoch(epoch, conn.epoch)) return;
-        this.tell(conn, epoch, seq - 1);
+      if (epoch !== member.epoch) {
+        if (!isNewerEpoch(epoch, member.epoch)) return;
+        this.tell(member, epoch, seq - 1);
         // A gap notice covers only what comes before `seq`: that message is still to come.
         if (lost) return;
       } else if (lost) {
-        if (seq - 1 > conn.seen) this.tell(conn, epoch, seq - 1);
+        if (seq - 1 > member.seen) this.tell(member, epoch, seq - 1);
         return;
-      } else if (seq <= conn.seen) {
+      } else if (seq <= member.seen) {
         return;
       }
-      conn.seen = seq;
+      member.seen = seq;
     }
     if (frame !== undefined) this.write(conn, frame);
   }
 
   /** The `epoch` frame: what the client knew of the team's seqs no longer holds. */
-  private tell(conn: LocalConnection, epoch: string, seq: number): void {
+  private tell(member: Membership, epoch: string, seq: number): void {
     this.write(
-      conn,
-      textFrame(encodeFrame({ type: 'epoch', teamId: conn.info.teamId, epoch, seq })),
+      member.conn,
+      textFrame(encodeFrame({ type: 'epoch', teamId: member.teamId, epoch, seq })),
     );
-    conn.epoch = epoch;
-    conn.seen = seq;
+    member.epoch = epoch;
+    member.seen = seq;
   }
 
   /**
@@ -337,13 +411,13 @@ export class Hub implements BusListener {
    * covered up to `coveredSeq`. Held presence frames stay held: whatever waited
    * here was queued before them (queueing a message or reply releases them first).
    */
-  flush(conn: LocalConnection, epoch: string, coveredSeq: number): void {
-    const pending = conn.pending ?? [];
-    conn.pending = null;
-    conn.pendingBytes = 0;
-    conn.epoch = epoch;
-    conn.seen = coveredSeq;
-    for (const p of pending) this.deliver(conn, p.frame, p.seq, p.epoch, p.lost);
+  flush(member: Membership, epoch: string, coveredSeq: number): void {
+    const pending = member.pending ?? [];
+    member.pending = null;
+    member.pendingBytes = 0;
+    member.epoch = epoch;
+    member.seen = coveredSeq;
+    for (const p of pending) this.deliver(member, p.frame, p.seq, p.epoch, p.lost);
   }
 
   /**
@@ -392,20 +466,25 @@ export class Hub implements BusListener {
     const conns =
       teamId === null ? this.conns.values() : (this.teams.get(teamId)?.members.values() ?? []);
     let closed = 0;
-    for (const conn of conns) {
-      if (conn.info.userId !== userId) continue;
-      this.ban(conn);
+    // A copy: ending a subscription takes it out of the team's set.
+    for (const member of [...conns]) {
+      if (member.info.userId !== userId) continue;
+      this.ban(member);
       closed++;
     }
     return closed;
   }
 
-  private ban(conn: LocalConnection): void {
-    this.options.log.info(
-      { connId: conn.info.connId, userId: conn.info.userId, teamId: conn.info.teamId },
-      'banned socket closed',
-    );
-    conn.socket.close(CloseCode.banned, 'banned');
+  /** A ban on the home team closes the socket; on a subscribed team, ends that subscription. */
+  private ban(member: Membership): void {
+    const { connId, userId } = member.info;
+    if (member instanceof Subscription) {
+      this.options.log.info({ connId, userId, teamId: member.teamId }, 'banned subscription ended');
+      member.end();
+      return;
+    }
+    this.options.log.info({ connId, userId, teamId: member.teamId }, 'banned socket closed');
+    member.conn.socket.close(CloseCode.banned, 'banned');
   }
 
   start(): void {

@@ -3,11 +3,13 @@ import type { History } from '../history';
 import type { Presence } from '../presence';
 import { textFrame } from './ws-frame';
 
-/** The client frames that read rather than publish. */
-export type ReadFrame = Exclude<ClientFrame, { type: 'team' | 'direct' }>;
+/** The client frames that read rather than publish or (un)subscribe. */
+export type ReadFrame = Exclude<
+  ClientFrame,
+  { type: 'team' | 'direct' | 'subscribe' | 'unsubscribe' }
+>;
 
 export interface Reader {
-  teamId: string;
   /** The user reading: history holds back direct messages of others. */
   viewer: string;
   presence: Presence;
@@ -16,9 +18,12 @@ export interface Reader {
 
 const PONG = textFrame(encodeFrame({ type: 'pong' }));
 
-/** The reply to a read: `members`, `history` or `pong`. Rejects when a backend fails. */
-export async function readReply(frame: ReadFrame, reader: Reader): Promise<Buffer> {
-  const { teamId, viewer } = reader;
+/**
+ * The reply to a read about `teamId`, a team the connection follows: `members`,
+ * `history` or `pong`. Rejects when a backend fails.
+ */
+export async function readReply(frame: ReadFrame, reader: Reader, teamId: string): Promise<Buffer> {
+  const { viewer } = reader;
   switch (frame.type) {
     case 'presence':
       return textFrame(

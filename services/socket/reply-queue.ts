@@ -29,7 +29,7 @@ export class ReplyQueue {
   }
 
   /** A read: answered once every frame before it has its reply; never rejects. */
-  read(answer: () => Promise<Buffer>, failure: (err: unknown) => Buffer): void {
+  read(answer: () => Reply, failure: (err: unknown) => Buffer): void {
     const read = this.replies.then(answer).catch(failure);
     this.reading = read;
     void read.then(() => {

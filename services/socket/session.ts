@@ -3,19 +3,19 @@ import type { Logger } from 'pino';
 import WebSocket, { type RawData } from 'ws';
 import type { Bus } from '../bus';
 import { AppError, toAppError, type ErrorCode } from '../errors';
-import { encodeAck, parseClientFrame, type ClientFrame } from '../frames';
+import { encodeAck, encodeFrame, parseClientFrame, type ClientFrame } from '../frames';
 import type { History } from '../history';
 import type { Messaging } from '../messaging';
 import type { Metrics } from '../metrics';
-import type { Presence } from '../presence';
+import { subscriptionEntryId, type Presence } from '../presence';
 import { TokenBucket } from '../rate-limiter';
 import type { Store } from '../store';
 import type { ConnectionInfo, UserRef } from '../types';
 import { CloseCode } from '../../protocol/close-codes';
 import { errorFrame } from './error-frame';
-import { greet } from './greeting';
+import { greet, greetSubscription } from './greeting';
 import type { HandshakeParams } from './handshake-params';
-import { LocalConnection, type Hub } from './hub';
+import { LocalConnection, Subscription, type Hub } from './hub';
 import type { PeerSocket } from './peer-socket';
 import { readReply, type Reader } from './read-reply';
 import { ReplyQueue } from './reply-queue';
@@ -28,6 +28,8 @@ export interface SessionDeps {
   rateLimitBurst: number;
   /** Stored messages a resume replays at most before it ends with complete:false. */
   resumeMaxMessages: number;
+  /** Teams one connection follows at most, its home team included. */
+  maxTeamsPerConnection: number;
   hub: Hub;
   bus: Bus;
   history: History;
@@ -44,6 +46,8 @@ export interface SessionOpening {
   ip: string;
   /** ms since epoch when the token expires, when auth is on. */
   expiresAt?: number;
+  /** When auth is on, the teams besides the home team it may subscribe to; else any. */
+  teams?: string[];
 }
 
 /**
@@ -53,6 +57,7 @@ export interface SessionOpening {
 export const ABUSE_THRESHOLD = 200;
 
 type MessageFrame = Extract<ClientFrame, { type: 'team' | 'direct' }>;
+type SubscribeFrame = Extract<ClientFrame, { type: 'subscribe' }>;
 
 function toText(data: RawData): string {
   if (Buffer.isBuffer(data)) return data.toString('utf8');
@@ -77,6 +82,10 @@ export class Session {
   private inPresence = false;
   /** Frames that arrive before the welcome wait here; null once set-up is over. */
   private early: [RawData, boolean][] | null = [];
+  /** Presence entries of subscriptions, by team: clean-up must take them out again. */
+  private readonly entries = new Map<string, ConnectionInfo>();
+  /** Subscriptions whose subscribe still runs: that answers a ban, after `subscribed`. */
+  private readonly starting = new Set<Subscription>();
 
   constructor(
     private readonly deps: SessionDeps,
@@ -97,7 +106,6 @@ export class Session {
     this.conn = new LocalConnection(this.info, socket, opening.expiresAt);
     this.bucket = new TokenBucket(deps.rateLimitPerS, deps.rateLimitBurst);
     this.reader = {
-      teamId: this.info.teamId,
       viewer: this.info.userId,
       presence: deps.presence,
       history: deps.history,
@@ -199,11 +207,133 @@ export class Session {
       this.replies.message(() => this.publish(message));
       return;
     }
+    const fail = (err: unknown): Buffer => this.failure(err, undefined);
+    if (frame.type === 'subscribe') {
+      const request = frame;
+      this.replies.read(() => this.subscribe(request), fail);
+      return;
+    }
+    if (frame.type === 'unsubscribe') {
+      const { teamId } = frame;
+      this.replies.read(() => this.unsubscribe(teamId), fail);
+      return;
+    }
     const request = frame;
     this.replies.read(
-      () => readReply(request, this.reader),
-      (err) => this.failure(err, undefined),
+      async () =>
+        readReply(request, this.reader, request.type === 'ping' ? '' : this.followed(request)),
+      fail,
     );
+  }
+
+  /**
+   * The team a frame acts on: its `teamId` when the connection follows that team,
+   * the home team without one; `forbidden` for a team it does not follow.
+   */
+  private followed(frame: { teamId?: string }): string {
+    const { teamId } = frame;
+    if (teamId === undefined || teamId === this.info.teamId) return this.info.teamId;
+    if (this.conn.subs?.has(teamId) !== true) {
+      throw new AppError('forbidden', `not subscribed to team ${teamId}; send subscribe first`);
+    }
+    return teamId;
+  }
+
+  /**
+   * docs/PROTOCOL.md §10: `subscribed` with the team's head, then (with `since`) the
+   * replay and `resumed`, then its live messages. A read in the reply queue, so the
+   * frames after it act on the subscription it made.
+   */
+  private async subscribe(frame: SubscribeFrame): Promise<Buffer | undefined> {
+    if (this.socket.readyState !== WebSocket.OPEN) return undefined;
+    const { hub, bus, history, presence, store, log, maxTeamsPerConnection } = this.deps;
+    const { info, conn } = this;
+    const { teamId } = frame;
+    if (teamId === info.teamId || conn.subs?.has(teamId) === true) {
+      throw new AppError('bad_request', `already subscribed to team ${teamId}`);
+    }
+    if (this.opening.teams !== undefined && !this.opening.teams.includes(teamId)) {
+      throw new AppError('forbidden', `the token does not allow team ${teamId}`);
+    }
+    if (1 + (conn.subs?.size ?? 0) >= maxTeamsPerConnection) {
+      throw new AppError(
+        'bad_request',
+        `at most ${maxTeamsPerConnection} teams per connection; unsubscribe first`,
+      );
+    }
+    if (hub.isBanned(info.userId, teamId))
+      throw new AppError('forbidden', 'banned from this team by an admin');
+    const sub: Subscription = new Subscription(conn, teamId, () => this.banned(sub));
+    this.starting.add(sub);
+    const ended = (): Buffer | undefined => {
+      this.starting.delete(sub);
+      return conn.subs?.get(teamId) === sub ? undefined : this.unsubscribedFrame(teamId);
+    };
+    hub.subscribe(sub);
+    try {
+      await bus.subscribe(teamId);
+      // Ended meanwhile (the socket closed, or a ban): its clean-up found no entry to take out.
+      if (conn.subs?.get(teamId) !== sub) return ended();
+      store
+        .ensureTeam(teamId)
+        .catch((err: unknown) => log.warn({ err, teamId }, 'recording the team failed'));
+      const entry: ConnectionInfo = {
+        ...info,
+        connId: subscriptionEntryId(info.connId, teamId),
+        teamId,
+        home: { connId: info.connId, teamId: info.teamId },
+      };
+      this.entries.set(teamId, entry);
+      const { first } = await presence.add(entry);
+      if (first) await bus.emit({ kind: 'presence', teamId, event: 'join', user: this.user });
+      const { since, epoch } = frame;
+      const { resumeMaxMessages } = this.deps;
+      await greetSubscription(history, hub, sub, { since, epoch, resumeMaxMessages });
+      return ended();
+    } catch (err) {
+      this.starting.delete(sub);
+      await this.drop(sub);
+      throw err;
+    }
+  }
+
+  private unsubscribedFrame(teamId: string): Buffer {
+    return textFrame(encodeFrame({ type: 'unsubscribed', teamId }));
+  }
+
+  private async unsubscribe(teamId: string): Promise<Buffer> {
+    if (teamId === this.info.teamId) {
+      throw new AppError('bad_request', 'the home team cannot be left; close the socket');
+    }
+    const sub = this.conn.subs?.get(teamId);
+    // Unsubscribing twice is no error: the client wants to be out, and is.
+    if (sub) await this.drop(sub);
+    return this.unsubscribedFrame(teamId);
+  }
+
+  /** A ban on a subscribed team: the client hears `unsubscribed` at once. */
+  private banned(sub: Subscription): void {
+    if (this.conn.subs?.get(sub.teamId) !== sub) return;
+    void this.drop(sub);
+    // Before its `subscribed` went out it would be news of nothing: the subscribe answers it.
+    if (!this.starting.has(sub)) this.deps.hub.send(this.conn, this.unsubscribedFrame(sub.teamId));
+  }
+
+  /** Takes a subscription out of the hub, the bus and presence; never rejects. */
+  private async drop(sub: Subscription): Promise<void> {
+    const { hub, bus, presence, log } = this.deps;
+    const { teamId } = sub;
+    try {
+      if (hub.unsubscribe(sub)) await bus.unsubscribe(teamId);
+      const entry = this.entries.get(teamId);
+      if (entry) {
+        this.entries.delete(teamId);
+        const { last } = await presence.remove(entry);
+        if (last) await bus.emit({ kind: 'presence', teamId, event: 'leave', user: this.user });
+      }
+    } catch (err) {
+      log.warn({ err, connId: this.info.connId, teamId }, 'unsubscribe incomplete');
+    }
   }
 
   /** Resolves with the ack or error frame; never rejects. */
@@ -212,9 +342,15 @@ export class Session {
     // it is not sent (without a ref, a retry would make it twice).
     if (this.socket.readyState !== WebSocket.OPEN) return Promise.resolve(undefined);
     const { info, user } = this;
+    let teamId: string;
+    try {
+      teamId = this.followed(message);
+    } catch (err) {
+      return Promise.resolve(this.failure(err, message.ref));
+    }
     return this.deps.messaging
       .send({
-        teamId: info.teamId,
+        teamId,
         from: user,
         ...(message.type === 'direct' ? { to: message.to } : {}),
         data: message.data,
@@ -247,6 +383,8 @@ export class Session {
     const { hub, bus, presence, metrics, log } = this.deps;
     const { info, user } = this;
     metrics.connectionsClosed.inc({ code: String(code) });
+    // Subscriptions first: a ban's `end` must find nothing to do once the socket is gone.
+    for (const sub of [...(this.conn.subs?.values() ?? [])]) await this.drop(sub);
     try {
       if (hub.remove(this.conn)) await bus.unsubscribe(info.teamId);
       if (this.inPresence) {

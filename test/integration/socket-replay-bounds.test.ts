@@ -43,7 +43,13 @@ test('a resume past RESUME_MAX_MESSAGES gets exactly the cap, then complete:fals
   const replayed = await messages(back, 250);
   expect(replayed.map((f) => f['seq'])).toEqual(seqsFrom(1, 250));
   // seq is the head the replay started from: live messages go on after it.
-  expect(await back.next()).toEqual({ type: 'resumed', since: 0, seq: 600, complete: false });
+  expect(await back.next()).toEqual({
+    type: 'resumed',
+    teamId: 'A',
+    since: 0,
+    seq: 600,
+    complete: false,
+  });
   await sendAll(sender, ['live']);
   expect(await back.next()).toMatchObject({ type: 'message', seq: 601, data: 'live' });
 });
@@ -53,7 +59,13 @@ test('a resume of exactly RESUME_MAX_MESSAGES is complete', async () => {
   const { epoch } = await senderAfter(Array.from({ length: 260 }, (_, i) => i + 1));
   const back = await open('r', { since: 10, epoch });
   expect((await messages(back, 250)).map((f) => f['seq'])).toEqual(seqsFrom(11, 250));
-  expect(await back.next()).toEqual({ type: 'resumed', since: 10, seq: 260, complete: true });
+  expect(await back.next()).toEqual({
+    type: 'resumed',
+    teamId: 'A',
+    since: 10,
+    seq: 260,
+    complete: true,
+  });
 });
 
 test('a replay much larger than MAX_BUFFERED_BYTES reaches a client that reads it', async () => {
@@ -66,7 +78,13 @@ test('a replay much larger than MAX_BUFFERED_BYTES reaches a client that reads i
   const { epoch } = await senderAfter(Array.from({ length: 300 }, () => chunk));
   const back = await open('r', { since: 0, epoch });
   expect((await messages(back, 300)).map((f) => f['seq'])).toEqual(seqsFrom(1, 300));
-  expect(await back.next()).toEqual({ type: 'resumed', since: 0, seq: 300, complete: true });
+  expect(await back.next()).toEqual({
+    type: 'resumed',
+    teamId: 'A',
+    since: 0,
+    seq: 300,
+    complete: true,
+  });
   expect(back.closed).toBeUndefined();
 });
 
@@ -135,7 +153,13 @@ describe('over a wrapped history', () => {
     const { epoch } = await senderAfter(Array.from({ length: total }, (_, i) => i + 1));
     const back = await open('r', { since: 0, epoch });
     expect((await messages(back, total)).map((f) => f['seq'])).toEqual(seqsFrom(1, total));
-    expect(await back.next()).toEqual({ type: 'resumed', since: 0, seq: total, complete: true });
+    expect(await back.next()).toEqual({
+      type: 'resumed',
+      teamId: 'A',
+      since: 0,
+      seq: total,
+      complete: true,
+    });
     expect(calls.length).toBe(3);
     for (const { request, page } of calls) {
       expect(request.limit).toBeLessThanOrEqual(REPLAY_PAGE_SIZE);

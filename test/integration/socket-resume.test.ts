@@ -22,7 +22,13 @@ test('a client that comes back with since gets what it missed, then resumed, the
     ['message', 3, 'm3'],
     ['message', 4, 'm4'],
   ]);
-  expect(await back.next()).toEqual({ type: 'resumed', since: 1, seq: 4, complete: true });
+  expect(await back.next()).toEqual({
+    type: 'resumed',
+    teamId: 'A',
+    since: 1,
+    seq: 4,
+    complete: true,
+  });
   await sendAll(sender, ['live']);
   expect(await back.next()).toMatchObject({ type: 'message', seq: 5, data: 'live' });
 });
@@ -56,7 +62,13 @@ test("replay leaves out other users' direct messages", async () => {
   const back = await open('r', { since: 0, epoch });
   expect((await back.next())['data']).toBe('for r');
   expect((await back.next())['data']).toBe('all');
-  expect(await back.next()).toEqual({ type: 'resumed', since: 0, seq: 3, complete: true });
+  expect(await back.next()).toEqual({
+    type: 'resumed',
+    teamId: 'A',
+    since: 0,
+    seq: 3,
+    complete: true,
+  });
 });
 
 test('complete is false when messages after since are no longer retained', async () => {
@@ -67,7 +79,7 @@ test('complete is false when messages after since are no longer retained', async
   const back = await open('r', { since: 1, epoch });
   const frames = [await back.next(), await back.next(), await back.next(), await back.next()];
   expect(frames.slice(0, 3).map((f) => f['seq'])).toEqual([4, 5, 6]);
-  expect(frames[3]).toEqual({ type: 'resumed', since: 1, seq: 6, complete: false });
+  expect(frames[3]).toEqual({ type: 'resumed', teamId: 'A', since: 1, seq: 6, complete: false });
 });
 
 test('complete is false and nothing is replayed when the epoch changed', async () => {
@@ -75,7 +87,13 @@ test('complete is false and nothing is replayed when the epoch changed', async (
   const sender = await open('s');
   await sendAll(sender, [1, 2]);
   const back = await open('r', { since: 1, epoch: 'another-epoch' });
-  expect(await back.next()).toEqual({ type: 'resumed', since: 1, seq: 2, complete: false });
+  expect(await back.next()).toEqual({
+    type: 'resumed',
+    teamId: 'A',
+    since: 1,
+    seq: 2,
+    complete: false,
+  });
 });
 
 test('a history reset (new process) shows as a new epoch', async () => {
@@ -86,5 +104,11 @@ test('a history reset (new process) shows as a new epoch', async () => {
   await servers.start();
   const again = await open('s', { since: 5, epoch: oldEpoch as string });
   expect(again.welcome['epoch']).not.toBe(oldEpoch);
-  expect(await again.next()).toEqual({ type: 'resumed', since: 5, seq: 0, complete: false });
+  expect(await again.next()).toEqual({
+    type: 'resumed',
+    teamId: 'A',
+    since: 5,
+    seq: 0,
+    complete: false,
+  });
 });

@@ -42,6 +42,7 @@ describe('loadConfig defaults', () => {
         heartbeatMs: 25000,
         presenceWindowMs: 25,
         resumeMaxMessages: 10000,
+        maxTeamsPerConnection: 100,
       },
       history: { size: 1000 },
       auth: { allowedOrigins: [], authSecret: undefined },
@@ -131,6 +132,7 @@ describe('loadConfig values', () => {
         heartbeatMs: 1000,
         presenceWindowMs: 0,
         resumeMaxMessages: 250,
+        maxTeamsPerConnection: 100,
       },
       history: { size: 5 },
       redis: {

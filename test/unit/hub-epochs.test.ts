@@ -1,6 +1,6 @@
 import type { Delivery } from '../../services/bus';
 import { epochAt } from '../../services/epoch';
-import type { LocalConnection } from '../../services/socket/hub';
+import { Subscription, type LocalConnection } from '../../services/socket/hub';
 import { hubPerTest } from '../helpers/hub-per-test';
 
 /**
@@ -109,4 +109,48 @@ test('a gap notice in a newer epoch still lets the message after it through', as
     { type: 'message', seq: 5, epochOfTest: E2 },
     { type: 'message', seq: 6, epochOfTest: E2 },
   ]);
+});
+
+describe('a subscription keeps its own epoch, seen and pending queue', () => {
+  const OTHER = 'S';
+  const inOther = (epoch: string, seq: number) =>
+    delivery(epoch, seq, {
+      teamId: OTHER,
+      frame: JSON.stringify({ type: 'message', teamId: OTHER, seq }),
+    });
+
+  test('seqs of the other team are filtered by its own seen, and its epoch frame names it', async () => {
+    const { conn, got } = await member('u');
+    rig.hub.flush(conn, E1, 20);
+    const sub = new Subscription(conn, OTHER, () => undefined);
+    rig.hub.subscribe(sub);
+    rig.hub.message(inOther(E1, 3)); // waits for the subscription's head
+    rig.hub.message(delivery(E1, 21)); // the home team is not held up by it
+    rig.hub.flush(sub, E1, 2);
+    rig.hub.message(inOther(E1, 3)); // a live copy of what was sent: dropped
+    rig.hub.message(inOther(E2, 1));
+    await settle(got, 4);
+    expect(got).toEqual([
+      { type: 'message', seq: 21, epochOfTest: E1 },
+      { type: 'message', teamId: OTHER, seq: 3 },
+      { type: 'epoch', teamId: OTHER, epoch: E2, seq: 0 },
+      { type: 'message', teamId: OTHER, seq: 1 },
+    ]);
+  });
+
+  test('after unsubscribe nothing of the team arrives, and the node may leave the team', async () => {
+    const { conn, got } = await member('u');
+    rig.hub.flush(conn, E1, 0);
+    const sub = new Subscription(conn, OTHER, () => undefined);
+    rig.hub.subscribe(sub);
+    rig.hub.flush(sub, E1, 0);
+    expect(rig.hub.teamCount).toBe(2);
+    expect(rig.hub.unsubscribe(sub)).toBe(true);
+    expect(rig.hub.unsubscribe(sub)).toBe(false);
+    rig.hub.message(inOther(E1, 1));
+    rig.hub.message(delivery(E1, 1));
+    await settle(got, 1);
+    expect(got).toEqual([{ type: 'message', seq: 1, epochOfTest: E1 }]);
+    expect(rig.hub.teamCount).toBe(1);
+  });
 });

@@ -40,7 +40,19 @@ describe('verifySocketToken', () => {
     const token = await sign({ sub: 'alice', team: 'team-1' }, { exp });
     await expect(verifySocketToken(token, secret, expected)).resolves.toEqual({
       expiresAt: exp * 1000,
+      teams: [],
     });
+  });
+
+  test('the teams claim lists the other teams the socket may follow', async () => {
+    const token = await sign({ sub: 'alice', team: 'team-1', teams: ['t2', 't3'] });
+    const claims = await verifySocketToken(token, secret, expected);
+    expect(claims.teams).toEqual(['t2', 't3']);
+  });
+
+  test('a teams claim that is not an array of ids is refused', async () => {
+    const token = await sign({ sub: 'alice', team: 'team-1', teams: 't2' });
+    await refusal(token);
   });
 
   test('a valid token with a matching name', async () => {

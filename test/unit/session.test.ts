@@ -124,6 +124,7 @@ function memoryServices(overrides: Partial<SessionDeps> = {}): SessionDeps {
     rateLimitPerS: 0,
     rateLimitBurst: 0,
     resumeMaxMessages: 10_000,
+    maxTeamsPerConnection: 100,
     hub,
     bus,
     history,
@@ -339,4 +340,27 @@ test('past the rate limit a frame is refused after earlier acks, and a flood is 
   for (let i = 1; i < ABUSE_THRESHOLD; i++) socket.text('spam');
   expect(socket.closedWith).toBe(1008);
   expect((await deps.history.head(TEAM)).seq).toBe(1);
+});
+
+describe('a ban while a subscribe runs', () => {
+  test('answers unsubscribed, never subscribed, and leaves no presence entry', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const subscribe = deps.bus.subscribe.bind(deps.bus);
+    deps.bus.subscribe = async (teamId) => {
+      if (teamId === 'S') await gate;
+      return subscribe(teamId);
+    };
+    const { socket } = track(await join(deps, 'u1'));
+    socket.json({ type: 'subscribe', teamId: 'S' });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(deps.hub.closeBanned('u1', 'S')).toBe(1);
+    release();
+    const [, reply] = await socket.settle(2);
+    expect(reply).toEqual({ type: 'unsubscribed', teamId: 'S' });
+    socket.json({ type: 'ping' });
+    await socket.of('pong');
+    expect(socket.frames().some((f) => f['type'] === 'subscribed')).toBe(false);
+    expect(await deps.presence.members('S')).toEqual([]);
+  });
 });
