@@ -145,6 +145,9 @@ export class Session {
     const { info, user, conn } = this;
     try {
       hub.add(conn);
+      // A ban that arrived after the handshake check: the hub has closed it (4003).
+      // Going on would announce a join (and a leave) for a user who never got in.
+      if (this.socket.readyState !== WebSocket.OPEN) return false;
       await bus.subscribe(info.teamId);
       // Bookkeeping the welcome does not need: a hung SQL Server must not hold the
       // handshake (the store writes the record once it is back).

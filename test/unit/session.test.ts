@@ -105,7 +105,10 @@ class FakeSocket extends EventEmitter {
 
 const TEAM = 'T';
 
-function memoryServices(overrides: Partial<SessionDeps> = {}): SessionDeps {
+function memoryServices(
+  overrides: Partial<SessionDeps> = {},
+  isBanned?: (userId: string, teamId: string) => boolean,
+): SessionDeps {
   const log = pino({ level: 'silent' });
   const metrics = createMetrics();
   const history = new MemoryHistory({ retain: 100 });
@@ -116,6 +119,7 @@ function memoryServices(overrides: Partial<SessionDeps> = {}): SessionDeps {
     presenceWindowMs: 0,
     metrics,
     log,
+    ...(isBanned ? { isBanned } : {}),
   });
   bus.listen(hub);
   return {
@@ -321,6 +325,20 @@ test('a socket closed during set-up is cleaned up once set-up ends, and hears no
   expect(await deps.presence.get(session.info.connId)).toBeUndefined();
   expect(deps.hub.size).toBe(0);
   expect((await deps.history.head(TEAM)).seq).toBe(0);
+});
+
+test('a ban that lands after the handshake check closes with 4003 and announces nobody', async () => {
+  deps = memoryServices({}, (userId) => userId === 'banned');
+  const mate = track(await join(deps, 'mate'));
+  const { socket, session, life } = start(deps, 'banned');
+  await life;
+  expect(socket.closedWith).toBe(4003);
+  expect(socket.frames()).toEqual([]);
+  expect(await deps.presence.get(session.info.connId)).toBeUndefined();
+  // A round trip on the mate's socket: anything sent about the banned user came before the pong.
+  mate.socket.json({ type: 'ping' });
+  await mate.socket.of('pong');
+  expect(mate.socket.frames().filter((f) => f.type === 'presence')).toEqual([]);
 });
 
 test('past the rate limit a frame is refused after earlier acks, and a flood is cut off', async () => {
