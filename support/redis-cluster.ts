@@ -63,6 +63,47 @@ export class RedisCluster {
     return run('redis-cli', ['-p', String(this.nodes[node]?.port ?? 0), ...args]);
   }
 
+  /**
+   * Moves the `count` lowest slots of master `from` to master `to` with
+   * `redis-cli --cluster reshard`, keys and all, as an operator would.
+   */
+  async reshard(from: number, to: number, count: number): Promise<string> {
+    const [source, target] = await Promise.all([
+      this.cli(from, 'cluster', 'myid'),
+      this.cli(to, 'cluster', 'myid'),
+    ]);
+    return run('redis-cli', [
+      '--cluster',
+      'reshard',
+      `127.0.0.1:${this.nodes[from]?.port ?? 0}`,
+      '--cluster-from',
+      source.trim(),
+      '--cluster-to',
+      target.trim(),
+      '--cluster-slots',
+      String(count),
+      '--cluster-yes',
+      '--cluster-pipeline',
+      '10',
+    ]);
+  }
+
+  /** The index of the master serving `slot`. */
+  async ownerOf(slot: number): Promise<number> {
+    const ids = await Promise.all(this.nodes.map((_, i) => this.cli(i, 'cluster', 'myid')));
+    const shards = await this.cli(0, 'cluster', 'nodes');
+    for (const line of shards.split('\n')) {
+      const [id, , flags, , , , , , ...ranges] = line.trim().split(' ');
+      if (!flags?.includes('master')) continue;
+      for (const range of ranges) {
+        const [lo, hi = lo] = range.split('-').map(Number);
+        if (lo !== undefined && hi !== undefined && slot >= lo && slot <= hi)
+          return ids.findIndex((x) => x.trim() === id);
+      }
+    }
+    return -1;
+  }
+
   async stop(): Promise<void> {
     await Promise.all(this.nodes.map((n) => stopNode(n)));
   }

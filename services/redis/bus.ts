@@ -123,6 +123,16 @@ export class RedisBus implements Bus {
       connectedOnce = true;
       void this.subscribeAll();
     }
+    // On Redis Cluster a slot that moves takes its shard channels with it: the old
+    // owner drops their subscribers, and ioredis subscribes again on the new owner
+    // once its slot map shows the move (slotsRefreshInterval, connection.ts). What
+    // was published in between is fetched from the streams, as after a reconnect.
+    sub.on('subscribersReady', () => {
+      if (!this.sharded || this.teams.size === 0) return;
+      void this.subscribeAll().then((subscribed) => {
+        if (subscribed) this.refillAll();
+      });
+    });
   }
 
   private async subscribeAll(): Promise<boolean> {

@@ -133,6 +133,9 @@ function connect(
         retryDelayOnMoved: 0,
         retryDelayOnTryAgain: 50,
         retryDelayOnClusterDown: 100,
+        // A subscriber never hears MOVED: only a fresh slot map tells it that a shard
+        // channel's slot has a new owner to subscribe on.
+        slotsRefreshInterval: 1000,
       });
     }
   }
