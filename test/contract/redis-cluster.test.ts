@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
+import { RedisBans } from '../../services/redis/bans';
 import { RedisBus } from '../../services/redis/bus';
 import { createRedisClient, waitReady, type RedisClient } from '../../services/redis/connection';
+import { RedisDeadLetters } from '../../services/redis/dead-letters';
 import { RedisHistory } from '../../services/redis/history';
+import { RedisNodeStats } from '../../services/redis/node-stats';
 import { RedisPresence } from '../../services/redis/presence';
 import { hashSlot } from '../../services/redis/slot';
 import { RedisStore } from '../../services/redis/store';
@@ -11,11 +14,17 @@ import { RedisCluster } from '../../support/redis-cluster';
 import { eventually } from '../helpers/eventually';
 import { freshKeys } from '../helpers/redis-bus';
 import { describeWithRedis } from '../helpers/redis-server';
+import { bansContract } from './bans-contract';
+import { deadLettersContract } from './dead-letters-contract';
 import { engineContract } from './engine-contract';
+import { nodeStatsContract } from './node-stats-contract';
 import { presenceContract } from './presence-contract';
 import { storeContract } from './store-contract';
 
-/** The suites the memory engine and one Redis pass, against a real 3-master Redis Cluster. */
+/**
+ * The suites the memory engine and one Redis pass, against a real 3-master Redis
+ * Cluster (all but the archive backlog's: the SQL Server archive needs one Redis).
+ */
 describeWithRedis('redis cluster implementations', () => {
   const log = pino({ level: 'silent' });
   let cluster: RedisCluster | undefined;
@@ -25,10 +34,15 @@ describeWithRedis('redis cluster implementations', () => {
     cluster = await RedisCluster.start(3);
   }, 60_000);
 
-  afterAll(async () => {
+  // Each test's clients go with it: a cluster client keeps a connection per master
+  // and re-reads the slot map every second, which adds up over a hundred tests.
+  afterEach(async () => {
     const all = clients.splice(0);
     await Promise.all(all.map((c) => c.quit().catch(() => undefined)));
     for (const c of all) c.disconnect();
+  });
+
+  afterAll(async () => {
     await cluster?.stop();
   });
 
@@ -90,4 +104,24 @@ describeWithRedis('redis cluster implementations', () => {
   });
 
   storeContract('redis cluster', async () => new RedisStore(await client('command'), freshKeys()));
+
+  nodeStatsContract(
+    'redis cluster',
+    async (now) => new RedisNodeStats(await client('command'), freshKeys(), now),
+  );
+
+  deadLettersContract(
+    'redis cluster',
+    async (max) => new RedisDeadLetters(await client('command'), freshKeys(), max),
+  );
+
+  bansContract('redis cluster', async (max) => {
+    const bans = new RedisBans(await client('command'), freshKeys(), {
+      max,
+      refreshMs: 0,
+      onRefreshError: () => undefined,
+    });
+    await bans.start();
+    return bans;
+  });
 });
