@@ -10,6 +10,8 @@ import { RedisPresence } from '../../services/redis/presence';
 import { hashSlot } from '../../services/redis/slot';
 import { RedisStore } from '../../services/redis/store';
 import type { RedisOptions } from 'ioredis';
+import type { ClusterEvent } from '../../services/bus';
+import type { ConnectionInfo } from '../../services/types';
 import { RedisCluster } from '../../support/redis-cluster';
 import { eventually } from '../helpers/eventually';
 import { freshKeys } from '../helpers/redis-bus';
@@ -71,6 +73,73 @@ describeWithRedis('redis cluster implementations', () => {
     ];
     for (const key of samples) {
       expect(hashSlot(key)).toBe(Number((await cluster!.cli(0, 'cluster', 'keyslot', key)).trim()));
+    }
+  });
+
+  test('one turn of messages to teams in many slots: each is published, one call per slot', async () => {
+    const keys = freshKeys();
+    const bus = new RedisBus(await client('command'), await client('subscriber'), keys, {
+      nodeId: 'node-a',
+      retain: 10,
+      ttlSeconds: 3600,
+      idempotencyTtlSeconds: 600,
+      log,
+    });
+    const from = { id: 'u', name: 'u' };
+    try {
+      const teams = Array.from({ length: 40 }, (_, i) => `turn-${i}`);
+      expect(new Set(teams.map((t) => hashSlot(keys.seq(t)))).size).toBeGreaterThan(30);
+      // Two per team in one turn: the second of a team follows the first in its call.
+      const sent = await Promise.all(
+        teams.flatMap((teamId) => [
+          bus.publish({ teamId, from, data: 1 }),
+          bus.publish({ teamId, from, data: 2 }),
+        ]),
+      );
+      expect(sent.map((m) => m.seq)).toEqual(teams.flatMap(() => [1, 2]));
+    } finally {
+      await bus.close();
+    }
+  });
+
+  test("a dead node's users are removed by a survivor, which announces the leave once", async () => {
+    const keys = freshKeys();
+    const events: ClusterEvent[] = [];
+    const make = async (nodeId: string) => {
+      const presence = new RedisPresence(await client('command'), keys, {
+        nodeId,
+        leaseMs: 600,
+        announce: async (e) => {
+          events.push(e);
+        },
+        log,
+      });
+      await presence.start();
+      return presence;
+    };
+    const info = (connId: string, userId: string, node: string): ConnectionInfo => ({
+      connId,
+      userId,
+      name: userId,
+      teamId: 'T',
+      node,
+      ip: '127.0.0.1',
+      connectedAt: new Date().toISOString(),
+    });
+    const a = await make('a');
+    const b = await make('b');
+    try {
+      await a.add(info('c1', 'u1', 'a'));
+      await b.add(info('c2', 'u2', 'b'));
+      await a.close();
+      await eventually(async () => (await b.members('T')).length === 1);
+      await eventually(() => events.length === 1);
+      expect(events).toEqual([
+        { kind: 'presence', teamId: 'T', event: 'leave', user: { id: 'u1', name: 'u1' } },
+      ]);
+      expect(await b.teams()).toEqual([{ teamId: 'T', online: 1, connections: 1 }]);
+    } finally {
+      await b.close();
     }
   });
 
