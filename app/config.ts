@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { DEAD_LETTERS_MAX } from '../services/dead-letters';
+import { parseEndpoint, type RedisTarget } from '../services/redis/target';
 import { parseSqlUrl } from '../services/sql/connection';
 import { MAX_ARCHIVE_ROWS } from '../services/sql/statements';
 
@@ -55,6 +56,15 @@ const redisUrl = z.string().refine((s) => {
     return false;
   }
 }, 'must be a redis:// or rediss:// URL');
+
+const endpoints = z
+  .string()
+  .transform((s) => s.split(',').map((e) => e.trim()))
+  .refine(
+    (list) => list.every((e) => parseEndpoint(e) !== undefined),
+    'must be a comma-separated list of host:port',
+  )
+  .transform((list) => list.map((e) => parseEndpoint(e)).filter((e) => e !== undefined));
 
 const sqlUrl = z
   .string()
@@ -167,10 +177,15 @@ const history = z
     size: e.HISTORY_SIZE,
   }));
 
-/** Set: the Redis engine; unset: the embedded memory engine. */
+/**
+ * `REDIS_URL` (one server) or `REDIS_CLUSTER_NODES` (Redis Cluster): the Redis
+ * engine; neither: the embedded memory engine. A combination that says two things
+ * at once is refused at start rather than one of them silently winning.
+ */
 const redis = z
   .object({
     REDIS_URL: redisUrl.optional(),
+    REDIS_CLUSTER_NODES: endpoints.optional(),
     REDIS_KEY_PREFIX: z
       .string()
       .regex(/^[A-Za-z0-9_.:-]{0,32}$/, 'must be up to 32 chars of A-Z a-z 0-9 _ . : -')
@@ -179,11 +194,18 @@ const redis = z
     HISTORY_TTL_S: int(1).default(7 * 24 * 3600),
     PRESENCE_LEASE_MS: int(300, 600_000).default(15_000),
   })
-  .transform((e) =>
-    e.REDIS_URL === undefined
+  .superRefine((e, ctx) => {
+    const refuse = (variable: string, message: string) =>
+      ctx.addIssue({ code: 'custom', path: [variable], message });
+    if (e.REDIS_CLUSTER_NODES !== undefined && e.REDIS_URL !== undefined)
+      refuse('REDIS_CLUSTER_NODES', 'set either REDIS_URL or REDIS_CLUSTER_NODES, not both');
+  })
+  .transform((e) => {
+    const target = redisTarget(e);
+    return target === undefined
       ? undefined
       : {
-          url: e.REDIS_URL,
+          target,
           keyPrefix: e.REDIS_KEY_PREFIX,
           /**
            * Longest a command on the Redis command connection waits for its answer; a
@@ -192,8 +214,18 @@ const redis = z
           commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
           historyTtlSeconds: e.HISTORY_TTL_S,
           presenceLeaseMs: e.PRESENCE_LEASE_MS,
-        },
-  );
+        };
+  });
+
+function redisTarget(e: {
+  REDIS_URL?: string | undefined;
+  REDIS_CLUSTER_NODES?: { host: string; port: number }[] | undefined;
+}): RedisTarget | undefined {
+  if (e.REDIS_URL !== undefined) return { kind: 'single', url: e.REDIS_URL };
+  if (e.REDIS_CLUSTER_NODES !== undefined)
+    return { kind: 'cluster', nodes: e.REDIS_CLUSTER_NODES, tls: false };
+  return undefined;
+}
 
 /** Set: the SQL Server store (teams and the archive). */
 const sql = z
@@ -259,7 +291,15 @@ export function loadConfig(env: Env): Config {
   }
   const input = Object.fromEntries(Object.keys(configSchema.shape).map((g) => [g, present]));
   const parsed = configSchema.safeParse(input);
-  if (parsed.success) return parsed.data;
+  if (parsed.success) {
+    // The archive backlog is one stream every publish script appends to: a script
+    // confined to a team's slot on Redis Cluster cannot reach it.
+    if (parsed.data.redis?.target.kind === 'cluster' && parsed.data.sql !== undefined)
+      throw new ConfigError(
+        'REDIS_CLUSTER_NODES: the SQL Server archive (MSSQL_URL) needs REDIS_URL, not a cluster',
+      );
+    return parsed.data;
+  }
   const issue = parsed.error.issues[0]!;
   // The path is [group, variable]: every group reads flat environment variables.
   const key = String(issue.path[1]);

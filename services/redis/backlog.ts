@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection';
 import type { Backlog, BacklogBatch } from '../archive';
 import type { RedisKeys } from './keys';
 import { decodeBacklogEntry, type StreamEntry } from './payload';
@@ -17,9 +17,9 @@ export class RedisBacklog implements Backlog {
   private closed = false;
 
   constructor(
-    private readonly cmd: Redis,
+    private readonly cmd: RedisClient,
     /** A connection of its own: XREADGROUP BLOCK holds it. `close` disconnects it. */
-    private readonly blocking: Redis,
+    private readonly blocking: RedisClient,
     private readonly keys: RedisKeys,
     private readonly consumer: string,
     private readonly claimIdleMs: number = CLAIM_IDLE_MS,

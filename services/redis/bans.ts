@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection';
 import {
   BanMirror,
   banKey,
@@ -53,7 +53,7 @@ export class RedisBans implements Bans {
   private readonly max: number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly options: RedisBansOptions,
   ) {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection';
 import type { Logger } from 'pino';
 import { AppError } from '../errors';
 import { toDelivery, type Bus, type BusListener, type ClusterEvent, type Delivery } from '../bus';
@@ -21,6 +21,7 @@ import {
   type StreamEntry,
 } from './payload';
 import { sendKnowingOutcome } from './send';
+import { hashSlot } from './slot';
 import type { Ack, Message, MessageDraft } from '../types';
 
 export interface RedisBusOptions {
@@ -75,6 +76,10 @@ interface QueuedPublish {
  * messages in seq order. Pub/sub drops what is published while a subscriber is
  * disconnected, so each node tracks the last seq it delivered per team and fills
  * any gap from the stream before delivering further.
+ *
+ * On Redis Cluster every channel is a shard channel (SPUBLISH/SSUBSCRIBE): a
+ * message travels only within its team's shard, not over the whole cluster bus,
+ * and a turn's batch is one script call per slot, since a script may touch one.
  */
 export class RedisBus implements Bus {
   private readonly listeners: BusListener[] = [];
@@ -85,17 +90,22 @@ export class RedisBus implements Bus {
   private closed = false;
   private readonly nodeChannel: string;
   private readonly clusterChannel: string;
+  /** Redis Cluster: sharded pub/sub and one publish script call per slot. */
+  private readonly sharded: boolean;
 
   constructor(
-    private readonly cmd: Redis,
-    private readonly sub: Redis,
+    private readonly cmd: RedisClient,
+    private readonly sub: RedisClient,
     private readonly keys: RedisKeys,
     private readonly options: RedisBusOptions,
   ) {
     defineScripts(cmd);
+    this.sharded = cmd.isCluster;
     this.nodeChannel = keys.nodeChannel(options.nodeId);
     this.clusterChannel = keys.clusterChannel();
-    sub.on('message', (channel: string, payload: string) => this.onPayload(channel, payload));
+    sub.on(this.sharded ? 'smessage' : 'message', (channel: string, payload: string) =>
+      this.onPayload(channel, payload),
+    );
     // ioredis resubscribes after a reconnect only to channels whose SUBSCRIBE once
     // succeeded; subscribing on every 'ready' also covers a node that started while
     // Redis was down. What was published meanwhile is fetched from the streams.
@@ -113,6 +123,16 @@ export class RedisBus implements Bus {
       connectedOnce = true;
       void this.subscribeAll();
     }
+    // On Redis Cluster a slot that moves takes its shard channels with it: the old
+    // owner drops their subscribers, and ioredis subscribes again on the new owner
+    // once its slot map shows the move (slotsRefreshInterval, connection.ts). What
+    // was published in between is fetched from the streams, as after a reconnect.
+    sub.on('subscribersReady', () => {
+      if (!this.sharded || this.teams.size === 0) return;
+      void this.subscribeAll().then((subscribed) => {
+        if (subscribed) this.refillAll();
+      });
+    });
   }
 
   private async subscribeAll(): Promise<boolean> {
@@ -122,7 +142,8 @@ export class RedisBus implements Bus {
       ...[...this.teams.keys()].map((t) => this.keys.teamChannel(t)),
     ];
     try {
-      await this.sub.subscribe(...channels);
+      if (this.sharded) await Promise.all(channels.map((c) => this.sub.ssubscribe(c)));
+      else await this.sub.subscribe(...channels);
       return true;
     } catch (err) {
       this.options.log.warn({ err }, 'subscribe failed; retried on reconnect');
@@ -178,10 +199,24 @@ export class RedisBus implements Bus {
   private readonly sendQueued = (): void => {
     const queued = this.queued;
     this.queued = [];
-    for (let i = 0; i < queued.length; i += MAX_BATCH) {
-      void this.sendBatch(queued.slice(i, i + MAX_BATCH));
+    for (const group of this.sharded ? this.bySlot(queued) : [queued]) {
+      for (let i = 0; i < group.length; i += MAX_BATCH) {
+        void this.sendBatch(group.slice(i, i + MAX_BATCH));
+      }
     }
   };
+
+  /** A turn's publishes per hash slot, each slot's in the order they came. */
+  private bySlot(queued: QueuedPublish[]): QueuedPublish[][] {
+    const slots = new Map<number, QueuedPublish[]>();
+    for (const q of queued) {
+      const slot = hashSlot(this.keys.seq(q.teamId));
+      const group = slots.get(slot);
+      if (group) group.push(q);
+      else slots.set(slot, [q]);
+    }
+    return [...slots.values()];
+  }
 
   /** Never rejects: every queued publish is settled, whatever fails. */
   private async sendBatch(batch: QueuedPublish[]): Promise<void> {
@@ -217,13 +252,14 @@ export class RedisBus implements Bus {
   /** numkeys, KEYS and ARGV of the publish script for a batch. */
   private batchArgs(batch: QueuedPublish[]): [number, ...(string | number)[]] {
     const { retain, ttlSeconds, idempotencyTtlSeconds, archive, archiveBacklogMax } = this.options;
-    const keys: string[] = [this.keys.archive(), this.keys.epochFloor()];
+    const keys: string[] = [];
     const args: (string | number)[] = [
       retain,
       ttlSeconds,
       idempotencyTtlSeconds,
       archive === true ? '1' : '0',
       archiveBacklogMax ?? 0,
+      this.sharded ? '1' : '0',
     ];
     for (const { teamId, message, ref } of batch) {
       const known = this.teams.get(teamId);
@@ -232,6 +268,7 @@ export class RedisBus implements Bus {
         this.keys.log(teamId),
         this.keys.epoch(teamId),
         this.keys.ref(teamId, ref ?? ''),
+        this.keys.epochFloor(teamId),
       );
       args.push(
         this.keys.teamChannel(teamId),
@@ -242,6 +279,7 @@ export class RedisBus implements Bus {
       );
       pushMessageArgs(args, message);
     }
+    if (archive === true) keys.push(this.keys.archive());
     return [keys.length, ...keys, ...args];
   }
 
@@ -252,7 +290,11 @@ export class RedisBus implements Bus {
         : event.kind === 'ban' || event.kind === 'unban'
           ? this.clusterChannel
           : this.keys.teamChannel(event.teamId);
-    await redisCall(() => this.cmd.publish(channel, encodeEvent(event)));
+    await redisCall(() => this.send(channel, encodeEvent(event)));
+  }
+
+  private send(channel: string, payload: string): Promise<unknown> {
+    return this.sharded ? this.cmd.spublish(channel, payload) : this.cmd.publish(channel, payload);
   }
 
   /**
@@ -280,13 +322,18 @@ export class RedisBus implements Bus {
     );
     if (!this.teams.has(teamId))
       this.teams.set(teamId, { last: Number(seq), epoch, waiting: undefined, again: false });
-    await this.sub.subscribe(this.keys.teamChannel(teamId));
+    const channel = this.keys.teamChannel(teamId);
+    if (this.sharded) await this.sub.ssubscribe(channel);
+    else await this.sub.subscribe(channel);
   }
 
   async unsubscribe(teamId: string): Promise<void> {
     this.subscriptions.delete(teamId);
     this.teams.delete(teamId);
-    await redisCall(() => this.sub.unsubscribe(this.keys.teamChannel(teamId)));
+    const channel = this.keys.teamChannel(teamId);
+    await redisCall(() =>
+      this.sharded ? this.sub.sunsubscribe(channel) : this.sub.unsubscribe(channel),
+    );
   }
 
   listen(listener: BusListener): void {
@@ -305,7 +352,7 @@ export class RedisBus implements Bus {
       timer = setTimeout(() => resolve(false), timeoutMs);
     });
     try {
-      await this.cmd.publish(this.nodeChannel, encodeCanary(nonce));
+      await this.send(this.nodeChannel, encodeCanary(nonce));
       return await seen;
     } catch {
       return false;

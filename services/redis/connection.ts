@@ -1,9 +1,15 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { reconnectDelay } from '../backoff';
+import type { RedisTarget } from './target';
+
+/** A client of one Redis or of a Redis Cluster: the services use what both offer. */
+export type RedisClient = Redis | Cluster;
+
+type SingleTarget = Extract<RedisTarget, { kind: 'single' }>;
 
 /** Resolves when the client is ready or after `timeoutMs`, whichever comes first; never throws. */
-export function waitReady(client: Redis, timeoutMs: number): Promise<boolean> {
+export function waitReady(client: RedisClient, timeoutMs: number): Promise<boolean> {
   if (client.status === 'ready') return Promise.resolve(true);
   return new Promise((resolve) => {
     const done = (ok: boolean) => {
@@ -31,28 +37,46 @@ export const DEFAULT_COMMAND_TIMEOUT_MS = 5000;
  * State changes are logged once each, not per attempt.
  */
 export function createRedisClient(
-  url: string,
+  target: string | SingleTarget,
+  role: string,
+  log: Logger,
+  extra?: RedisOptions,
+): Redis;
+export function createRedisClient(
+  target: RedisTarget,
+  role: string,
+  log: Logger,
+  extra?: RedisOptions,
+): RedisClient;
+export function createRedisClient(
+  target: string | RedisTarget,
   role: string,
   log: Logger,
   extra: RedisOptions = {},
-): Redis {
+): RedisClient {
   let attempts = 0;
   let state: 'connecting' | 'up' | 'down' = 'connecting';
-  const client = new Redis(url, {
+  const retryStrategy = (times: number) => {
+    attempts = times;
+    if (times === LONG_OUTAGE_ATTEMPTS)
+      log.error({ role, attempts: times }, 'redis still unreachable; retrying');
+    return reconnectDelay(times);
+  };
+  const options: RedisOptions = {
     lazyConnect: false,
     enableOfflineQueue: false,
     autoResendUnfulfilledCommands: false,
     maxRetriesPerRequest: 0,
     commandTimeout: DEFAULT_COMMAND_TIMEOUT_MS,
     connectTimeout: 5000,
-    retryStrategy: (times) => {
-      attempts = times;
-      if (times === LONG_OUTAGE_ATTEMPTS)
-        log.error({ role, attempts: times }, 'redis still unreachable; retrying');
-      return reconnectDelay(times);
-    },
+    retryStrategy,
     ...extra,
-  });
+  };
+  const client = connect(
+    typeof target === 'string' ? { kind: 'single', url: target } : target,
+    options,
+    retryStrategy,
+  );
   client.on('ready', () => {
     if (state !== 'up') log.info({ role, after: attempts }, 'redis connected');
     state = 'up';
@@ -77,4 +101,48 @@ export function createRedisClient(
     state = 'down';
   });
   return client;
+}
+
+function connect(
+  target: RedisTarget,
+  options: RedisOptions,
+  retryStrategy: (times: number) => number,
+): RedisClient {
+  switch (target.kind) {
+    case 'single':
+      return new Redis(
+        target.url,
+        target.password === undefined ? options : { ...options, password: target.password },
+      );
+    case 'cluster': {
+      const { enableOfflineQueue, ...perNode } = options;
+      return new Cluster(target.nodes, {
+        // The per-node connections reconnect through the cluster, which re-reads the
+        // slot map first: a node may have left or handed its slots on meanwhile.
+        redisOptions: {
+          ...withoutRetry(perNode),
+          ...(target.password === undefined ? {} : { password: target.password }),
+          ...(target.tls ? { tls: {} } : {}),
+        },
+        clusterRetryStrategy: retryStrategy,
+        enableOfflineQueue: enableOfflineQueue ?? false,
+        enableReadyCheck: true,
+        // SSUBSCRIBE goes to the master of each channel's slot, one connection per master.
+        shardedSubscribers: true,
+        // A slot on the move answers MOVED/ASK/TRYAGAIN: the command is sent on, not failed.
+        retryDelayOnMoved: 0,
+        retryDelayOnTryAgain: 50,
+        retryDelayOnClusterDown: 100,
+        // A subscriber never hears MOVED: only a fresh slot map tells it that a shard
+        // channel's slot has a new owner to subscribe on.
+        slotsRefreshInterval: 1000,
+      });
+    }
+  }
+}
+
+/** Cluster node options may not carry a retryStrategy: the cluster retries (clusterRetryStrategy). */
+function withoutRetry(options: RedisOptions): Omit<RedisOptions, 'retryStrategy'> {
+  const { retryStrategy: _ignored, ...rest } = options;
+  return rest;
 }

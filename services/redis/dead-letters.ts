@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection';
 import {
   deadLetterBody,
   type DeadLetter,
@@ -26,7 +26,7 @@ function toDeadLetter([id, fields]: Entry): DeadLetter {
  */
 export class RedisDeadLetters implements DeadLetters {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly max: number,
   ) {}

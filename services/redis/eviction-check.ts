@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection';
 import type { Logger } from 'pino';
 
 /**
@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
  * Redis refuses writes instead, and a refused publish costs nothing (the sender gets
  * `unavailable`). Managed services often refuse CONFIG: that is no reason to stop.
  */
-export async function warnIfEvicting(redis: Redis, log: Logger): Promise<void> {
+export async function warnIfEvicting(redis: RedisClient, log: Logger): Promise<void> {
   let reply: unknown;
   try {
     reply = await redis.config('GET', 'maxmemory-policy');

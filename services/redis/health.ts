@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection';
 import type { CheckState } from '../health';
 import type { RedisBus } from './bus';
 
@@ -11,8 +11,8 @@ const CANARY_TIMEOUT_MS = 1000;
  * command connection comes back on the subscriber.
  */
 export function redisCheck(
-  cmd: Redis,
-  sub: Redis,
+  cmd: RedisClient,
+  sub: RedisClient,
   bus: RedisBus,
   presence: { registered: boolean },
 ): () => Promise<CheckState> {

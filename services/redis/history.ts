@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection';
 import {
   pageLimit,
   type History,
@@ -21,7 +21,7 @@ export interface RedisHistoryOptions {
 /** Reads the team streams the publish script writes (entry id = `${seq}-0`). */
 export class RedisHistory implements History {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly options: RedisHistoryOptions,
   ) {
@@ -122,7 +122,7 @@ export function seqOf(entryId: string): number {
 
 /** KEYS of the scripts that read or renew a team's head (sbHead, sbRewound). */
 export function headKeys(keys: RedisKeys, teamId: string): string[] {
-  return [keys.seq(teamId), keys.epoch(teamId), keys.log(teamId), keys.epochFloor()];
+  return [keys.seq(teamId), keys.epoch(teamId), keys.log(teamId), keys.epochFloor(teamId)];
 }
 
 /** KEYS and ARGV of the HEAD script (sbHead) for a team. */

@@ -1,7 +1,10 @@
 /**
- * Every Redis key and channel the engine uses, in one place. A team's keys share
- * the hash tag `{teamId}`; the batched publish script touches several teams (and
- * the presence scripts shared sets), so Redis Cluster is not supported (README).
+ * Every Redis key and channel the engine uses, in one place. Every key a script
+ * touches is a team's and carries the hash tag `{teamId}`, and so does the team's
+ * channel: on Redis Cluster a script, and the SPUBLISH inside it, stays in the
+ * team's slot. Keys without a team (presence indexes, leases, streams, the teams
+ * store) are only ever used by single-key commands, so they may live anywhere.
+ * On one Redis the tags change nothing.
  */
 export class RedisKeys {
   constructor(private readonly prefix: string) {}
@@ -15,28 +18,40 @@ export class RedisKeys {
   epoch(teamId: string): string {
     return `${this.prefix}{${teamId}}:epoch`;
   }
-  /** The last epoch made (no TTL): new epochs are never at or below it. */
-  epochFloor(): string {
-    return `${this.prefix}epochs:floor`;
+  /**
+   * The team's last epoch made: its new epochs are never at or below it. Per team,
+   * in the team's slot, since epochs are only ever compared within a team.
+   */
+  epochFloor(teamId: string): string {
+    return `${this.prefix}{${teamId}}:epoch-floor`;
   }
   ref(teamId: string, key: string): string {
     return `${this.prefix}{${teamId}}:ref:${key}`;
   }
-  /** Pub/sub channel of a team: its messages and presence events. */
+  /**
+   * Pub/sub channel of a team: its messages and presence events. Tagged like the
+   * team's keys, so on Redis Cluster the publish script can SPUBLISH to it.
+   */
   teamChannel(teamId: string): string {
-    return `${this.prefix}ch:team:${teamId}`;
+    return `${this.prefix}ch:team:{${teamId}}`;
   }
   /** Pub/sub channel of one node: kicks and readiness canaries. */
   nodeChannel(nodeId: string): string {
     return `${this.prefix}ch:node:${nodeId}`;
   }
   teamFromChannel(channel: string): string | undefined {
-    const head = `${this.prefix}ch:team:`;
-    return channel.startsWith(head) ? channel.slice(head.length) : undefined;
+    const head = `${this.prefix}ch:team:{`;
+    return channel.startsWith(head) && channel.endsWith('}')
+      ? channel.slice(head.length, -1)
+      : undefined;
   }
 
   // Presence
-  /** Hash connId -> ConnectionInfo JSON, every connection in the cluster. */
+  /**
+   * Hash connId -> ConnectionInfo JSON, every connection in the cluster. Like the
+   * other indexes here it is written beside the team's script, not in it, and
+   * reconcile heals what a failure between the two leaves behind.
+   */
   conns(): string {
     return `${this.prefix}conns`;
   }
@@ -44,13 +59,13 @@ export class RedisKeys {
   connIndex(): string {
     return `${this.prefix}conns:index`;
   }
-  /** Sorted set of a team's connIds. */
+  /** Sorted set of a team's connIds: the truth the user counts follow (one script, one slot). */
   teamConns(teamId: string): string {
-    return `${this.prefix}team:${teamId}:conns`;
+    return `${this.prefix}{${teamId}}:presence:conns`;
   }
   /** Hash userId -> open connections of that user in the team (dead nodes' included until cleaned). */
   teamUsers(teamId: string): string {
-    return `${this.prefix}team:${teamId}:users`;
+    return `${this.prefix}{${teamId}}:presence:users`;
   }
   /** Set of teams with at least one connection entry. */
   liveTeams(): string {

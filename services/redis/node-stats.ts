@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection';
 import type { NodeSample, NodeStats } from '../node-stats';
 import { redisCall } from './call';
 import type { RedisKeys } from './keys';
@@ -10,7 +10,7 @@ import type { RedisKeys } from './keys';
  */
 export class RedisNodeStats implements NodeStats {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly now: () => number = Date.now,
   ) {}

@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection';
 import type { Logger } from 'pino';
 import type { ClusterEvent } from '../bus';
 import { decodeCursor, encodeCursor } from '../presence';
@@ -33,6 +33,13 @@ export interface RedisPresenceOptions {
  * survivor to notice removes them and announces the users who left with it.
  * Join/leave stay user-level because a per-team hash counts each user's
  * connections across all nodes.
+ *
+ * Only the team's part is one script (its connIds and user counts, in the team's
+ * slot), so it works on Redis Cluster. The cluster-wide indexes (the connection's
+ * info, the admin listing, live teams, nodes, a node's connections) are written
+ * beside it with single-key commands: before the script on add, after it on
+ * remove, so an index may name a connection the team no longer holds (reads skip
+ * it, reconcile removes it) but a team never holds one the indexes lack.
  */
 export class RedisPresence implements Presence {
   /** This node's own connections: the truth to restore after Redis lost them. */
@@ -51,7 +58,7 @@ export class RedisPresence implements Presence {
   private closed = false;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly options: RedisPresenceOptions,
   ) {
@@ -81,15 +88,7 @@ export class RedisPresence implements Presence {
   }
 
   private scriptKeys(conn: { teamId: string }): string[] {
-    return [
-      this.keys.conns(),
-      this.keys.connIndex(),
-      this.keys.teamConns(conn.teamId),
-      this.keys.teamUsers(conn.teamId),
-      this.keys.liveTeams(),
-      this.keys.nodes(),
-      this.keys.nodeConns(this.options.nodeId),
-    ];
+    return [this.keys.teamConns(conn.teamId), this.keys.teamUsers(conn.teamId)];
   }
 
   async add(conn: ConnectionInfo): Promise<{ first: boolean }> {
@@ -116,36 +115,46 @@ export class RedisPresence implements Presence {
   }
 
   /** Returns the user's connection count in the team after adding, or 0 if already present. */
-  private addEntry(conn: ConnectionInfo): Promise<number> {
-    return this.redis.sbPresenceAdd(
-      ...this.scriptKeys(conn),
-      conn.connId,
-      JSON.stringify(conn),
-      conn.userId,
-      conn.teamId,
-      this.options.nodeId,
-    );
+  private async addEntry(conn: ConnectionInfo): Promise<number> {
+    // One command per key, not a MULTI: on Redis Cluster they live in different slots.
+    await Promise.all([
+      this.redis.sadd(this.keys.nodes(), this.options.nodeId),
+      this.redis.sadd(this.keys.nodeConns(this.options.nodeId), conn.connId),
+      this.redis.hset(this.keys.conns(), conn.connId, JSON.stringify(conn)),
+      this.redis.zadd(this.keys.connIndex(), 0, conn.connId),
+      this.redis.sadd(this.keys.liveTeams(), conn.teamId),
+    ]);
+    return this.redis.sbPresenceAdd(...this.scriptKeys(conn), conn.connId, conn.userId);
   }
 
-  /** With `ifDead`, nothing is removed when `node` holds its lease again (returns -2). */
-  private removeEntry(conn: ConnectionInfo, node: string, ifDead = false): Promise<number> {
-    const keys = this.scriptKeys(conn);
-    keys[6] = this.keys.nodeConns(node);
-    return this.redis.sbPresenceRemove(
-      ...keys,
-      this.keys.lease(node),
+  /**
+   * With `ifDead`, nothing is removed when `node` holds its lease again (returns -2).
+   * The lease is read before the script, not in it (another slot): a node that
+   * renews in between is swept once more, and its reconcile restores it.
+   */
+  private async removeEntry(conn: ConnectionInfo, node: string, ifDead = false): Promise<number> {
+    if (ifDead && (await this.redis.exists(this.keys.lease(node))) === 1) return -2;
+    const [left, empty] = await this.redis.sbPresenceRemove(
+      ...this.scriptKeys(conn),
       conn.connId,
       conn.userId,
-      conn.teamId,
-      ifDead ? '1' : '0',
     );
+    await Promise.all([
+      this.redis.hdel(this.keys.conns(), conn.connId),
+      this.redis.zrem(this.keys.connIndex(), conn.connId),
+      this.redis.srem(this.keys.nodeConns(node), conn.connId),
+      // A connection added meanwhile puts the team back at the next reconcile.
+      ...(empty === 1 ? [this.redis.srem(this.keys.liveTeams(), conn.teamId)] : []),
+    ]);
+    return left;
   }
 
   private async aliveNodes(): Promise<Set<string>> {
     const nodes = await this.redis.smembers(this.keys.nodes());
     const alive = new Set([this.options.nodeId]);
     if (nodes.length === 0) return alive;
-    const leases = await this.redis.mget(nodes.map((n) => this.keys.lease(n)));
+    // One GET per lease, not MGET: on Redis Cluster the leases live in different slots.
+    const leases = await Promise.all(nodes.map((n) => this.redis.get(this.keys.lease(n))));
     nodes.forEach((node, i) => {
       if (leases[i] !== null) alive.add(node);
     });
@@ -307,6 +316,9 @@ export class RedisPresence implements Presence {
   private async reconcile(): Promise<void> {
     const stored = new Set(await this.redis.smembers(this.keys.nodeConns(this.options.nodeId)));
     let restored = 0;
+    // A team emptied by one node while another joined it may have lost its mark.
+    const teams = new Set([...this.local.values()].map((c) => c.teamId));
+    if (teams.size > 0) await this.redis.sadd(this.keys.liveTeams(), ...teams);
     // A copy: sockets close while this runs, and a closed one must not come back.
     for (const conn of [...this.local.values()]) {
       if (stored.has(conn.connId) || !this.local.has(conn.connId)) continue;

@@ -1,4 +1,5 @@
-import type { ClientContext, Redis, Result } from 'ioredis';
+import type { ClientContext, Result } from 'ioredis';
+import type { RedisClient } from './connection';
 import { MESSAGE_ARGS, PAYLOAD_LUA } from './payload';
 
 /**
@@ -12,26 +13,33 @@ import { MESSAGE_ARGS, PAYLOAD_LUA } from './payload';
  * cannot be trusted: seqs restart at 1 in a new epoch, so no (epoch, seq) is used
  * twice, in Redis or in the SQL archive keyed on it. A team never seen before takes
  * the same path. A new epoch is Redis's clock in microseconds, 16 digits, never at or
- * below the last one made (the floor key survives a failover to a replica whose clock
- * lags), so nodes can tell an older epoch from a newer one (services/epoch.ts). The log is deleted only when there is one, so that for a new team
+ * below the team's last one made (its floor key survives a failover to a replica whose
+ * clock lags), so nodes can tell an older epoch from a newer one (services/epoch.ts).
+ * The floor is the team's, in its slot (Redis Cluster), and outlives the team's keys
+ * by far (FLOOR_MIN_TTL_S): a clock never lags by that much. The log is deleted only when there is one, so that for a new team
  * the first write is one Redis may refuse when it is out of memory.
  * Returns the epoch and the last seq.
  */
+/** Least life of a team's epoch floor after its last new epoch: 30 days. */
+const FLOOR_MIN_TTL_S = 30 * 24 * 3600;
+
 const TEAM_HEAD = `
-local function newEpoch(floorKey)
+local function newEpoch(floorKey, epochKey, ttl)
   local now = redis.call('TIME')
   local us = tonumber(now[1]) * 1000000 + tonumber(now[2])
   local floor = tonumber(redis.call('GET', floorKey) or '0') or 0
+  local current = tonumber(redis.call('GET', epochKey) or '0') or 0
+  if current > floor then floor = current end
   if us <= floor then us = floor + 1 end
   local epoch = string.format('%016.0f', us)
-  redis.call('SET', floorKey, epoch)
+  redis.call('SET', floorKey, epoch, 'EX', math.max(tonumber(ttl) * 2, ${FLOOR_MIN_TTL_S}))
   return epoch
 end
 local function teamHead(seqKey, logKey, epochKey, floorKey, ttl)
   local epoch = redis.call('GET', epochKey)
   local last = redis.call('GET', seqKey)
   if epoch and last then return epoch, last end
-  epoch = newEpoch(floorKey)
+  epoch = newEpoch(floorKey, epochKey, ttl)
   redis.call('SET', epochKey, epoch, 'EX', ttl)
   if redis.call('EXISTS', logKey) == 1 then redis.call('DEL', logKey) end
   redis.call('SET', seqKey, 0, 'EX', ttl)
@@ -57,9 +65,12 @@ end
  * team's stream would leave the stream's last id at the seq, and the same seq could
  * then never be appended again.
  *
- * KEYS: archive, epoch floor, then per message: seq, log, epoch, ref.
+ * KEYS: per message: seq, log, epoch, ref, epoch floor; then the archive stream when
+ * archiving is on (last, so a batch without it touches one team's slot on Redis
+ * Cluster: the caller sends one batch per slot there).
  * ARGV: retain, ttl s, ref ttl s, archive ('1'/'0'), most archive backlog entries
- * (0: no bound), then per message: channel, use ref ('1'/'0'), the epoch and last
+ * (0: no bound), '1' to SPUBLISH (Redis Cluster: sharded pub/sub, the team's channel
+ * is in the team's slot) or '0' to PUBLISH, then per message: channel, use ref ('1'/'0'), the epoch and last
  * seq the publishing node knows of the team ('' and 0 when it follows none), and
  * the MESSAGE_ARGS of pushMessageArgs (payload.ts). A counter below that seq in
  * that epoch means Redis lost acked writes, and the team starts a new epoch before
@@ -76,6 +87,9 @@ end
 export const PUBLISH_BATCH = `${TEAM_HEAD}${PAYLOAD_LUA}
 local retain, ttl, refTtl, archive = ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1'
 local backlogMax = tonumber(ARGV[5])
+local publishCommand = ARGV[6] == '1' and 'SPUBLISH' or 'PUBLISH'
+local archiveKey = archive and KEYS[#KEYS]
+local teamKeys = archive and #KEYS - 1 or #KEYS
 local function publish(k, a)
   local useRef = ARGV[a + 2] == '1'
   local head, tail, routing, id, origin = messageArgs(a + 4)
@@ -85,24 +99,24 @@ local function publish(k, a)
   end
   -- Past the bound the message is refused, never an older entry dropped: Redis then
   -- keeps memory for the counters, and SQL gets every message it was promised.
-  if archive and backlogMax > 0 and redis.call('XLEN', KEYS[1]) >= backlogMax then
+  if archive and backlogMax > 0 and redis.call('XLEN', archiveKey) >= backlogMax then
     return {-2, 'archive backlog full'}
   end
-  local epoch, last = teamHead(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[2], ttl)
+  local epoch, last = teamHead(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 5], ttl)
   local n = tonumber(last)
   if not n then return {-1, 'the seq counter is not a number'} end
   if epoch == ARGV[a + 3] and n < tonumber(ARGV[a + 4]) then
     -- The publishing node delivered seqs this counter has not reached: Redis went back in
     -- time (see REWOUND). Reusing them would hand known seqs to other messages.
     redis.call('DEL', KEYS[k + 1])
-    epoch, last = teamHead(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[2], ttl)
+    epoch, last = teamHead(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 5], ttl)
     n = 0
   end
   local seq = n + 1
   local json = messageJson(head, seq, tail)
   local queued = false
   if archive then
-    queued = redis.call('XADD', KEYS[1], '*', BACKLOG_EPOCH, epoch, BACKLOG_JSON, json)
+    queued = redis.call('XADD', archiveKey, '*', BACKLOG_EPOCH, epoch, BACKLOG_JSON, json)
   end
   local added
   if origin == '' then
@@ -111,7 +125,7 @@ local function publish(k, a)
     added = redis.pcall('XADD', KEYS[k + 2], seq .. '-0', LOG_JSON, json, LOG_ORIGIN, origin)
   end
   if type(added) == 'table' and added.err then
-    if queued then redis.call('XDEL', KEYS[1], queued) end
+    if queued then redis.call('XDEL', archiveKey, queued) end
     return {-1, added.err}
   end
   redis.call('SET', KEYS[k + 1], seq, 'EX', ttl)
@@ -121,12 +135,12 @@ local function publish(k, a)
   if useRef then
     redis.call('SET', KEYS[k + 4], refRecord(id, seq), 'EX', refTtl)
   end
-  redis.call('PUBLISH', ARGV[a + 1], messagePayload(epoch, seq, routing, json))
+  redis.call(publishCommand, ARGV[a + 1], messagePayload(epoch, seq, routing, json))
   return {1, seq}
 end
 local out = {}
-for i = 0, (#KEYS - 2) / 4 - 1 do
-  local ok, result = pcall(publish, 2 + i * 4, 5 + i * ${4 + MESSAGE_ARGS})
+for i = 0, teamKeys / 5 - 1 do
+  local ok, result = pcall(publish, i * 5, 6 + i * ${4 + MESSAGE_ARGS})
   if ok then
     out[i + 1] = result
   else
@@ -165,42 +179,37 @@ return {seq, current}
 `;
 
 /**
- * KEYS: conns, connIndex, teamConns, teamUsers, liveTeams, nodes, nodeConns.
- * ARGV: connId, info json, userId, teamId, nodeId.
+ * A team's presence, in the team's slot: the user counts follow the team's set of
+ * connIds in one step. The cluster-wide indexes (conns, connIndex, liveTeams, nodes,
+ * nodeConns) are written beside it with single-key commands (presence.ts).
+ * KEYS: teamConns, teamUsers. ARGV: connId, userId.
  * Returns the user's connection count in the team after adding, or 0 if already present.
  */
 const PRESENCE_ADD = `
-if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
-redis.call('ZADD', KEYS[2], 0, ARGV[1])
-redis.call('ZADD', KEYS[3], 0, ARGV[1])
-redis.call('SADD', KEYS[5], ARGV[4])
-redis.call('SADD', KEYS[6], ARGV[5])
-redis.call('SADD', KEYS[7], ARGV[1])
-return redis.call('HINCRBY', KEYS[4], ARGV[3], 1)
+if redis.call('ZADD', KEYS[1], 0, ARGV[1]) == 0 then return 0 end
+return redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
 `;
 
 /**
- * Same KEYS plus the lease of the node that holds the connection. ARGV: connId,
- * userId, teamId, and '1' when a survivor sweeps a dead node: then nothing is
- * removed if that node has renewed its lease meanwhile (returns -2).
- * Returns the user's connection count left in the team, or -1 if the connection was unknown.
+ * KEYS and ARGV as PRESENCE_ADD. Returns {the user's connection count left in the
+ * team (-1 if the connection was unknown), 1 when the team has no connection left}.
  */
 const PRESENCE_REMOVE = `
-if ARGV[4] == '1' and redis.call('EXISTS', KEYS[8]) == 1 then return -2 end
-if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return -1 end
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZREM', KEYS[3], ARGV[1])
-redis.call('SREM', KEYS[7], ARGV[1])
-local left = redis.call('HINCRBY', KEYS[4], ARGV[2], -1)
+local empty = 0
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then
+  if redis.call('EXISTS', KEYS[1]) == 0 then empty = 1 end
+  return {-1, empty}
+end
+local left = redis.call('HINCRBY', KEYS[2], ARGV[2], -1)
 if left <= 0 then
-  redis.call('HDEL', KEYS[4], ARGV[2])
+  redis.call('HDEL', KEYS[2], ARGV[2])
   left = 0
 end
-if redis.call('ZCARD', KEYS[3]) == 0 then
-  redis.call('SREM', KEYS[5], ARGV[3])
-  redis.call('DEL', KEYS[4])
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('DEL', KEYS[2])
+  empty = 1
 end
-return left
+return {left, empty}
 `;
 
 type Arg = string | number;
@@ -210,14 +219,14 @@ declare module 'ioredis' {
     sbHead(...args: Arg[]): Result<[string, string], Context>;
     sbRewound(...args: Arg[]): Result<[string, string], Context>;
     sbPresenceAdd(...args: Arg[]): Result<number, Context>;
-    sbPresenceRemove(...args: Arg[]): Result<number, Context>;
+    sbPresenceRemove(...args: Arg[]): Result<[number, number], Context>;
   }
 }
 
 /** Registers every script on a client; safe to call more than once. */
-export function defineScripts(redis: Redis): void {
+export function defineScripts(redis: RedisClient): void {
   redis.defineCommand('sbHead', { numberOfKeys: 4, lua: HEAD });
   redis.defineCommand('sbRewound', { numberOfKeys: 4, lua: REWOUND });
-  redis.defineCommand('sbPresenceAdd', { numberOfKeys: 7, lua: PRESENCE_ADD });
-  redis.defineCommand('sbPresenceRemove', { numberOfKeys: 8, lua: PRESENCE_REMOVE });
+  redis.defineCommand('sbPresenceAdd', { numberOfKeys: 2, lua: PRESENCE_ADD });
+  redis.defineCommand('sbPresenceRemove', { numberOfKeys: 2, lua: PRESENCE_REMOVE });
 }

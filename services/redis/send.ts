@@ -1,4 +1,5 @@
-import { Command, ReplyError, type Redis } from 'ioredis';
+import { Command, ReplyError } from 'ioredis';
+import type { RedisClient } from './connection';
 import { AppError } from '../errors';
 import { redisUnavailable } from './errors';
 
@@ -20,7 +21,7 @@ const RedisReplyError = ReplyError as abstract new (...args: never[]) => Error;
  * ioredis's messages.
  */
 export async function sendKnowingOutcome(
-  redis: Redis,
+  redis: RedisClient,
   name: string,
   args: (string | number)[],
 ): Promise<unknown> {

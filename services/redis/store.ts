@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection';
 import { AppError } from '../errors';
 import { redisCall } from './call';
 import type { RedisKeys } from './keys';
@@ -8,7 +8,7 @@ import type { Team } from '../types';
 /** Teams in one Redis hash, shared by every node, for clusters without SQL Server. */
 export class RedisStore implements Store {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
   ) {}
 

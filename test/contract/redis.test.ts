@@ -251,7 +251,7 @@ describeWithRedis('redis implementations', () => {
       const [seconds] = await cmd.time();
       expect(Math.abs(Number(first.slice(0, 10)) - Number(seconds))).toBeLessThan(60);
       // A replica whose clock lags takes over and the team's keys are gone: the floor holds.
-      await cmd.set(k.epochFloor(), '9000000000000000');
+      await cmd.set(k.epochFloor('T'), '9000000000000000');
       await cmd.del(k.seq('T'), k.epoch('T'), k.log('T'));
       expect((await bus.publish({ teamId: 'T', from, data: 2 })).seq).toBe(1);
       expect(await history.head('T')).toEqual({ seq: 1, epoch: '9000000000000001' });

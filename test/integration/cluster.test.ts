@@ -6,7 +6,13 @@ import {
   type TestClient,
 } from '../helpers/client';
 import { eventually } from '../helpers/eventually';
-import { describeWithRedis, RedisServer, useRedisServer } from '../helpers/redis-server';
+import {
+  describeWithRedis,
+  RedisServer,
+  useRedisServer,
+  type SuiteRedis,
+} from '../helpers/redis-server';
+import { RedisCluster } from '../../support/redis-cluster';
 import type { LiveStats } from '../../services/stats-sampler';
 import { api, startTestServer, type TestServer } from '../helpers/server';
 
@@ -16,12 +22,35 @@ import { api, startTestServer, type TestServer } from '../helpers/server';
  */
 describeWithRedis('cluster on Redis (in-process nodes)', () => {
   const redis = useRedisServer();
+  twoNodes(() => ({ REDIS_URL: redis.server.url }), redis);
+});
+
+/** The same on a real 3-master Redis Cluster: sharded pub/sub, per-slot scripts. */
+describeWithRedis('cluster on a Redis Cluster (in-process nodes)', () => {
+  let cluster: RedisCluster | undefined;
+  beforeAll(async () => {
+    cluster = await RedisCluster.start(3);
+  }, 60_000);
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+  twoNodes(() => {
+    if (!cluster) throw new Error('no cluster');
+    return { REDIS_CLUSTER_NODES: cluster.seeds };
+  });
+});
+
+/**
+ * The tests of two nodes on `target`; with `single` (one redis-server of the suite's
+ * own) also those that stop and start it.
+ */
+function twoNodes(target: () => Record<string, string>, single?: SuiteRedis): void {
   let n1: TestServer;
   let n2: TestServer;
   const clients: TestClient[] = [];
 
   const env = (node: string) => ({
-    REDIS_URL: redis.server.url,
+    ...target(),
     NODE_ID: node,
     PRESENCE_LEASE_MS: '1000',
     RATE_LIMIT_PER_S: '0',
@@ -205,86 +234,88 @@ describeWithRedis('cluster on Redis (in-process nodes)', () => {
     );
   });
 
-  test('a node started while Redis is down becomes ready by itself once Redis is up', async () => {
-    const late = await RedisServer.reserve();
-    const node = await startTestServer({
-      REDIS_URL: late.url,
-      NODE_ID: 'late',
-      PRESENCE_LEASE_MS: '1000',
-    });
-    const other = await startTestServer({ REDIS_URL: late.url, NODE_ID: 'late-2' });
-    try {
-      const before = await api(node, 'GET', '/api/ready', { token: null });
-      expect(before.status).toBe(503);
-      expect(before.body).toMatchObject({ checks: { redis: 'down' } });
-      await late.restart();
-      await eventually(
-        async () => (await api(node, 'GET', '/api/ready', { token: null })).status === 200,
-        15000,
-      );
-      await eventually(
-        async () => (await api(other, 'GET', '/api/ready', { token: null })).status === 200,
-        15000,
-      );
-      // Its node channel works: a kick sent through the other node reaches it.
-      const victim = await open(node, 'u1', 'late-team');
-      expect(
-        (await api(other, 'DELETE', `/api/connections/${victim.welcome['connId'] as string}`))
-          .status,
-      ).toBe(204);
-      expect((await victim.waitClose()).code).toBe(4000);
-    } finally {
-      await node.close();
-      await other.close();
-      await late.stop();
-    }
-  }, 60000);
-
-  test('Redis down: sockets stay, sends get unavailable, ready is 503; back: it serves again by itself', async () => {
-    const team = 'outage';
-    const a = await open(n1, 'u1', team);
-    const b = await open(n2, 'u2', team);
-    a.send('before');
-    await b.next('message');
-    const oldEpoch = a.welcome['epoch'];
-
-    await redis.server.kill();
-    const ready = await eventually(async () => {
-      const r = await api(n1, 'GET', '/api/ready', { token: null });
-      return r.status === 503 ? r : false;
-    });
-    expect(ready.body).toMatchObject({ checks: { redis: 'down', db: 'disabled' } });
-    a.send({ type: 'team', data: 'during', ref: 'during-1' });
-    expect(await a.next('error')).toMatchObject({ code: 'unavailable', ref: 'during-1' });
-    expect(a.closed).toBeUndefined();
-    expect(b.closed).toBeUndefined();
-
-    await redis.server.restart();
-    await eventually(
-      async () => (await api(n1, 'GET', '/api/ready', { token: null })).status === 200,
-      15000,
-    );
-    await eventually(
-      async () => (await api(n2, 'GET', '/api/ready', { token: null })).status === 200,
-      15000,
-    );
-    a.send({ type: 'team', data: 'after', ref: 'after-1' });
-    const ack = await a.next('ack');
-    // Redis kept nothing: the team starts over, in a new epoch.
-    expect(ack['seq']).toBe(1);
-    expect(await b.next('message')).toMatchObject({ data: 'after', seq: 1 });
-    const again = await open(n2, 'u3', team);
-    expect(again.welcome['epoch']).not.toBe(oldEpoch);
-    // Presence came back without anyone reconnecting.
-    const members = await eventually(async () => {
-      const r = await api<{ members: Frame[] }>(n1, 'GET', `/api/teams/${team}`);
-      if (r.status !== 200 || r.body.members.length !== 3) {
-        throw new Error(`members not restored yet: ${r.status} ${JSON.stringify(r.body)}`);
+  if (single) {
+    test('a node started while Redis is down becomes ready by itself once Redis is up', async () => {
+      const late = await RedisServer.reserve();
+      const node = await startTestServer({
+        REDIS_URL: late.url,
+        NODE_ID: 'late',
+        PRESENCE_LEASE_MS: '1000',
+      });
+      const other = await startTestServer({ REDIS_URL: late.url, NODE_ID: 'late-2' });
+      try {
+        const before = await api(node, 'GET', '/api/ready', { token: null });
+        expect(before.status).toBe(503);
+        expect(before.body).toMatchObject({ checks: { redis: 'down' } });
+        await late.restart();
+        await eventually(
+          async () => (await api(node, 'GET', '/api/ready', { token: null })).status === 200,
+          15000,
+        );
+        await eventually(
+          async () => (await api(other, 'GET', '/api/ready', { token: null })).status === 200,
+          15000,
+        );
+        // Its node channel works: a kick sent through the other node reaches it.
+        const victim = await open(node, 'u1', 'late-team');
+        expect(
+          (await api(other, 'DELETE', `/api/connections/${victim.welcome['connId'] as string}`))
+            .status,
+        ).toBe(204);
+        expect((await victim.waitClose()).code).toBe(4000);
+      } finally {
+        await node.close();
+        await other.close();
+        await late.stop();
       }
-      return r.body.members;
-    }, 15000);
-    expect(members.map((m) => m['id']).sort()).toEqual(['u1', 'u2', 'u3']);
-  }, 60000);
+    }, 60000);
+
+    test('Redis down: sockets stay, sends get unavailable, ready is 503; back: it serves again by itself', async () => {
+      const team = 'outage';
+      const a = await open(n1, 'u1', team);
+      const b = await open(n2, 'u2', team);
+      a.send('before');
+      await b.next('message');
+      const oldEpoch = a.welcome['epoch'];
+
+      await single.server.kill();
+      const ready = await eventually(async () => {
+        const r = await api(n1, 'GET', '/api/ready', { token: null });
+        return r.status === 503 ? r : false;
+      });
+      expect(ready.body).toMatchObject({ checks: { redis: 'down', db: 'disabled' } });
+      a.send({ type: 'team', data: 'during', ref: 'during-1' });
+      expect(await a.next('error')).toMatchObject({ code: 'unavailable', ref: 'during-1' });
+      expect(a.closed).toBeUndefined();
+      expect(b.closed).toBeUndefined();
+
+      await single.server.restart();
+      await eventually(
+        async () => (await api(n1, 'GET', '/api/ready', { token: null })).status === 200,
+        15000,
+      );
+      await eventually(
+        async () => (await api(n2, 'GET', '/api/ready', { token: null })).status === 200,
+        15000,
+      );
+      a.send({ type: 'team', data: 'after', ref: 'after-1' });
+      const ack = await a.next('ack');
+      // Redis kept nothing: the team starts over, in a new epoch.
+      expect(ack['seq']).toBe(1);
+      expect(await b.next('message')).toMatchObject({ data: 'after', seq: 1 });
+      const again = await open(n2, 'u3', team);
+      expect(again.welcome['epoch']).not.toBe(oldEpoch);
+      // Presence came back without anyone reconnecting.
+      const members = await eventually(async () => {
+        const r = await api<{ members: Frame[] }>(n1, 'GET', `/api/teams/${team}`);
+        if (r.status !== 200 || r.body.members.length !== 3) {
+          throw new Error(`members not restored yet: ${r.status} ${JSON.stringify(r.body)}`);
+        }
+        return r.body.members;
+      }, 15000);
+      expect(members.map((m) => m['id']).sort()).toEqual(['u1', 'u2', 'u3']);
+    }, 60000);
+  }
 
   test('a ban through one node closes and refuses the user on the other; a lift lets them in', async () => {
     const there = await open(n2, 'mallory', 'ban');
@@ -332,4 +363,4 @@ describeWithRedis('cluster on Redis (in-process nodes)', () => {
     }, 10_000);
     expect(seen.teams).toBeGreaterThanOrEqual(2);
   });
-});
+}

@@ -153,7 +153,7 @@ describeWithRedis('delivery across faults (Redis engine, two nodes)', () => {
     let droppedWhileSent = false;
     for (let round = 0; round < 5 && !droppedWhileSent; round++) {
       await eventually(async () => {
-        const [, subs] = (await admin.pubsub('NUMSUB', `sb:ch:team:${team}`)) as [string, number];
+        const [, subs] = (await admin.pubsub('NUMSUB', `sb:ch:team:{${team}}`)) as [string, number];
         return subs === 2;
       }, 10_000);
       await admin.client('KILL', 'TYPE', 'pubsub');
@@ -163,7 +163,7 @@ describeWithRedis('delivery across faults (Redis engine, two nodes)', () => {
         ),
       );
       published += 10;
-      const [, subs] = (await admin.pubsub('NUMSUB', `sb:ch:team:${team}`)) as [string, number];
+      const [, subs] = (await admin.pubsub('NUMSUB', `sb:ch:team:{${team}}`)) as [string, number];
       droppedWhileSent = subs === 0;
     }
     expect(droppedWhileSent).toBe(true);

@@ -136,7 +136,7 @@ describe('loadConfig values', () => {
       },
       history: { size: 5 },
       redis: {
-        url: 'rediss://cache.internal:6380',
+        target: { kind: 'single', url: 'rediss://cache.internal:6380' },
         keyPrefix: 'app1:',
         commandTimeoutMs: 250,
         historyTtlSeconds: 3600,
@@ -354,13 +354,34 @@ describe('loadConfig engines', () => {
   test('REDIS_URL turns the Redis engine on, with its defaults', () => {
     const config = loadConfig({ REDIS_URL: 'redis://:pa55word@redis:6379/0' });
     expect(config.redis).toEqual({
-      url: 'redis://:pa55word@redis:6379/0',
+      target: { kind: 'single', url: 'redis://:pa55word@redis:6379/0' },
       keyPrefix: 'sb:',
       commandTimeoutMs: 5000,
       historyTtlSeconds: 604800,
       presenceLeaseMs: 15000,
     });
     expect(loadConfig({}).redis).toBeUndefined();
+  });
+
+  test('REDIS_CLUSTER_NODES turns the Redis engine on against a cluster', () => {
+    const config = loadConfig({ REDIS_CLUSTER_NODES: 'r1:7000, 10.0.0.2:7001,[::1]:7002' });
+    expect(config.redis?.target).toEqual({
+      kind: 'cluster',
+      nodes: [
+        { host: 'r1', port: 7000 },
+        { host: '10.0.0.2', port: 7001 },
+        { host: '::1', port: 7002 },
+      ],
+      tls: false,
+    });
+  });
+
+  test.each([
+    [{ REDIS_CLUSTER_NODES: 'r1:7000,r2' }],
+    [{ REDIS_CLUSTER_NODES: 'r1:7000', REDIS_URL: 'redis://r1:6379' }],
+    [{ REDIS_CLUSTER_NODES: 'r1:7000', MSSQL_URL: 'Server=db;Database=sb;User Id=sa;Password=x' }],
+  ])('a bad REDIS_CLUSTER_NODES combination stops the start: %j', (env) => {
+    expectOneLineNaming(configError(env), 'REDIS_CLUSTER_NODES');
   });
 
   test.each(['http://redis:6379', 'redis//:pa55word@redis', 'pa55word'])(

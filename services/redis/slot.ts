@@ -1,0 +1,24 @@
+/**
+ * The Redis Cluster hash slot of a key (CRC16/XMODEM of its hash tag, mod 16384),
+ * as the cluster computes it: the publish batch is split by slot, since one script
+ * may touch only one.
+ */
+export function hashSlot(key: string): number {
+  const bytes = Buffer.from(hashTagOf(key));
+  let crc = 0;
+  for (const byte of bytes) {
+    crc ^= byte << 8;
+    for (let bit = 0; bit < 8; bit++)
+      crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc % 16384;
+}
+
+/** The part of a key that is hashed: the first non-empty `{…}`, else the whole key. */
+function hashTagOf(key: string): string {
+  const open = key.indexOf('{');
+  if (open < 0) return key;
+  const close = key.indexOf('}', open + 1);
+  if (close <= open + 1) return key;
+  return key.slice(open + 1, close);
+}

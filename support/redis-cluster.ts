@@ -1,0 +1,170 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, portOpen } from './free-port';
+import { kill9, manage, type Managed } from './managed';
+
+/** One master of a test cluster: its client port and the process serving it. */
+export interface ClusterNode {
+  port: number;
+  bus: number;
+  dir: string;
+  process: Managed;
+}
+
+/**
+ * A throwaway Redis Cluster of `masters` masters (no replicas) on 127.0.0.1:
+ * `redis-server --cluster-enabled yes` per master on free ports, joined with
+ * `redis-cli --cluster create`. The cluster bus gets a free port of its own
+ * (`--cluster-port`, Redis 7) rather than the client port + 10000, which may not exist.
+ */
+export class RedisCluster {
+  private constructor(readonly nodes: ClusterNode[]) {}
+
+  /** Seed nodes as `REDIS_CLUSTER_NODES` takes them. */
+  get seeds(): string {
+    return this.nodes.map((n) => `127.0.0.1:${n.port}`).join(',');
+  }
+
+  get endpoints(): { host: string; port: number }[] {
+    return this.nodes.map((n) => ({ host: '127.0.0.1', port: n.port }));
+  }
+
+  static async start(masters = 3): Promise<RedisCluster> {
+    const nodes: ClusterNode[] = [];
+    try {
+      for (let i = 0; i < masters; i++) nodes.push(await startNode());
+      const cluster = new RedisCluster(nodes);
+      await cluster.create();
+      return cluster;
+    } catch (err) {
+      await Promise.all(nodes.map((n) => stopNode(n)));
+      throw err;
+    }
+  }
+
+  private async create(): Promise<void> {
+    const hosts = this.nodes.map((n) => `127.0.0.1:${n.port}`);
+    await run('redis-cli', ['--cluster', 'create', ...hosts, '--cluster-yes']);
+    // `create` returns once the slots are assigned; every node must agree before use.
+    for (let i = 0; i < 400; i++) {
+      const states = await Promise.all(
+        this.nodes.map((n) => run('redis-cli', ['-p', String(n.port), 'cluster', 'info'])),
+      );
+      if (states.every((s) => s.includes('cluster_state:ok'))) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error('the test cluster did not reach cluster_state:ok');
+  }
+
+  /** `redis-cli` against one node, e.g. `cli(0, 'cluster', 'keyslot', 'x')`. */
+  cli(node: number, ...args: string[]): Promise<string> {
+    return run('redis-cli', ['-p', String(this.nodes[node]?.port ?? 0), ...args]);
+  }
+
+  /**
+   * Moves the `count` lowest slots of master `from` to master `to` with
+   * `redis-cli --cluster reshard`, keys and all, as an operator would.
+   */
+  async reshard(from: number, to: number, count: number): Promise<string> {
+    const [source, target] = await Promise.all([
+      this.cli(from, 'cluster', 'myid'),
+      this.cli(to, 'cluster', 'myid'),
+    ]);
+    return run('redis-cli', [
+      '--cluster',
+      'reshard',
+      `127.0.0.1:${this.nodes[from]?.port ?? 0}`,
+      '--cluster-from',
+      source.trim(),
+      '--cluster-to',
+      target.trim(),
+      '--cluster-slots',
+      String(count),
+      '--cluster-yes',
+      '--cluster-pipeline',
+      '10',
+    ]);
+  }
+
+  /** The index of the master serving `slot`. */
+  async ownerOf(slot: number): Promise<number> {
+    const ids = await Promise.all(this.nodes.map((_, i) => this.cli(i, 'cluster', 'myid')));
+    const shards = await this.cli(0, 'cluster', 'nodes');
+    for (const line of shards.split('\n')) {
+      const [id, , flags, , , , , , ...ranges] = line.trim().split(' ');
+      if (!flags?.includes('master')) continue;
+      for (const range of ranges) {
+        const [lo, hi = lo] = range.split('-').map(Number);
+        if (lo !== undefined && hi !== undefined && slot >= lo && slot <= hi)
+          return ids.findIndex((x) => x.trim() === id);
+      }
+    }
+    return -1;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => stopNode(n)));
+  }
+}
+
+async function startNode(): Promise<ClusterNode> {
+  const port = await freePort();
+  const bus = await freePort();
+  const dir = await mkdtemp(join(tmpdir(), 'sb-cluster-'));
+  const child = spawn(
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--cluster-port',
+      String(bus),
+      '--bind',
+      '127.0.0.1',
+      '--cluster-enabled',
+      'yes',
+      '--cluster-config-file',
+      join(dir, 'nodes.conf'),
+      '--cluster-node-timeout',
+      '2000',
+      '--dir',
+      dir,
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--loglevel',
+      'warning',
+    ],
+    { stdio: 'ignore' },
+  );
+  const process = manage(child);
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
+    if (await portOpen(port)) return { port, bus, dir, process };
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  await kill9(process);
+  throw new Error(`redis-server did not listen on ${port}`);
+}
+
+async function stopNode(node: ClusterNode): Promise<void> {
+  await kill9(node.process);
+  await rm(node.dir, { recursive: true, force: true });
+}
+
+/** Runs a command to its end; rejects with its output when it fails. */
+function run(command: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0) resolve(out);
+      else reject(new Error(`${command} ${args.join(' ')} failed (${code}): ${out.slice(-500)}`));
+    });
+  });
+}

@@ -1,0 +1,196 @@
+import { randomUUID } from 'node:crypto';
+import pino from 'pino';
+import { RedisBans } from '../../services/redis/bans';
+import { RedisBus } from '../../services/redis/bus';
+import { createRedisClient, waitReady, type RedisClient } from '../../services/redis/connection';
+import { RedisDeadLetters } from '../../services/redis/dead-letters';
+import { RedisHistory } from '../../services/redis/history';
+import { RedisNodeStats } from '../../services/redis/node-stats';
+import { RedisPresence } from '../../services/redis/presence';
+import { hashSlot } from '../../services/redis/slot';
+import { RedisStore } from '../../services/redis/store';
+import type { RedisOptions } from 'ioredis';
+import type { ClusterEvent } from '../../services/bus';
+import type { ConnectionInfo } from '../../services/types';
+import { RedisCluster } from '../../support/redis-cluster';
+import { eventually } from '../helpers/eventually';
+import { freshKeys } from '../helpers/redis-bus';
+import { describeWithRedis } from '../helpers/redis-server';
+import { bansContract } from './bans-contract';
+import { deadLettersContract } from './dead-letters-contract';
+import { engineContract } from './engine-contract';
+import { nodeStatsContract } from './node-stats-contract';
+import { presenceContract } from './presence-contract';
+import { storeContract } from './store-contract';
+
+/**
+ * The suites the memory engine and one Redis pass, against a real 3-master Redis
+ * Cluster (all but the archive backlog's: the SQL Server archive needs one Redis).
+ */
+describeWithRedis('redis cluster implementations', () => {
+  const log = pino({ level: 'silent' });
+  let cluster: RedisCluster | undefined;
+  const clients: RedisClient[] = [];
+
+  beforeAll(async () => {
+    cluster = await RedisCluster.start(3);
+  }, 60_000);
+
+  // Each test's clients go with it: a cluster client keeps a connection per master
+  // and re-reads the slot map every second, which adds up over a hundred tests.
+  afterEach(async () => {
+    const all = clients.splice(0);
+    await Promise.all(all.map((c) => c.quit().catch(() => undefined)));
+    for (const c of all) c.disconnect();
+  });
+
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  async function client(role: string, extra: RedisOptions = {}): Promise<RedisClient> {
+    if (!cluster) throw new Error('no cluster');
+    const c = createRedisClient(
+      { kind: 'cluster', nodes: cluster.endpoints, tls: false },
+      role,
+      log,
+      extra,
+    );
+    clients.push(c);
+    if (!(await waitReady(c, 10_000))) throw new Error('cluster client not ready');
+    return c;
+  }
+
+  test('the slot of a key is the one the cluster computes', async () => {
+    const keys = freshKeys();
+    const samples = [
+      'foo',
+      '123456789',
+      keys.seq('T'),
+      keys.teamChannel('team-1'),
+      '{}x',
+      'x{}{a}',
+    ];
+    for (const key of samples) {
+      expect(hashSlot(key)).toBe(Number((await cluster!.cli(0, 'cluster', 'keyslot', key)).trim()));
+    }
+  });
+
+  test('one turn of messages to teams in many slots: each is published, one call per slot', async () => {
+    const keys = freshKeys();
+    const bus = new RedisBus(await client('command'), await client('subscriber'), keys, {
+      nodeId: 'node-a',
+      retain: 10,
+      ttlSeconds: 3600,
+      idempotencyTtlSeconds: 600,
+      log,
+    });
+    const from = { id: 'u', name: 'u' };
+    try {
+      const teams = Array.from({ length: 40 }, (_, i) => `turn-${i}`);
+      expect(new Set(teams.map((t) => hashSlot(keys.seq(t)))).size).toBeGreaterThan(30);
+      // Two per team in one turn: the second of a team follows the first in its call.
+      const sent = await Promise.all(
+        teams.flatMap((teamId) => [
+          bus.publish({ teamId, from, data: 1 }),
+          bus.publish({ teamId, from, data: 2 }),
+        ]),
+      );
+      expect(sent.map((m) => m.seq)).toEqual(teams.flatMap(() => [1, 2]));
+    } finally {
+      await bus.close();
+    }
+  });
+
+  test("a dead node's users are removed by a survivor, which announces the leave once", async () => {
+    const keys = freshKeys();
+    const events: ClusterEvent[] = [];
+    const make = async (nodeId: string) => {
+      const presence = new RedisPresence(await client('command'), keys, {
+        nodeId,
+        leaseMs: 600,
+        announce: async (e) => {
+          events.push(e);
+        },
+        log,
+      });
+      await presence.start();
+      return presence;
+    };
+    const info = (connId: string, userId: string, node: string): ConnectionInfo => ({
+      connId,
+      userId,
+      name: userId,
+      teamId: 'T',
+      node,
+      ip: '127.0.0.1',
+      connectedAt: new Date().toISOString(),
+    });
+    const a = await make('a');
+    const b = await make('b');
+    try {
+      await a.add(info('c1', 'u1', 'a'));
+      await b.add(info('c2', 'u2', 'b'));
+      await a.close();
+      await eventually(async () => (await b.members('T')).length === 1);
+      await eventually(() => events.length === 1);
+      expect(events).toEqual([
+        { kind: 'presence', teamId: 'T', event: 'leave', user: { id: 'u1', name: 'u1' } },
+      ]);
+      expect(await b.teams()).toEqual([{ teamId: 'T', online: 1, connections: 1 }]);
+    } finally {
+      await b.close();
+    }
+  });
+
+  engineContract('redis cluster', async ({ retain }) => {
+    const nodeId = `node-${randomUUID().slice(0, 6)}`;
+    const keys = freshKeys();
+    const cmd = await client('command');
+    const sub = await client('subscriber', { enableOfflineQueue: true, commandTimeout: undefined });
+    const bus = new RedisBus(cmd, sub, keys, {
+      nodeId,
+      retain,
+      ttlSeconds: 3600,
+      idempotencyTtlSeconds: 600,
+      log,
+    });
+    const history = new RedisHistory(cmd, keys, { ttlSeconds: 3600 });
+    // The node channel subscription must be live before kicks are addressed to it.
+    await eventually(() => bus.probe(500), 10_000);
+    return { bus, history, nodeId, close: () => bus.close() };
+  });
+
+  presenceContract('redis cluster', async () => {
+    const presence = new RedisPresence(await client('command'), freshKeys(), {
+      nodeId: 'node-a',
+      leaseMs: 10_000,
+      announce: async () => undefined,
+      log,
+    });
+    await presence.start();
+    return presence;
+  });
+
+  storeContract('redis cluster', async () => new RedisStore(await client('command'), freshKeys()));
+
+  nodeStatsContract(
+    'redis cluster',
+    async (now) => new RedisNodeStats(await client('command'), freshKeys(), now),
+  );
+
+  deadLettersContract(
+    'redis cluster',
+    async (max) => new RedisDeadLetters(await client('command'), freshKeys(), max),
+  );
+
+  bansContract('redis cluster', async (max) => {
+    const bans = new RedisBans(await client('command'), freshKeys(), {
+      max,
+      refreshMs: 0,
+      onRefreshError: () => undefined,
+    });
+    await bans.start();
+    return bans;
+  });
+});
