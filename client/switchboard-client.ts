@@ -369,24 +369,60 @@ interface SubscriptionHost<T> {
   unsubscribe(sub: TeamSubscription<T>): Promise<void>;
 }
 
+/** Typed listeners: the base of the client and of each team subscription. */
+export class Emitter<E> {
+  private readonly listeners = new Map<keyof E, Set<Listener<never>>>();
+
+  /** Adds a listener; returns a function that removes it. */
+  on<K extends keyof E>(event: K, listener: Listener<E[K]>): () => void {
+    let set = this.listeners.get(event);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(event, set);
+    }
+    set.add(listener as Listener<never>);
+    return () => this.off(event, listener);
+  }
+
+  off<K extends keyof E>(event: K, listener: Listener<E[K]>): void {
+    this.listeners.get(event)?.delete(listener as Listener<never>);
+  }
+
+  protected emit<K extends keyof E>(event: K, payload: E[K]): void {
+    const set = this.listeners.get(event);
+    if (!set) return;
+    for (const listener of [...set]) {
+      try {
+        (listener as Listener<E[K]>)(payload);
+      } catch (err) {
+        // A throwing listener must not leave the emitter half-updated; report it like
+        // an uncaught error instead of swallowing it.
+        setTimeout(() => {
+          throw err;
+        }, 0);
+      }
+    }
+  }
+}
+
 /**
  * One more team on the client's connection (docs/PROTOCOL.md §10), from
  * `client.subscribe(teamId)`: its own events and its own sends. The client
  * subscribes again after every reconnect, resuming after the last seq it saw.
  */
-export class TeamSubscription<T = unknown> {
+export class TeamSubscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
   /** Resolves with the first `subscribed`; rejects when the server refuses it. */
   readonly ready: Promise<Subscribed>;
   /** @internal */
   readonly cursor = new Cursor();
   private ended = false;
-  private readonly listeners = new Map<keyof SubscriptionEvents<T>, Set<Listener<never>>>();
   private settleReady: { resolve(s: Subscribed): void; reject(e: SwitchboardError): void };
 
   constructor(
     readonly teamId: string,
     private readonly host: SubscriptionHost<T>,
   ) {
+    super();
     let settle: { resolve(s: Subscribed): void; reject(e: SwitchboardError): void } = {
       resolve: noop,
       reject: noop,
@@ -407,26 +443,6 @@ export class TeamSubscription<T = unknown> {
   /** The last seq seen in this team, and its epoch. */
   get position(): { seq: number; epoch: string | undefined } {
     return { seq: this.cursor.seen, epoch: this.cursor.epoch };
-  }
-
-  on<K extends keyof SubscriptionEvents<T>>(
-    event: K,
-    listener: Listener<SubscriptionEvents<T>[K]>,
-  ): () => void {
-    let set = this.listeners.get(event);
-    if (!set) {
-      set = new Set();
-      this.listeners.set(event, set);
-    }
-    set.add(listener as Listener<never>);
-    return () => this.off(event, listener);
-  }
-
-  off<K extends keyof SubscriptionEvents<T>>(
-    event: K,
-    listener: Listener<SubscriptionEvents<T>[K]>,
-  ): void {
-    this.listeners.get(event)?.delete(listener as Listener<never>);
   }
 
   once<K extends keyof SubscriptionEvents<T>>(event: K): Promise<SubscriptionEvents<T>[K]> {
@@ -502,23 +518,6 @@ export class TeamSubscription<T = unknown> {
     );
     this.emit('unsubscribed', { teamId: this.teamId, reason, ...(error ? { error } : {}) });
   }
-
-  private emit<K extends keyof SubscriptionEvents<T>>(
-    event: K,
-    payload: SubscriptionEvents<T>[K],
-  ): void {
-    const set = this.listeners.get(event);
-    if (!set) return;
-    for (const listener of [...set]) {
-      try {
-        (listener as Listener<SubscriptionEvents<T>[K]>)(payload);
-      } catch (err) {
-        setTimeout(() => {
-          throw err;
-        }, 0);
-      }
-    }
-  }
 }
 
 /**
@@ -529,7 +528,7 @@ export class TeamSubscription<T = unknown> {
  * duplicates); every send carries a `ref`, so sends in flight when a connection
  * drops are sent again on the next one without ever publishing twice.
  */
-export class SwitchboardClient<T = unknown> {
+export class SwitchboardClient<T = unknown> extends Emitter<ClientEvents<T>> {
   private readonly url: string;
   private readonly WebSocketImpl: WebSocketConstructor;
   private readonly timeoutMs: number;
@@ -537,7 +536,6 @@ export class SwitchboardClient<T = unknown> {
   private readonly pongTimeoutMs: number;
   private readonly connectTimeoutMs: number;
   private readonly backoff: Required<ReconnectOptions> | undefined;
-  private readonly listeners = new Map<keyof ClientEvents<T>, Set<Listener<never>>>();
   private readonly refPrefix = randomId();
   private refCounter = 0;
 
@@ -584,6 +582,7 @@ export class SwitchboardClient<T = unknown> {
   };
 
   constructor(private readonly options: SwitchboardOptions) {
+    super();
     for (const key of ['id', 'teamId'] as const) {
       if (!ID.test(options[key])) {
         throw new TypeError(
@@ -632,24 +631,6 @@ export class SwitchboardClient<T = unknown> {
   /** The last seq this client has seen (delivered, or its own acked), and its epoch. */
   get position(): { seq: number; epoch: string | undefined } {
     return { seq: this.home.seen, epoch: this.home.epoch };
-  }
-
-  /** Adds a listener; returns a function that removes it. */
-  on<K extends keyof ClientEvents<T>>(
-    event: K,
-    listener: Listener<ClientEvents<T>[K]>,
-  ): () => void {
-    let set = this.listeners.get(event);
-    if (!set) {
-      set = new Set();
-      this.listeners.set(event, set);
-    }
-    set.add(listener as Listener<never>);
-    return () => this.off(event, listener);
-  }
-
-  off<K extends keyof ClientEvents<T>>(event: K, listener: Listener<ClientEvents<T>[K]>): void {
-    this.listeners.get(event)?.delete(listener as Listener<never>);
   }
 
   /** Resolves with the next event of this kind. */
@@ -1352,21 +1333,5 @@ export class SwitchboardClient<T = unknown> {
     if (state === this.currentState) return;
     this.currentState = state;
     this.emit('state', state);
-  }
-
-  private emit<K extends keyof ClientEvents<T>>(event: K, payload: ClientEvents<T>[K]): void {
-    const set = this.listeners.get(event);
-    if (!set) return;
-    for (const listener of [...set]) {
-      try {
-        (listener as Listener<ClientEvents<T>[K]>)(payload);
-      } catch (err) {
-        // A throwing listener must not leave the client half-updated; report it like
-        // an uncaught error instead of swallowing it.
-        setTimeout(() => {
-          throw err;
-        }, 0);
-      }
-    }
   }
 }
