@@ -32,12 +32,12 @@ export async function createRedisEngine(
 ): Promise<Engine> {
   const { redis, archive } = config;
   const nodeId = config.node.id;
-  const cmd = createRedisClient(redis.url, 'command', log, {
+  const cmd = createRedisClient(redis.target, 'command', log, {
     commandTimeout: redis.commandTimeoutMs,
   });
   // Subscriptions queue while connecting; ioredis re-subscribes after every reconnect.
   // No command timeout: under a flood of deliveries a SUBSCRIBE reply can wait, and that is fine.
-  const sub = createRedisClient(redis.url, 'subscriber', log, {
+  const sub = createRedisClient(redis.target, 'subscriber', log, {
     enableOfflineQueue: true,
     commandTimeout: undefined,
   });
@@ -49,6 +49,8 @@ export async function createRedisEngine(
     idempotencyTtlSeconds: IDEMPOTENCY_TTL_MS / 1000,
     archive: sql !== undefined,
     archiveBacklogMax: archive.backlogMax,
+    ackReplicas: redis.ackReplicas,
+    ackTimeoutMs: redis.ackTimeoutMs,
     log,
   });
   const redisHistory = new RedisHistory(cmd, keys, { ttlSeconds: redis.historyTtlSeconds });
@@ -71,7 +73,7 @@ export async function createRedisEngine(
   // XREADGROUP BLOCK holds a connection, so the archiver gets one of its own.
   // Its reads block for up to ARCHIVE_FLUSH_MS, so its command timeout starts after that.
   const blocking = sql
-    ? createRedisClient(redis.url, 'archive', log, {
+    ? createRedisClient(redis.target, 'archive', log, {
         commandTimeout: archive.flushMs + redis.commandTimeoutMs,
       })
     : undefined;

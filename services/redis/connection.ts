@@ -1,6 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { reconnectDelay } from '../backoff';
+import type { RedisTarget } from './target';
 
 /** Resolves when the client is ready or after `timeoutMs`, whichever comes first; never throws. */
 export function waitReady(client: Redis, timeoutMs: number): Promise<boolean> {
@@ -31,14 +32,14 @@ export const DEFAULT_COMMAND_TIMEOUT_MS = 5000;
  * State changes are logged once each, not per attempt.
  */
 export function createRedisClient(
-  url: string,
+  target: RedisTarget,
   role: string,
   log: Logger,
   extra: RedisOptions = {},
 ): Redis {
   let attempts = 0;
   let state: 'connecting' | 'up' | 'down' = 'connecting';
-  const client = new Redis(url, {
+  const options: RedisOptions = {
     lazyConnect: false,
     enableOfflineQueue: false,
     autoResendUnfulfilledCommands: false,
@@ -52,7 +53,8 @@ export function createRedisClient(
       return reconnectDelay(times);
     },
     ...extra,
-  });
+  };
+  const client = connect(target, options);
   client.on('ready', () => {
     if (state !== 'up') log.info({ role, after: attempts }, 'redis connected');
     state = 'up';
@@ -77,4 +79,28 @@ export function createRedisClient(
     state = 'down';
   });
   return client;
+}
+
+function connect(target: RedisTarget, options: RedisOptions): Redis {
+  switch (target.kind) {
+    case 'single':
+      return new Redis(
+        target.url,
+        target.password === undefined ? options : { ...options, password: target.password },
+      );
+    case 'sentinel':
+      return new Redis({
+        ...options,
+        sentinels: target.sentinels,
+        name: target.name,
+        ...(target.password === undefined ? {} : { password: target.password }),
+        ...(target.sentinelPassword === undefined
+          ? {}
+          : { sentinelPassword: target.sentinelPassword }),
+        ...(target.tls ? { tls: {}, sentinelTLS: {}, enableTLSForSentinelMode: true } : {}),
+        // Also drop the connection when a sentinel announces a new master, not only
+        // when the old one stops answering: a master demoted alive would refuse writes.
+        failoverDetector: true,
+      });
+  }
 }

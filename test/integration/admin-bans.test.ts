@@ -146,7 +146,7 @@ describe('admin API: bans', () => {
 
     beforeEach(async () => {
       n2 = await startTestServer({
-        REDIS_URL: server.config.redis?.url ?? '',
+        REDIS_URL: process.env['SB_TEST_REDIS_URL'] ?? '',
         REDIS_KEY_PREFIX: server.config.redis?.keyPrefix ?? '',
         NODE_ID: 'test-node-2',
         RATE_LIMIT_PER_S: '0',
@@ -182,7 +182,7 @@ describe('admin API: bans', () => {
     test('a node started after the ban refuses the user too', async () => {
       await api(server, 'POST', '/api/bans', { body: { userId: 'mallory', seconds: 0 } });
       const n3 = await startTestServer({
-        REDIS_URL: server.config.redis?.url ?? '',
+        REDIS_URL: process.env['SB_TEST_REDIS_URL'] ?? '',
         REDIS_KEY_PREFIX: server.config.redis?.keyPrefix ?? '',
         NODE_ID: 'test-node-3',
       });

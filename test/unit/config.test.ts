@@ -94,6 +94,8 @@ describe('loadConfig values', () => {
       REDIS_URL: 'rediss://cache.internal:6380',
       REDIS_KEY_PREFIX: 'app1:',
       REDIS_COMMAND_TIMEOUT_MS: '250',
+      REDIS_ACK_REPLICAS: '2',
+      REDIS_ACK_TIMEOUT_MS: '100',
       HISTORY_TTL_S: '3600',
       PRESENCE_LEASE_MS: '5000',
       MSSQL_URL: 'Server=db,1433;Database=sb;User Id=sa;Password=pw',
@@ -134,9 +136,11 @@ describe('loadConfig values', () => {
       },
       history: { size: 5 },
       redis: {
-        url: 'rediss://cache.internal:6380',
+        target: { kind: 'single', url: 'rediss://cache.internal:6380' },
         keyPrefix: 'app1:',
         commandTimeoutMs: 250,
+        ackReplicas: 2,
+        ackTimeoutMs: 100,
         historyTtlSeconds: 3600,
         presenceLeaseMs: 5000,
       },
@@ -352,9 +356,11 @@ describe('loadConfig engines', () => {
   test('REDIS_URL turns the Redis engine on, with its defaults', () => {
     const config = loadConfig({ REDIS_URL: 'redis://:pa55word@redis:6379/0' });
     expect(config.redis).toEqual({
-      url: 'redis://:pa55word@redis:6379/0',
+      target: { kind: 'single', url: 'redis://:pa55word@redis:6379/0' },
       keyPrefix: 'sb:',
       commandTimeoutMs: 5000,
+      ackReplicas: 0,
+      ackTimeoutMs: 1000,
       historyTtlSeconds: 604800,
       presenceLeaseMs: 15000,
     });
