@@ -41,9 +41,13 @@ export class SentinelGroup {
   static async start(options: SentinelGroupOptions = {}): Promise<SentinelGroup> {
     const name = options.name ?? 'sb-master';
     const dir = await mkdtemp(join(tmpdir(), 'sb-sentinel-'));
-    const master = await RedisServer.start();
+    // Every server may become a replica: it loads the master's data in memory, so no
+    // test leaves a dump.rdb in the working directory. Every server may become master:
+    // it starts a replica's sync at once, not after the default 5 s.
+    const inMemory = ['--repl-diskless-load', 'swapdb', '--repl-diskless-sync-delay', '0'];
+    const master = await RedisServer.start({ args: inMemory });
     const replica = await RedisServer.start({
-      args: ['--replicaof', '127.0.0.1', String(master.port)],
+      args: [...inMemory, '--replicaof', '127.0.0.1', String(master.port)],
     });
     const sentinels: { port: number; process: Managed }[] = [];
     const group = new SentinelGroup(name, dir, [master, replica], sentinels);

@@ -12,7 +12,8 @@ describeWithRedis('replicated acks (REDIS_ACK_REPLICAS)', () => {
   const clients: TestClient[] = [];
 
   beforeAll(async () => {
-    master = await RedisServer.start();
+    // A replica's sync starts at once, not after the default 5 s.
+    master = await RedisServer.start({ args: ['--repl-diskless-sync-delay', '0'] });
   });
   afterAll(async () => {
     await master.stop();
@@ -53,7 +54,8 @@ describeWithRedis('replicated acks (REDIS_ACK_REPLICAS)', () => {
 
   test('with the replica in sync, sends are acked and the replica holds them', async () => {
     replica = await RedisServer.start({
-      args: ['--replicaof', '127.0.0.1', String(master.port)],
+      // Loaded in memory: no dump.rdb left in the working directory.
+      args: ['--repl-diskless-load', 'swapdb', '--replicaof', '127.0.0.1', String(master.port)],
     });
     const { server, client } = await start('1');
     // The replica's first sync takes a moment; until then sends are not acked.
