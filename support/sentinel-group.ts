@@ -13,6 +13,10 @@ export interface SentinelGroupOptions {
   /** How long a master may be silent before a sentinel calls it down. */
   downAfterMs?: number;
   failoverTimeoutMs?: number;
+  /** `requirepass` of the master and replica (and the `masterauth` they sync with). */
+  password?: string;
+  /** `requirepass` of the sentinels themselves. */
+  sentinelPassword?: string;
 }
 
 const SENTINELS = 3;
@@ -31,6 +35,7 @@ export class SentinelGroup {
     private readonly dir: string,
     readonly servers: RedisServer[],
     private readonly sentinels: { port: number; process: Managed }[],
+    private readonly passwords: { server?: string; sentinel?: string },
   ) {}
 
   /** `REDIS_SENTINELS` for the group. */
@@ -45,12 +50,17 @@ export class SentinelGroup {
     // test leaves a dump.rdb in the working directory. Every server may become master:
     // it starts a replica's sync at once, not after the default 5 s.
     const inMemory = ['--repl-diskless-load', 'swapdb', '--repl-diskless-sync-delay', '0'];
+    const { password, sentinelPassword } = options;
+    if (password !== undefined) inMemory.push('--requirepass', password, '--masterauth', password);
     const master = await RedisServer.start({ args: inMemory });
     const replica = await RedisServer.start({
       args: [...inMemory, '--replicaof', '127.0.0.1', String(master.port)],
     });
     const sentinels: { port: number; process: Managed }[] = [];
-    const group = new SentinelGroup(name, dir, [master, replica], sentinels);
+    const group = new SentinelGroup(name, dir, [master, replica], sentinels, {
+      ...(password === undefined ? {} : { server: password }),
+      ...(sentinelPassword === undefined ? {} : { sentinel: sentinelPassword }),
+    });
     try {
       for (let i = 0; i < SENTINELS; i++) {
         const port = await freePort();
@@ -65,6 +75,8 @@ export class SentinelGroup {
             `sentinel down-after-milliseconds ${name} ${options.downAfterMs ?? 1000}`,
             `sentinel failover-timeout ${name} ${options.failoverTimeoutMs ?? 3000}`,
             `sentinel parallel-syncs ${name} 1`,
+            ...(password === undefined ? [] : [`sentinel auth-pass ${name} ${password}`]),
+            ...(sentinelPassword === undefined ? [] : [`requirepass ${sentinelPassword}`]),
             '',
           ].join('\n'),
         );
@@ -89,6 +101,16 @@ export class SentinelGroup {
       if (Array.isArray(reply) && typeof reply[1] === 'string') return Number(reply[1]);
     }
     return undefined;
+  }
+
+  /** A client of the current master (with the group's password); the caller disconnects it. */
+  async masterClient(): Promise<Redis> {
+    const master = await this.master();
+    const client = new Redis(master.port, '127.0.0.1', {
+      ...(this.passwords.server === undefined ? {} : { password: this.passwords.server }),
+    });
+    client.on('error', () => undefined);
+    return client;
   }
 
   /** The server the sentinels currently call master. */
@@ -143,12 +165,17 @@ export class SentinelGroup {
   }
 
   private ask(port: number, args: string[]): Promise<unknown> {
-    return this.query(port, ['sentinel', ...args]);
+    return this.query(port, ['sentinel', ...args], this.passwords.sentinel);
   }
 
   /** One command on a short-lived connection; undefined when the server does not answer. */
-  private async query(port: number, [command, ...args]: string[]): Promise<unknown> {
+  private async query(
+    port: number,
+    [command, ...args]: string[],
+    password = this.passwords.server,
+  ): Promise<unknown> {
     const client = new Redis(port, '127.0.0.1', {
+      ...(password === undefined ? {} : { password }),
       lazyConnect: true,
       maxRetriesPerRequest: 0,
       retryStrategy: () => null,

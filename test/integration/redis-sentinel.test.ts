@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { decodeLogEntry, type StreamEntry } from '../../services/redis/payload';
 import { SentinelGroup } from '../../support/sentinel-group';
 import { connect, type Frame, type TestClient } from '../helpers/client';
@@ -8,6 +7,8 @@ import { describeWithRedis } from '../helpers/redis-server';
 import { api, startTestServer, type TestServer } from '../helpers/server';
 
 const TEAM = 'T';
+const PASSWORD = 'server-secret-0123';
+const SENTINEL_PASSWORD = 'sentinel-secret-4567';
 const SENDERS = 4;
 /** Acks each sender must get from the new master before the run ends: the node recovered. */
 const ACKS_AFTER = 20;
@@ -72,8 +73,7 @@ async function sender(
 
 /** What the current master holds of the team: the stream, read whole. */
 async function stored(group: SentinelGroup, prefix: string): Promise<Map<string, number>> {
-  const master = await group.master();
-  const redis = new Redis(master.port, '127.0.0.1');
+  const redis = await group.masterClient();
   try {
     const entries = (await redis.xrange(`${prefix}{${TEAM}}:log`, '-', '+')) as StreamEntry[];
     return new Map(entries.map((e) => decodeLogEntry(e)).map((m) => [m.id, m.seq]));
@@ -91,7 +91,13 @@ describeWithRedis('a Sentinel failover while clients send', () => {
   let group: SentinelGroup;
 
   beforeAll(async () => {
-    group = await SentinelGroup.start({ downAfterMs: 1000, failoverTimeoutMs: 3000 });
+    // Passwords on both the servers and the sentinels: the node must give each its own.
+    group = await SentinelGroup.start({
+      downAfterMs: 1000,
+      failoverTimeoutMs: 3000,
+      password: PASSWORD,
+      sentinelPassword: SENTINEL_PASSWORD,
+    });
   }, 30_000);
   afterAll(async () => {
     await group?.stop();
@@ -103,6 +109,8 @@ describeWithRedis('a Sentinel failover while clients send', () => {
     const env = {
       REDIS_SENTINELS: group.endpoints,
       REDIS_SENTINEL_NAME: group.name,
+      REDIS_PASSWORD: PASSWORD,
+      REDIS_SENTINEL_PASSWORD: SENTINEL_PASSWORD,
       REDIS_KEY_PREFIX: prefix,
       REDIS_ACK_REPLICAS: String(ackReplicas),
       REDIS_ACK_TIMEOUT_MS: '500',
