@@ -11,7 +11,7 @@ const PASSWORD = 'server-secret-0123';
 const SENTINEL_PASSWORD = 'sentinel-secret-4567';
 const SENDERS = 4;
 /** Acks each sender must get from the new master before the run ends: the node recovered. */
-const ACKS_AFTER = 20;
+const ACKS_AFTER = 10;
 
 interface Tally {
   acked: Map<string, { id: string; seq: number }>;
@@ -138,13 +138,13 @@ describeWithRedis('a Sentinel failover while clients send', () => {
       await old.restart();
       await group.settled(30_000);
       phase.after = true;
-      await eventually(
-        () =>
-          Array.from({ length: SENDERS }, (_, i) => tally.ackedAfter[i] ?? 0).every(
-            (n) => n >= ACKS_AFTER,
-          ),
-        20_000,
-      );
+      const after = () => Array.from({ length: SENDERS }, (_, i) => tally.ackedAfter[i] ?? 0);
+      // Generous: on a loaded machine the nodes' reconnect backoff and the replica's sync
+      // take seconds; what is checked is that they come back, not how fast.
+      await eventually(() => after().every((n) => n >= ACKS_AFTER), 40_000).catch(() => {
+        const errors = JSON.stringify(Object.fromEntries(tally.errors));
+        throw new Error(`acks after the failover per sender: ${after().join(', ')}; ${errors}`);
+      });
       phase.stop = true;
       await Promise.all(senders);
 
@@ -179,7 +179,7 @@ describeWithRedis('a Sentinel failover while clients send', () => {
     ).toBe(true);
     // The kill was seen: some sends were refused or left undecided while the master was gone.
     expect(result.tally.errors.size).toBeGreaterThan(0);
-  }, 60_000);
+  }, 90_000);
 
   test('REDIS_ACK_REPLICAS=0: the nodes recover; acked messages lost are counted', async () => {
     const result = await failover(0);
@@ -188,5 +188,5 @@ describeWithRedis('a Sentinel failover while clients send', () => {
       [...result.tally.errors.keys()].every((c) => ['unavailable', 'indeterminate'].includes(c)),
     ).toBe(true);
     expect(result.lost.length).toBeGreaterThanOrEqual(0);
-  }, 60_000);
+  }, 90_000);
 });
