@@ -101,6 +101,10 @@ function connect(target: RedisTarget, options: RedisOptions): Redis {
         // Also drop the connection when a sentinel announces a new master, not only
         // when the old one stops answering: a master demoted alive would refuse writes.
         failoverDetector: true,
+        // A connection made while a sentinel still named the old master (restarted, then
+        // made a replica) only learns it from READONLY: ask the sentinels again. The
+        // command is refused, not resent: it did not run, and nothing is sent twice.
+        reconnectOnError: (err) => (err.message.includes('READONLY') ? 1 : false),
       });
   }
 }

@@ -149,7 +149,11 @@ describeWithRedis('a Sentinel failover while clients send', () => {
       await Promise.all(senders);
 
       for (const node of nodes) {
-        await eventually(async () => (await api(node, 'GET', '/api/ready')).status === 200);
+        const ready = () => api(node, 'GET', '/api/ready');
+        await eventually(async () => (await ready()).status === 200, 20_000).catch(async () => {
+          const logs = node.logs.slice(-12).join('');
+          throw new Error(`not ready: ${JSON.stringify((await ready()).body)}\n${logs}`);
+        });
       }
       const held = await stored(group, prefix);
       const lost = [...tally.acked]
