@@ -178,19 +178,30 @@ const history = z
   }));
 
 /**
- * `REDIS_URL` (one server) or `REDIS_CLUSTER_NODES` (Redis Cluster): the Redis
- * engine; neither: the embedded memory engine. A combination that says two things
- * at once is refused at start rather than one of them silently winning.
+ * `REDIS_URL` (one server), `REDIS_SENTINELS` (a Sentinel group) or
+ * `REDIS_CLUSTER_NODES` (Redis Cluster): the Redis engine; none: the embedded
+ * memory engine. A combination that says two things at once is refused at start
+ * rather than one of them silently winning.
  */
 const redis = z
   .object({
     REDIS_URL: redisUrl.optional(),
     REDIS_CLUSTER_NODES: endpoints.optional(),
+    REDIS_SENTINELS: endpoints.optional(),
+    REDIS_SENTINEL_NAME: z
+      .string()
+      .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 chars of A-Z a-z 0-9 _ . : -')
+      .optional(),
+    REDIS_PASSWORD: z.string().optional(),
+    REDIS_SENTINEL_PASSWORD: z.string().optional(),
+    REDIS_TLS: bool.optional(),
     REDIS_KEY_PREFIX: z
       .string()
       .regex(/^[A-Za-z0-9_.:-]{0,32}$/, 'must be up to 32 chars of A-Z a-z 0-9 _ . : -')
       .default('sb:'),
     REDIS_COMMAND_TIMEOUT_MS: int(50, 600_000).default(5000),
+    REDIS_ACK_REPLICAS: int(0, 100).default(0),
+    REDIS_ACK_TIMEOUT_MS: int(10, 60_000).default(1000),
     HISTORY_TTL_S: int(1).default(7 * 24 * 3600),
     PRESENCE_LEASE_MS: int(300, 600_000).default(15_000),
   })
@@ -199,6 +210,56 @@ const redis = z
       ctx.addIssue({ code: 'custom', path: [variable], message });
     if (e.REDIS_CLUSTER_NODES !== undefined && e.REDIS_URL !== undefined)
       refuse('REDIS_CLUSTER_NODES', 'set either REDIS_URL or REDIS_CLUSTER_NODES, not both');
+    if (e.REDIS_CLUSTER_NODES !== undefined && e.REDIS_SENTINELS !== undefined)
+      refuse('REDIS_CLUSTER_NODES', 'set either REDIS_SENTINELS or REDIS_CLUSTER_NODES, not both');
+    if (e.REDIS_URL !== undefined) {
+      if (e.REDIS_SENTINELS !== undefined)
+        refuse('REDIS_SENTINELS', 'set either REDIS_URL or REDIS_SENTINELS, not both');
+      else if (e.REDIS_SENTINEL_NAME !== undefined)
+        refuse('REDIS_SENTINEL_NAME', 'only with REDIS_SENTINELS, not with REDIS_URL');
+      else if (e.REDIS_SENTINEL_PASSWORD !== undefined)
+        refuse('REDIS_SENTINEL_PASSWORD', 'only with REDIS_SENTINELS, not with REDIS_URL');
+      else if (e.REDIS_PASSWORD !== undefined && new URL(e.REDIS_URL).password !== '')
+        refuse('REDIS_PASSWORD', 'REDIS_URL holds a password already; set only one of them');
+      else if (
+        e.REDIS_TLS !== undefined &&
+        e.REDIS_TLS !== (new URL(e.REDIS_URL).protocol === 'rediss:')
+      )
+        refuse('REDIS_TLS', 'disagrees with REDIS_URL; with a URL, say TLS with rediss://');
+    } else if (e.REDIS_SENTINELS !== undefined) {
+      if (e.REDIS_SENTINEL_NAME === undefined)
+        refuse('REDIS_SENTINEL_NAME', 'must be set with REDIS_SENTINELS (the monitored master)');
+    } else if (e.REDIS_CLUSTER_NODES !== undefined) {
+      if (e.REDIS_SENTINEL_NAME !== undefined)
+        refuse('REDIS_SENTINEL_NAME', 'only with REDIS_SENTINELS, not with REDIS_CLUSTER_NODES');
+      else if (e.REDIS_SENTINEL_PASSWORD !== undefined)
+        refuse(
+          'REDIS_SENTINEL_PASSWORD',
+          'only with REDIS_SENTINELS, not with REDIS_CLUSTER_NODES',
+        );
+      // WAIT has no key: a cluster client would send it to any node, not the one that
+      // took the message. Refused rather than acked on a count that means nothing.
+      else if (e.REDIS_ACK_REPLICAS > 0)
+        refuse('REDIS_ACK_REPLICAS', 'not supported with REDIS_CLUSTER_NODES yet; leave it 0');
+    } else {
+      for (const variable of [
+        'REDIS_SENTINEL_NAME',
+        'REDIS_PASSWORD',
+        'REDIS_SENTINEL_PASSWORD',
+        'REDIS_TLS',
+        'REDIS_ACK_REPLICAS',
+      ] as const) {
+        if (e[variable] !== undefined && !(variable === 'REDIS_ACK_REPLICAS' && e[variable] === 0))
+          refuse(
+            variable,
+            'needs REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES (no Redis is configured)',
+          );
+      }
+    }
+    // WAIT runs on the command connection: its own timeout must end first, or every
+    // replicated ack would be a command timeout instead of a count of replicas.
+    if (e.REDIS_ACK_REPLICAS > 0 && e.REDIS_ACK_TIMEOUT_MS >= e.REDIS_COMMAND_TIMEOUT_MS)
+      refuse('REDIS_ACK_TIMEOUT_MS', 'must be below REDIS_COMMAND_TIMEOUT_MS');
   })
   .transform((e) => {
     const target = redisTarget(e);
@@ -212,6 +273,10 @@ const redis = z
            * publish that times out is answered `indeterminate`.
            */
           commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
+          /** Replicas a message must reach before it is acked (WAIT); 0: the master alone. */
+          ackReplicas: e.REDIS_ACK_REPLICAS,
+          /** Longest WAIT blocks; fewer replicas by then: `indeterminate`. */
+          ackTimeoutMs: e.REDIS_ACK_TIMEOUT_MS,
           historyTtlSeconds: e.HISTORY_TTL_S,
           presenceLeaseMs: e.PRESENCE_LEASE_MS,
         };
@@ -219,11 +284,41 @@ const redis = z
 
 function redisTarget(e: {
   REDIS_URL?: string | undefined;
+  REDIS_SENTINELS?: { host: string; port: number }[] | undefined;
+  REDIS_SENTINEL_NAME?: string | undefined;
+  REDIS_PASSWORD?: string | undefined;
+  REDIS_SENTINEL_PASSWORD?: string | undefined;
+  REDIS_TLS?: boolean | undefined;
   REDIS_CLUSTER_NODES?: { host: string; port: number }[] | undefined;
 }): RedisTarget | undefined {
-  if (e.REDIS_URL !== undefined) return { kind: 'single', url: e.REDIS_URL };
-  if (e.REDIS_CLUSTER_NODES !== undefined)
-    return { kind: 'cluster', nodes: e.REDIS_CLUSTER_NODES, tls: false };
+  if (e.REDIS_URL !== undefined) {
+    return {
+      kind: 'single',
+      url: e.REDIS_URL,
+      // A password with characters a URL must escape is easier to give on its own.
+      ...(e.REDIS_PASSWORD === undefined ? {} : { password: e.REDIS_PASSWORD }),
+    };
+  }
+  if (e.REDIS_SENTINELS !== undefined && e.REDIS_SENTINEL_NAME !== undefined) {
+    return {
+      kind: 'sentinel',
+      sentinels: e.REDIS_SENTINELS,
+      name: e.REDIS_SENTINEL_NAME,
+      ...(e.REDIS_PASSWORD === undefined ? {} : { password: e.REDIS_PASSWORD }),
+      ...(e.REDIS_SENTINEL_PASSWORD === undefined
+        ? {}
+        : { sentinelPassword: e.REDIS_SENTINEL_PASSWORD }),
+      tls: e.REDIS_TLS ?? false,
+    };
+  }
+  if (e.REDIS_CLUSTER_NODES !== undefined) {
+    return {
+      kind: 'cluster',
+      nodes: e.REDIS_CLUSTER_NODES,
+      ...(e.REDIS_PASSWORD === undefined ? {} : { password: e.REDIS_PASSWORD }),
+      tls: e.REDIS_TLS ?? false,
+    };
+  }
   return undefined;
 }
 
@@ -274,7 +369,14 @@ export type RedisConfig = NonNullable<Config['redis']>;
 export type SqlConfig = NonNullable<Config['sql']>;
 
 /** Values that may hold credentials are never echoed in an error. */
-const SECRET_BEARING = new Set(['ADMIN_TOKEN', 'AUTH_SECRET', 'REDIS_URL', 'MSSQL_URL']);
+const SECRET_BEARING = new Set([
+  'ADMIN_TOKEN',
+  'AUTH_SECRET',
+  'REDIS_URL',
+  'REDIS_PASSWORD',
+  'REDIS_SENTINEL_PASSWORD',
+  'MSSQL_URL',
+]);
 
 export class ConfigError extends Error {
   override name = 'ConfigError';

@@ -31,6 +31,10 @@ async function main(): Promise<void> {
       port: running.port,
       host: config.http.host,
       engine: config.redis ? 'redis' : 'memory',
+      // How Redis is reached and what an ack waits for; never the URL (it may hold a password).
+      ...(config.redis
+        ? { redis: config.redis.target.kind, ackReplicas: config.redis.ackReplicas }
+        : {}),
       store: config.sql ? 'mssql' : 'engine',
     },
     'switchboard listening',

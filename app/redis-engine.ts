@@ -48,6 +48,8 @@ export async function createRedisEngine(
     idempotencyTtlSeconds: IDEMPOTENCY_TTL_MS / 1000,
     archive: sql !== undefined,
     archiveBacklogMax: archive.backlogMax,
+    ackReplicas: redis.ackReplicas,
+    ackTimeoutMs: redis.ackTimeoutMs,
     log,
   });
   const redisHistory = new RedisHistory(cmd, keys, { ttlSeconds: redis.historyTtlSeconds });

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { RedisClient } from './connection';
+import { Cluster } from 'ioredis';
 import type { Logger } from 'pino';
 import { AppError } from '../errors';
 import { toDelivery, type Bus, type BusListener, type ClusterEvent, type Delivery } from '../bus';
@@ -20,6 +21,7 @@ import {
   pushMessageArgs,
   type StreamEntry,
 } from './payload';
+import { waitForReplicas } from './replicas';
 import { sendKnowingOutcome } from './send';
 import { hashSlot } from './slot';
 import type { Ack, Message, MessageDraft } from '../types';
@@ -36,6 +38,10 @@ export interface RedisBusOptions {
   archive?: boolean;
   /** With `archive`: most entries the backlog stream holds; past it sends are refused. 0: no bound. */
   archiveBacklogMax?: number;
+  /** Replicas a message must reach (WAIT) before its publish resolves; 0 or unset: none. */
+  ackReplicas?: number;
+  /** Longest that WAIT blocks; the command timeout must be longer. */
+  ackTimeoutMs?: number;
   log: Logger;
 }
 
@@ -221,21 +227,34 @@ export class RedisBus implements Bus {
   /** Never rejects: every queued publish is settled, whatever fails. */
   private async sendBatch(batch: QueuedPublish[]): Promise<void> {
     let results: unknown;
+    let replicated: Promise<AppError | undefined> | undefined;
     try {
       // sendKnowingOutcome answers `unavailable` only when Redis surely did not run the
       // batch, otherwise `indeterminate`; redisCall maps what fails before it sends.
-      results = await redisCall(() =>
-        sendKnowingOutcome(this.cmd, 'eval', [PUBLISH_BATCH, ...this.batchArgs(batch)]),
-      );
+      results = await redisCall(() => {
+        const script = sendKnowingOutcome(this.cmd, 'eval', [
+          PUBLISH_BATCH,
+          ...this.batchArgs(batch),
+        ]);
+        // One WAIT per batch, written right behind the script: it covers every message
+        // in it. Not awaited first: a script Redis refused needs no replicas.
+        const { ackReplicas = 0, ackTimeoutMs = 0 } = this.options;
+        // Config refuses replicated acks on a cluster (WAIT has no key to route by).
+        if (ackReplicas > 0 && !(this.cmd instanceof Cluster))
+          replicated = waitForReplicas(this.cmd, ackReplicas, ackTimeoutMs);
+        return script;
+      });
     } catch (err) {
       for (const queued of batch) queued.reject(err);
       return;
     }
+    const notReplicated = await replicated;
     const answers = Array.isArray(results) ? (results as unknown[]) : [];
     batch.forEach((queued, i) => {
       const answer = answers[i];
       if (Array.isArray(answer) && (answer[0] === 1 || answer[0] === 0)) {
-        queued.resolve(answer as [number, string | number]);
+        if (notReplicated) queued.reject(notReplicated);
+        else queued.resolve(answer as [number, string | number]);
         return;
       }
       if (Array.isArray(answer) && answer[0] === -2) {

@@ -114,6 +114,25 @@ function connect(
         target.url,
         target.password === undefined ? options : { ...options, password: target.password },
       );
+    case 'sentinel':
+      return new Redis({
+        ...options,
+        retryStrategy,
+        sentinels: target.sentinels,
+        name: target.name,
+        ...(target.password === undefined ? {} : { password: target.password }),
+        ...(target.sentinelPassword === undefined
+          ? {}
+          : { sentinelPassword: target.sentinelPassword }),
+        ...(target.tls ? { tls: {}, sentinelTLS: {}, enableTLSForSentinelMode: true } : {}),
+        // Also drop the connection when a sentinel announces a new master, not only
+        // when the old one stops answering: a master demoted alive would refuse writes.
+        failoverDetector: true,
+        // A connection made while a sentinel still named the old master (restarted, then
+        // made a replica) only learns it from READONLY: ask the sentinels again. The
+        // command is refused, not resent: it did not run, and nothing is sent twice.
+        reconnectOnError: (err) => (err.message.includes('READONLY') ? 1 : false),
+      });
     case 'cluster': {
       const { enableOfflineQueue, ...perNode } = options;
       return new Cluster(target.nodes, {

@@ -1,4 +1,4 @@
-/** One `host:port` of a cluster seed node (or a Sentinel). */
+/** One `host:port` of a cluster seed node or of a Sentinel. */
 export interface RedisEndpoint {
   host: string;
   port: number;
@@ -11,6 +11,9 @@ export interface RedisEndpoint {
  * - `single`: one server by URL (`REDIS_URL`); TLS (`rediss://`) is in the URL.
  * - `cluster`: a Redis Cluster reached through seed nodes (`REDIS_CLUSTER_NODES`);
  *   ioredis learns the slot map from them and follows MOVED/ASK redirections.
+ * - `sentinel`: the master of a Sentinel group (`REDIS_SENTINELS`, `REDIS_SENTINEL_NAME`);
+ *   ioredis asks the sentinels for the master and asks again after every lost
+ *   connection, so a node follows a failover by itself.
  */
 export type RedisTarget =
   | {
@@ -25,6 +28,18 @@ export type RedisTarget =
       /** Of every node; unset: no AUTH. */
       password?: string;
       /** TLS to every node (`REDIS_TLS=true`). */
+      tls: boolean;
+    }
+  | {
+      kind: 'sentinel';
+      sentinels: RedisEndpoint[];
+      /** The master's name in the sentinels' configuration (`sentinel monitor <name> …`). */
+      name: string;
+      /** Of the master and replicas; unset: no AUTH. */
+      password?: string;
+      /** Of the sentinels themselves (`requirepass` in their config); unset: no AUTH. */
+      sentinelPassword?: string;
+      /** TLS to the sentinels and to the master alike. */
       tls: boolean;
     };
 

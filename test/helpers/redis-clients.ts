@@ -17,7 +17,7 @@ export class RedisClients {
   /** A subscriber queues commands while connecting, as the engine's does. */
   async open(role: string, subscriber = false): Promise<Redis> {
     const c = createRedisClient(
-      this.url(),
+      { kind: 'single', url: this.url() },
       role,
       this.log,
       subscriber ? { enableOfflineQueue: true } : {},

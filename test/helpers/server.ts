@@ -34,7 +34,8 @@ export async function startTestServer(
   const shared = (globalThis as { __sbUseRedis?: boolean }).__sbUseRedis
     ? process.env['SB_TEST_REDIS_URL']
     : undefined;
-  if (shared !== undefined && engine === undefined && env['REDIS_URL'] === undefined) {
+  const ownRedis = env['REDIS_URL'] !== undefined || env['REDIS_SENTINELS'] !== undefined;
+  if (shared !== undefined && engine === undefined && !ownRedis) {
     // The "redis" jest project: same suite, Redis engine, state isolated by key prefix.
     env = { REDIS_URL: shared, REDIS_KEY_PREFIX: `t${randomUUID().slice(0, 8)}:`, ...env };
   }

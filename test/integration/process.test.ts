@@ -15,6 +15,19 @@ test('a bad config value stops the process with one line naming the variable', a
   expect(server.stdout.join('')).toBe('');
 });
 
+test.each([
+  [{ REDIS_URL: 'redis://127.0.0.1:1', REDIS_SENTINELS: '127.0.0.1:2' }, 'REDIS_SENTINELS'],
+  [{ REDIS_SENTINELS: '127.0.0.1:2' }, 'REDIS_SENTINEL_NAME'],
+  [{ REDIS_SENTINELS: '127.0.0.1', REDIS_SENTINEL_NAME: 'm' }, 'REDIS_SENTINELS'],
+])('a bad way to reach Redis stops the process with one line: %o', async (env, variable) => {
+  const server = spawnNode({ ...env, PORT: '0' });
+  expect(await server.exited).toBe(1);
+  const lines = server.stderr.join('').trim().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toContain(`${variable}: `);
+  expect(server.stdout.join('')).toBe('');
+});
+
 test('SIGTERM closes sockets with 1001 and exits 0', async () => {
   const server = spawnNode({ PORT: '0', HOST: '127.0.0.1', ADMIN_TOKEN: '' });
   const port = await server.listening();

@@ -41,7 +41,11 @@ describe('a client pointed at a closed port', () => {
   test('logs the outage once, not per attempt, and keeps retrying', async () => {
     const { log, lines } = capture();
     const port = await freePort();
-    const client = createRedisClient(`redis://127.0.0.1:${port}`, 'command', log);
+    const client = createRedisClient(
+      { kind: 'single', url: `redis://127.0.0.1:${port}` },
+      'command',
+      log,
+    );
     let reconnects = 0;
     client.on('reconnecting', () => reconnects++);
     // Several attempts happen (100, 200, 400 ms ...); the log says it once.
@@ -55,7 +59,12 @@ describe('a client pointed at a closed port', () => {
 
   test(`reports a long run of failures once, at attempt ${LONG_OUTAGE_ATTEMPTS}`, () => {
     const { log, lines } = capture();
-    const client = createRedisClient('redis://127.0.0.1:1', 'command', log, { lazyConnect: true });
+    const client = createRedisClient(
+      { kind: 'single', url: 'redis://127.0.0.1:1' },
+      'command',
+      log,
+      { lazyConnect: true },
+    );
     const strategy = client.options.retryStrategy!;
     for (let t = 1; t <= LONG_OUTAGE_ATTEMPTS + 5; t++) strategy(t);
     expect(lines.filter((l) => l['msg'] === 'redis still unreachable; retrying')).toHaveLength(1);

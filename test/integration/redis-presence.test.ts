@@ -41,7 +41,7 @@ describeWithRedis('redis presence leases', () => {
     options: { url?: string; client?: RedisOptions; announce?: () => Promise<void> } = {},
   ): Promise<{ presence: RedisPresence; client: Redis }> {
     const client = createRedisClient(
-      options.url ?? redis.server.url,
+      { kind: 'single', url: options.url ?? redis.server.url },
       'command',
       log,
       options.client,
@@ -63,7 +63,7 @@ describeWithRedis('redis presence leases', () => {
   }
 
   async function adminClient(url = redis.server.url): Promise<Redis> {
-    const admin = createRedisClient(url, 'command', log);
+    const admin = createRedisClient({ kind: 'single', url }, 'command', log);
     clients.push(admin);
     await waitReady(admin, 5000);
     return admin;

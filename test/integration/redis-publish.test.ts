@@ -158,7 +158,9 @@ describeWithRedis('Redis publish path under faults', () => {
     });
 
     async function clientOf(commandTimeout: number): Promise<Redis> {
-      c = createRedisClient(own.url, 'command', silent, { commandTimeout });
+      c = createRedisClient({ kind: 'single', url: own.url }, 'command', silent, {
+        commandTimeout,
+      });
       await waitReady(c, 5000);
       return c;
     }
