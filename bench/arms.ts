@@ -33,6 +33,8 @@ export interface ArmContext {
    * presence leaves) only costs time. --cpu-prof needs a clean exit to write its file.
    */
   stopGraceMs: number;
+  /** Extra environment for every Node server process (the loop probe's directory). */
+  env?: Record<string, string>;
 }
 
 export interface RunningArm {
@@ -79,7 +81,7 @@ async function startNode(
     name,
     command: process.execPath,
     args: [...context.nodeArgs, script],
-    env,
+    env: { ...env, ...context.env },
     cpus: context.serverCpus,
   });
   try {

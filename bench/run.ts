@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { loadavg } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { ARMS, type ArmId, type RunningArm } from './arms';
 import type { LoadPlan } from './loadgen/contract';
 import { canPin } from './managed-process';
@@ -75,12 +75,15 @@ async function runOnce(
       ]
     : [];
   let running: RunningArm | undefined;
+  const loopStatsDir = mkdtempSync(join(tmpdir(), 'bench-loop-'));
+  const probe = join(ROOT, 'dist', 'bench', 'servers', 'loop-probe.js');
   try {
     running = await arm.start({
       root: ROOT,
       serverCpus: o.serverCpus,
-      nodeArgs,
+      nodeArgs: [...nodeArgs, '--require', probe],
       stopGraceMs: o.cpuProf ? 10_000 : 0,
+      env: { BENCH_LOOP_STATS_DIR: loopStatsDir },
     });
     // Startup garbage and JIT settle before the idle RSS is read.
     await sleep(300);
@@ -107,6 +110,11 @@ async function runOnce(
       decodeCheckEvery: 1024,
       useRef: o.useRef,
       clockTicksPerS: clockTicks,
+      loopStatsDir,
+      // Only Node servers carry the probe; SIGUSR2 would stop redis-server.
+      probePids: running.processes
+        .filter((p) => p.child.spawnargs.includes(probe))
+        .map((p) => p.pid),
     };
     const timeoutMs =
       Math.max(180_000, scenario.connections * 50) +
@@ -144,6 +152,7 @@ async function runOnce(
     };
   } finally {
     await running?.stop();
+    rmSync(loopStatsDir, { recursive: true, force: true });
   }
 }
 

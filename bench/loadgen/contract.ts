@@ -1,3 +1,5 @@
+import type { LoopStats } from './loop-stats';
+
 /**
  * What the orchestrator asks of one load-generator run and what it gets back, over
  * the IPC channel of the load-generator process.
@@ -47,6 +49,9 @@ export interface LoadPlan {
   useRef: boolean;
   /** Clock ticks per second of /proc/<pid>/stat (getconf CLK_TCK). */
   clockTicksPerS: number;
+  /** Where the servers' loop probes answer, and which server processes have one (Node only). */
+  loopStatsDir?: string;
+  probePids?: number[];
 }
 
 export interface PhaseCounts {
@@ -95,6 +100,8 @@ export interface LoadResult {
       achievedPerS: number;
       serverCpuS: number;
       loadgenCpuPct: number;
+      /** Event-loop delay and GC pauses of each Node server process over the phase. */
+      loop: LoopStats[];
     };
   saturation: PhaseCounts &
     LatencySummary & {

@@ -44,6 +44,7 @@ export function markdownReport(report: Report): string {
     "- **RSS/conn KB**: growth of the server processes' RSS from idle to all connected (after the settle pause), per connection. For the Redis arm this is both nodes plus redis-server.",
     '- After connecting and the settle pause, the load generator waits (up to 60 s) until the server processes use less than 20 % of a core, so the aftermath of the joins (presence fan-out) is not measured as latency; a note says when that took 2 s or more.',
     '- **p50/p99/max ms**: end-to-end latency of every delivery at the fixed load, from the time the message was due to be sent (open loop) to its arrival.',
+    "- **loop p99/max ms**, **GC max/sum ms**: over the fixed-load phase, the worst server process's event-loop delay (`perf_hooks.monitorEventLoopDelay`, 1 ms resolution, so about 1 ms is the floor) and its GC pauses (`PerformanceObserver` `gc`), from a probe preloaded into every Node server process (`bench/servers/loop-probe.ts`; redis-server has none). A p99 spike with a quiet loop and no long GC came from the machine, not the server.",
     '- **sat. deliv/s**: deliveries per second received while every publisher keeps a fixed window of unacked messages.',
     '- **deliv/CPU-s**: those deliveries divided by the CPU seconds (user + system, from `/proc/<pid>/stat`) of every server-side process of the arm.',
     "- **x raw**: ratio to the raw ws arm's median (for p99, lower is better).",
