@@ -49,11 +49,13 @@ export class WsClient {
     return this.upgraded && !this.done;
   }
 
-  open(port: number, path: string): void {
+  /** `localAddress` (127.0.0.x) gives the connection another set of ephemeral ports. */
+  open(port: number, path: string, localAddress?: string): void {
     const key = randomBytes(16).toString('base64');
     const socket = connect({
       host: '127.0.0.1',
       port,
+      ...(localAddress ? { localAddress } : {}),
       noDelay: true,
       onread: {
         buffer: READ_BUFFER,

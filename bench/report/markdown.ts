@@ -1,4 +1,6 @@
 import { COLUMNS } from './columns';
+import { HOLD_HEADER, holdRow, markdownTable, STORM_HEADER, stormRow } from './storm-tables';
+import { STORM_MESSAGES_PER_S, STORM_TEAM_SIZE, HOLD_DELIVERIES_PER_S } from '../storms';
 import { machineLine } from './machine';
 import type { Report } from './report';
 import { scenarioNotes } from './notes';
@@ -36,6 +38,35 @@ export function markdownReport(report: Report): string {
     );
     const notes = scenarioNotes(s, o.rate);
     if (notes.length > 0) lines.push(...notes.map((n) => `- ${n}`), '');
+  }
+  if (report.storms.length > 0) {
+    lines.push(
+      '## Reconnect storm',
+      '',
+      `${report.storms[0]?.result?.connections.toLocaleString('en-US') ?? ''} clients in teams of ${STORM_TEAM_SIZE}, member 0 of each team publishing ` +
+        `${STORM_MESSAGES_PER_S} messages/s in all. Then the node crashes (SIGKILL): Switchboard memory, raw ws and Socket.IO are restarted with the same set-up on the same port; ` +
+        'on the Redis arm (clients alternate between two nodes, publishers on the first) the second node is killed and its clients go to the first. ' +
+        'Every disconnected client reconnects at once (a refused try is retried after 100-200 ms), Switchboard clients with `since`/`epoch`. ' +
+        '**back** = `resumed` received (Switchboard) or the welcome / namespace connect (raw ws, Socket.IO, which have no resume). ' +
+        '**lost** = acked messages a following client never got (seq holes, or missing at the end); **undisturbed p99** = live deliveries to clients that kept their connection, from the crash until all were back. ' +
+        'A restarted memory node has lost its history, so its resumes are complete:false with a new epoch: that is the protocol telling the client, not a loss.',
+      '',
+      ...markdownTable(STORM_HEADER, report.storms.map(stormRow)),
+      '',
+    );
+  }
+  if (report.holds.length > 0) {
+    lines.push(
+      '## Held connections (C100k)',
+      '',
+      'One Switchboard process (memory engine, `--max-old-space-size=8192`, `ulimit -n` raised) holds the connections, opened from a load generator in another process ' +
+        `using ${report.holds[0]?.sourceAddresses ?? 1} loopback source address(es) 127.0.0.x (fd limit ${report.holds[0]?.fdLimit.toLocaleString('en-US') ?? '?'}). ` +
+        `**RSS/conn** from idle to all held; **idle CPU** over ${o.holdIdleMs / 1000} s with nothing but heartbeats (every 25 s by default); ` +
+        `**broadcast** = one \`POST /api/broadcast\` until every connection has the message; **p50/p99/max** at ${HOLD_DELIVERIES_PER_S.toLocaleString('en-US')} team deliveries/s for ${o.holdLatencyMs / 1000} s while held.`,
+      '',
+      ...markdownTable(HOLD_HEADER, report.holds.map(holdRow)),
+      '',
+    );
   }
   lines.push(
     '## Columns',
