@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { ARMS, type ArmId, type RunningArm } from './arms';
 import type { HoldResult, StormResult } from './loadgen/contract';
 import type { Options } from './options';
+import { PORTS_PER_ADDRESS } from './loadgen/hold-run';
 import { runHold, runStorm } from './run-loadgen';
 
 /**
@@ -28,6 +28,8 @@ export interface StormRecord {
 
 export interface HoldRecord {
   label: string;
+  /** Connections asked for; the run holds fewer when the fd limit is lower. */
+  asked: number;
   fdLimit: number;
   sourceAddresses: number;
   result?: HoldResult;
@@ -92,26 +94,15 @@ function fdLimit(): number {
   return Number.isInteger(n) && n > 0 ? n : 1024;
 }
 
-function ephemeralPorts(): number {
-  try {
-    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
-      .trim()
-      .split(/\s+/)
-      .map(Number);
-    return high - low + 1;
-  } catch {
-    return 28_000;
-  }
-}
-
 export async function runHoldOnce(root: string, o: Options): Promise<HoldRecord> {
   const limit = fdLimit();
   // Each side holds one descriptor per connection, plus its own few hundred.
   const connections = Math.min(o.holdConnections, limit - 1000);
-  // Leave a fifth of each address's ports for sockets still in TIME_WAIT from earlier runs.
-  const sourceAddresses = Math.max(1, Math.ceil(connections / (ephemeralPorts() * 0.8)));
+  // A tenth of each address's ports spare, for ports another socket holds.
+  const sourceAddresses = Math.max(1, Math.ceil(connections / (PORTS_PER_ADDRESS * 0.9)));
   const record: HoldRecord = {
     label: ARMS['switchboard-memory'].label,
+    asked: o.holdConnections,
     fdLimit: limit,
     sourceAddresses,
   };

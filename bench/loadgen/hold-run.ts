@@ -18,6 +18,7 @@ interface Conn {
   team: number;
   ready: boolean;
   closed: boolean;
+  bindRetries: number;
   /** Message frames since the last reset. */
   received: number;
 }
@@ -25,6 +26,17 @@ interface Conn {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const MAX_EXAMPLES = 5;
 const BROADCAST_TIMEOUT_MS = 60_000;
+/**
+ * Source ports are chosen here, not by the kernel: a bind to an address with port 0
+ * searches the whole range for a free port, which grows with every connection
+ * (minutes of system time at 100,000). Below the ephemeral range, on addresses from
+ * 127.0.0.2 that nothing else binds, a port is nearly always free; one that is not is
+ * skipped.
+ */
+const FIRST_PORT = 10_000;
+const LAST_PORT = 59_999;
+export const PORTS_PER_ADDRESS = LAST_PORT - FIRST_PORT + 1;
+const MAX_BIND_RETRIES = 20;
 const DRAIN_STALL_MS = 3000;
 
 export class HoldRun implements ClientHandler {
@@ -34,6 +46,7 @@ export class HoldRun implements ClientHandler {
   private readonly latency = new LatencyRecorder(2_000_000);
   private readonly pad: string;
   private ready = 0;
+  private nextPort = 0;
   private dropped = 0;
   private holding = false;
   private finished = false;
@@ -59,6 +72,7 @@ export class HoldRun implements ClientHandler {
         team: Math.floor(i / plan.teamSize),
         ready: false,
         closed: false,
+        bindRetries: 0,
         received: 0,
       });
     }
@@ -109,6 +123,7 @@ export class HoldRun implements ClientHandler {
 
   frame(client: WsClient, buf: Buffer, start: number, end: number, now: number): void {
     const conn = this.conns[client.index];
+    if (conn.client !== client) return;
     const kind = this.protocol.classify(client, buf, start, end);
     if (kind === FrameKind.ready && !conn.ready) {
       conn.ready = true;
@@ -130,6 +145,14 @@ export class HoldRun implements ClientHandler {
   closed(client: WsClient, reason: string): void {
     if (this.finished) return;
     const conn = this.conns[client.index];
+    if (conn.client !== client) return;
+    if (!this.holding && !conn.ready && /EADDRINUSE|EADDRNOTAVAIL/.test(reason)) {
+      if (++conn.bindRetries <= MAX_BIND_RETRIES) {
+        conn.client = new WsClient(client.index, this);
+        this.open(conn);
+        return;
+      }
+    }
     conn.closed = true;
     if (this.holding) this.dropped++;
     this.example(`closed: ${reason}`);
@@ -150,14 +173,7 @@ export class HoldRun implements ClientHandler {
       );
       const openNext = () => {
         if (next >= this.conns.length) return;
-        const i = next++;
-        const conn = this.conns[i];
-        const member = { id: `u${i}`, name: `user ${i}`, teamId: `t${conn.team}` };
-        conn.client.open(
-          plan.port,
-          this.protocol.path(member),
-          `127.0.0.${1 + (i % plan.sourceAddresses)}`,
-        );
+        this.open(this.conns[next++]);
       };
       this.onReady = () => {
         settled++;
@@ -172,6 +188,17 @@ export class HoldRun implements ClientHandler {
         resolve(performance.now() - started);
       };
       for (let i = 0; i < Math.min(plan.connectConcurrency, plan.connections); i++) openNext();
+    });
+  }
+
+  private open(conn: Conn): void {
+    const i = conn.client.index;
+    const slot = this.nextPort++;
+    const address = `127.0.0.${2 + (Math.floor(slot / PORTS_PER_ADDRESS) % this.plan.sourceAddresses)}`;
+    const member = { id: `u${i}`, name: `user ${i}`, teamId: `t${conn.team}` };
+    conn.client.open(this.plan.port, this.protocol.path(member), {
+      address,
+      port: FIRST_PORT + (slot % PORTS_PER_ADDRESS),
     });
   }
 

@@ -60,7 +60,8 @@ export function markdownReport(report: Report): string {
       '## Held connections (C100k)',
       '',
       'One Switchboard process (memory engine, `--max-old-space-size=8192`, `ulimit -n` raised) holds the connections, opened from a load generator in another process ' +
-        `using ${report.holds[0]?.sourceAddresses ?? 1} loopback source address(es) 127.0.0.x (fd limit ${report.holds[0]?.fdLimit.toLocaleString('en-US') ?? '?'}). ` +
+        `using ${report.holds[0]?.sourceAddresses ?? 1} loopback source address(es) from 127.0.0.2 with ports it picks itself (fd limit ${report.holds[0]?.fdLimit.toLocaleString('en-US') ?? '?'}: ` +
+        'where `ulimit -n` cannot be raised to the number asked for, the run holds what the limit allows, less 1,000). ' +
         `**RSS/conn** from idle to all held; **idle CPU** over ${o.holdIdleMs / 1000} s with nothing but heartbeats (every 25 s by default); ` +
         `**broadcast** = one \`POST /api/broadcast\` until every connection has the message; **p50/p99/max** at ${HOLD_DELIVERIES_PER_S.toLocaleString('en-US')} team deliveries/s for ${o.holdLatencyMs / 1000} s while held.`,
       '',

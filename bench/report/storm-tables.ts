@@ -57,7 +57,7 @@ export function holdRow(r: HoldRecord): string[] {
   if (!x) return [r.label, `FAILED: ${(r.error ?? '').split('\n')[0]}`];
   return [
     r.label,
-    `${count(x.held)} / ${count(x.requested)}`,
+    `${count(x.held)} / ${count(r.asked)}`,
     count(x.connectPerS),
     fixed(x.rssPerConnectionBytes / 1024),
     fixed(x.idleCpuSPerMin, 2),
