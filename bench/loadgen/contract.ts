@@ -100,8 +100,8 @@ export interface LoadResult {
       achievedPerS: number;
       serverCpuS: number;
       loadgenCpuPct: number;
-      /** Event-loop delay and GC pauses of each Node server process over the phase. */
-      loop: LoopStats[];
+      /** Event-loop delay and GC pauses of each Node server process over the phase (absent in older results). */
+      loop?: LoopStats[];
     };
   saturation: PhaseCounts &
     LatencySummary & {

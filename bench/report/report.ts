@@ -13,8 +13,8 @@ export interface Report {
   options: Options;
   scenarios: ScenarioSummary[];
   rounds: RoundRecord[];
-  /** Reconnect storms (--storm), one per arm. */
-  storms: StormRecord[];
-  /** Connections held by one process (--c100k). */
-  holds: HoldRecord[];
+  /** Reconnect storms (--storm), one per arm; absent in results from before they existed. */
+  storms?: StormRecord[];
+  /** Connections held by one process (--c100k); absent likewise. */
+  holds?: HoldRecord[];
 }

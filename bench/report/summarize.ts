@@ -90,7 +90,7 @@ export function median(values: number[]): number {
 function loopFigures(
   r: LoadResult,
 ): Pick<Figures, 'loopDelayP99Ms' | 'loopDelayMaxMs' | 'gcMaxMs' | 'gcTotalMs'> {
-  const loop = r.latency.loop;
+  const loop = r.latency.loop ?? [];
   const worst = (pick: (s: (typeof loop)[number]) => number) =>
     loop.length === 0 ? NaN : Math.max(...loop.map(pick));
   return {
