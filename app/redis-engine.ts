@@ -33,6 +33,9 @@ export async function createRedisEngine(
   const nodeId = config.node.id;
   const cmd = createRedisClient(redis.target, 'command', log, {
     commandTimeout: redis.commandTimeoutMs,
+    // Commands issued in one turn leave in one write: a join storm issues several per
+    // connection (presence, history head, the team record), one syscall each without it.
+    enableAutoPipelining: true,
   });
   // Subscriptions queue while connecting; ioredis re-subscribes after every reconnect.
   // No command timeout: under a flood of deliveries a SUBSCRIBE reply can wait, and that is fine.

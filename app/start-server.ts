@@ -13,6 +13,9 @@ export interface RunningServer {
 /** Sockets get this long to finish their close handshake before they are cut. */
 const SOCKET_CLOSE_TIMEOUT_MS = 3000;
 
+/** Pending connections the kernel may queue before accept (see the listen call). */
+export const LISTEN_BACKLOG = 8192;
+
 /** Listens (port 0 picks a free port) and owns the shutdown order. */
 export async function startServer(
   app: SwitchboardApp,
@@ -34,8 +37,10 @@ export async function startServer(
   await new Promise<void>((resolve, reject) => {
     server.once('listening', () => resolve());
     server.once('error', reject);
-    if (host === undefined) server.listen(port);
-    else server.listen(port, host);
+    // Node's default backlog (511) overflows when a restarted node's clients all come
+    // back at once: the kernel drops the rest of the SYNs and their clients retry after
+    // 1, 3, 7, 15 s... The kernel caps this at net.core.somaxconn.
+    server.listen({ port, ...(host === undefined ? {} : { host }), backlog: LISTEN_BACKLOG });
   });
   app.hub.start();
   app.stats.start();

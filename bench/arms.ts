@@ -33,12 +33,32 @@ export interface ArmContext {
    * presence leaves) only costs time. --cpu-prof needs a clean exit to write its file.
    */
   stopGraceMs: number;
+  /** Extra environment for every Node server process (the loop probe's directory). */
+  env?: Record<string, string>;
+  /** A shell line run before each Node server (`ulimit -n ...` for C100k). */
+  prelude?: string;
+}
+
+/** How the reconnect storm hits an arm: which node goes, and where its clients go back. */
+export interface StormTarget {
+  /** Client i first connects to ports[i % ports.length]. */
+  ports: number[];
+  disruptedPort: number;
+  reconnectPort: number;
+  /**
+   * Kills the node (SIGKILL: a crash, no goodbye frames) and resolves at once; a
+   * restart, where there is one, goes on in the background until `stop()`.
+   */
+  disrupt(): Promise<void>;
 }
 
 export interface RunningArm {
   publisherPort: number;
   receiverPort: number;
   processes: ManagedProcess[];
+  storm: StormTarget;
+  /** Switchboard's admin token (single-process arms). */
+  adminToken?: string;
   stop(): Promise<void>;
 }
 
@@ -75,11 +95,14 @@ async function startNode(
   readyPath: string,
 ): Promise<ManagedProcess> {
   const port = Number(env['PORT']);
+  const args = [...context.nodeArgs, script];
   const server = ManagedProcess.start({
     name,
-    command: process.execPath,
-    args: [...context.nodeArgs, script],
-    env,
+    command: context.prelude ? 'sh' : process.execPath,
+    args: context.prelude
+      ? ['-c', `${context.prelude} && exec "$@"`, name, process.execPath, ...args]
+      : args,
+    env: { ...env, ...context.env },
     cpus: context.serverCpus,
   });
   try {
@@ -103,12 +126,32 @@ async function singleProcess(
   readyPath: string,
 ): Promise<RunningArm> {
   const port = await freePort();
-  const server = await startNode(context, name, script, env(port), readyPath);
+  const serverEnv = env(port);
+  const server = await startNode(context, name, script, serverEnv, readyPath);
+  const processes = [server];
+  let restarting: Promise<void> = Promise.resolve();
   return {
     publisherPort: port,
     receiverPort: port,
-    processes: [server],
-    stop: () => stopAll([server], context.stopGraceMs),
+    processes,
+    adminToken: serverEnv['ADMIN_TOKEN'],
+    storm: {
+      ports: [port],
+      disruptedPort: port,
+      reconnectPort: port,
+      async disrupt() {
+        const old = processes.pop();
+        await old?.stop(0);
+        // The same set-up on the same port, as a supervisor would restart it.
+        restarting = startNode(context, name, script, serverEnv, readyPath).then((next) => {
+          processes.push(next);
+        });
+      },
+    },
+    async stop() {
+      await restarting.catch(() => undefined);
+      await stopAll(processes, context.stopGraceMs);
+    },
   };
 }
 
@@ -160,6 +203,13 @@ export const ARMS: Record<ArmId, Arm> = {
           publisherPort: ports[0],
           receiverPort: ports[1],
           processes: started,
+          storm: {
+            ports,
+            disruptedPort: ports[1],
+            reconnectPort: ports[0],
+            // One of two nodes crashes; a load balancer sends its clients to the other.
+            disrupt: () => nodes[1].stop(0),
+          },
           async stop() {
             await stopAll(nodes, context.stopGraceMs);
             await redis.server.stop(context.stopGraceMs);

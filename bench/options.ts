@@ -29,12 +29,19 @@ export interface Options {
   useRef: boolean;
   outDir: string;
   cpuProf: boolean;
+  /** Reconnect storm: clients, or 0 when not asked for. */
+  stormConnections: number;
+  /** C100k hold: connections, or 0 when not asked for; and its idle window. */
+  holdConnections: number;
+  holdIdleMs: number;
+  holdLatencyMs: number;
 }
 
 export const USAGE = `usage: npm run bench -- [flags]
 
   --quick              development run: 500 connections in teams of 100, short phases (1-1.5 min)
-  --scenarios LIST     comma-separated CONNECTIONSxTEAM_SIZE (default 5000x100,5000x10,2000x2000)
+  --scenarios LIST     comma-separated CONNECTIONSxTEAM_SIZE (default 5000x100,5000x10,2000x2000);
+                       "none" runs only --storm / --c100k
   --arms LIST          comma-separated, from ${ARM_IDS.join(', ')} (default: all)
   --rounds N           rounds; arms alternate within each (default 3)
   --rate N             offered deliveries/s in the latency phase (default 20000)
@@ -53,6 +60,15 @@ export const USAGE = `usage: npm run bench -- [flags]
   --ref                send Switchboard's idempotency ref with every message
   --out DIR            where the JSON, SVG and Markdown go (default docs/bench; quick: dist/bench-results)
   --cpu-prof           servers and load generator write .cpuprofile files to dist/bench-profiles/
+  --storm              also a reconnect storm per arm: 10,000 clients in teams of 100, the node
+                       crashes (memory, raw ws, Socket.IO: restarted; Redis: one of two nodes
+                       killed) and every client reconnects at once (about 1 min per arm)
+  --storm-connections N  clients in the storm (implies --storm)
+  --c100k              also 100,000 connections held by one Switchboard process (memory engine):
+                       RSS, idle heartbeat CPU, one admin broadcast, p99 (about 4 min)
+  --c100k-connections N  connections held (implies --c100k); capped by the fd limit
+  --c100k-idle-s S     idle window for the heartbeat cost (default 60)
+  --c100k-latency-s S  fixed team load while held, for p99 (default 5)
   --help`;
 
 export class UsageError extends Error {
@@ -113,7 +129,16 @@ function arms(value: string): ArmId[] {
 export function parseOptions(argv: string[]): Options | undefined {
   const flags = new Map<string, string>();
   const switches = new Set<string>();
-  const SWITCHES = new Set(['--quick', '--no-pin', '--ref', '--cpu-prof', '--help', '-h']);
+  const SWITCHES = new Set([
+    '--quick',
+    '--no-pin',
+    '--ref',
+    '--cpu-prof',
+    '--storm',
+    '--c100k',
+    '--help',
+    '-h',
+  ]);
   const VALUES = new Set([
     '--scenarios',
     '--arms',
@@ -130,6 +155,10 @@ export function parseOptions(argv: string[]): Options | undefined {
     '--server-cpus',
     '--client-cpus',
     '--out',
+    '--storm-connections',
+    '--c100k-connections',
+    '--c100k-idle-s',
+    '--c100k-latency-s',
   ]);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -161,9 +190,10 @@ export function parseOptions(argv: string[]): Options | undefined {
   const rounds = number('--rounds', 3);
   return {
     quick,
-    scenarios: scenarios(
-      flags.get('--scenarios') ?? (quick ? '500x100' : '5000x100,5000x10,2000x2000'),
-    ),
+    scenarios:
+      flags.get('--scenarios') === 'none'
+        ? []
+        : scenarios(flags.get('--scenarios') ?? (quick ? '500x100' : '5000x100,5000x10,2000x2000')),
     arms: flags.has('--arms') ? arms(flags.get('--arms')!) : [...ARM_IDS],
     rounds,
     rate: number('--rate', 20_000),
@@ -181,7 +211,22 @@ export function parseOptions(argv: string[]): Options | undefined {
       : undefined,
     clientCpus: pin ? cpuList('--client-cpus', flags.get('--client-cpus') ?? '0') : undefined,
     useRef: switches.has('--ref'),
-    outDir: flags.get('--out') ?? (quick ? 'dist/bench-results' : 'docs/bench'),
+    // A run of the storms alone must not overwrite the full report in docs/bench.
+    outDir:
+      flags.get('--out') ??
+      (quick || flags.get('--scenarios') === 'none' ? 'dist/bench-results' : 'docs/bench'),
     cpuProf: switches.has('--cpu-prof'),
+    stormConnections: flags.has('--storm-connections')
+      ? number('--storm-connections', 10_000)
+      : switches.has('--storm')
+        ? 10_000
+        : 0,
+    holdConnections: flags.has('--c100k-connections')
+      ? number('--c100k-connections', 100_000)
+      : switches.has('--c100k')
+        ? 100_000
+        : 0,
+    holdIdleMs: seconds('--c100k-idle-s', 60, 60),
+    holdLatencyMs: seconds('--c100k-latency-s', 5, 5),
   };
 }

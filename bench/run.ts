@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { loadavg } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { ARMS, type ArmId, type RunningArm } from './arms';
 import type { LoadPlan } from './loadgen/contract';
 import { canPin } from './managed-process';
@@ -14,6 +14,8 @@ import { summarizeScenario, type RoundRecord } from './report/summarize';
 import { terminalTable } from './report/terminal-table';
 import { writeOutputs } from './report/write-outputs';
 import { runLoadgen } from './run-loadgen';
+import { HOLD_HEADER, holdRow, plainTable, STORM_HEADER, stormRow } from './report/storm-tables';
+import { runHoldOnce, runStormOnce, stormArms, type HoldRecord, type StormRecord } from './storms';
 
 /**
  * `npm run bench`: for each scenario, rounds of every arm in turn (the first arm
@@ -75,12 +77,15 @@ async function runOnce(
       ]
     : [];
   let running: RunningArm | undefined;
+  const loopStatsDir = mkdtempSync(join(tmpdir(), 'bench-loop-'));
+  const probe = join(ROOT, 'dist', 'bench', 'servers', 'loop-probe.js');
   try {
     running = await arm.start({
       root: ROOT,
       serverCpus: o.serverCpus,
-      nodeArgs,
+      nodeArgs: [...nodeArgs, '--require', probe],
       stopGraceMs: o.cpuProf ? 10_000 : 0,
+      env: { BENCH_LOOP_STATS_DIR: loopStatsDir },
     });
     // Startup garbage and JIT settle before the idle RSS is read.
     await sleep(300);
@@ -107,6 +112,11 @@ async function runOnce(
       decodeCheckEvery: 1024,
       useRef: o.useRef,
       clockTicksPerS: clockTicks,
+      loopStatsDir,
+      // Only Node servers carry the probe; SIGUSR2 would stop redis-server.
+      probePids: running.processes
+        .filter((p) => p.child.spawnargs.includes(probe))
+        .map((p) => p.pid),
     };
     const timeoutMs =
       Math.max(180_000, scenario.connections * 50) +
@@ -144,6 +154,7 @@ async function runOnce(
     };
   } finally {
     await running?.stop();
+    rmSync(loopStatsDir, { recursive: true, force: true });
   }
 }
 
@@ -241,6 +252,28 @@ async function main(): Promise<number> {
     }
   }
 
+  const storms: StormRecord[] = [];
+  if (o.stormConnections > 0) {
+    process.stdout.write(
+      `\nreconnect storm: ${o.stormConnections.toLocaleString('en-US')} clients in teams of 100\n`,
+    );
+    for (const arm of stormArms(o.arms)) {
+      const record = await runStormOnce(ROOT, arm, o);
+      storms.push(record);
+      process.stdout.write(`  ${stormRow(record).join('  ')}\n`);
+      await sleep(1000);
+    }
+  }
+  const holds: HoldRecord[] = [];
+  if (o.holdConnections > 0) {
+    process.stdout.write(
+      `\nheld connections: ${o.holdConnections.toLocaleString('en-US')} on one process\n`,
+    );
+    const record = await runHoldOnce(ROOT, o);
+    holds.push(record);
+    process.stdout.write(`  ${holdRow(record).join('  ')}\n`);
+  }
+
   machine.loadAverageAtEnd = loadavg().map((n) => Math.round(n * 100) / 100);
   const summaries = o.scenarios.map((s) =>
     summarizeScenario(s, publishersPerTeam(s, o), o.arms, records),
@@ -253,6 +286,8 @@ async function main(): Promise<number> {
     options: o,
     scenarios: summaries,
     rounds: records,
+    storms,
+    holds,
   };
 
   process.stdout.write('\n');
@@ -263,11 +298,20 @@ async function main(): Promise<number> {
     for (const note of scenarioNotes(s, o.rate)) process.stdout.write(`  ! ${note}\n`);
     process.stdout.write('\n');
   }
+  if (storms.length > 0) {
+    process.stdout.write(`Reconnect storm\n${plainTable(STORM_HEADER, storms.map(stormRow))}\n\n`);
+  }
+  if (holds.length > 0) {
+    process.stdout.write(`Held connections\n${plainTable(HOLD_HEADER, holds.map(holdRow))}\n\n`);
+  }
   const files = await writeOutputs(report, resolve(ROOT, o.outDir));
   process.stdout.write(
     `wrote ${files.map((f) => relative(ROOT, f)).join(', ')} in ${Math.round(report.durationS)} s\n`,
   );
-  const failed = records.filter((r) => r.error !== undefined).length;
+  const failed =
+    records.filter((r) => r.error !== undefined).length +
+    storms.filter((r) => r.error !== undefined).length +
+    holds.filter((r) => r.error !== undefined).length;
   const lost = summaries.reduce((sum, s) => sum + s.arms.reduce((a, arm) => a + arm.lost, 0), 0);
   if (failed > 0 || lost > 0) {
     process.stderr.write(`bench: ${failed} failed run(s), ${lost} lost deliveries\n`);

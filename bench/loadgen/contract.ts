@@ -1,3 +1,5 @@
+import type { LoopStats } from './loop-stats';
+
 /**
  * What the orchestrator asks of one load-generator run and what it gets back, over
  * the IPC channel of the load-generator process.
@@ -47,6 +49,9 @@ export interface LoadPlan {
   useRef: boolean;
   /** Clock ticks per second of /proc/<pid>/stat (getconf CLK_TCK). */
   clockTicksPerS: number;
+  /** Where the servers' loop probes answer, and which server processes have one (Node only). */
+  loopStatsDir?: string;
+  probePids?: number[];
 }
 
 export interface PhaseCounts {
@@ -95,6 +100,8 @@ export interface LoadResult {
       achievedPerS: number;
       serverCpuS: number;
       loadgenCpuPct: number;
+      /** Event-loop delay and GC pauses of each Node server process over the phase (absent in older results). */
+      loop?: LoopStats[];
     };
   saturation: PhaseCounts &
     LatencySummary & {
@@ -119,6 +126,108 @@ export interface LoadResult {
   };
 }
 
-export type ToLoadgen = { type: 'plan'; plan: LoadPlan };
+/**
+ * Reconnect storm: everyone connected and following a team, then (when the load generator
+ * asks for it with `disrupt`) the orchestrator kills or restarts a node and every
+ * client it held reconnects at once, resuming with `since`/`epoch` where the protocol has it.
+ */
+export interface StormPlan {
+  arm: string;
+  protocol: WireProtocol;
+  /** Port of each client's first connection, by `index % ports.length` (two nodes: alternate). */
+  ports: number[];
+  /** The clients first connected to this port are the ones the disruption closes. */
+  disruptedPort: number;
+  /** Where a disconnected client reconnects (the restarted node, or the surviving one). */
+  reconnectPort: number;
+  connections: number;
+  teamSize: number;
+  connectConcurrency: number;
+  /** Live team messages per second (one publisher per team, member 0) before and during the storm. */
+  messagesPerS: number;
+  /** Resume with since/epoch and check seqs (Switchboard only). */
+  resume: boolean;
+  payloadBytes: number;
+  /** Gives up on the storm after this long. */
+  stormTimeoutMs: number;
+}
+
+export interface StormResult {
+  connections: number;
+  connectMs: number;
+  /** Clients whose connection the disruption closed. */
+  disconnected: number;
+  /** Of those, how many were back (resumed, or ready without resume) before the timeout. */
+  back: number;
+  /** From the disruption until the last disconnected client was back. */
+  allBackMs: number;
+  /** Back 50 % / 99 % of clients. */
+  p50BackMs: number;
+  p99BackMs: number;
+  /** Reconnect attempts refused or failed (the node was not up yet). */
+  failedAttempts: number;
+  /** `resumed` frames with complete:true / false; welcomes with a new epoch. */
+  resumedComplete: number;
+  resumedIncomplete: number;
+  epochChanged: number;
+  /** Messages acked by the server and never seen by a client that follows the team (seq gaps and a short tail). */
+  lost: number;
+  duplicated: number;
+  /** Live deliveries to clients that kept their connection, from the disruption until all were back. */
+  undisturbed: { samples: number; p50Ms: number; p99Ms: number; maxMs: number };
+  errorFrames: number;
+  examples: string[];
+}
+
+/** C100k: many connections held by one process; figures the reader asked for in issue #14. */
+export interface HoldPlan {
+  arm: string;
+  protocol: WireProtocol;
+  port: number;
+  serverPid: number;
+  adminToken: string;
+  connections: number;
+  teamSize: number;
+  connectConcurrency: number;
+  /** Source addresses 127.0.0.1..N: each has its own ~28,000 ephemeral ports. */
+  sourceAddresses: number;
+  /** Idle hold, for the heartbeat cost. */
+  idleMs: number;
+  /** Fixed team-message load while held, for p99. */
+  latencyMs: number;
+  deliveriesPerS: number;
+  payloadBytes: number;
+  clockTicksPerS: number;
+}
+
+export interface HoldResult {
+  requested: number;
+  held: number;
+  connectMs: number;
+  connectPerS: number;
+  idleRssBytes: number;
+  heldRssBytes: number;
+  rssPerConnectionBytes: number;
+  idleWindowS: number;
+  /** Server CPU seconds per minute while idle (heartbeats and nothing else). */
+  idleCpuSPerMin: number;
+  broadcastMs: number;
+  broadcastReached: number;
+  latency: { samples: number; p50Ms: number; p99Ms: number; maxMs: number; lost: number };
+  /** Connections closed while held. */
+  dropped: number;
+  examples: string[];
+}
+
+export type ToLoadgen =
+  | { type: 'plan'; plan: LoadPlan }
+  | { type: 'storm'; plan: StormPlan }
+  | { type: 'hold'; plan: HoldPlan }
+  /** Answer to `disrupt`: the node is killed (a restarted one may still be starting). */
+  | { type: 'disrupted' };
 export type FromLoadgen =
-  { type: 'result'; result: LoadResult } | { type: 'failed'; message: string };
+  | { type: 'result'; result: LoadResult }
+  | { type: 'storm-result'; result: StormResult }
+  | { type: 'hold-result'; result: HoldResult }
+  | { type: 'disrupt' }
+  | { type: 'failed'; message: string };

@@ -1,5 +1,6 @@
 import type { LoadPlan, LoadResult, PhaseCounts } from './contract';
 import { LatencyRecorder } from './latency-recorder';
+import { collectLoopStats } from './loop-stats';
 import { encodeData, isBenchData, readSendTime } from './message-data';
 import { FrameKind, type Protocol } from './protocol';
 import { cpuSeconds, rssBytes, totalCpuSeconds } from '../proc-stats';
@@ -273,6 +274,9 @@ export class LoadRun implements ClientHandler {
   private async latencyPhase(): Promise<LoadResult['latency']> {
     const { plan } = this;
     this.beginPhase(1);
+    const probePids = plan.probePids ?? [];
+    // Starts the servers' loop-delay window; what came before is warm-up.
+    await collectLoopStats(plan.loopStatsDir, probePids);
     const cpu0 = this.serverCpu();
     const own0 = process.cpuUsage();
     const t0 = performance.now();
@@ -280,6 +284,7 @@ export class LoadRun implements ClientHandler {
     const wallMs = performance.now() - t0;
     const serverCpuS = this.serverCpu() - cpu0;
     const own = process.cpuUsage(own0);
+    const loop = await collectLoopStats(plan.loopStatsDir, probePids);
     const drained = await this.drain();
     return {
       ...this.counts(drained),
@@ -288,6 +293,7 @@ export class LoadRun implements ClientHandler {
       achievedPerS: (this.totalReceived / wallMs) * 1000,
       serverCpuS,
       loadgenCpuPct: ((own.user + own.system) / 1000 / wallMs) * 100,
+      loop,
     };
   }
 

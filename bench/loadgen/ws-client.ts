@@ -49,11 +49,16 @@ export class WsClient {
     return this.upgraded && !this.done;
   }
 
-  open(port: number, path: string): void {
+  /**
+   * `local` (127.0.0.x and a port) gives the connection another set of source ports:
+   * past about 28,000 connections one source address runs out of ephemeral ports.
+   */
+  open(port: number, path: string, local?: { address: string; port: number }): void {
     const key = randomBytes(16).toString('base64');
     const socket = connect({
       host: '127.0.0.1',
       port,
+      ...(local ? { localAddress: local.address, localPort: local.port } : {}),
       noDelay: true,
       onread: {
         buffer: READ_BUFFER,

@@ -14,6 +14,11 @@ export const COLUMNS: Column[] = [
   { title: 'p50 ms', cell: (a) => ms(a.median?.p50Ms) },
   { title: 'p99 ms', cell: (a) => ms(a.median?.p99Ms) },
   { title: 'max ms', cell: (a) => ms(a.median?.maxMs) },
+  {
+    title: 'loop p99/max ms',
+    cell: (a) => `${ms(a.median?.loopDelayP99Ms)}/${ms(a.median?.loopDelayMaxMs)}`,
+  },
+  { title: 'GC max/sum ms', cell: (a) => `${ms(a.median?.gcMaxMs)}/${ms(a.median?.gcTotalMs)}` },
   { title: 'sat. deliv/s', cell: (a) => count(a.median?.saturatedPerS) },
   { title: 'deliv/CPU-s', cell: (a) => count(a.median?.deliveriesPerCpuS) },
   { title: 'x raw (CPU-s)', cell: (a) => ratio(a.ratioToRawWs.deliveriesPerCpuS) },

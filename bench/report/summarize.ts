@@ -33,6 +33,12 @@ export interface Figures {
   serverCpuPct: number;
   loadgenCpuPctLatency: number;
   loadgenCpuPctSaturated: number;
+  /** Worst server process's event-loop delay p99 / max over the fixed-load phase. */
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
+  /** Longest GC pause of any server process, and all their pauses summed, over that phase. */
+  gcMaxMs: number;
+  gcTotalMs: number;
 }
 
 export interface Metric {
@@ -81,6 +87,20 @@ export function median(values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
+function loopFigures(
+  r: LoadResult,
+): Pick<Figures, 'loopDelayP99Ms' | 'loopDelayMaxMs' | 'gcMaxMs' | 'gcTotalMs'> {
+  const loop = r.latency.loop ?? [];
+  const worst = (pick: (s: (typeof loop)[number]) => number) =>
+    loop.length === 0 ? NaN : Math.max(...loop.map(pick));
+  return {
+    loopDelayP99Ms: worst((s) => s.delayP99Ms),
+    loopDelayMaxMs: worst((s) => s.delayMaxMs),
+    gcMaxMs: worst((s) => s.gcMaxMs),
+    gcTotalMs: loop.length === 0 ? NaN : loop.reduce((a, s) => a + s.gcTotalMs, 0),
+  };
+}
+
 function figures(r: LoadResult): Figures {
   return {
     connectPerS: r.connect.perS,
@@ -95,6 +115,7 @@ function figures(r: LoadResult): Figures {
     serverCpuPct: r.saturation.serverCpuPct,
     loadgenCpuPctLatency: r.latency.loadgenCpuPct,
     loadgenCpuPctSaturated: r.saturation.loadgenCpuPct,
+    ...loopFigures(r),
   };
 }
 

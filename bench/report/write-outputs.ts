@@ -14,13 +14,14 @@ export async function writeOutputs(report: Report, dir: string): Promise<string[
   const files = {
     json: join(dir, 'results.json'),
     markdown: join(dir, 'README.md'),
-    svg: join(dir, 'ratios.svg'),
+    ...(report.scenarios.length > 0 ? { svg: join(dir, 'ratios.svg') } : {}),
   };
   const pretty = async (text: string, file: string) =>
     format(text, { ...(await resolveConfig(file)), filepath: file });
   await writeFile(files.json, await pretty(JSON.stringify(report), files.json));
   await writeFile(files.markdown, await pretty(markdownReport(report), files.markdown));
   const m = report.machine;
+  if (!files.svg) return Object.values(files);
   await writeFile(
     files.svg,
     svgChart(

@@ -29,6 +29,12 @@ export interface LocalTeam {
    */
   held: { frame: Buffer; userId: string; addedBefore: number }[];
   window: NodeJS.Timeout | undefined;
+  /**
+   * The store was asked to record the team since its first local connection: one
+   * write per team and node instead of one per join (a join storm on one team would
+   * otherwise send the same write thousands of times).
+   */
+  recorded: boolean;
 }
 
 /**
@@ -168,6 +174,22 @@ export class Hub implements BusListener {
     return this.conns.size;
   }
 
+  /**
+   * True when this connection should ask the store to record its team: the first
+   * one of the team on this node, or the next one after a try that failed.
+   */
+  claimTeamRecord(conn: LocalConnection): boolean {
+    const team = conn.team;
+    if (!team || team.recorded) return false;
+    team.recorded = true;
+    return true;
+  }
+
+  /** The record could not be written: the team's next join tries again. */
+  teamRecordFailed(conn: LocalConnection): void {
+    if (conn.team) conn.team.recorded = false;
+  }
+
   /** Teams with a connection on this node. */
   get teamCount(): number {
     return this.teams.size;
@@ -203,7 +225,7 @@ export class Hub implements BusListener {
   private join(member: Membership): void {
     let team = this.teams.get(member.teamId);
     if (!team) {
-      team = { members: new Set(), held: [], window: undefined };
+      team = { members: new Set(), held: [], window: undefined, recorded: false };
       this.teams.set(member.teamId, team);
     }
     team.members.add(member);

@@ -151,11 +151,12 @@ export class Session {
       await bus.subscribe(info.teamId);
       // Bookkeeping the welcome does not need: a hung SQL Server must not hold the
       // handshake (the store writes the record once it is back).
-      this.deps.store
-        .ensureTeam(info.teamId)
-        .catch((err: unknown) =>
-          log.warn({ err, teamId: info.teamId }, 'recording the team failed'),
-        );
+      if (hub.claimTeamRecord(conn)) {
+        this.deps.store.ensureTeam(info.teamId).catch((err: unknown) => {
+          hub.teamRecordFailed(conn);
+          log.warn({ err, teamId: info.teamId }, 'recording the team failed');
+        });
+      }
       const { first } = await presence.add(info);
       this.inPresence = true;
       if (first) await bus.emit({ kind: 'presence', teamId: info.teamId, event: 'join', user });

@@ -58,3 +58,21 @@ test('a store that fails to record the team leaves the socket open and logs it',
   expect(a.closed).toBeUndefined();
   await eventually(() => server.logs.some((l) => l.includes('recording the team failed')));
 });
+
+test('the team is recorded once per node while it has connections, again after a failure', async () => {
+  let fail = true;
+  const seen = await serverWithStore((id) => {
+    if (fail) {
+      fail = false;
+      return Promise.reject(new Error('sql said no'));
+    }
+    return Promise.resolve({ id, name: id, createdAt: new Date(0).toISOString() });
+  });
+  // The first join's record fails: the next join asks again, and later ones do not.
+  for (const id of ['u1', 'u2', 'u3', 'u4']) {
+    const client = await connect(server.socketUrl, { id, teamId: 'A' });
+    clients.push(client);
+    await client.sync();
+  }
+  expect(seen).toEqual(['A', 'A']);
+});

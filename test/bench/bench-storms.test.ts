@@ -1,0 +1,69 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * Smoke test of the reconnect-storm and held-connections scenarios of `npm run bench`:
+ * with a few dozen clients they run end to end and account for everyone. It checks
+ * counts only; the bench's timings are not a test's business.
+ */
+
+const root = join(__dirname, '..', '..');
+const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+let out: string;
+
+beforeAll(() => {
+  execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root });
+  execFileSync(process.execPath, [tsc, '-p', 'bench/tsconfig.json'], { cwd: root });
+  out = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
+}, 120_000);
+
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+interface Smoke {
+  storms: { arm: string; result?: { disconnected: number; back: number; lost: number } }[];
+  holds: {
+    result?: { requested: number; held: number; broadcastReached: number; dropped: number };
+  }[];
+}
+
+test('a tiny reconnect storm and hold run end to end', async () => {
+  const bench = spawn(
+    process.execPath,
+    [
+      join(root, 'dist', 'bench', 'run.js'),
+      '--scenarios',
+      'none',
+      '--arms',
+      'switchboard-memory,raw-ws',
+      '--storm-connections',
+      '40',
+      '--c100k-connections',
+      '60',
+      '--c100k-idle-s',
+      '0.2',
+      '--c100k-latency-s',
+      '0.5',
+      '--no-pin',
+      '--out',
+      out,
+    ],
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  bench.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  bench.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const code = await new Promise<number | null>((resolve) => bench.on('exit', resolve));
+  expect({ code, output }).toMatchObject({ code: 0 });
+
+  const report = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as Smoke;
+  expect(report.storms.map((s) => s.arm)).toEqual(['switchboard-memory', 'raw-ws']);
+  for (const storm of report.storms) {
+    expect(storm.result?.disconnected).toBe(40);
+    expect(storm.result?.back).toBe(40);
+    expect(storm.result?.lost).toBe(0);
+  }
+  const hold = report.holds[0]?.result;
+  expect(hold).toMatchObject({ requested: 60, held: 60, broadcastReached: 60, dropped: 0 });
+}, 60_000);
