@@ -19,10 +19,14 @@ export function connectionRoutes(router: ApiRouter, deps: ApiDeps): void {
 
   router.delete('/api/connections/:connId', async (ctx) => {
     const { connId } = parse(connectionParams, ctx.params);
-    const conn = await deps.presence.get(connId);
-    if (!conn) throw new AppError('not_found', `unknown connection ${connId}`);
+    const entry = await deps.presence.get(connId);
+    if (!entry) throw new AppError('not_found', `unknown connection ${connId}`);
+    // A subscription's entry (`<connId>@<teamId>`) is no socket: close the one it belongs to.
+    const socket = entry.home?.connId ?? connId;
     // Held here: close now. Elsewhere in the cluster: the node that holds it does.
-    if (!deps.hub.kick(connId)) await deps.bus.emit({ kind: 'kick', connId, node: conn.node });
+    if (!deps.hub.kick(socket)) {
+      await deps.bus.emit({ kind: 'kick', connId: socket, node: entry.node });
+    }
     ctx.status = 204;
   });
 }

@@ -324,7 +324,10 @@ export class RedisBus implements Bus {
   async subscribe(teamId: string): Promise<void> {
     let pending = this.subscriptions.get(teamId);
     if (!pending) {
-      const started = this.start(teamId);
+      const started: Promise<void> = this.start(
+        teamId,
+        () => this.subscriptions.get(teamId) === started,
+      );
       pending = started;
       this.subscriptions.set(teamId, started);
       started.catch(() => {
@@ -334,11 +337,16 @@ export class RedisBus implements Bus {
     await redisCall(() => pending);
   }
 
-  /** Reads the team's head, then subscribes: see TeamState.last. */
-  private async start(teamId: string): Promise<void> {
+  /**
+   * Reads the team's head, then subscribes: see TeamState.last. `current` is false
+   * once an unsubscribe came while the head was read: subscribing after its
+   * UNSUBSCRIBE would keep the channel, and the team's refills, with no one to serve.
+   */
+  private async start(teamId: string, current: () => boolean): Promise<void> {
     const [seq, epoch] = await this.cmd.sbHead(
       ...headArgs(this.keys, teamId, this.options.ttlSeconds),
     );
+    if (!current()) return;
     if (!this.teams.has(teamId))
       this.teams.set(teamId, { last: Number(seq), epoch, waiting: undefined, again: false });
     const channel = this.keys.teamChannel(teamId);

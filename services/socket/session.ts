@@ -82,8 +82,12 @@ export class Session {
   private inPresence = false;
   /** Frames that arrive before the welcome wait here; null once set-up is over. */
   private early: [RawData, boolean][] | null = [];
-  /** Presence entries of subscriptions, by team: clean-up must take them out again. */
-  private readonly entries = new Map<string, ConnectionInfo>();
+  /**
+   * Presence entries of subscriptions, by team: clean-up must take them out again.
+   * `added` settles once the add is done: a remove sent before it would find nothing
+   * in Redis, and the add landing after it would count the user there for good.
+   */
+  private readonly entries = new Map<string, { entry: ConnectionInfo; added: Promise<unknown> }>();
   /** Subscriptions whose subscribe still runs: that answers a ban, after `subscribed`. */
   private readonly starting = new Set<Subscription>();
 
@@ -287,8 +291,9 @@ export class Session {
         teamId,
         home: { connId: info.connId, teamId: info.teamId },
       };
-      this.entries.set(teamId, entry);
-      const { first } = await presence.add(entry);
+      const adding = presence.add(entry);
+      this.entries.set(teamId, { entry, added: adding.catch(() => undefined) });
+      const { first } = await adding;
       if (first) await bus.emit({ kind: 'presence', teamId, event: 'join', user: this.user });
       const { since, epoch } = frame;
       const { resumeMaxMessages } = this.deps;
@@ -329,10 +334,11 @@ export class Session {
     const { teamId } = sub;
     try {
       if (hub.unsubscribe(sub)) await bus.unsubscribe(teamId);
-      const entry = this.entries.get(teamId);
-      if (entry) {
+      const counted = this.entries.get(teamId);
+      if (counted) {
         this.entries.delete(teamId);
-        const { last } = await presence.remove(entry);
+        await counted.added;
+        const { last } = await presence.remove(counted.entry);
         if (last) await bus.emit({ kind: 'presence', teamId, event: 'leave', user: this.user });
       }
     } catch (err) {

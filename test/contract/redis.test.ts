@@ -199,6 +199,20 @@ describeWithRedis('redis implementations', () => {
     }
   });
 
+  test('an unsubscribe while the subscribe reads the head leaves no subscription', async () => {
+    const { bus, cmd, k } = await lone();
+    try {
+      // The last local member leaves (a ban, a close) while the first one still subscribes.
+      const subscribing = bus.subscribe('brief');
+      const unsubscribing = bus.unsubscribe('brief');
+      await Promise.all([subscribing, unsubscribing]);
+      const [, count] = (await cmd.pubsub('NUMSUB', k.teamChannel('brief'))) as [string, number];
+      expect(count).toBe(0);
+    } finally {
+      await bus.close();
+    }
+  });
+
   test('seqs follow send order across turns even when Redis drops its scripts', async () => {
     const admin = await client('admin');
     const { bus } = await lone(1000);

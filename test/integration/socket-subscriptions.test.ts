@@ -265,6 +265,16 @@ describe('admin API and bans', () => {
     expect((await api(server, 'GET', '/api/teams/B')).body['members']).toEqual([]);
   });
 
+  test('DELETE of a subscription entry id closes the connection it belongs to', async () => {
+    const ann = await open('ann', 'A');
+    await subscribe(ann, { teamId: 'B' });
+    const connId = String(ann.welcome['connId']);
+    // The presence entry of the subscription: GET /api/connections/... and kicks find it.
+    const kick = await api(server, 'DELETE', `/api/connections/${connId}@B`);
+    expect(kick.status).toBe(204);
+    expect((await ann.waitClose()).code).toBe(4000);
+  });
+
   test('closing the socket ends its subscriptions', async () => {
     const bob = await open('bob', 'B');
     const ann = await connect(server.socketUrl, { id: 'ann', name: 'ann', teamId: 'A' });

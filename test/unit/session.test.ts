@@ -17,6 +17,9 @@ import {
 } from '../../services/socket/session';
 import type { Frame } from '../helpers/client';
 import { eventually } from '../helpers/eventually';
+import { freshKeys } from '../helpers/redis-bus';
+import { describeWithRedis, useRedisServer } from '../helpers/redis-server';
+import { RedisPresence } from '../../services/redis/presence';
 
 /**
  * The Session on the memory engine's real services, driven through a stand-in for
@@ -380,5 +383,37 @@ describe('a ban while a subscribe runs', () => {
     await socket.of('pong');
     expect(socket.frames().some((f) => f['type'] === 'subscribed')).toBe(false);
     expect(await deps.presence.members('S')).toEqual([]);
+  });
+});
+
+describeWithRedis('a ban while a subscription is being counted in Redis presence', () => {
+  const redis = useRedisServer();
+
+  test('the count goes back to zero: the next subscriber of that user is a join', async () => {
+    const presence = new RedisPresence(await redis.client('command'), freshKeys(), {
+      nodeId: 'n1',
+      leaseMs: 10_000,
+      announce: async () => undefined,
+      log: pino({ level: 'silent' }),
+    });
+    const redisDeps = memoryServices({ presence });
+    const { hub } = redisDeps;
+    // The ban lands while the subscription's entry is on its way to Redis.
+    const add = presence.add.bind(presence);
+    presence.add = (conn) => {
+      const adding = add(conn);
+      if (conn.teamId === 'S') hub.closeBanned('u1', 'S');
+      return adding;
+    };
+    const { socket } = track(await join(redisDeps, 'u1'));
+    socket.json({ type: 'subscribe', teamId: 'S' });
+    await socket.of('unsubscribed');
+    socket.json({ type: 'ping' });
+    await socket.of('pong');
+    presence.add = add;
+    const other = { connId: 'other@S', userId: 'u1', name: 'n', teamId: 'S', node: 'n1' };
+    expect(
+      await presence.add({ ...other, ip: '10.0.0.1', connectedAt: new Date().toISOString() }),
+    ).toEqual({ first: true });
   });
 });
