@@ -4,6 +4,7 @@ import { LatencyRecorder } from './latency-recorder';
 import { encodeData, readSendTime } from './message-data';
 import { FrameKind, type Protocol } from './protocol';
 import { cpuSeconds, rssBytes } from '../proc-stats';
+import { teamSizes } from './team-sizes';
 import { WsClient, type ClientHandler } from './ws-client';
 
 /**
@@ -41,8 +42,8 @@ const DRAIN_STALL_MS = 3000;
 
 export class HoldRun implements ClientHandler {
   private readonly conns: Conn[] = [];
-  private readonly teamMembers: number[] = [];
-  private readonly teamSent: number[] = [];
+  private readonly teamMembers: number[];
+  private readonly teamSent: number[];
   private readonly latency = new LatencyRecorder(2_000_000);
   private readonly pad: string;
   private ready = 0;
@@ -61,11 +62,8 @@ export class HoldRun implements ClientHandler {
     private readonly protocol: Protocol,
   ) {
     this.pad = 'x'.repeat(plan.payloadBytes);
-    const teams = Math.ceil(plan.connections / plan.teamSize);
-    for (let t = 0; t < teams; t++) {
-      this.teamMembers.push(Math.min(plan.teamSize, plan.connections - t * plan.teamSize));
-      this.teamSent.push(0);
-    }
+    this.teamMembers = teamSizes(plan.connections, plan.teamSize);
+    this.teamSent = this.teamMembers.map(() => 0);
     for (let i = 0; i < plan.connections; i++) {
       this.conns.push({
         client: new WsClient(i, this),

@@ -4,6 +4,7 @@ import { collectLoopStats } from './loop-stats';
 import { encodeData, isBenchData, readSendTime } from './message-data';
 import { FrameKind, type Protocol } from './protocol';
 import { cpuSeconds, rssBytes, totalCpuSeconds } from '../proc-stats';
+import { teamSizes } from './team-sizes';
 import { WsClient, type ClientHandler } from './ws-client';
 
 interface Conn {
@@ -37,8 +38,8 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  */
 export class LoadRun implements ClientHandler {
   private readonly conns: Conn[] = [];
-  private readonly teamMembers: number[] = [];
-  private readonly teamSent: number[] = [];
+  private readonly teamMembers: number[];
+  private readonly teamSent: number[];
   /** Interleaved across teams, so consecutive fixed-load messages go to different teams. */
   private readonly publishers: Conn[] = [];
   private readonly latency = new LatencyRecorder(LATENCY_CAPACITY);
@@ -69,11 +70,8 @@ export class LoadRun implements ClientHandler {
     private readonly protocol: Protocol,
   ) {
     this.pad = 'x'.repeat(plan.payloadBytes);
-    const teams = Math.ceil(plan.connections / plan.teamSize);
-    for (let t = 0; t < teams; t++) {
-      this.teamMembers.push(Math.min(plan.teamSize, plan.connections - t * plan.teamSize));
-      this.teamSent.push(0);
-    }
+    this.teamMembers = teamSizes(plan.connections, plan.teamSize);
+    this.teamSent = this.teamMembers.map(() => 0);
     for (let i = 0; i < plan.connections; i++) {
       const team = Math.floor(i / plan.teamSize);
       const member = i - team * plan.teamSize;
@@ -89,7 +87,7 @@ export class LoadRun implements ClientHandler {
       });
     }
     for (let m = 0; m < plan.publishersPerTeam; m++) {
-      for (let t = 0; t < teams; t++) {
+      for (let t = 0; t < this.teamMembers.length; t++) {
         const conn = this.conns[t * plan.teamSize + m];
         if (conn?.publisher) this.publishers.push(conn);
       }
