@@ -4,6 +4,7 @@ import { LatencyRecorder } from './latency-recorder';
 import { encodeData, readSendTime } from './message-data';
 import { FrameKind, type Protocol } from './protocol';
 import { cpuSeconds, rssBytes } from '../proc-stats';
+import { startRamp } from './ramp';
 import { teamSizes } from './team-sizes';
 import { WsClient, type ClientHandler } from './ws-client';
 
@@ -159,34 +160,22 @@ export class HoldRun implements ClientHandler {
 
   // ---- phases ----------------------------------------------------------------
 
-  private connect(): Promise<number> {
+  private async connect(): Promise<number> {
     const { plan } = this;
-    const started = performance.now();
-    return new Promise<number>((resolve, reject) => {
-      let next = 0;
-      let settled = 0;
-      const timer = setTimeout(
-        () => reject(new Error(`hold: only ${this.ready}/${plan.connections} ready`)),
-        Math.max(180_000, plan.connections * 20),
-      );
-      const openNext = () => {
-        if (next >= this.conns.length) return;
-        this.open(this.conns[next++]);
-      };
-      this.onReady = () => {
-        settled++;
-        if (settled < plan.connections) return openNext();
-        clearTimeout(timer);
-        this.onReady = undefined;
-        const failed = this.conns.filter((c) => c.closed).length;
-        if (failed > 0) {
-          reject(new Error(`hold: ${failed} of ${plan.connections} connections failed`));
-          return;
-        }
-        resolve(performance.now() - started);
-      };
-      for (let i = 0; i < Math.min(plan.connectConcurrency, plan.connections); i++) openNext();
+    const ramp = startRamp({
+      count: plan.connections,
+      concurrency: plan.connectConcurrency,
+      timeoutMs: Math.max(180_000, plan.connections * 20),
+      open: (i) => this.open(this.conns[i]),
+      timedOut: () => new Error(`hold: only ${this.ready}/${plan.connections} ready`),
     });
+    this.onReady = () => ramp.settled();
+    const ms = await ramp.done.finally(() => {
+      this.onReady = undefined;
+    });
+    const failed = this.conns.filter((c) => c.closed).length;
+    if (failed > 0) throw new Error(`hold: ${failed} of ${plan.connections} connections failed`);
+    return ms;
   }
 
   private open(conn: Conn): void {

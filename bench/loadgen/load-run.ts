@@ -4,6 +4,7 @@ import { collectLoopStats } from './loop-stats';
 import { encodeData, isBenchData, readSendTime } from './message-data';
 import { FrameKind, type Protocol } from './protocol';
 import { cpuSeconds, rssBytes, totalCpuSeconds } from '../proc-stats';
+import { startRamp } from './ramp';
 import { teamSizes } from './team-sizes';
 import { WsClient, type ClientHandler } from './ws-client';
 
@@ -206,19 +207,16 @@ export class LoadRun implements ClientHandler {
 
   private connect(): Promise<number> {
     const { plan } = this;
-    const started = performance.now();
     // Generous: Switchboard sends a presence frame to every teammate per join, so
     // filling one big team costs time quadratic in its size.
     const timeoutMs = Math.max(180_000, plan.connections * 50);
-    return new Promise<number>((resolve, reject) => {
-      let next = 0;
-      let ready = 0;
-      const timer = setTimeout(() => {
-        reject(new Error(`connect: only ${ready}/${plan.connections} ready after ${timeoutMs} ms`));
-      }, timeoutMs);
-      const openNext = () => {
-        if (next >= this.conns.length) return;
-        const conn = this.conns[next++];
+    let ready = 0;
+    const ramp = startRamp({
+      count: plan.connections,
+      concurrency: plan.connectConcurrency,
+      timeoutMs,
+      open: (i) => {
+        const conn = this.conns[i];
         const member = {
           id: `u${conn.client.index}`,
           name: `user ${conn.client.index}`,
@@ -228,22 +226,19 @@ export class LoadRun implements ClientHandler {
           conn.publisher ? plan.publisherPort : plan.receiverPort,
           this.protocol.path(member),
         );
-      };
-      this.onReady = () => {
-        ready++;
-        if (ready < plan.connections) return openNext();
-        clearTimeout(timer);
-        this.onReady = undefined;
-        this.onLost = undefined;
-        resolve(performance.now() - started);
-      };
-      this.onLost = (reason) => {
-        clearTimeout(timer);
-        this.onReady = undefined;
-        this.onLost = undefined;
-        reject(new Error(`a connection failed while connecting (${ready} ready): ${reason}`));
-      };
-      for (let i = 0; i < Math.min(plan.connectConcurrency, plan.connections); i++) openNext();
+      },
+      timedOut: () =>
+        new Error(`connect: only ${ready}/${plan.connections} ready after ${timeoutMs} ms`),
+    });
+    this.onReady = () => {
+      ready++;
+      ramp.settled();
+    };
+    this.onLost = (reason) =>
+      ramp.fail(new Error(`a connection failed while connecting (${ready} ready): ${reason}`));
+    return ramp.done.finally(() => {
+      this.onReady = undefined;
+      this.onLost = undefined;
     });
   }
 
