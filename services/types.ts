@@ -1,4 +1,5 @@
 /** Domain shapes shared by every service. Wire names match docs/PROTOCOL.md exactly. */
+import { randomUUID } from 'node:crypto';
 import type { UserRef } from '../protocol/frames';
 
 export type { Member, UserRef } from '../protocol/frames';
@@ -19,6 +20,23 @@ export interface Message extends MessageDraft {
   id: string;
   seq: number;
   ts: number;
+}
+
+/**
+ * The message a draft becomes once accepted: a fresh id, the time now, and only the
+ * fields a client may see copied (the sender's ref is narrowed to id and name).
+ */
+export function stampMessage(draft: MessageDraft, seq: number): Message {
+  return {
+    id: randomUUID(),
+    seq,
+    teamId: draft.teamId,
+    from: { id: draft.from.id, name: draft.from.name },
+    ...(draft.to === undefined ? {} : { to: draft.to }),
+    data: draft.data,
+    ts: Date.now(),
+    ...(draft.origin === undefined ? {} : { origin: draft.origin }),
+  };
 }
 
 export interface Ack {

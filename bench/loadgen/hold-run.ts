@@ -4,6 +4,8 @@ import { LatencyRecorder } from './latency-recorder';
 import { encodeData, readSendTime } from './message-data';
 import { FrameKind, type Protocol } from './protocol';
 import { cpuSeconds, rssBytes } from '../proc-stats';
+import { startRamp } from './ramp';
+import { teamSizes } from './team-sizes';
 import { WsClient, type ClientHandler } from './ws-client';
 
 /**
@@ -41,8 +43,8 @@ const DRAIN_STALL_MS = 3000;
 
 export class HoldRun implements ClientHandler {
   private readonly conns: Conn[] = [];
-  private readonly teamMembers: number[] = [];
-  private readonly teamSent: number[] = [];
+  private readonly teamMembers: number[];
+  private readonly teamSent: number[];
   private readonly latency = new LatencyRecorder(2_000_000);
   private readonly pad: string;
   private ready = 0;
@@ -61,11 +63,8 @@ export class HoldRun implements ClientHandler {
     private readonly protocol: Protocol,
   ) {
     this.pad = 'x'.repeat(plan.payloadBytes);
-    const teams = Math.ceil(plan.connections / plan.teamSize);
-    for (let t = 0; t < teams; t++) {
-      this.teamMembers.push(Math.min(plan.teamSize, plan.connections - t * plan.teamSize));
-      this.teamSent.push(0);
-    }
+    this.teamMembers = teamSizes(plan.connections, plan.teamSize);
+    this.teamSent = this.teamMembers.map(() => 0);
     for (let i = 0; i < plan.connections; i++) {
       this.conns.push({
         client: new WsClient(i, this),
@@ -161,34 +160,22 @@ export class HoldRun implements ClientHandler {
 
   // ---- phases ----------------------------------------------------------------
 
-  private connect(): Promise<number> {
+  private async connect(): Promise<number> {
     const { plan } = this;
-    const started = performance.now();
-    return new Promise<number>((resolve, reject) => {
-      let next = 0;
-      let settled = 0;
-      const timer = setTimeout(
-        () => reject(new Error(`hold: only ${this.ready}/${plan.connections} ready`)),
-        Math.max(180_000, plan.connections * 20),
-      );
-      const openNext = () => {
-        if (next >= this.conns.length) return;
-        this.open(this.conns[next++]);
-      };
-      this.onReady = () => {
-        settled++;
-        if (settled < plan.connections) return openNext();
-        clearTimeout(timer);
-        this.onReady = undefined;
-        const failed = this.conns.filter((c) => c.closed).length;
-        if (failed > 0) {
-          reject(new Error(`hold: ${failed} of ${plan.connections} connections failed`));
-          return;
-        }
-        resolve(performance.now() - started);
-      };
-      for (let i = 0; i < Math.min(plan.connectConcurrency, plan.connections); i++) openNext();
+    const ramp = startRamp({
+      count: plan.connections,
+      concurrency: plan.connectConcurrency,
+      timeoutMs: Math.max(180_000, plan.connections * 20),
+      open: (i) => this.open(this.conns[i]),
+      timedOut: () => new Error(`hold: only ${this.ready}/${plan.connections} ready`),
     });
+    this.onReady = () => ramp.settled();
+    const ms = await ramp.done.finally(() => {
+      this.onReady = undefined;
+    });
+    const failed = this.conns.filter((c) => c.closed).length;
+    if (failed > 0) throw new Error(`hold: ${failed} of ${plan.connections} connections failed`);
+    return ms;
   }
 
   private open(conn: Conn): void {

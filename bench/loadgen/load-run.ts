@@ -4,6 +4,8 @@ import { collectLoopStats } from './loop-stats';
 import { encodeData, isBenchData, readSendTime } from './message-data';
 import { FrameKind, type Protocol } from './protocol';
 import { cpuSeconds, rssBytes, totalCpuSeconds } from '../proc-stats';
+import { startRamp } from './ramp';
+import { teamSizes } from './team-sizes';
 import { WsClient, type ClientHandler } from './ws-client';
 
 interface Conn {
@@ -37,8 +39,8 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  */
 export class LoadRun implements ClientHandler {
   private readonly conns: Conn[] = [];
-  private readonly teamMembers: number[] = [];
-  private readonly teamSent: number[] = [];
+  private readonly teamMembers: number[];
+  private readonly teamSent: number[];
   /** Interleaved across teams, so consecutive fixed-load messages go to different teams. */
   private readonly publishers: Conn[] = [];
   private readonly latency = new LatencyRecorder(LATENCY_CAPACITY);
@@ -69,11 +71,8 @@ export class LoadRun implements ClientHandler {
     private readonly protocol: Protocol,
   ) {
     this.pad = 'x'.repeat(plan.payloadBytes);
-    const teams = Math.ceil(plan.connections / plan.teamSize);
-    for (let t = 0; t < teams; t++) {
-      this.teamMembers.push(Math.min(plan.teamSize, plan.connections - t * plan.teamSize));
-      this.teamSent.push(0);
-    }
+    this.teamMembers = teamSizes(plan.connections, plan.teamSize);
+    this.teamSent = this.teamMembers.map(() => 0);
     for (let i = 0; i < plan.connections; i++) {
       const team = Math.floor(i / plan.teamSize);
       const member = i - team * plan.teamSize;
@@ -89,7 +88,7 @@ export class LoadRun implements ClientHandler {
       });
     }
     for (let m = 0; m < plan.publishersPerTeam; m++) {
-      for (let t = 0; t < teams; t++) {
+      for (let t = 0; t < this.teamMembers.length; t++) {
         const conn = this.conns[t * plan.teamSize + m];
         if (conn?.publisher) this.publishers.push(conn);
       }
@@ -208,19 +207,16 @@ export class LoadRun implements ClientHandler {
 
   private connect(): Promise<number> {
     const { plan } = this;
-    const started = performance.now();
     // Generous: Switchboard sends a presence frame to every teammate per join, so
     // filling one big team costs time quadratic in its size.
     const timeoutMs = Math.max(180_000, plan.connections * 50);
-    return new Promise<number>((resolve, reject) => {
-      let next = 0;
-      let ready = 0;
-      const timer = setTimeout(() => {
-        reject(new Error(`connect: only ${ready}/${plan.connections} ready after ${timeoutMs} ms`));
-      }, timeoutMs);
-      const openNext = () => {
-        if (next >= this.conns.length) return;
-        const conn = this.conns[next++];
+    let ready = 0;
+    const ramp = startRamp({
+      count: plan.connections,
+      concurrency: plan.connectConcurrency,
+      timeoutMs,
+      open: (i) => {
+        const conn = this.conns[i];
         const member = {
           id: `u${conn.client.index}`,
           name: `user ${conn.client.index}`,
@@ -230,22 +226,19 @@ export class LoadRun implements ClientHandler {
           conn.publisher ? plan.publisherPort : plan.receiverPort,
           this.protocol.path(member),
         );
-      };
-      this.onReady = () => {
-        ready++;
-        if (ready < plan.connections) return openNext();
-        clearTimeout(timer);
-        this.onReady = undefined;
-        this.onLost = undefined;
-        resolve(performance.now() - started);
-      };
-      this.onLost = (reason) => {
-        clearTimeout(timer);
-        this.onReady = undefined;
-        this.onLost = undefined;
-        reject(new Error(`a connection failed while connecting (${ready} ready): ${reason}`));
-      };
-      for (let i = 0; i < Math.min(plan.connectConcurrency, plan.connections); i++) openNext();
+      },
+      timedOut: () =>
+        new Error(`connect: only ${ready}/${plan.connections} ready after ${timeoutMs} ms`),
+    });
+    this.onReady = () => {
+      ready++;
+      ramp.settled();
+    };
+    this.onLost = (reason) =>
+      ramp.fail(new Error(`a connection failed while connecting (${ready} ready): ${reason}`));
+    return ramp.done.finally(() => {
+      this.onReady = undefined;
+      this.onLost = undefined;
     });
   }
 

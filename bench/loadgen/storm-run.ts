@@ -3,6 +3,7 @@ import { FrameKind } from './protocol';
 import type { StormPlan, StormResult } from './contract';
 import { LatencyRecorder } from './latency-recorder';
 import { encodeData, readSendTime } from './message-data';
+import { startRamp } from './ramp';
 import { WsClient, type ClientHandler } from './ws-client';
 
 /**
@@ -297,25 +298,19 @@ export class StormRun implements ClientHandler {
 
   private connectAll(): Promise<number> {
     const { plan } = this;
-    const started = performance.now();
-    return new Promise<number>((resolve, reject) => {
-      let next = 0;
-      const timer = setTimeout(
-        () => reject(new Error(`storm: only ${this.readyCount} connected after 180 s`)),
-        Math.max(180_000, plan.connections * 20),
-      );
-      const openNext = () => {
-        if (next >= this.conns.length) return;
-        const conn = this.conns[next++];
+    const ramp = startRamp({
+      count: plan.connections,
+      concurrency: plan.connectConcurrency,
+      timeoutMs: Math.max(180_000, plan.connections * 20),
+      open: (i) => {
+        const conn = this.conns[i];
         conn.client.open(plan.ports[conn.index % plan.ports.length], this.path(conn));
-      };
-      this.onReady = () => {
-        if (this.readyCount < plan.connections) return openNext();
-        clearTimeout(timer);
-        this.onReady = undefined;
-        resolve(performance.now() - started);
-      };
-      for (let i = 0; i < Math.min(plan.connectConcurrency, plan.connections); i++) openNext();
+      },
+      timedOut: () => new Error(`storm: only ${this.readyCount} connected after 180 s`),
+    });
+    this.onReady = () => ramp.settled();
+    return ramp.done.finally(() => {
+      this.onReady = undefined;
     });
   }
 

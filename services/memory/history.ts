@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { newLocalEpoch } from '../epoch';
 import {
   pageLimit,
@@ -8,7 +7,7 @@ import {
   type ReplayRequest,
 } from '../history';
 import { lostReplay, replayPage } from '../replay-page';
-import { visibleTo, type Message, type MessageDraft, type TeamHead } from '../types';
+import { stampMessage, visibleTo, type Message, type MessageDraft, type TeamHead } from '../types';
 
 interface TeamLog {
   seq: number;
@@ -38,16 +37,7 @@ export class MemoryHistory implements History {
       log = { seq: 0, messages: [] };
       this.teams.set(draft.teamId, log);
     }
-    const message: Message = {
-      id: randomUUID(),
-      seq: ++log.seq,
-      teamId: draft.teamId,
-      from: { id: draft.from.id, name: draft.from.name },
-      ...(draft.to === undefined ? {} : { to: draft.to }),
-      data: draft.data,
-      ts: Date.now(),
-      ...(draft.origin === undefined ? {} : { origin: draft.origin }),
-    };
+    const message = stampMessage(draft, ++log.seq);
     log.messages.push(message);
     if (log.messages.length > this.options.retain) log.messages.shift();
     return message;

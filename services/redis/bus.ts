@@ -24,7 +24,7 @@ import {
 import { waitForReplicas } from './replicas';
 import { sendKnowingOutcome } from './send';
 import { hashSlot } from './slot';
-import type { Ack, Message, MessageDraft } from '../types';
+import { stampMessage, type Ack, type Message, type MessageDraft } from '../types';
 
 export interface RedisBusOptions {
   nodeId: string;
@@ -158,29 +158,16 @@ export class RedisBus implements Bus {
   }
 
   async publish(draft: MessageDraft): Promise<Message> {
-    const message = this.stamp(draft);
+    const message = stampMessage(draft, 0);
     const [, seq] = await this.run(draft.teamId, message, undefined);
     return { ...message, seq: Number(seq) };
   }
 
   async publishOnce(draft: MessageDraft, key: string): Promise<Ack> {
-    const message = this.stamp(draft);
+    const message = stampMessage(draft, 0);
     const [fresh, result] = await this.run(draft.teamId, message, key);
     if (fresh === 1) return { id: message.id, seq: Number(result) };
     return decodeRefRecord(String(result));
-  }
-
-  private stamp(draft: MessageDraft): Message {
-    return {
-      id: randomUUID(),
-      seq: 0,
-      teamId: draft.teamId,
-      from: { id: draft.from.id, name: draft.from.name },
-      ...(draft.to === undefined ? {} : { to: draft.to }),
-      data: draft.data,
-      ts: Date.now(),
-      ...(draft.origin === undefined ? {} : { origin: draft.origin }),
-    };
   }
 
   /**

@@ -1,5 +1,5 @@
-import type { Page } from 'playwright-core';
 import { BROWSER_TEST_MS, useChromiumPages } from '../helpers/chromium-pages';
+import { joinDemo, say } from '../helpers/demo-page';
 import { ADMIN_TOKEN } from '../helpers/server';
 import { describeWithChromium } from './chromium';
 
@@ -12,30 +12,13 @@ describeWithChromium('demo chat with two teams in one tab', () => {
     expect(problems).toEqual([]);
   });
 
-  async function joinDemo(page: Page, id: string, teamId: string): Promise<void> {
-    await page.fill('#join input[name=name]', id);
-    await page.fill('#join input[name=id]', id);
-    await page.fill('#join input[name=teamId]', teamId);
-    await page.click('#join button');
-    await page.locator('#status', { hasText: `connected as ${id}` }).waitFor();
-  }
-
-  async function say(page: Page, text: string): Promise<void> {
-    await page.fill('#text', text);
-    await page.press('#text', 'Enter');
-    await page
-      .locator('#log li.mine', { hasText: text })
-      .locator('.state', { hasText: '✓' })
-      .waitFor();
-  }
-
   test(
     'a user follows a second team in the same tab and chats in both',
     async () => {
       const ann = await open('/');
-      await joinDemo(ann, 'ann', 'home');
+      await joinDemo(ann, 'ann', { teamId: 'home' });
       const bob = await open('/');
-      await joinDemo(bob, 'bob', 'second');
+      await joinDemo(bob, 'bob', { teamId: 'second' });
 
       await ann.fill('#follow input[name=teamId]', 'second');
       await ann.click('#follow button');

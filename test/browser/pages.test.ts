@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { BROWSER_TEST_MS, useChromiumPages } from '../helpers/chromium-pages';
+import { joinDemo, say } from '../helpers/demo-page';
 import { connect } from '../helpers/client';
 import { eventually } from '../helpers/eventually';
 import { ADMIN_TOKEN, api } from '../helpers/server';
@@ -25,30 +26,13 @@ describeWithChromium('admin page and demo chat in Chromium', () => {
     expect(problems).toEqual([]);
   });
 
-  async function joinDemo(page: Page, id: string, name: string): Promise<void> {
-    await page.fill('#join input[name=name]', name);
-    await page.fill('#join input[name=id]', id);
-    await page.fill('#join input[name=teamId]', 'demo');
-    await page.click('#join button');
-    await page.locator('#status', { hasText: `connected as ${name}` }).waitFor();
-  }
-
-  async function say(page: Page, text: string): Promise<void> {
-    await page.fill('#text', text);
-    await page.press('#text', 'Enter');
-    await page
-      .locator('#log li.mine', { hasText: text })
-      .locator('.state', { hasText: '✓' })
-      .waitFor();
-  }
-
   test(
     'two pages chat through the demo and see each other online',
     async () => {
       ann = await open('/');
-      await joinDemo(ann, 'ann', 'Ann');
+      await joinDemo(ann, 'ann', { name: 'Ann' });
       bob = await open('/');
-      await joinDemo(bob, 'bob', 'Bob 张三');
+      await joinDemo(bob, 'bob', { name: 'Bob 张三' });
 
       await ann.locator('#members li[data-user="bob"]', { hasText: 'Bob 张三' }).waitFor();
       await bob.locator('#members li[data-user="ann"]', { hasText: 'Ann' }).waitFor();

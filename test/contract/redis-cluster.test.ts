@@ -1,27 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
-import { RedisBans } from '../../services/redis/bans';
 import { RedisBus } from '../../services/redis/bus';
 import { createRedisClient, waitReady, type RedisClient } from '../../services/redis/connection';
-import { RedisDeadLetters } from '../../services/redis/dead-letters';
 import { RedisHistory } from '../../services/redis/history';
-import { RedisNodeStats } from '../../services/redis/node-stats';
 import { RedisPresence } from '../../services/redis/presence';
 import { hashSlot } from '../../services/redis/slot';
-import { RedisStore } from '../../services/redis/store';
 import type { RedisOptions } from 'ioredis';
 import type { ClusterEvent } from '../../services/bus';
-import type { ConnectionInfo } from '../../services/types';
 import { RedisCluster } from '../../support/redis-cluster';
+import { connectionInfo } from '../helpers/connection-info';
 import { eventually } from '../helpers/eventually';
 import { freshKeys } from '../helpers/redis-bus';
 import { describeWithRedis } from '../helpers/redis-server';
-import { bansContract } from './bans-contract';
-import { deadLettersContract } from './dead-letters-contract';
 import { engineContract } from './engine-contract';
-import { nodeStatsContract } from './node-stats-contract';
-import { presenceContract } from './presence-contract';
-import { storeContract } from './store-contract';
+import { redisStateContracts } from './redis-contracts';
 
 /**
  * The suites the memory engine and one Redis pass, against a real 3-master Redis
@@ -117,20 +109,11 @@ describeWithRedis('redis cluster implementations', () => {
       await presence.start();
       return presence;
     };
-    const info = (connId: string, userId: string, node: string): ConnectionInfo => ({
-      connId,
-      userId,
-      name: userId,
-      teamId: 'T',
-      node,
-      ip: '127.0.0.1',
-      connectedAt: new Date().toISOString(),
-    });
     const a = await make('a');
     const b = await make('b');
     try {
-      await a.add(info('c1', 'u1', 'a'));
-      await b.add(info('c2', 'u2', 'b'));
+      await a.add(connectionInfo('c1', 'u1', 'a'));
+      await b.add(connectionInfo('c2', 'u2', 'b'));
       await a.close();
       await eventually(async () => (await b.members('T')).length === 1);
       await eventually(() => events.length === 1);
@@ -161,36 +144,5 @@ describeWithRedis('redis cluster implementations', () => {
     return { bus, history, nodeId, close: () => bus.close() };
   });
 
-  presenceContract('redis cluster', async () => {
-    const presence = new RedisPresence(await client('command'), freshKeys(), {
-      nodeId: 'node-a',
-      leaseMs: 10_000,
-      announce: async () => undefined,
-      log,
-    });
-    await presence.start();
-    return presence;
-  });
-
-  storeContract('redis cluster', async () => new RedisStore(await client('command'), freshKeys()));
-
-  nodeStatsContract(
-    'redis cluster',
-    async (now) => new RedisNodeStats(await client('command'), freshKeys(), now),
-  );
-
-  deadLettersContract(
-    'redis cluster',
-    async (max) => new RedisDeadLetters(await client('command'), freshKeys(), max),
-  );
-
-  bansContract('redis cluster', async (max) => {
-    const bans = new RedisBans(await client('command'), freshKeys(), {
-      max,
-      refreshMs: 0,
-      onRefreshError: () => undefined,
-    });
-    await bans.start();
-    return bans;
-  });
+  redisStateContracts('redis cluster', () => client('command'), log);
 });

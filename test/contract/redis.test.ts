@@ -6,22 +6,14 @@ import pino from 'pino';
 import { RedisBans } from '../../services/redis/bans';
 import { RedisBacklog } from '../../services/redis/backlog';
 import type { RedisBus, RedisBusOptions } from '../../services/redis/bus';
-import { RedisDeadLetters } from '../../services/redis/dead-letters';
 import { RedisHistory } from '../../services/redis/history';
 import type { RedisKeys } from '../../services/redis/keys';
-import { RedisPresence } from '../../services/redis/presence';
-import { RedisNodeStats } from '../../services/redis/node-stats';
-import { RedisStore } from '../../services/redis/store';
 import { eventually } from '../helpers/eventually';
 import { freshKeys, redisBus } from '../helpers/redis-bus';
 import { describeWithRedis, useRedisServer } from '../helpers/redis-server';
 import { backlogContract } from './backlog-contract';
-import { bansContract } from './bans-contract';
-import { deadLettersContract } from './dead-letters-contract';
 import { engineContract } from './engine-contract';
-import { nodeStatsContract } from './node-stats-contract';
-import { presenceContract } from './presence-contract';
-import { storeContract } from './store-contract';
+import { redisStateContracts } from './redis-contracts';
 
 /** The same suites the memory engine passes, against a real redis-server. */
 describeWithRedis('redis implementations', () => {
@@ -47,38 +39,7 @@ describeWithRedis('redis implementations', () => {
     };
   });
 
-  presenceContract('redis', async () => {
-    const presence = new RedisPresence(await client('command'), keys(), {
-      nodeId: 'node-a',
-      leaseMs: 10_000,
-      announce: async () => undefined,
-      log,
-    });
-    await presence.start();
-    return presence;
-  });
-
-  storeContract('redis', async () => new RedisStore(await client('command'), keys()));
-
-  nodeStatsContract(
-    'redis',
-    async (now) => new RedisNodeStats(await client('command'), keys(), now),
-  );
-
-  deadLettersContract(
-    'redis',
-    async (max) => new RedisDeadLetters(await client('command'), keys(), max),
-  );
-
-  bansContract('redis', async (max) => {
-    const bans = new RedisBans(await client('command'), keys(), {
-      max,
-      refreshMs: 0,
-      onRefreshError: () => undefined,
-    });
-    await bans.start();
-    return bans;
-  });
+  redisStateContracts('redis', () => client('command'), log);
 
   test('a second node learns of bans at start, from events, and from a reread', async () => {
     const k = keys();

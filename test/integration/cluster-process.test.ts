@@ -1,43 +1,16 @@
-import { connect, type TestClient } from '../helpers/client';
+import { connect } from '../helpers/client';
 import { eventually } from '../helpers/eventually';
-import { killAll } from '../../support/managed';
-import { buildServer, spawnNode, type NodeProcess } from '../../support/node-process';
-import { describeWithRedis, useRedisServer } from '../helpers/redis-server';
+import { useProcessNodes } from '../helpers/process-nodes';
+import { describeWithRedis } from '../helpers/redis-server';
 
 const ADMIN = { ADMIN_TOKEN: 'process-test-admin-token' };
 const LEASE_MS = 1000;
 
 /** Separate OS processes on one Redis, one of them killed with SIGKILL. */
 describeWithRedis('cluster of OS processes', () => {
-  const clients: TestClient[] = [];
-
-  beforeAll(() => {
-    buildServer();
-  }, 60000);
-
-  afterAll(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.close()));
-    killAll();
-  });
-
-  // Declared after the hooks above, so nodes are killed before their Redis stops.
-  const redis = useRedisServer();
-
-  async function node(
-    id: string,
-    leaseMs = LEASE_MS,
-  ): Promise<{ proc: NodeProcess; url: string; http: string }> {
-    const proc = spawnNode({
-      ...ADMIN,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      NODE_ID: id,
-      REDIS_URL: redis.server.url,
-      PRESENCE_LEASE_MS: String(leaseMs),
-    });
-    const port = await proc.listening();
-    return { proc, url: `ws://127.0.0.1:${port}/socket`, http: `http://127.0.0.1:${port}` };
-  }
+  const { clients, node: spawn } = useProcessNodes(ADMIN.ADMIN_TOKEN, LEASE_MS);
+  const node = (id: string, leaseMs = LEASE_MS) =>
+    spawn(id, { PRESENCE_LEASE_MS: String(leaseMs) });
 
   test('kill -9 of a node: its users leave within two leases, and resume on a survivor with no gap', async () => {
     const a = await node('proc-a');

@@ -4,10 +4,9 @@
  * resumes every team it followed on a survivor.
  */
 import { connect, type Frame, type TestClient } from '../helpers/client';
-import { killAll } from '../../support/managed';
-import { buildServer, spawnNode } from '../../support/node-process';
+import { useProcessNodes } from '../helpers/process-nodes';
 import { describeWithRedis, useRedisServer } from '../helpers/redis-server';
-import { startTestServer, type TestServer } from '../helpers/server';
+import { useTwoNodes } from '../helpers/two-nodes';
 
 const LEASE_MS = 1000;
 
@@ -35,10 +34,6 @@ const range = (first: number, last: number) =>
 
 describeWithRedis('subscriptions across in-process nodes', () => {
   const redis = useRedisServer();
-  let n1: TestServer;
-  let n2: TestServer;
-  const clients: TestClient[] = [];
-
   const env = (node: string) => ({
     REDIS_URL: redis.server.url,
     NODE_ID: node,
@@ -46,26 +41,12 @@ describeWithRedis('subscriptions across in-process nodes', () => {
     RATE_LIMIT_PER_S: '0',
   });
 
-  async function open(node: TestServer, id: string, teamId: string): Promise<TestClient> {
-    const client = await connect(node.socketUrl, { id, teamId });
-    clients.push(client);
-    return client;
-  }
-
-  beforeEach(async () => {
-    n1 = await startTestServer(env('n1'));
-    n2 = await startTestServer(env('n2'));
-  });
-
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.close()));
-    await n1.close();
-    await n2.close();
-  });
+  const nodes = useTwoNodes(env);
+  const { open } = nodes;
 
   test('a team only another node holds reaches a subscriber, both ways, with presence', async () => {
-    const bob = await open(n2, 'bob', 'far');
-    const ann = await open(n1, 'ann', 'home');
+    const bob = await open(nodes.n2, 'bob', 'far');
+    const ann = await open(nodes.n1, 'ann', 'home');
     await subscribe(ann, { teamId: 'far' });
     expect(await bob.next('presence')).toMatchObject({
       event: 'join',
@@ -91,46 +72,19 @@ describeWithRedis('subscriptions across in-process nodes', () => {
 
 /** Separate OS processes, one killed with SIGKILL (see cluster-process.test.ts). */
 describeWithRedis('subscriptions across OS processes', () => {
-  const clients: TestClient[] = [];
-
-  beforeAll(() => {
-    buildServer();
-  }, 60000);
-
-  afterAll(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.close()));
-    killAll();
-  });
-
-  const redis = useRedisServer();
-
-  async function node(id: string): Promise<string> {
-    const proc = spawnNode({
-      ADMIN_TOKEN: 'subscriptions-process-admin-token',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      NODE_ID: id,
-      REDIS_URL: redis.server.url,
-      PRESENCE_LEASE_MS: String(LEASE_MS),
-      RATE_LIMIT_PER_S: '0',
-    });
-    const port = await proc.listening();
-    if (id === 'sub-a') victimProc = proc;
-    return `ws://127.0.0.1:${port}/socket`;
-  }
-  let victimProc: ReturnType<typeof spawnNode> | undefined;
+  const { clients, node } = useProcessNodes('subscriptions-process-admin-token', LEASE_MS);
 
   test('kill -9: the subscriptions leave, and every team resumes on a survivor with no gap', async () => {
-    const a = await node('sub-a');
-    const b = await node('sub-b');
+    const a = await node('sub-a', { RATE_LIMIT_PER_S: '0' });
+    const b = await node('sub-b', { RATE_LIMIT_PER_S: '0' });
     const teams = ['H', 'S1', 'S2'];
     const writers = new Map<string, TestClient>();
     for (const team of teams) {
-      const writer = await connect(b, { id: `w-${team}`, teamId: team });
+      const writer = await connect(b.url, { id: `w-${team}`, teamId: team });
       clients.push(writer);
       writers.set(team, writer);
     }
-    const victim = await connect(a, { id: 'victim', teamId: 'H' });
+    const victim = await connect(a.url, { id: 'victim', teamId: 'H' });
     const heads = new Map<string, { seq: number; epoch: string }>();
     heads.set('H', { seq: 0, epoch: victim.welcome['epoch'] as string });
     for (const team of ['S1', 'S2']) {
@@ -145,7 +99,7 @@ describeWithRedis('subscriptions across OS processes', () => {
       heads.get(team)!.seq = 1;
     }
 
-    victimProc!.child.kill('SIGKILL');
+    a.proc.child.kill('SIGKILL');
     await victim.waitClose();
     for (const team of teams) {
       const writer = writers.get(team)!;
@@ -162,7 +116,7 @@ describeWithRedis('subscriptions across OS processes', () => {
     }
 
     const home = heads.get('H')!;
-    const back = await connect(b, {
+    const back = await connect(b.url, {
       id: 'victim',
       teamId: 'H',
       since: home.seq,

@@ -1,10 +1,4 @@
-import {
-  connect,
-  refusedHandshake,
-  socketUrl,
-  type Frame,
-  type TestClient,
-} from '../helpers/client';
+import { refusedHandshake, socketUrl, type Frame } from '../helpers/client';
 import { eventually } from '../helpers/eventually';
 import {
   describeWithRedis,
@@ -14,7 +8,8 @@ import {
 } from '../helpers/redis-server';
 import { RedisCluster } from '../../support/redis-cluster';
 import type { LiveStats } from '../../services/stats-sampler';
-import { api, startTestServer, type TestServer } from '../helpers/server';
+import { api, startTestServer } from '../helpers/server';
+import { useTwoNodes } from '../helpers/two-nodes';
 
 /**
  * Two Switchboard nodes on one real Redis, in this process: for a client and an
@@ -45,10 +40,6 @@ describeWithRedis('cluster on a Redis Cluster (in-process nodes)', () => {
  * own) also those that stop and start it.
  */
 function twoNodes(target: () => Record<string, string>, single?: SuiteRedis): void {
-  let n1: TestServer;
-  let n2: TestServer;
-  const clients: TestClient[] = [];
-
   const env = (node: string) => ({
     ...target(),
     NODE_ID: node,
@@ -56,34 +47,15 @@ function twoNodes(target: () => Record<string, string>, single?: SuiteRedis): vo
     RATE_LIMIT_PER_S: '0',
   });
 
-  async function open(
-    node: TestServer,
-    id: string,
-    teamId = 'A',
-    extra: { since?: number; epoch?: string } = {},
-  ) {
-    const client = await connect(node.socketUrl, { id, teamId, ...extra });
-    clients.push(client);
-    return client;
-  }
-
-  beforeEach(async () => {
-    n1 = await startTestServer(env('n1'));
-    n2 = await startTestServer(env('n2'));
-  });
-
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.close()));
-    await n1.close();
-    await n2.close();
-  });
+  const nodes = useTwoNodes(env);
+  const { open } = nodes;
 
   test('messages cross nodes, with one cluster-wide seq in order everywhere', async () => {
     const team = 'order';
-    const s1 = await open(n1, 's1', team);
-    const s2 = await open(n2, 's2', team);
-    const w1 = await open(n1, 'w1', team);
-    const w2 = await open(n2, 'w2', team);
+    const s1 = await open(nodes.n1, 's1', team);
+    const s2 = await open(nodes.n2, 's2', team);
+    const w1 = await open(nodes.n1, 'w1', team);
+    const w2 = await open(nodes.n2, 'w2', team);
     for (let i = 0; i < 25; i++) {
       s1.send({ type: 'team', data: `a${i}` });
       s2.send({ type: 'team', data: `b${i}` });
@@ -101,9 +73,9 @@ function twoNodes(target: () => Record<string, string>, single?: SuiteRedis): vo
 
   test('direct messages reach the recipient on the other node only', async () => {
     const team = 'direct';
-    const sender = await open(n1, 'u1', team);
-    const to = await open(n2, 'u2', team);
-    const third = await open(n2, 'u3', team);
+    const sender = await open(nodes.n1, 'u1', team);
+    const to = await open(nodes.n2, 'u2', team);
+    const third = await open(nodes.n2, 'u3', team);
     sender.send({ type: 'direct', to: 'u2', data: 'psst' });
     const ack = await sender.next('ack');
     expect(await to.next('message')).toMatchObject({ id: ack['id'], to: 'u2', data: 'psst' });
@@ -113,10 +85,10 @@ function twoNodes(target: () => Record<string, string>, single?: SuiteRedis): vo
 
   test('presence is user-level across nodes: one join, one leave', async () => {
     const team = 'presence';
-    const watcher = await open(n1, 'w', team);
-    const a1 = await open(n1, 'u1', team);
+    const watcher = await open(nodes.n1, 'w', team);
+    const a1 = await open(nodes.n1, 'u1', team);
     expect(await watcher.next('presence')).toMatchObject({ event: 'join', user: { id: 'u1' } });
-    const a2 = await open(n2, 'u1', team);
+    const a2 = await open(nodes.n2, 'u1', team);
     a2.send({ type: 'presence' });
     const members = await a2.next('members');
     expect(members['members']).toEqual(
@@ -134,10 +106,10 @@ function twoNodes(target: () => Record<string, string>, single?: SuiteRedis): vo
 
   test('admin listings read the whole cluster from either node', async () => {
     const team = 'listing';
-    await open(n1, 'u1', team);
-    await open(n2, 'u1', team);
-    await open(n2, 'u2', team);
-    for (const node of [n1, n2]) {
+    await open(nodes.n1, 'u1', team);
+    await open(nodes.n2, 'u1', team);
+    await open(nodes.n2, 'u2', team);
+    for (const node of [nodes.n1, nodes.n2]) {
       const teams = await api<{ teams: Frame[] }>(node, 'GET', '/api/teams');
       expect(teams.body.teams.find((t) => t['id'] === team)).toMatchObject({
         online: 2,
@@ -165,40 +137,44 @@ function twoNodes(target: () => Record<string, string>, single?: SuiteRedis): vo
     }
     // A team created on one node is known to the other.
     expect(
-      (await api(n1, 'POST', '/api/teams', { body: { id: 'made', name: 'Made' } })).status,
+      (await api(nodes.n1, 'POST', '/api/teams', { body: { id: 'made', name: 'Made' } })).status,
     ).toBe(201);
-    expect((await api(n2, 'GET', '/api/teams/made')).body).toMatchObject({ name: 'Made' });
+    expect((await api(nodes.n2, 'GET', '/api/teams/made')).body).toMatchObject({ name: 'Made' });
     expect(
-      (await api(n2, 'POST', '/api/teams', { body: { id: 'made', name: 'Again' } })).status,
+      (await api(nodes.n2, 'POST', '/api/teams', { body: { id: 'made', name: 'Again' } })).status,
     ).toBe(409);
   });
 
   test('a kick on one node closes the socket on the other with 4000', async () => {
-    const victim = await open(n2, 'u1', 'kick');
-    const res = await api(n1, 'DELETE', `/api/connections/${victim.welcome['connId'] as string}`);
+    const victim = await open(nodes.n2, 'u1', 'kick');
+    const res = await api(
+      nodes.n1,
+      'DELETE',
+      `/api/connections/${victim.welcome['connId'] as string}`,
+    );
     expect(res.status).toBe(204);
     expect((await victim.waitClose()).code).toBe(4000);
   });
 
   test('broadcast and admin publish reach every node', async () => {
-    const a = await open(n1, 'u1', 'bA');
-    const b = await open(n2, 'u2', 'bB');
-    const res = await api(n1, 'POST', '/api/broadcast', { body: { data: 'hello all' } });
+    const a = await open(nodes.n1, 'u1', 'bA');
+    const b = await open(nodes.n2, 'u2', 'bB');
+    const res = await api(nodes.n1, 'POST', '/api/broadcast', { body: { data: 'hello all' } });
     expect(res.status).toBe(202);
     expect((res.body as { teams: number }).teams).toBeGreaterThanOrEqual(2);
     expect((await a.next('message'))['data']).toBe('hello all');
     expect((await b.next('message'))['data']).toBe('hello all');
     expect(
-      (await api(n2, 'POST', '/api/teams/bA/messages', { body: { data: 'from n2' } })).status,
+      (await api(nodes.n2, 'POST', '/api/teams/bA/messages', { body: { data: 'from n2' } })).status,
     ).toBe(201);
     expect((await a.next('message'))['data']).toBe('from n2');
   });
 
   test('the same ref sent through two nodes publishes once', async () => {
     const team = 'ref';
-    const c1 = await open(n1, 'u1', team);
-    const c2 = await open(n2, 'u1', team);
-    const watcher = await open(n2, 'w', team);
+    const c1 = await open(nodes.n1, 'u1', team);
+    const c2 = await open(nodes.n2, 'u1', team);
+    const watcher = await open(nodes.n2, 'w', team);
     c1.send({ type: 'team', data: 'once', ref: 'same' });
     const first = await c1.next('ack');
     c2.send({ type: 'team', data: 'once', ref: 'same' });
@@ -210,20 +186,20 @@ function twoNodes(target: () => Record<string, string>, single?: SuiteRedis): vo
 
   test('a client resuming on another node gets exactly what it missed, then live', async () => {
     const team = 'resume';
-    const sender = await open(n1, 's', team);
-    const reader = await open(n1, 'r', team);
+    const sender = await open(nodes.n1, 's', team);
+    const reader = await open(nodes.n1, 'r', team);
     sender.send('one');
     const seen = await reader.next('message');
     const epoch = reader.welcome['epoch'] as string;
-    clients.splice(clients.indexOf(reader), 1);
+    nodes.forget(reader);
     await reader.close();
     for (const text of ['two', 'three']) sender.send(text);
     await sender.next('ack');
     await sender.next('ack');
     for (let i = 0; i < 50; i++) sender.send({ type: 'team', data: i });
-    const back = await open(n2, 'r', team, { since: seen['seq'] as number, epoch });
+    const back = await open(nodes.n2, 'r', team, { since: seen['seq'] as number, epoch });
     for (let i = 0; i < 50; i++) await sender.next('ack');
-    // The ack comes from n1; the delivery crosses Redis to n2 on its own schedule.
+    // The ack comes from nodes.n1; the delivery crosses Redis to nodes.n2 on its own schedule.
     await eventually(() => back.frames.some((f) => f.type === 'message' && f['seq'] === 53));
     await back.sync();
     const frames = back.frames.filter((f) => f.type === 'message' || f.type === 'resumed');
@@ -272,15 +248,15 @@ function twoNodes(target: () => Record<string, string>, single?: SuiteRedis): vo
 
     test('Redis down: sockets stay, sends get unavailable, ready is 503; back: it serves again by itself', async () => {
       const team = 'outage';
-      const a = await open(n1, 'u1', team);
-      const b = await open(n2, 'u2', team);
+      const a = await open(nodes.n1, 'u1', team);
+      const b = await open(nodes.n2, 'u2', team);
       a.send('before');
       await b.next('message');
       const oldEpoch = a.welcome['epoch'];
 
       await single.server.kill();
       const ready = await eventually(async () => {
-        const r = await api(n1, 'GET', '/api/ready', { token: null });
+        const r = await api(nodes.n1, 'GET', '/api/ready', { token: null });
         return r.status === 503 ? r : false;
       });
       expect(ready.body).toMatchObject({ checks: { redis: 'down', db: 'disabled' } });
@@ -291,11 +267,11 @@ function twoNodes(target: () => Record<string, string>, single?: SuiteRedis): vo
 
       await single.server.restart();
       await eventually(
-        async () => (await api(n1, 'GET', '/api/ready', { token: null })).status === 200,
+        async () => (await api(nodes.n1, 'GET', '/api/ready', { token: null })).status === 200,
         15000,
       );
       await eventually(
-        async () => (await api(n2, 'GET', '/api/ready', { token: null })).status === 200,
+        async () => (await api(nodes.n2, 'GET', '/api/ready', { token: null })).status === 200,
         15000,
       );
       a.send({ type: 'team', data: 'after', ref: 'after-1' });
@@ -303,11 +279,11 @@ function twoNodes(target: () => Record<string, string>, single?: SuiteRedis): vo
       // Redis kept nothing: the team starts over, in a new epoch.
       expect(ack['seq']).toBe(1);
       expect(await b.next('message')).toMatchObject({ data: 'after', seq: 1 });
-      const again = await open(n2, 'u3', team);
+      const again = await open(nodes.n2, 'u3', team);
       expect(again.welcome['epoch']).not.toBe(oldEpoch);
       // Presence came back without anyone reconnecting.
       const members = await eventually(async () => {
-        const r = await api<{ members: Frame[] }>(n1, 'GET', `/api/teams/${team}`);
+        const r = await api<{ members: Frame[] }>(nodes.n1, 'GET', `/api/teams/${team}`);
         if (r.status !== 200 || r.body.members.length !== 3) {
           throw new Error(`members not restored yet: ${r.status} ${JSON.stringify(r.body)}`);
         }
@@ -318,40 +294,37 @@ function twoNodes(target: () => Record<string, string>, single?: SuiteRedis): vo
   }
 
   test('a ban through one node closes and refuses the user on the other; a lift lets them in', async () => {
-    const there = await open(n2, 'mallory', 'ban');
-    const elsewhere = await open(n2, 'mallory', 'other');
-    const banned = await api(n1, 'POST', '/api/bans', {
+    const there = await open(nodes.n2, 'mallory', 'ban');
+    const elsewhere = await open(nodes.n2, 'mallory', 'other');
+    const banned = await api(nodes.n1, 'POST', '/api/bans', {
       body: { userId: 'mallory', teamId: 'ban' },
     });
     expect(banned.status).toBe(201);
     expect((await there.waitClose()).code).toBe(4003);
     const refused = await refusedHandshake(
-      socketUrl(n2.socketUrl, { id: 'mallory', teamId: 'ban' }),
+      socketUrl(nodes.n2.socketUrl, { id: 'mallory', teamId: 'ban' }),
     );
     expect(refused.status).toBe(403);
     elsewhere.send({ type: 'ping' });
     await elsewhere.next('pong');
-    expect((await api(n1, 'DELETE', '/api/bans/mallory?teamId=ban')).status).toBe(204);
+    expect((await api(nodes.n1, 'DELETE', '/api/bans/mallory?teamId=ban')).status).toBe(204);
     await eventually(async () => {
-      await open(n2, 'mallory', 'ban');
+      await open(nodes.n2, 'mallory', 'ban');
     });
   });
 
   test('the live stats sum the cluster: connections and message rates of both nodes', async () => {
-    await n1.close();
-    await n2.close();
-    n1 = await startTestServer({ ...env('n1'), STATS_INTERVAL_MS: '100' });
-    n2 = await startTestServer({ ...env('n2'), STATS_INTERVAL_MS: '100' });
-    const s1 = await open(n1, 's1', 'stats');
-    await open(n2, 'r2', 'stats');
-    await open(n2, 'r3', 'stats-other');
+    await nodes.restart({ STATS_INTERVAL_MS: '100' });
+    const s1 = await open(nodes.n1, 's1', 'stats');
+    await open(nodes.n2, 'r2', 'stats');
+    await open(nodes.n2, 'r3', 'stats-other');
     const seen = await eventually(async () => {
       s1.send({ type: 'team', data: 'tick' });
       await s1.next('ack');
-      const { body } = await api<LiveStats>(n2, 'GET', '/api/stats');
+      const { body } = await api<LiveStats>(nodes.n2, 'GET', '/api/stats');
       const node = body.node.samples.at(-1);
       const cluster = body.cluster.samples.at(-1);
-      // n2 delivers (r2), n1 accepts: only the cluster view sees both.
+      // nodes.n2 delivers (r2), nodes.n1 accepts: only the cluster view sees both.
       return body.cluster.nodes === 2 &&
         node?.connections === 2 &&
         node.messagesPerS === 0 &&

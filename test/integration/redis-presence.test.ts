@@ -4,7 +4,7 @@ import type { ClusterEvent } from '../../services/bus';
 import { createRedisClient, waitReady } from '../../services/redis/connection';
 import type { RedisKeys } from '../../services/redis/keys';
 import { RedisPresence } from '../../services/redis/presence';
-import type { ConnectionInfo } from '../../services/types';
+import { connectionInfo } from '../helpers/connection-info';
 import { eventually } from '../helpers/eventually';
 import { freshKeys } from '../helpers/redis-bus';
 import { describeWithRedis, RedisServer, useRedisServer } from '../helpers/redis-server';
@@ -94,23 +94,13 @@ describeWithRedis('redis presence leases', () => {
     };
   }
 
-  const conn = (connId: string, userId: string, node: string): ConnectionInfo => ({
-    connId,
-    userId,
-    name: userId,
-    teamId: 'T',
-    node,
-    ip: '127.0.0.1',
-    connectedAt: new Date().toISOString(),
-  });
-
   test("a dead node's users are removed by a survivor, which announces the leave once", async () => {
     const keys = freshKeys('p');
     const events: ClusterEvent[] = [];
     const a = await node(keys, 'a');
     const b = await node(keys, 'b', events);
-    await a.add(conn('c1', 'u1', 'a'));
-    await b.add(conn('c2', 'u2', 'b'));
+    await a.add(connectionInfo('c1', 'u1', 'a'));
+    await b.add(connectionInfo('c2', 'u2', 'b'));
     // Node a stops renewing, as if killed.
     await a.close();
     presences = presences.filter((p) => p !== a);
@@ -125,7 +115,7 @@ describeWithRedis('redis presence leases', () => {
     const keys = freshKeys('p');
     const a = await node(keys, 'a');
     await node(keys, 'b');
-    await a.add(conn('c1', 'u1', 'a'));
+    await a.add(connectionInfo('c1', 'u1', 'a'));
     const admin = await adminClient();
     // Behind a's back: its entry disappears while its lease is fine.
     await admin.hdel(keys.conns(), 'c1');
@@ -150,7 +140,7 @@ describeWithRedis('redis presence leases', () => {
       client: { commandTimeout: undefined },
     });
     await node(keys, 'b', seen, { announce: () => publishing });
-    await a.add(conn('c1', 'u1', 'a'));
+    await a.add(connectionInfo('c1', 'u1', 'a'));
 
     const paused = stall(aClient, admin, `${keys.lease('a')}:gate`);
     try {
@@ -183,8 +173,8 @@ describeWithRedis('redis presence leases', () => {
       client: { commandTimeout: undefined },
     });
     const b = await node(keys, 'b', seen);
-    await a.add(conn('c1', 'u1', 'a'));
-    await b.add(conn('c2', 'u1', 'b'));
+    await a.add(connectionInfo('c1', 'u1', 'a'));
+    await b.add(connectionInfo('c2', 'u1', 'b'));
 
     const paused = stall(aClient, admin, `${keys.lease('a')}:gate`);
     await admin.del(keys.lease('a'));
@@ -201,9 +191,9 @@ describeWithRedis('redis presence leases', () => {
       const seen: ClusterEvent[] = [];
       const a = await node(keys, 'a', seen, { url: own.url });
       const b = await node(keys, 'b', seen, { url: own.url });
-      await a.add(conn('c1', 'u1', 'a'));
-      await a.add(conn('c2', 'u2', 'a'));
-      await b.add(conn('c3', 'u2', 'b'));
+      await a.add(connectionInfo('c1', 'u1', 'a'));
+      await a.add(connectionInfo('c2', 'u2', 'a'));
+      await b.add(connectionInfo('c3', 'u2', 'b'));
 
       await own.kill();
       await own.restart();
@@ -228,7 +218,9 @@ describeWithRedis('redis presence leases', () => {
       const seen: ClusterEvent[] = [];
       const a = await node(keys, 'a', seen, { url: own.url });
       await own.kill();
-      await expect(a.add(conn('c1', 'u1', 'a'))).rejects.toMatchObject({ code: 'unavailable' });
+      await expect(a.add(connectionInfo('c1', 'u1', 'a'))).rejects.toMatchObject({
+        code: 'unavailable',
+      });
       await own.restart();
       await eventually(() => a.registered, 10000);
       expect(await a.get('c1')).toBeUndefined();

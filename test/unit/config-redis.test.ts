@@ -1,15 +1,5 @@
-import { ConfigError, loadConfig } from '../../app/config';
-
-/** Runs loadConfig, expects a ConfigError and returns its message. */
-function configError(env: Record<string, string | undefined>): string {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.message;
-    throw err;
-  }
-  throw new Error('expected a ConfigError, nothing was thrown');
-}
+import { loadConfig } from '../../app/config';
+import { configError } from '../helpers/config-error';
 
 const SENTINELS = '10.0.0.1:26379,10.0.0.2:26379,[::1]:26380';
 

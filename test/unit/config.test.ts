@@ -1,15 +1,5 @@
 import { ConfigError, loadConfig, type Config } from '../../app/config';
-
-/** Runs loadConfig, expects a ConfigError and returns its message. */
-function configError(env: Record<string, string | undefined>): string {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.message;
-    throw err;
-  }
-  throw new Error('expected a ConfigError, nothing was thrown');
-}
+import { configError } from '../helpers/config-error';
 
 function expectOneLineNaming(message: string, variable: string): void {
   expect(message.startsWith(`${variable}: `)).toBe(true);
