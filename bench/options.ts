@@ -7,7 +7,12 @@ export interface Scenario {
   name: string;
   connections: number;
   teamSize: number;
+  /** Teams each connection follows: its home team and subscriptions (absent: one). */
+  teamsPerConnection?: number;
 }
+
+/** The arms that speak subscriptions (docs/PROTOCOL.md section 10). */
+const MULTI_TEAM_ARMS: readonly ArmId[] = ['switchboard-memory', 'switchboard-redis'];
 
 export interface Options {
   quick: boolean;
@@ -69,6 +74,12 @@ export const USAGE = `usage: npm run bench -- [flags]
   --c100k-connections N  connections held (implies --c100k); capped by the fd limit
   --c100k-idle-s S     idle window for the heartbeat cost (default 60)
   --c100k-latency-s S  fixed team load while held, for p99 (default 5)
+  --multi-team         instead of the scenarios: 5,000 connections each following 5 teams of 100
+                       (home team + 4 subscriptions), Switchboard arms only; writes to
+                       docs/bench/multi-team
+  --multi-team-connections N  connections in it (implies --multi-team; default 5000)
+  --multi-team-size N  members per team (implies --multi-team; default 100)
+  --multi-team-teams N teams each connection follows (implies --multi-team; default 5)
   --help`;
 
 export class UsageError extends Error {
@@ -117,6 +128,18 @@ function scenarios(value: string): Scenario[] {
   });
 }
 
+function multiTeamScenario(connections: number, teamSize: number, follows: number): Scenario {
+  if (teamSize < 2 || teamSize > connections) {
+    throw new UsageError(`--multi-team-size: expected 2-${connections} members, got ${teamSize}`);
+  }
+  return {
+    name: `${connections.toLocaleString('en-US')} each in ${follows} teams of ${teamSize}`,
+    connections,
+    teamSize,
+    teamsPerConnection: follows,
+  };
+}
+
 function arms(value: string): ArmId[] {
   return value.split(',').map((name) => {
     const id = ARM_IDS.find((arm) => arm === name.trim());
@@ -136,6 +159,7 @@ export function parseOptions(argv: string[]): Options | undefined {
     '--cpu-prof',
     '--storm',
     '--c100k',
+    '--multi-team',
     '--help',
     '-h',
   ]);
@@ -159,6 +183,9 @@ export function parseOptions(argv: string[]): Options | undefined {
     '--c100k-connections',
     '--c100k-idle-s',
     '--c100k-latency-s',
+    '--multi-team-connections',
+    '--multi-team-size',
+    '--multi-team-teams',
   ]);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -188,13 +215,29 @@ export function parseOptions(argv: string[]): Options | undefined {
   const cores = cpus().length;
   const pin = !switches.has('--no-pin') && cores >= 2;
   const rounds = number('--rounds', 3);
+  const multiTeam =
+    switches.has('--multi-team') ||
+    ['--multi-team-connections', '--multi-team-size', '--multi-team-teams'].some((f) =>
+      flags.has(f),
+    );
+  const chosenArms = flags.has('--arms') ? arms(flags.get('--arms')!) : [...ARM_IDS];
+  if (multiTeam && !chosenArms.some((a) => MULTI_TEAM_ARMS.includes(a))) {
+    throw new UsageError(`--multi-team: only ${MULTI_TEAM_ARMS.join(', ')} follow several teams`);
+  }
   return {
     quick,
-    scenarios:
-      flags.get('--scenarios') === 'none'
+    scenarios: multiTeam
+      ? [
+          multiTeamScenario(
+            number('--multi-team-connections', 5000),
+            number('--multi-team-size', 100),
+            number('--multi-team-teams', 5),
+          ),
+        ]
+      : flags.get('--scenarios') === 'none'
         ? []
         : scenarios(flags.get('--scenarios') ?? (quick ? '500x100' : '5000x100,5000x10,2000x2000')),
-    arms: flags.has('--arms') ? arms(flags.get('--arms')!) : [...ARM_IDS],
+    arms: multiTeam ? chosenArms.filter((a) => MULTI_TEAM_ARMS.includes(a)) : chosenArms,
     rounds,
     rate: number('--rate', 20_000),
     window: number('--window', 8),
@@ -214,7 +257,11 @@ export function parseOptions(argv: string[]): Options | undefined {
     // A run of the storms alone must not overwrite the full report in docs/bench.
     outDir:
       flags.get('--out') ??
-      (quick || flags.get('--scenarios') === 'none' ? 'dist/bench-results' : 'docs/bench'),
+      (quick || (!multiTeam && flags.get('--scenarios') === 'none')
+        ? 'dist/bench-results'
+        : multiTeam
+          ? 'docs/bench/multi-team'
+          : 'docs/bench'),
     cpuProf: switches.has('--cpu-prof'),
     stormConnections: flags.has('--storm-connections')
       ? number('--storm-connections', 10_000)

@@ -35,14 +35,15 @@ function clockTicksPerS(): number {
 
 /** Enough publishers to keep about `inFlight` deliveries in flight when saturating. */
 function publishersPerTeam(s: Scenario, o: Options): number {
-  const teams = Math.ceil(s.connections / s.teamSize);
+  const teams = Math.ceil(s.connections / s.teamSize) * (s.teamsPerConnection ?? 1);
   const wanted = Math.max(1, Math.floor(o.inFlight / (o.window * (s.teamSize - 1))));
   return Math.max(1, Math.min(s.teamSize - 1, Math.floor(wanted / teams)));
 }
 
 function estimateRunS(s: Scenario, o: Options): number {
   const phases = o.settleMs + o.warmupMs + o.latencyMs + o.saturationMs;
-  return 2 + s.connections / 2000 + phases / 1000;
+  // Each subscription costs about what a connection does (a presence join to its team).
+  return 2 + (s.connections * (s.teamsPerConnection ?? 1)) / 2000 + phases / 1000;
 }
 
 function slug(text: string): string {
@@ -97,6 +98,7 @@ async function runOnce(
       serverPids: running.processes.map((p) => p.pid),
       connections: scenario.connections,
       teamSize: scenario.teamSize,
+      teamsPerConnection: scenario.teamsPerConnection,
       publishersPerTeam: publishersPerTeam(scenario, o),
       connectConcurrency: o.concurrency,
       settleMs: o.settleMs,

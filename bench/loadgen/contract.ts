@@ -18,6 +18,8 @@ export interface LoadPlan {
   serverPids: number[];
   connections: number;
   teamSize: number;
+  /** Teams each connection follows (home team + subscriptions); absent means one. */
+  teamsPerConnection?: number;
   /** The first members of each team publish; in the fixed-load phase they take turns. */
   publishersPerTeam: number;
   /** Handshakes in flight at once while connecting. */

@@ -5,13 +5,18 @@ import { encodeData, isBenchData, readSendTime } from './message-data';
 import { FrameKind, type Protocol } from './protocol';
 import { cpuSeconds, rssBytes, totalCpuSeconds } from '../proc-stats';
 import { startRamp } from './ramp';
-import { teamSizes } from './team-sizes';
+import { teamLayout } from './team-layout';
 import { WsClient, type ClientHandler } from './ws-client';
 
 interface Conn {
   client: WsClient;
-  team: number;
-  publisher: boolean;
+  /** Its home team first, then the teams it subscribes to. */
+  teams: number[];
+  /** Teams it publishes into, taken in turn when an ack frees a window slot. */
+  publishesTo: number[];
+  nextPublish: number;
+  /** `subscribed` frames still awaited before it counts as ready. */
+  subscribing: number;
   ready: boolean;
   /** Message frames received in the current phase. */
   received: number;
@@ -42,7 +47,9 @@ export class LoadRun implements ClientHandler {
   private readonly teamMembers: number[];
   private readonly teamSent: number[];
   /** Interleaved across teams, so consecutive fixed-load messages go to different teams. */
-  private readonly publishers: Conn[] = [];
+  private readonly publishers: { conn: Conn; team: number }[] = [];
+  /** Frames name their team only when a connection follows several (the default run's stay as they were). */
+  private readonly multiTeam: boolean;
   private readonly latency = new LatencyRecorder(LATENCY_CAPACITY);
   private readonly pad: string;
 
@@ -71,27 +78,32 @@ export class LoadRun implements ClientHandler {
     private readonly protocol: Protocol,
   ) {
     this.pad = 'x'.repeat(plan.payloadBytes);
-    this.teamMembers = teamSizes(plan.connections, plan.teamSize);
+    const follows = plan.teamsPerConnection ?? 1;
+    this.multiTeam = follows > 1;
+    const layout = teamLayout(plan.connections, plan.teamSize, follows);
+    this.teamMembers = layout.sizes;
     this.teamSent = this.teamMembers.map(() => 0);
     for (let i = 0; i < plan.connections; i++) {
-      const team = Math.floor(i / plan.teamSize);
-      const member = i - team * plan.teamSize;
-      // A team of one has nobody to deliver to: it never publishes.
-      const publisher = member < plan.publishersPerTeam && member < this.teamMembers[team] - 1;
       this.conns.push({
         client: new WsClient(i, this),
-        team,
-        publisher,
+        teams: layout.teamsOf[i],
+        publishesTo: [],
+        nextPublish: 0,
+        subscribing: 0,
         ready: false,
         received: 0,
         sent: 0,
       });
     }
+    // A team of one has nobody to deliver to: it never publishes.
     for (let m = 0; m < plan.publishersPerTeam; m++) {
-      for (let t = 0; t < this.teamMembers.length; t++) {
-        const conn = this.conns[t * plan.teamSize + m];
-        if (conn?.publisher) this.publishers.push(conn);
-      }
+      layout.members.forEach((members, team) => {
+        const index = members[m];
+        if (index === undefined || m >= this.teamMembers[team] - 1) return;
+        const conn = this.conns[index];
+        conn.publishesTo.push(team);
+        this.publishers.push({ conn, team });
+      });
     }
   }
 
@@ -172,20 +184,26 @@ export class LoadRun implements ClientHandler {
           this.checkDecode(buf.toString('utf8', start, end));
         }
         if (this.parked.length > 0 && this.inFlight() < this.plan.inFlightDeliveries) {
-          this.publish(this.parked.pop()!, now);
+          this.publishNext(this.parked.pop()!, now);
         }
         return;
       case FrameKind.ack:
         this.totalAcked++;
         if (!this.saturating) return;
-        if (this.inFlight() < this.plan.inFlightDeliveries) this.publish(conn, now);
+        if (this.inFlight() < this.plan.inFlightDeliveries) this.publishNext(conn, now);
         else this.parked.push(conn);
         return;
       case FrameKind.ready:
-        if (!conn.ready) {
-          conn.ready = true;
-          this.onReady?.();
+        if (conn.ready || conn.subscribing > 0) return;
+        if (conn.teams.length > 1 && this.protocol.subscribe) {
+          conn.subscribing = conn.teams.length - 1;
+          for (const team of conn.teams.slice(1)) this.protocol.subscribe(client, `t${team}`);
+          return;
         }
+        this.markReady(conn);
+        return;
+      case FrameKind.subscribed:
+        if (conn.subscribing > 0 && --conn.subscribing === 0) this.markReady(conn);
         return;
       case FrameKind.error:
         this.errorFrames++;
@@ -194,6 +212,12 @@ export class LoadRun implements ClientHandler {
       default:
         return;
     }
+  }
+
+  private markReady(conn: Conn): void {
+    if (conn.ready) return;
+    conn.ready = true;
+    this.onReady?.();
   }
 
   closed(_client: WsClient, reason: string): void {
@@ -220,10 +244,10 @@ export class LoadRun implements ClientHandler {
         const member = {
           id: `u${conn.client.index}`,
           name: `user ${conn.client.index}`,
-          teamId: `t${conn.team}`,
+          teamId: `t${conn.teams[0]}`,
         };
         conn.client.open(
-          conn.publisher ? plan.publisherPort : plan.receiverPort,
+          conn.publishesTo.length > 0 ? plan.publisherPort : plan.receiverPort,
           this.protocol.path(member),
         );
       },
@@ -298,8 +322,8 @@ export class LoadRun implements ClientHandler {
     const own0 = process.cpuUsage();
     const t0 = performance.now();
     this.saturating = true;
-    for (const conn of this.publishers) {
-      for (let w = 0; w < plan.window; w++) this.publish(conn, performance.now());
+    for (const { conn, team } of this.publishers) {
+      for (let w = 0; w < plan.window; w++) this.publish(conn, team, performance.now());
     }
     await sleep(plan.saturationMs);
     const seconds = (performance.now() - t0) / 1000;
@@ -345,7 +369,8 @@ export class LoadRun implements ClientHandler {
         for (let budget = 10_000; budget > 0 && k < total; budget--) {
           const due = start + k * interval;
           if (due > now) break;
-          this.publish(this.publishers[k % this.publishers.length], due);
+          const { conn, team } = this.publishers[k % this.publishers.length];
+          this.publish(conn, team, due);
           k++;
         }
         if (k >= total || now > deadline) {
@@ -356,13 +381,23 @@ export class LoadRun implements ClientHandler {
     });
   }
 
-  private publish(conn: Conn, sendTime: number): void {
+  private publishNext(conn: Conn, sendTime: number): void {
+    const team = conn.publishesTo[conn.nextPublish++ % conn.publishesTo.length];
+    this.publish(conn, team, sendTime);
+  }
+
+  private publish(conn: Conn, team: number, sendTime: number): void {
     const n = ++this.messageNumber;
     conn.sent++;
-    this.teamSent[conn.team]++;
-    this.expected += this.teamMembers[conn.team] - 1;
+    this.teamSent[team]++;
+    this.expected += this.teamMembers[team] - 1;
     this.totalSent++;
-    this.protocol.publish(conn.client, encodeData(sendTime, conn.client.index, n, this.pad), n);
+    this.protocol.publish(
+      conn.client,
+      encodeData(sendTime, conn.client.index, n, this.pad),
+      n,
+      this.multiTeam ? `t${team}` : undefined,
+    );
   }
 
   // ---- accounting -------------------------------------------------------------
@@ -412,7 +447,9 @@ export class LoadRun implements ClientHandler {
     let lost = 0;
     let duplicated = 0;
     for (const conn of this.conns) {
-      const due = this.teamSent[conn.team] - conn.sent;
+      // A connection gets every message of its teams but its own.
+      let due = -conn.sent;
+      for (const team of conn.teams) due += this.teamSent[team];
       if (conn.received < due) lost += due - conn.received;
       else duplicated += conn.received - due;
     }

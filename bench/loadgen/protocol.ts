@@ -11,6 +11,8 @@ export const FrameKind = {
   error: 3,
   /** Anything else (presence, protocol chatter): ignored. */
   other: 4,
+  /** A `subscribe` was accepted: one more of the connection's teams now flows. */
+  subscribed: 5,
 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 
@@ -30,7 +32,9 @@ export interface Protocol {
    */
   classify(client: WsClient, buf: Buffer, start: number, end: number): FrameKind;
   /** Sends a team message whose data is the JSON text `data`, asking for an ack. */
-  publish(client: WsClient, data: string, n: number): void;
+  publish(client: WsClient, data: string, n: number, teamId?: string): void;
+  /** Follows one more team on the connection (Switchboard only, docs/PROTOCOL.md section 10). */
+  subscribe?(client: WsClient, teamId: string): void;
   /** The `data` member of a delivered message's full text, or undefined when malformed. */
   decode(text: string): unknown;
 }

@@ -12,6 +12,8 @@ const M = 'm'.charCodeAt(0);
 const A = 'a'.charCodeAt(0);
 const W = 'w'.charCodeAt(0);
 const E = 'e'.charCodeAt(0);
+const S = 's'.charCodeAt(0);
+const SUBSCRIBED = Buffer.from('{"type":"subscribed"');
 
 export function switchboardProtocol(options: { useRef: boolean }): Protocol {
   return {
@@ -33,17 +35,27 @@ export function switchboardProtocol(options: { useRef: boolean }): Protocol {
           return FrameKind.ready;
         case E:
           return FrameKind.error;
+        case S:
+          return end - start >= SUBSCRIBED.length &&
+            buf.compare(SUBSCRIBED, 0, SUBSCRIBED.length, start, start + SUBSCRIBED.length) === 0
+            ? FrameKind.subscribed
+            : FrameKind.other;
         default:
           return FrameKind.other;
       }
     },
 
-    publish(client: WsClient, data: string, n: number): void {
+    publish(client: WsClient, data: string, n: number, teamId?: string): void {
+      const team = teamId === undefined ? '' : `"teamId":${JSON.stringify(teamId)},`;
       client.send(
         options.useRef
-          ? `{"type":"team","data":${data},"ref":"r${n}"}`
-          : `{"type":"team","data":${data}}`,
+          ? `{"type":"team",${team}"data":${data},"ref":"r${n}"}`
+          : `{"type":"team",${team}"data":${data}}`,
       );
+    },
+
+    subscribe(client: WsClient, teamId: string): void {
+      client.send(JSON.stringify({ type: 'subscribe', teamId }));
     },
 
     decode(text: string): unknown {

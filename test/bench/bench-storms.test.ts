@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /**
- * Smoke test of the reconnect-storm and held-connections scenarios of `npm run bench`:
+ * Smoke test of the reconnect-storm, held-connections and multi-team scenarios of `npm run bench`:
  * with a few dozen clients they run end to end and account for everyone. It checks
  * counts only; the bench's timings are not a test's business.
  */
@@ -66,4 +66,73 @@ test('a tiny reconnect storm and hold run end to end', async () => {
   }
   const hold = report.holds[0]?.result;
   expect(hold).toMatchObject({ requested: 60, held: 60, broadcastReached: 60, dropped: 0 });
+}, 60_000);
+
+interface MultiTeamSmoke {
+  options: { arms: string[] };
+  rounds: {
+    arm: string;
+    error?: string;
+    result?: {
+      saturation: {
+        sent: number;
+        expected: number;
+        received: number;
+        lost: number;
+        duplicated: number;
+        deliveriesPerCpuS: number;
+      };
+      anomalies: { errorFrames: number; closes: number };
+    };
+  }[];
+}
+
+test('a tiny multi-team run delivers each team message to its other members', async () => {
+  const dir = join(out, 'multi-team');
+  const bench = spawn(
+    process.execPath,
+    [
+      join(root, 'dist', 'bench', 'run.js'),
+      '--multi-team-connections',
+      '30',
+      '--multi-team-size',
+      '10',
+      '--multi-team-teams',
+      '3',
+      '--rounds',
+      '1',
+      '--latency-s',
+      '0.3',
+      '--saturation-s',
+      '0.3',
+      '--warmup-s',
+      '0.1',
+      '--settle-s',
+      '0.1',
+      '--no-pin',
+      '--out',
+      dir,
+    ],
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  bench.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  bench.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const code = await new Promise<number | null>((resolve) => bench.on('exit', resolve));
+  expect({ code, output }).toMatchObject({ code: 0 });
+
+  const report = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as MultiTeamSmoke;
+  // Only the Switchboard arms speak subscriptions; with redis-server missing, memory alone.
+  expect(report.options.arms).toContain('switchboard-memory');
+  expect(report.options.arms.every((a) => a.startsWith('switchboard-'))).toBe(true);
+  for (const round of report.rounds) {
+    expect(round.error).toBeUndefined();
+    const sat = round.result?.saturation;
+    // Teams of 10: each message is due to the 9 other members of the team it names.
+    expect(sat?.expected).toBe((sat?.sent ?? -1) * 9);
+    expect(sat).toMatchObject({ lost: 0, duplicated: 0 });
+    expect(sat?.received).toBe(sat?.expected);
+    expect(sat?.deliveriesPerCpuS).toBeGreaterThan(0);
+    expect(round.result?.anomalies).toMatchObject({ errorFrames: 0, closes: 0 });
+  }
 }, 60_000);
