@@ -28,34 +28,37 @@ interface Smoke {
   }[];
 }
 
-test('a tiny reconnect storm and hold run end to end', async () => {
-  const bench = spawn(
-    process.execPath,
-    [
-      join(root, 'dist', 'bench', 'run.js'),
-      '--scenarios',
-      'none',
-      '--arms',
-      'switchboard-memory,raw-ws',
-      '--storm-connections',
-      '40',
-      '--c100k-connections',
-      '60',
-      '--c100k-idle-s',
-      '0.2',
-      '--c100k-latency-s',
-      '0.5',
-      '--no-pin',
-      '--out',
-      out,
-    ],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+/** Runs the built bench with `args`; fails with its output unless it exits 0. */
+async function runBench(args: string[]): Promise<void> {
+  const bench = spawn(process.execPath, [join(root, 'dist', 'bench', 'run.js'), ...args], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   bench.stdout.on('data', (d: Buffer) => (output += d.toString()));
   bench.stderr.on('data', (d: Buffer) => (output += d.toString()));
   const code = await new Promise<number | null>((resolve) => bench.on('exit', resolve));
   expect({ code, output }).toMatchObject({ code: 0 });
+}
+
+test('a tiny reconnect storm and hold run end to end', async () => {
+  await runBench([
+    '--scenarios',
+    'none',
+    '--arms',
+    'switchboard-memory,raw-ws',
+    '--storm-connections',
+    '40',
+    '--c100k-connections',
+    '60',
+    '--c100k-idle-s',
+    '0.2',
+    '--c100k-latency-s',
+    '0.5',
+    '--no-pin',
+    '--out',
+    out,
+  ]);
 
   const report = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as Smoke;
   expect(report.storms.map((s) => s.arm)).toEqual(['switchboard-memory', 'raw-ws']);
@@ -89,37 +92,27 @@ interface MultiTeamSmoke {
 
 test('a tiny multi-team run delivers each team message to its other members', async () => {
   const dir = join(out, 'multi-team');
-  const bench = spawn(
-    process.execPath,
-    [
-      join(root, 'dist', 'bench', 'run.js'),
-      '--multi-team-connections',
-      '30',
-      '--multi-team-size',
-      '10',
-      '--multi-team-teams',
-      '3',
-      '--rounds',
-      '1',
-      '--latency-s',
-      '0.3',
-      '--saturation-s',
-      '0.3',
-      '--warmup-s',
-      '0.1',
-      '--settle-s',
-      '0.1',
-      '--no-pin',
-      '--out',
-      dir,
-    ],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let output = '';
-  bench.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  bench.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  const code = await new Promise<number | null>((resolve) => bench.on('exit', resolve));
-  expect({ code, output }).toMatchObject({ code: 0 });
+  await runBench([
+    '--multi-team-connections',
+    '30',
+    '--multi-team-size',
+    '10',
+    '--multi-team-teams',
+    '3',
+    '--rounds',
+    '1',
+    '--latency-s',
+    '0.3',
+    '--saturation-s',
+    '0.3',
+    '--warmup-s',
+    '0.1',
+    '--settle-s',
+    '0.1',
+    '--no-pin',
+    '--out',
+    dir,
+  ]);
 
   const report = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as MultiTeamSmoke;
   // Only the Switchboard arms speak subscriptions; with redis-server missing, memory alone.
