@@ -274,12 +274,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     say('SIGCONT node 1');
 
     await until(Math.max(0.55 * S, (options.historyTtlSeconds + 2) * 1000));
-    // On a loaded machine the quiet burst's last write (a resend after the freeze) may
-    // land late and restart its TTL: give the keys a few seconds more to go.
-    let expired = await keysGone(redisPort, `${prefix}{${quiet}}:seq`);
-    for (let waited = 0; !expired && waited < 4000; waited += 250) {
-      await sleep(250);
-      expired = await keysGone(redisPort, `${prefix}{${quiet}}:seq`);
+    // On a loaded machine the quiet burst's last write (a resend after a fault) may land
+    // late and restart its TTL. The key says when it goes: wait that long, bounded by one
+    // full TTL, since nothing of the quiet team is sent meanwhile.
+    const quietKey = `${prefix}{${quiet}}:seq`;
+    let expired = false;
+    for (const deadline = Date.now() + options.historyTtlSeconds * 1000 + 2000; ;) {
+      const left = await keyTtlMs(redisPort, quietKey);
+      expired = left === -2;
+      if (expired || left < 0 || Date.now() + left > deadline) break;
+      await sleep(left + 50);
     }
     if (expired) fault('keys-expired', 'quiet team speaks after its keys expired');
     else say('quiet team keys had not expired (no keys-expired fault this run)');
@@ -372,11 +376,12 @@ async function killPubsub(port: number): Promise<void> {
   }
 }
 
-async function keysGone(port: number, key: string): Promise<boolean> {
+/** PTTL: milliseconds left, -2 when the key is gone, -1 when it has no TTL. */
+async function keyTtlMs(port: number, key: string): Promise<number> {
   const admin = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0 });
   try {
     await admin.connect();
-    return (await admin.exists(key)) === 0;
+    return await admin.pttl(key);
   } finally {
     admin.disconnect();
   }

@@ -43,13 +43,14 @@ test('samples levels and rates for the node and the cluster while messages flow'
     return node !== undefined &&
       cluster !== undefined &&
       node.messagesPerS > 0 &&
+      // On Redis a delivery follows its ack through pub/sub: it may fall in a later sample.
+      node.deliveriesPerS > 0 &&
       cluster.messagesPerS > 0
       ? now
       : false;
   }, 10_000);
   const node = latest(seen, 'node')!;
   expect(node).toMatchObject({ connections: 3, teams: 2 });
-  expect(node.deliveriesPerS).toBeGreaterThan(0);
   expect(latest(seen, 'cluster')).toMatchObject({ connections: 3 });
   expect(seen.cluster.nodes).toBe(1);
   // Points are in time order.
