@@ -7,6 +7,8 @@ import { SLOTS } from './slot';
 
 /** How often every slot's stream is looked at, unless told otherwise. */
 export const SWEEP_MS = CLAIM_IDLE_MS;
+/** Sooner than SWEEP_MS after a sweep some slots did not answer. */
+const SWEEP_RETRY_MS = 1000;
 /** XLENs of a sweep in flight at once. */
 const SWEEP_CHUNK = 1024;
 
@@ -153,18 +155,30 @@ export class RedisSlotBacklog implements Backlog {
    * and those whose entries a dead consumer holds.
    */
   private async sweep(): Promise<void> {
+    let failed = 0;
+    let firstError: unknown;
     for (let from = 0; from < SLOTS; from += SWEEP_CHUNK) {
       const streams = Array.from({ length: Math.min(SWEEP_CHUNK, SLOTS - from) }, (_, i) =>
         this.keys.slotArchive(from + i),
       );
-      const lengths = await Promise.all(streams.map((s) => this.cmd.xlen(s)));
+      const lengths = await Promise.allSettled(streams.map((s) => this.cmd.xlen(s)));
       streams.forEach((stream, i) => {
-        if ((lengths[i] ?? 0) === 0) return;
+        const length = lengths[i];
+        if (length?.status === 'fulfilled' && length.value === 0) return;
+        if (length?.status === 'rejected') {
+          failed++;
+          firstError ??= length.reason;
+          return;
+        }
         this.known.add(stream);
         this.dirty.add(stream);
       });
     }
-    this.nextSweep = Date.now() + this.sweepMs;
+    // Redis unreachable: the archiver reports it and retries. Some slots unanswered (a
+    // master failing over): the streams found are read meanwhile, and the sweep is soon again.
+    if (failed === SLOTS) throw firstError;
+    this.nextSweep =
+      Date.now() + (failed > 0 ? Math.min(this.sweepMs, SWEEP_RETRY_MS) : this.sweepMs);
   }
 
   async ack(batch: BacklogBatch): Promise<void> {
