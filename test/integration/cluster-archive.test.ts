@@ -10,10 +10,13 @@ import { RedisSlotBacklog } from '../../services/redis/slot-backlog';
 import { hashSlot } from '../../services/redis/slot';
 import type { Message } from '../../services/types';
 import { RedisCluster } from '../../support/redis-cluster';
+import { connect, type TestClient } from '../helpers/client';
 import { eventually } from '../helpers/eventually';
 import { MemoryArchive } from '../helpers/memory-archive';
 import { freshKeys } from '../helpers/redis-bus';
-import { describeWithRedis } from '../helpers/redis-server';
+import { RedisKeys as Keys } from '../../services/redis/keys';
+import { describeWithRedis, freePort } from '../helpers/redis-server';
+import { api, startTestServer } from '../helpers/server';
 
 /**
  * The SQL Server archive's path on a real 3-master Redis Cluster, with SQL Server's
@@ -188,6 +191,45 @@ describeWithRedis('the SQL archive on a Redis Cluster', () => {
     await gone.bus.close();
     await eventually(() => archive.rows.size === sent.length, 20_000);
     expect(written(archive).sort()).toEqual(sortedIds(sent));
+  });
+
+  test('a node on the cluster with SQL Server unreachable: acks, keeps the backlog, bounds it per slot', async () => {
+    const prefix = `c${Date.now().toString(36)}:`;
+    const keys = new Keys(prefix);
+    const server = await startTestServer({
+      REDIS_CLUSTER_NODES: cluster!.seeds,
+      REDIS_KEY_PREFIX: prefix,
+      MSSQL_URL: `Server=127.0.0.1,${await freePort()};Database=sb;User Id=sa;Password=not-used;Encrypt=false`,
+      ARCHIVE_BACKLOG_MAX: '2',
+      RATE_LIMIT_PER_S: '0',
+    });
+    closing.push(server);
+    const teams = teamsInManySlots(keys, 3);
+    expect(new Set(teams.map((t) => hashSlot(keys.seq(t)))).size).toBe(3);
+    const sockets: TestClient[] = [];
+    try {
+      for (const teamId of teams) {
+        const socket = await connect(server.socketUrl, { id: `u-${teamId}`, teamId });
+        sockets.push(socket);
+        for (let i = 1; i <= 2; i++) {
+          socket.send({ type: 'team', data: i, ref: `r${i}` });
+          expect((await socket.next('ack'))['seq']).toBe(i);
+        }
+      }
+      // Each slot's stream is full; the others' are too, but each was accepted on its own.
+      sockets[0]!.send({ type: 'team', data: 3, ref: 'r3' });
+      expect(await sockets[0]!.next('error')).toMatchObject({ code: 'unavailable', ref: 'r3' });
+      const metrics = await api<string>(server, 'GET', '/metrics');
+      const line = metrics.body
+        .split('\n')
+        .find((l) => l.startsWith('switchboard_archive_backlog '));
+      expect(Number(line?.split(' ')[1])).toBe(6);
+      const cmd = await client('command');
+      for (const teamId of teams)
+        expect(await cmd.xlen(keys.slotArchive(hashSlot(keys.seq(teamId))))).toBe(2);
+    } finally {
+      await Promise.all(sockets.map((s) => s.close()));
+    }
   });
 
   test('a full slot stream refuses sends to its teams with unavailable; other slots go on', async () => {
