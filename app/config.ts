@@ -393,15 +393,7 @@ export function loadConfig(env: Env): Config {
   }
   const input = Object.fromEntries(Object.keys(configSchema.shape).map((g) => [g, present]));
   const parsed = configSchema.safeParse(input);
-  if (parsed.success) {
-    // The archive backlog is one stream every publish script appends to: a script
-    // confined to a team's slot on Redis Cluster cannot reach it.
-    if (parsed.data.redis?.target.kind === 'cluster' && parsed.data.sql !== undefined)
-      throw new ConfigError(
-        'REDIS_CLUSTER_NODES: the SQL Server archive (MSSQL_URL) needs REDIS_URL, not a cluster',
-      );
-    return parsed.data;
-  }
+  if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
   // The path is [group, variable]: every group reads flat environment variables.
   const key = String(issue.path[1]);

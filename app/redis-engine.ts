@@ -9,6 +9,7 @@ import { RedisKeys } from '../services/redis/keys';
 import { RedisNodeStats } from '../services/redis/node-stats';
 import { RedisPresence } from '../services/redis/presence';
 import { RedisBacklog } from '../services/redis/backlog';
+import { RedisSlotBacklog } from '../services/redis/slot-backlog';
 import { RedisDeadLetters } from '../services/redis/dead-letters';
 import { RedisStore } from '../services/redis/store';
 import type { Config, RedisConfig } from './config';
@@ -22,7 +23,8 @@ const BANS_REFRESH_MS = 10_000;
  * The Redis engine: one connection for commands, one for subscriptions (a
  * subscribed connection can run nothing else). Services get the clients; this
  * factory owns them and quits them last. With `sql` (the SQL Server store), teams
- * and the archive live there and the archive's backlog is a Redis stream.
+ * and the archive live there and the archive's backlog is a Redis stream (one per
+ * hash slot in use on Redis Cluster).
  */
 export async function createRedisEngine(
   config: { redis: RedisConfig } & Pick<Config, 'node' | 'history' | 'archive'>,
@@ -44,6 +46,9 @@ export async function createRedisEngine(
     commandTimeout: undefined,
   });
   const keys = new RedisKeys(redis.keyPrefix);
+  // Redis Cluster: one backlog stream per slot (the publish script stays in its team's
+  // slot), read without a blocking connection; one Redis: one stream, read blocking.
+  const slotBacklog = sql && cmd.isCluster ? new RedisSlotBacklog(cmd, keys, nodeId) : undefined;
   const bus = new RedisBus(cmd, sub, keys, {
     nodeId,
     retain: config.history.size,
@@ -51,6 +56,7 @@ export async function createRedisEngine(
     idempotencyTtlSeconds: IDEMPOTENCY_TTL_MS / 1000,
     archive: sql !== undefined,
     archiveBacklogMax: archive.backlogMax,
+    ...(slotBacklog ? { onArchived: (stream: string) => slotBacklog.wrote(stream) } : {}),
     ackReplicas: redis.ackReplicas,
     ackTimeoutMs: redis.ackTimeoutMs,
     log,
@@ -74,12 +80,14 @@ export async function createRedisEngine(
   sub.on('ready', () => void bans.refresh());
   // XREADGROUP BLOCK holds a connection, so the archiver gets one of its own.
   // Its reads block for up to ARCHIVE_FLUSH_MS, so its command timeout starts after that.
-  const blocking = sql
-    ? createRedisClient(redis.target, 'archive', log, {
-        commandTimeout: archive.flushMs + redis.commandTimeoutMs,
-      })
-    : undefined;
-  const backlog = blocking ? new RedisBacklog(cmd, blocking, keys, nodeId) : undefined;
+  const blocking =
+    sql && !slotBacklog
+      ? createRedisClient(redis.target, 'archive', log, {
+          commandTimeout: archive.flushMs + redis.commandTimeoutMs,
+        })
+      : undefined;
+  const backlog =
+    slotBacklog ?? (blocking ? new RedisBacklog(cmd, blocking, keys, nodeId) : undefined);
   const deadLetters = new RedisDeadLetters(cmd, keys, archive.deadLettersMax);
   // A node may start while Redis is down: it reports not ready and serves once Redis is back.
   const [ready] = await Promise.all([waitReady(cmd, 5000), waitReady(sub, 5000)]);
@@ -91,7 +99,7 @@ export async function createRedisEngine(
   if (sql && backlog) {
     await backlog
       .start()
-      .catch((err: unknown) => log.warn({ err }, 'archive group not created yet'));
+      .catch((err: unknown) => log.warn({ err }, 'archive backlog not read yet; retried'));
     sql.startArchiver(backlog, deadLetters);
   }
   return {

@@ -5,7 +5,8 @@ import { decodeBacklogEntry, type StreamEntry } from './payload';
 
 /** Pending entries idle this long belong to a consumer presumed dead; another node takes them. */
 export const CLAIM_IDLE_MS = 30_000;
-const GROUP = 'archivers';
+/** The consumer group every node's archiver reads a backlog stream through. */
+export const ARCHIVE_GROUP = 'archivers';
 
 /**
  * The archive backlog of the Redis engine: a stream the publish script appends to
@@ -27,7 +28,7 @@ export class RedisBacklog implements Backlog {
 
   private async ensureGroup(): Promise<void> {
     try {
-      await this.cmd.xgroup('CREATE', this.keys.archive(), GROUP, '0', 'MKSTREAM');
+      await this.cmd.xgroup('CREATE', this.keys.archive(), ARCHIVE_GROUP, '0', 'MKSTREAM');
     } catch (err) {
       if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
     }
@@ -47,7 +48,7 @@ export class RedisBacklog implements Backlog {
   private async read(max: number, waitMs: number): Promise<BacklogBatch> {
     const claimed = (await this.cmd.xautoclaim(
       this.keys.archive(),
-      GROUP,
+      ARCHIVE_GROUP,
       this.consumer,
       this.claimIdleMs,
       '0-0',
@@ -63,7 +64,7 @@ export class RedisBacklog implements Backlog {
     try {
       const result = (await this.blocking.xreadgroup(
         'GROUP',
-        GROUP,
+        ARCHIVE_GROUP,
         this.consumer,
         'COUNT',
         max,
@@ -85,7 +86,7 @@ export class RedisBacklog implements Backlog {
     if (batch.receipt.length === 0) return;
     await this.cmd
       .multi()
-      .xack(this.keys.archive(), GROUP, ...batch.receipt)
+      .xack(this.keys.archive(), ARCHIVE_GROUP, ...batch.receipt)
       .xdel(this.keys.archive(), ...batch.receipt)
       .exec();
   }

@@ -36,8 +36,17 @@ export interface RedisBusOptions {
   idempotencyTtlSeconds: number;
   /** Append every accepted message to the archive backlog stream (SQL Server store on). */
   archive?: boolean;
-  /** With `archive`: most entries the backlog stream holds; past it sends are refused. 0: no bound. */
+  /**
+   * With `archive`: most entries the backlog stream holds (on Redis Cluster each
+   * slot's stream); past it sends are refused. 0: no bound.
+   */
   archiveBacklogMax?: number;
+  /**
+   * With `archive`: told of the backlog stream a batch was appended to, once the
+   * script ran (on Redis Cluster one stream per slot), so this node's archiver
+   * reads it without waiting for its sweep.
+   */
+  onArchived?: (stream: string) => void;
   /** Replicas a message must reach (WAIT) before its publish resolves; 0 or unset: none. */
   ackReplicas?: number;
   /** Longest that WAIT blocks; the command timeout must be longer. */
@@ -235,6 +244,8 @@ export class RedisBus implements Bus {
       for (const queued of batch) queued.reject(err);
       return;
     }
+    const first = batch[0];
+    if (this.options.archive === true && first) this.options.onArchived?.(this.archiveKey(first));
     const notReplicated = await replicated;
     const answers = Array.isArray(results) ? (results as unknown[]) : [];
     batch.forEach((queued, i) => {
@@ -285,8 +296,16 @@ export class RedisBus implements Bus {
       );
       pushMessageArgs(args, message);
     }
-    if (archive === true) keys.push(this.keys.archive());
+    const first = batch[0];
+    if (archive === true && first) keys.push(this.archiveKey(first));
     return [keys.length, ...keys, ...args];
+  }
+
+  /** The backlog a batch appends to: on Redis Cluster its slot's (a batch is one slot's). */
+  private archiveKey(first: QueuedPublish): string {
+    return this.sharded
+      ? this.keys.slotArchive(hashSlot(this.keys.seq(first.teamId)))
+      : this.keys.archive();
   }
 
   async emit(event: ClusterEvent): Promise<void> {

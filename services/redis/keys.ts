@@ -1,9 +1,13 @@
+import { slotTag } from './slot';
+
 /**
  * Every Redis key and channel the engine uses, in one place. Every key a script
  * touches is a team's and carries the hash tag `{teamId}`, and so does the team's
  * channel: on Redis Cluster a script, and the SPUBLISH inside it, stays in the
  * team's slot. Keys without a team (presence indexes, leases, streams, the teams
- * store) are only ever used by single-key commands, so they may live anywhere.
+ * store) are only ever used by single-key commands, so they may live anywhere;
+ * the one exception, the archive backlog a publish script appends to, is one
+ * stream per slot on Redis Cluster (slotArchive).
  * On one Redis the tags change nothing.
  */
 export class RedisKeys {
@@ -88,9 +92,20 @@ export class RedisKeys {
     return `${this.prefix}node:${nodeId}:cleanup`;
   }
 
-  /** Stream of accepted messages not yet written to SQL Server (consumer group `archivers`). */
+  /**
+   * Stream of accepted messages not yet written to SQL Server (consumer group
+   * `archivers`), on one Redis: every publish script appends to it.
+   */
   archive(): string {
     return `${this.prefix}archive`;
+  }
+  /**
+   * The archive backlog of one hash slot, on Redis Cluster: its tag hashes to that
+   * slot, so the publish script of a team in the slot appends to it in the same
+   * step. One stream per slot in use, at most SLOTS, each found again by its slot.
+   */
+  slotArchive(slot: number): string {
+    return `${this.prefix}{${slotTag(slot)}}:archive`;
   }
   /** Capped stream of archive rows SQL Server refused (dead letters). */
   deadLetters(): string {

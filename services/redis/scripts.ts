@@ -66,8 +66,8 @@ end
  * then never be appended again.
  *
  * KEYS: per message: seq, log, epoch, ref, epoch floor; then the archive stream when
- * archiving is on (last, so a batch without it touches one team's slot on Redis
- * Cluster: the caller sends one batch per slot there).
+ * archiving is on (on Redis Cluster the stream of the batch's slot, keys.slotArchive:
+ * the caller sends one batch per slot there, so a script touches one slot).
  * ARGV: retain, ttl s, ref ttl s, archive ('1'/'0'), most archive backlog entries
  * (0: no bound), '1' to SPUBLISH (Redis Cluster: sharded pub/sub, the team's channel
  * is in the team's slot) or '0' to PUBLISH, then per message: channel, use ref ('1'/'0'), the epoch and last

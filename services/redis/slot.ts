@@ -22,3 +22,32 @@ function hashTagOf(key: string): string {
   if (close <= open + 1) return key;
   return key.slice(open + 1, close);
 }
+
+/** Hash slots of a Redis Cluster. */
+export const SLOTS = 16384;
+
+let tags: string[] | undefined;
+
+/**
+ * A short hash tag (at most 4 characters) whose slot is `slot`: the first of 0, 1,
+ * 2, … written in base 36 that hashes there, so every node names the same key for
+ * a slot. Built once, for all slots (about 90,000 hashes, a few ms): a pure table,
+ * the same in every process.
+ */
+export function slotTag(slot: number): string {
+  if (tags === undefined) {
+    const table: string[] = new Array<string>(SLOTS);
+    for (let i = 0, left = SLOTS; left > 0; i++) {
+      const tag = i.toString(36);
+      const s = hashSlot(tag);
+      if (table[s] === undefined) {
+        table[s] = tag;
+        left--;
+      }
+    }
+    tags = table;
+  }
+  const tag = tags[slot];
+  if (tag === undefined) throw new RangeError(`no hash slot ${slot}`);
+  return tag;
+}

@@ -375,9 +375,17 @@ describe('loadConfig engines', () => {
   test.each([
     [{ REDIS_CLUSTER_NODES: 'r1:7000,r2' }],
     [{ REDIS_CLUSTER_NODES: 'r1:7000', REDIS_URL: 'redis://r1:6379' }],
-    [{ REDIS_CLUSTER_NODES: 'r1:7000', MSSQL_URL: 'Server=db;Database=sb;User Id=sa;Password=x' }],
   ])('a bad REDIS_CLUSTER_NODES combination stops the start: %j', (env) => {
     expectOneLineNaming(configError(env), 'REDIS_CLUSTER_NODES');
+  });
+
+  test('REDIS_CLUSTER_NODES with MSSQL_URL: the SQL Server archive on a cluster', () => {
+    const config = loadConfig({
+      REDIS_CLUSTER_NODES: 'r1:7000',
+      MSSQL_URL: 'Server=db;Database=sb;User Id=sa;Password=x',
+    });
+    expect(config.redis?.target.kind).toBe('cluster');
+    expect(config.sql).toBeDefined();
   });
 
   test.each(['http://redis:6379', 'redis//:pa55word@redis', 'pa55word'])(
