@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Cluster } from 'ioredis';
+import pino from 'pino';
+import { createRedisClient, waitReady } from '../../services/redis/connection';
 import { decodeLogEntry, type StreamEntry } from '../../services/redis/payload';
+import { waitOnWritingConnection } from '../../services/redis/replicas';
+import { sendKnowingOutcome } from '../../services/redis/send';
 import { hashSlot } from '../../services/redis/slot';
 import { RedisCluster } from '../../support/redis-cluster';
 import { connect, type Frame, type TestClient } from '../helpers/client';
@@ -293,6 +297,40 @@ describeWithRedis('a Redis Cluster master killed while clients send', () => {
     } finally {
       await Promise.all([...clients.values()].map((c) => c.close()));
       await server.close();
+      await cluster.stop();
+    }
+  }, 60_000);
+
+  test('WAIT counts only on the connection that wrote: a fresh one to that master is indeterminate', async () => {
+    const cluster = await RedisCluster.start(MASTERS, { replicas: 1 });
+    clusters.push(cluster);
+    // Made the way the engine makes its command client.
+    const cmd = createRedisClient(
+      { kind: 'cluster', nodes: cluster.endpoints, tls: false },
+      'test',
+      pino({ level: 'silent' }),
+    );
+    if (!(cmd instanceof Cluster)) throw new Error('not a cluster client');
+    try {
+      expect(await waitReady(cmd, 20_000)).toBe(true);
+      let socket: object | undefined;
+      await sendKnowingOutcome(cmd, 'set', ['{w}k', '1'], (s) => (socket = s));
+      expect(await waitOnWritingConnection(cmd, socket, 1, 5000)).toBeUndefined();
+
+      // The connection that wrote closes; the master, its replica and the slot stay as
+      // they were, and the client reaches the master again on a new connection.
+      const writer = cmd.nodes('master').find((n) => n.stream === socket);
+      expect(writer).toBeDefined();
+      writer?.disconnect();
+      await eventually(async () => (await cmd.get('{w}k')) === '1', 20_000);
+      expect(await waitOnWritingConnection(cmd, socket, 1, 1000)).toMatchObject({
+        code: 'indeterminate',
+      });
+      expect(await waitOnWritingConnection(cmd, undefined, 1, 1000)).toMatchObject({
+        code: 'indeterminate',
+      });
+    } finally {
+      cmd.disconnect();
       await cluster.stop();
     }
   }, 60_000);
