@@ -57,12 +57,18 @@ export function waitOnWritingConnection(
   // Checked and sent in one synchronous step: a node connection that is ready with a
   // writable socket writes the command at once (ioredis Redis#sendCommand), so WAIT
   // cannot wait in an offline queue and go out on another connection.
-  const node = cluster
-    .nodes('master')
-    .find(
-      (n) =>
-        n.stream === socket && n.status === 'ready' && n.stream.writable && !n.stream.writableEnded,
-    );
+  const node =
+    socket === undefined
+      ? undefined
+      : cluster
+          .nodes('master')
+          .find(
+            (n) =>
+              n.stream === socket &&
+              n.status === 'ready' &&
+              n.stream.writable &&
+              !n.stream.writableEnded,
+          );
   if (!node)
     return Promise.resolve(
       new AppError(
