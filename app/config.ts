@@ -237,10 +237,6 @@ const redis = z
           'REDIS_SENTINEL_PASSWORD',
           'only with REDIS_SENTINELS, not with REDIS_CLUSTER_NODES',
         );
-      // WAIT has no key: a cluster client would send it to any node, not the one that
-      // took the message. Refused rather than acked on a count that means nothing.
-      else if (e.REDIS_ACK_REPLICAS > 0)
-        refuse('REDIS_ACK_REPLICAS', 'not supported with REDIS_CLUSTER_NODES yet; leave it 0');
     } else {
       for (const variable of [
         'REDIS_SENTINEL_NAME',

@@ -5,22 +5,49 @@ import { join } from 'node:path';
 import { freePort, portOpen } from './free-port';
 import { kill9, manage, type Managed } from './managed';
 
-/** One master of a test cluster: its client port and the process serving it. */
+/** One node of a test cluster: its client port and the process serving it. */
 export interface ClusterNode {
   port: number;
   bus: number;
   dir: string;
+  nodeTimeoutMs: number;
   process: Managed;
 }
 
+export interface RedisClusterOptions {
+  /** Replicas of each master (`--cluster-replicas`); 0: masters only. */
+  replicas?: number;
+  /**
+   * `cluster-node-timeout`: how long a node may be silent before the others call it
+   * failed and, with replicas, promote one of its replicas.
+   */
+  nodeTimeoutMs?: number;
+}
+
+/** One line of `CLUSTER NODES`, as far as the tests need it. */
+export interface ClusterNodeInfo {
+  id: string;
+  port: number;
+  flags: string[];
+  /** The master's id for a replica; `-` for a master. */
+  master: string;
+  /** [first, last] slot ranges a master serves. */
+  slots: [number, number][];
+}
+
 /**
- * A throwaway Redis Cluster of `masters` masters (no replicas) on 127.0.0.1:
- * `redis-server --cluster-enabled yes` per master on free ports, joined with
- * `redis-cli --cluster create`. The cluster bus gets a free port of its own
- * (`--cluster-port`, Redis 7) rather than the client port + 10000, which may not exist.
+ * A throwaway Redis Cluster on 127.0.0.1: `redis-server --cluster-enabled yes` per
+ * node on free ports, joined with `redis-cli --cluster create` (with
+ * `--cluster-replicas` when asked: `masters × (1 + replicas)` nodes). The cluster
+ * bus gets a free port of its own (`--cluster-port`, Redis 7) rather than the client
+ * port + 10000, which may not exist. Which node is a master changes with every
+ * failover: ask `masterOf`.
  */
 export class RedisCluster {
-  private constructor(readonly nodes: ClusterNode[]) {}
+  private constructor(
+    readonly nodes: ClusterNode[],
+    private readonly replicas: number,
+  ) {}
 
   /** Seed nodes as `REDIS_CLUSTER_NODES` takes them. */
   get seeds(): string {
@@ -31,11 +58,13 @@ export class RedisCluster {
     return this.nodes.map((n) => ({ host: '127.0.0.1', port: n.port }));
   }
 
-  static async start(masters = 3): Promise<RedisCluster> {
+  static async start(masters = 3, options: RedisClusterOptions = {}): Promise<RedisCluster> {
+    const replicas = options.replicas ?? 0;
     const nodes: ClusterNode[] = [];
     try {
-      for (let i = 0; i < masters; i++) nodes.push(await startNode());
-      const cluster = new RedisCluster(nodes);
+      for (let i = 0; i < masters * (1 + replicas); i++)
+        nodes.push(await startNode(options.nodeTimeoutMs ?? 2000));
+      const cluster = new RedisCluster(nodes, replicas);
       await cluster.create();
       return cluster;
     } catch (err) {
@@ -46,16 +75,133 @@ export class RedisCluster {
 
   private async create(): Promise<void> {
     const hosts = this.nodes.map((n) => `127.0.0.1:${n.port}`);
-    await run('redis-cli', ['--cluster', 'create', ...hosts, '--cluster-yes']);
+    await run('redis-cli', [
+      '--cluster',
+      'create',
+      ...hosts,
+      '--cluster-replicas',
+      String(this.replicas),
+      '--cluster-yes',
+    ]);
     // `create` returns once the slots are assigned; every node must agree before use.
-    for (let i = 0; i < 400; i++) {
-      const states = await Promise.all(
-        this.nodes.map((n) => run('redis-cli', ['-p', String(n.port), 'cluster', 'info'])),
-      );
-      if (states.every((s) => s.includes('cluster_state:ok'))) return;
-      await new Promise((resolve) => setTimeout(resolve, 50));
+    await this.settled();
+  }
+
+  /**
+   * Until every running node says `cluster_state:ok` and knows every other running
+   * node, and every master has its replicas connected and in sync (`online`): a
+   * failover then has a replica to promote, and WAIT has replicas to count.
+   */
+  async settled(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last = '';
+    for (;;) {
+      last = await this.unsettled().catch((err: unknown) => String(err));
+      if (last === '') return;
+      if (Date.now() > deadline) throw new Error(`the test cluster did not settle: ${last}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    throw new Error('the test cluster did not reach cluster_state:ok');
+  }
+
+  /** What is not settled yet; '' once all is. */
+  private async unsettled(): Promise<string> {
+    const live = this.nodes.map((_, i) => i).filter((i) => this.running(i));
+    for (const i of live) {
+      const info = await this.cli(i, 'cluster', 'info');
+      if (!info.includes('cluster_state:ok')) return `node ${i} not ok`;
+      const known = (await this.topology(i)).filter((n) => !n.flags.includes('fail'));
+      if (known.length < live.length) return `node ${i} knows ${known.length} nodes`;
+    }
+    const masters = (await this.topology()).filter(
+      (n) => n.flags.includes('master') && !n.flags.includes('fail') && n.slots.length > 0,
+    );
+    for (const master of masters) {
+      const index = this.indexOfPort(master.port);
+      const replication = await this.cli(index, 'info', 'replication');
+      const online = (replication.match(/^slave\d+:.*state=online/gm) ?? []).length;
+      if (online < this.replicas) return `master ${index} has ${online} replicas online`;
+    }
+    return '';
+  }
+
+  /** Whether node `i` has not been killed. */
+  running(i: number): boolean {
+    const node = this.nodes[i];
+    return (
+      node !== undefined &&
+      node.process.child.exitCode === null &&
+      node.process.child.signalCode === null
+    );
+  }
+
+  /** kill -9 of node `i`: its connections drop at once, nothing is flushed. */
+  async kill(i: number): Promise<void> {
+    const node = this.nodes[i];
+    if (node) await kill9(node.process);
+  }
+
+  /**
+   * Starts killed node `i` again on its port and nodes.conf, without its data (no
+   * persistence): once a replica took over its slots it rejoins as that one's replica.
+   */
+  async restart(i: number): Promise<void> {
+    const node = this.nodes[i];
+    if (!node || this.running(i)) return;
+    node.process = await spawnNode(node.port, node.bus, node.dir, node.nodeTimeoutMs);
+  }
+
+  /** `CLUSTER NODES` as a running node (`via`, else the first running one) sees it. */
+  async topology(via?: number): Promise<ClusterNodeInfo[]> {
+    const from = via ?? this.nodes.findIndex((_, i) => this.running(i));
+    const text = await this.cli(from, 'cluster', 'nodes');
+    return text
+      .split('\n')
+      .map((line) => line.trim().split(' '))
+      .filter((fields) => fields.length >= 8)
+      .map(([id = '', address = '', flags = '', master = '', , , , , ...ranges]) => ({
+        id,
+        port: Number(address.split('@')[0]?.split(':').pop()),
+        flags: flags.split(','),
+        master,
+        slots: ranges
+          .filter((r) => !r.startsWith('['))
+          .map((r) => {
+            const [lo = 0, hi = lo] = r.split('-').map(Number);
+            return [lo, hi] as [number, number];
+          }),
+      }));
+  }
+
+  /** The index of the node that serves `slot` as master (as a running node sees it); -1: none. */
+  async masterOf(slot: number): Promise<number> {
+    for (const node of await this.topology()) {
+      if (!node.flags.includes('master') || node.flags.includes('fail')) continue;
+      if (node.slots.some(([lo, hi]) => slot >= lo && slot <= hi))
+        return this.indexOfPort(node.port);
+    }
+    return -1;
+  }
+
+  /**
+   * Until `slot` is served by a running master other than node `old` (one of its
+   * replicas was promoted) and every running node says `cluster_state:ok`.
+   */
+  async failedOver(slot: number, old: number, timeoutMs = 30_000): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const now = await this.masterOf(slot).catch(() => -1);
+      if (now >= 0 && now !== old && this.running(now)) {
+        const live = this.nodes.map((_, i) => i).filter((i) => this.running(i));
+        const infos = await Promise.all(live.map((i) => this.cli(i, 'cluster', 'info')));
+        if (infos.every((info) => info.includes('cluster_state:ok'))) return now;
+      }
+      if (Date.now() > deadline) throw new Error(`slot ${slot} did not fail over from node ${old}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  private indexOfPort(port: number): number {
+    return this.nodes.findIndex((n) => n.port === port);
   }
 
   /** `redis-cli` against one node, e.g. `cli(0, 'cluster', 'keyslot', 'x')`. */
@@ -89,19 +235,8 @@ export class RedisCluster {
   }
 
   /** The index of the master serving `slot`. */
-  async ownerOf(slot: number): Promise<number> {
-    const ids = await Promise.all(this.nodes.map((_, i) => this.cli(i, 'cluster', 'myid')));
-    const shards = await this.cli(0, 'cluster', 'nodes');
-    for (const line of shards.split('\n')) {
-      const [id, , flags, , , , , , ...ranges] = line.trim().split(' ');
-      if (!flags?.includes('master')) continue;
-      for (const range of ranges) {
-        const [lo, hi = lo] = range.split('-').map(Number);
-        if (lo !== undefined && hi !== undefined && slot >= lo && slot <= hi)
-          return ids.findIndex((x) => x.trim() === id);
-      }
-    }
-    return -1;
+  ownerOf(slot: number): Promise<number> {
+    return this.masterOf(slot);
   }
 
   async stop(): Promise<void> {
@@ -109,10 +244,20 @@ export class RedisCluster {
   }
 }
 
-async function startNode(): Promise<ClusterNode> {
+async function startNode(nodeTimeoutMs: number): Promise<ClusterNode> {
   const port = await freePort();
   const bus = await freePort();
   const dir = await mkdtemp(join(tmpdir(), 'sb-cluster-'));
+  return { port, bus, dir, nodeTimeoutMs, process: await spawnNode(port, bus, dir, nodeTimeoutMs) };
+}
+
+/** redis-server for a cluster node; its nodes.conf in `dir` says who it was if restarted. */
+async function spawnNode(
+  port: number,
+  bus: number,
+  dir: string,
+  nodeTimeoutMs: number,
+): Promise<Managed> {
   const child = spawn(
     'redis-server',
     [
@@ -127,7 +272,13 @@ async function startNode(): Promise<ClusterNode> {
       '--cluster-config-file',
       join(dir, 'nodes.conf'),
       '--cluster-node-timeout',
-      '2000',
+      String(nodeTimeoutMs),
+      // A replica loads its master's data in memory and its sync starts at once, not
+      // after the default 5 s: no dump.rdb, and a promoted node syncs its new replica fast.
+      '--repl-diskless-load',
+      'swapdb',
+      '--repl-diskless-sync-delay',
+      '0',
       '--dir',
       dir,
       '--save',
@@ -142,7 +293,7 @@ async function startNode(): Promise<ClusterNode> {
   const process = manage(child);
   for (let i = 0; i < 200; i++) {
     if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
-    if (await portOpen(port)) return { port, bus, dir, process };
+    if (await portOpen(port)) return process;
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
   await kill9(process);

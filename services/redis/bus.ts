@@ -21,7 +21,7 @@ import {
   pushMessageArgs,
   type StreamEntry,
 } from './payload';
-import { waitForReplicas } from './replicas';
+import { waitForReplicas, waitOnWritingConnection } from './replicas';
 import { sendKnowingOutcome } from './send';
 import { hashSlot } from './slot';
 import { stampMessage, type Ack, type Message, type MessageDraft } from '../types';
@@ -222,20 +222,25 @@ export class RedisBus implements Bus {
 
   /** Never rejects: every queued publish is settled, whatever fails. */
   private async sendBatch(batch: QueuedPublish[]): Promise<void> {
+    const { ackReplicas = 0, ackTimeoutMs = 0 } = this.options;
     let results: unknown;
     let replicated: Promise<AppError | undefined> | undefined;
+    /** Redis Cluster: the node connection that ran the script (after any redirection). */
+    let writtenTo: object | undefined;
     try {
       // sendKnowingOutcome answers `unavailable` only when Redis surely did not run the
       // batch, otherwise `indeterminate`; redisCall maps what fails before it sends.
       results = await redisCall(() => {
-        const script = sendKnowingOutcome(this.cmd, 'eval', [
-          PUBLISH_BATCH,
-          ...this.batchArgs(batch),
-        ]);
+        const script = sendKnowingOutcome(
+          this.cmd,
+          'eval',
+          [PUBLISH_BATCH, ...this.batchArgs(batch)],
+          ackReplicas > 0 && this.cmd instanceof Cluster
+            ? (socket) => (writtenTo = socket)
+            : undefined,
+        );
         // One WAIT per batch, written right behind the script: it covers every message
         // in it. Not awaited first: a script Redis refused needs no replicas.
-        const { ackReplicas = 0, ackTimeoutMs = 0 } = this.options;
-        // Config refuses replicated acks on a cluster (WAIT has no key to route by).
         if (ackReplicas > 0 && !(this.cmd instanceof Cluster))
           replicated = waitForReplicas(this.cmd, ackReplicas, ackTimeoutMs);
         return script;
@@ -246,6 +251,9 @@ export class RedisBus implements Bus {
     }
     const first = batch[0];
     if (this.options.archive === true && first) this.options.onArchived?.(this.archiveKey(first));
+    // On a cluster the node that runs the script is known only once it has answered.
+    if (ackReplicas > 0 && this.cmd instanceof Cluster)
+      replicated = waitOnWritingConnection(this.cmd, writtenTo, ackReplicas, ackTimeoutMs);
     const notReplicated = await replicated;
     const answers = Array.isArray(results) ? (results as unknown[]) : [];
     batch.forEach((queued, i) => {

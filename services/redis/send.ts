@@ -19,11 +19,16 @@ const RedisReplyError = ReplyError as abstract new (...args: never[]) => Error;
  *   so it is never sent twice): Redis may have run it, `indeterminate`.
  * Which case it is comes from when the command was rejected, not from the text of
  * ioredis's messages.
+ *
+ * `onWrite` hears of every socket the command is written to, the last one being
+ * the connection that answered: a Redis Cluster client may send it on after a
+ * MOVED or ASK redirection, and a replicated ack must ask that very connection.
  */
 export async function sendKnowingOutcome(
   redis: RedisClient,
   name: string,
   args: (string | number)[],
+  onWrite?: (socket: object) => void,
 ): Promise<unknown> {
   const command = new Command(name, args, { replyEncoding: 'utf8' });
   let sending = true;
@@ -33,6 +38,15 @@ export async function sendKnowingOutcome(
     if (sending) refusedUnsent = true;
     reject(err);
   };
+  if (onWrite) {
+    // ioredis builds a command's bytes for the socket it writes them to, every time it
+    // writes them, and no sooner (a command in a node's offline queue waits unbuilt).
+    const toWritable = command.toWritable.bind(command);
+    command.toWritable = (socket: object) => {
+      onWrite(socket);
+      return toWritable(socket);
+    };
+  }
   try {
     void redis.sendCommand(command);
   } finally {

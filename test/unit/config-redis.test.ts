@@ -55,6 +55,16 @@ describe('how the engine reaches Redis', () => {
     });
   });
 
+  test('REDIS_CLUSTER_NODES takes REDIS_ACK_REPLICAS: WAIT on the node that ran the script', () => {
+    expect(
+      loadConfig({
+        REDIS_CLUSTER_NODES: 'a:1,b:2',
+        REDIS_ACK_REPLICAS: '1',
+        REDIS_ACK_TIMEOUT_MS: '300',
+      }).redis,
+    ).toMatchObject({ target: { kind: 'cluster' }, ackReplicas: 1, ackTimeoutMs: 300 });
+  });
+
   test.each([
     [{ REDIS_URL: 'redis://r', REDIS_SENTINELS: SENTINELS }, 'REDIS_SENTINELS', 'not both'],
     [{ REDIS_SENTINELS: SENTINELS }, 'REDIS_SENTINEL_NAME', 'must be set with REDIS_SENTINELS'],
@@ -82,11 +92,6 @@ describe('how the engine reaches Redis', () => {
       { REDIS_SENTINELS: 'a:1', REDIS_SENTINEL_NAME: 'm', REDIS_CLUSTER_NODES: 'b:2' },
       'REDIS_CLUSTER_NODES',
       'not both',
-    ],
-    [
-      { REDIS_CLUSTER_NODES: 'b:2', REDIS_ACK_REPLICAS: '1' },
-      'REDIS_ACK_REPLICAS',
-      'not supported',
     ],
     [{ REDIS_CLUSTER_NODES: 'b:2', REDIS_SENTINEL_NAME: 'm' }, 'REDIS_SENTINEL_NAME', 'only with'],
     [
