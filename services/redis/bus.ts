@@ -59,6 +59,16 @@ interface TeamState {
   waiting: Delivery[] | undefined;
   /** The subscriber reconnected while a refill was under way: it reads once more. */
   again: boolean;
+  /** The team's keys and channel as the publish script takes them, made once. */
+  publishKeys: TeamPublishKeys | undefined;
+}
+
+interface TeamPublishKeys {
+  seq: string;
+  log: string;
+  epoch: string;
+  floor: string;
+  channel: string;
 }
 
 /** Messages per publish script call; a larger turn is split, so one call never holds Redis long. */
@@ -219,10 +229,7 @@ export class RedisBus implements Bus {
       // sendKnowingOutcome answers `unavailable` only when Redis surely did not run the
       // batch, otherwise `indeterminate`; redisCall maps what fails before it sends.
       results = await redisCall(() => {
-        const script = sendKnowingOutcome(this.cmd, 'eval', [
-          PUBLISH_BATCH,
-          ...this.batchArgs(batch),
-        ]);
+        const script = sendKnowingOutcome(this.cmd, 'eval', this.batchArgs(PUBLISH_BATCH, batch));
         // One WAIT per batch, written right behind the script: it covers every message
         // in it. Not awaited first: a script Redis refused needs no replicas.
         const { ackReplicas = 0, ackTimeoutMs = 0 } = this.options;
@@ -255,29 +262,31 @@ export class RedisBus implements Bus {
     });
   }
 
-  /** numkeys, KEYS and ARGV of the publish script for a batch. */
-  private batchArgs(batch: QueuedPublish[]): [number, ...(string | number)[]] {
+  /**
+   * Script, numkeys, KEYS and ARGV of the publish script for a batch, in one array:
+   * thousands of arguments per batch, so they are written in place, not spread.
+   */
+  private batchArgs(script: string, batch: QueuedPublish[]): (string | number)[] {
     const { retain, ttlSeconds, idempotencyTtlSeconds, archive, archiveBacklogMax } = this.options;
-    const keys: string[] = [];
-    const args: (string | number)[] = [
+    const numKeys = batch.length * 5 + (archive === true ? 1 : 0);
+    const args: (string | number)[] = [script, numKeys];
+    for (const { teamId, ref } of batch) {
+      const keys = this.publishKeys(teamId);
+      args.push(keys.seq, keys.log, keys.epoch, this.keys.ref(teamId, ref ?? ''), keys.floor);
+    }
+    if (archive === true) args.push(this.keys.archive());
+    args.push(
       retain,
       ttlSeconds,
       idempotencyTtlSeconds,
       archive === true ? '1' : '0',
       archiveBacklogMax ?? 0,
       this.sharded ? '1' : '0',
-    ];
+    );
     for (const { teamId, message, ref } of batch) {
       const known = this.teams.get(teamId);
-      keys.push(
-        this.keys.seq(teamId),
-        this.keys.log(teamId),
-        this.keys.epoch(teamId),
-        this.keys.ref(teamId, ref ?? ''),
-        this.keys.epochFloor(teamId),
-      );
       args.push(
-        this.keys.teamChannel(teamId),
+        this.publishKeys(teamId).channel,
         ref === undefined ? '0' : '1',
         // What this node has seen of the team lets the script notice Redis going back.
         known?.epoch ?? '',
@@ -285,8 +294,22 @@ export class RedisBus implements Bus {
       );
       pushMessageArgs(args, message);
     }
-    if (archive === true) keys.push(this.keys.archive());
-    return [keys.length, ...keys, ...args];
+    return args;
+  }
+
+  /** Kept on the team's state while the node follows it; made afresh for other teams. */
+  private publishKeys(teamId: string): TeamPublishKeys {
+    const state = this.teams.get(teamId);
+    if (state?.publishKeys) return state.publishKeys;
+    const keys = {
+      seq: this.keys.seq(teamId),
+      log: this.keys.log(teamId),
+      epoch: this.keys.epoch(teamId),
+      floor: this.keys.epochFloor(teamId),
+      channel: this.keys.teamChannel(teamId),
+    };
+    if (state) state.publishKeys = keys;
+    return keys;
   }
 
   async emit(event: ClusterEvent): Promise<void> {
@@ -335,7 +358,13 @@ export class RedisBus implements Bus {
     );
     if (!current()) return;
     if (!this.teams.has(teamId))
-      this.teams.set(teamId, { last: Number(seq), epoch, waiting: undefined, again: false });
+      this.teams.set(teamId, {
+        last: Number(seq),
+        epoch,
+        waiting: undefined,
+        again: false,
+        publishKeys: undefined,
+      });
     const channel = this.keys.teamChannel(teamId);
     if (this.sharded) await this.sub.ssubscribe(channel);
     else await this.sub.subscribe(channel);

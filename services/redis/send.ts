@@ -1,4 +1,5 @@
-import { Command, ReplyError } from 'ioredis';
+import { ReplyError } from 'ioredis';
+import { BufferedCommand } from './buffered-command';
 import type { RedisClient } from './connection';
 import { AppError } from '../errors';
 import { redisUnavailable } from './errors';
@@ -25,7 +26,8 @@ export async function sendKnowingOutcome(
   name: string,
   args: (string | number)[],
 ): Promise<unknown> {
-  const command = new Command(name, args, { replyEncoding: 'utf8' });
+  // Written as one Buffer: see BufferedCommand (the publish batch is the command sent here).
+  const command = new BufferedCommand(name, args, { replyEncoding: 'utf8' });
   let sending = true;
   let refusedUnsent = false;
   const reject = command.reject;
