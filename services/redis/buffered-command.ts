@@ -1,23 +1,43 @@
 import { Command } from 'ioredis';
 
 /**
- * A command that writes itself as one Buffer. ioredis's own writer builds the RESP
- * text by joining five strings per argument and then copies the joined text once
- * more to write it: for the publish batch, thousands of arguments per call, that
- * was about half the garbage the publishing node made per message. This counts
- * the bytes, then writes each argument once into a Buffer of that size.
- * The same Buffer answers every call, so a command that ioredis sends again (a
- * redirection on Redis Cluster) is sent the same.
+ * A script call (EVAL, EVALSHA), or a command without keys, that writes itself as
+ * one Buffer. ioredis's own Command copies and walks every argument when made, then
+ * writes by joining five strings per argument and copying the joined text once
+ * more: for the publish batch, thousands of arguments per call, that was about half
+ * the garbage the publishing node made per message. This counts the bytes and
+ * writes each argument once into a Buffer of that size, when made; the arguments
+ * are not kept (only the keys, which Redis Cluster routes by), so they do not live
+ * on until the reply. The same Buffer answers every call, so a command that ioredis
+ * sends again (a redirection on Redis Cluster) is sent the same. Clients here set no
+ * ioredis `keyPrefix` (RedisKeys prefixes keys), which this would not apply.
  */
 export class BufferedCommand extends Command {
-  private encoded: Buffer | undefined;
+  private readonly encoded: Buffer;
+  private readonly scriptKeys: string[];
+
+  constructor(name: string, args: Arg[], options?: CommandOptions) {
+    super(name, [], options);
+    this.encoded = encodeCommand(name, args);
+    // EVAL script numkeys key... arg...
+    const numKeys = SCRIPT_CALLS.has(name.toLowerCase()) ? Number(args[1]) : 0;
+    this.scriptKeys = Number.isSafeInteger(numKeys)
+      ? args.slice(2, 2 + numKeys).map((key) => (Buffer.isBuffer(key) ? key.toString() : text(key)))
+      : [];
+  }
+
+  override getKeys(): (string | Buffer)[] {
+    return this.scriptKeys;
+  }
 
   override toWritable(): Buffer {
-    this.encoded ??= encodeCommand(this.name, this.args);
     return this.encoded;
   }
 }
 
+const SCRIPT_CALLS = new Set(['eval', 'evalsha']);
+
+type CommandOptions = ConstructorParameters<typeof Command>[2];
 type Arg = Command['args'][number];
 
 /** The RESP array of bulk strings for `name` and `args` (what Redis reads a command as). */

@@ -8,7 +8,7 @@ import { redisUnavailable } from './errors';
 const RedisReplyError = ReplyError as abstract new (...args: never[]) => Error;
 
 /**
- * Sends one command whose effect must be known when it fails, and maps a failure
+ * Sends one script call (or a command without keys: see BufferedCommand) whose effect must be known when it fails, and maps a failure
  * to what it means for that effect:
  * - ioredis refuses, inside `sendCommand`, a command it cannot write (the client
  *   runs without an offline queue): it never reached Redis, `unavailable`;

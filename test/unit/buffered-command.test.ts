@@ -42,6 +42,15 @@ describe('BufferedCommand', () => {
     expect(encodeCommand('ping', []).toString()).toBe('*1\r\n$4\r\nping\r\n');
   });
 
+  test('keys and hash slot as ioredis reads them from a script call', () => {
+    const args = ['return 1', 2, '{team-a}:seq', '{team-a}:log', 'an argument'];
+    const ours = new BufferedCommand('evalsha', args);
+    const theirs = new Command('evalsha', args);
+    expect(ours.getKeys()).toEqual(theirs.getKeys());
+    expect(ours.getSlot()).toBe(theirs.getSlot());
+    expect(new BufferedCommand('ping', []).getKeys()).toEqual([]);
+  });
+
   test('a command sent again is the same Buffer', () => {
     const command = new BufferedCommand('eval', ['return 1', 0]);
     expect(command.toWritable()).toBe(command.toWritable());
