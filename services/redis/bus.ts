@@ -68,6 +68,16 @@ interface TeamState {
   waiting: Delivery[] | undefined;
   /** The subscriber reconnected while a refill was under way: it reads once more. */
   again: boolean;
+  /** The team's keys and channel as the publish script takes them, made once. */
+  publishKeys: TeamPublishKeys | undefined;
+}
+
+interface TeamPublishKeys {
+  seq: string;
+  log: string;
+  epoch: string;
+  floor: string;
+  channel: string;
 }
 
 /** Messages per publish script call; a larger turn is split, so one call never holds Redis long. */
@@ -234,7 +244,7 @@ export class RedisBus implements Bus {
         const script = sendKnowingOutcome(
           this.cmd,
           'eval',
-          [PUBLISH_BATCH, ...this.batchArgs(batch)],
+          this.batchArgs(PUBLISH_BATCH, batch),
           ackReplicas > 0 && this.cmd instanceof Cluster
             ? (socket) => (writtenTo = socket)
             : undefined,
@@ -274,29 +284,32 @@ export class RedisBus implements Bus {
     });
   }
 
-  /** numkeys, KEYS and ARGV of the publish script for a batch. */
-  private batchArgs(batch: QueuedPublish[]): [number, ...(string | number)[]] {
+  /**
+   * Script, numkeys, KEYS and ARGV of the publish script for a batch, in one array:
+   * thousands of arguments per batch, so they are written in place, not spread.
+   */
+  private batchArgs(script: string, batch: QueuedPublish[]): (string | number)[] {
     const { retain, ttlSeconds, idempotencyTtlSeconds, archive, archiveBacklogMax } = this.options;
-    const keys: string[] = [];
-    const args: (string | number)[] = [
+    const numKeys = batch.length * 5 + (archive === true ? 1 : 0);
+    const args: (string | number)[] = [script, numKeys];
+    for (const { teamId, ref } of batch) {
+      const keys = this.publishKeys(teamId);
+      args.push(keys.seq, keys.log, keys.epoch, this.keys.ref(teamId, ref ?? ''), keys.floor);
+    }
+    const first = batch[0];
+    if (archive === true && first) args.push(this.archiveKey(first));
+    args.push(
       retain,
       ttlSeconds,
       idempotencyTtlSeconds,
       archive === true ? '1' : '0',
       archiveBacklogMax ?? 0,
       this.sharded ? '1' : '0',
-    ];
+    );
     for (const { teamId, message, ref } of batch) {
       const known = this.teams.get(teamId);
-      keys.push(
-        this.keys.seq(teamId),
-        this.keys.log(teamId),
-        this.keys.epoch(teamId),
-        this.keys.ref(teamId, ref ?? ''),
-        this.keys.epochFloor(teamId),
-      );
       args.push(
-        this.keys.teamChannel(teamId),
+        this.publishKeys(teamId).channel,
         ref === undefined ? '0' : '1',
         // What this node has seen of the team lets the script notice Redis going back.
         known?.epoch ?? '',
@@ -304,9 +317,22 @@ export class RedisBus implements Bus {
       );
       pushMessageArgs(args, message);
     }
-    const first = batch[0];
-    if (archive === true && first) keys.push(this.archiveKey(first));
-    return [keys.length, ...keys, ...args];
+    return args;
+  }
+
+  /** Kept on the team's state while the node follows it; made afresh for other teams. */
+  private publishKeys(teamId: string): TeamPublishKeys {
+    const state = this.teams.get(teamId);
+    if (state?.publishKeys) return state.publishKeys;
+    const keys = {
+      seq: this.keys.seq(teamId),
+      log: this.keys.log(teamId),
+      epoch: this.keys.epoch(teamId),
+      floor: this.keys.epochFloor(teamId),
+      channel: this.keys.teamChannel(teamId),
+    };
+    if (state) state.publishKeys = keys;
+    return keys;
   }
 
   /** The backlog a batch appends to: on Redis Cluster its slot's (a batch is one slot's). */
@@ -362,7 +388,13 @@ export class RedisBus implements Bus {
     );
     if (!current()) return;
     if (!this.teams.has(teamId))
-      this.teams.set(teamId, { last: Number(seq), epoch, waiting: undefined, again: false });
+      this.teams.set(teamId, {
+        last: Number(seq),
+        epoch,
+        waiting: undefined,
+        again: false,
+        publishKeys: undefined,
+      });
     const channel = this.keys.teamChannel(teamId);
     if (this.sharded) await this.sub.ssubscribe(channel);
     else await this.sub.subscribe(channel);

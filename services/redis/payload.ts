@@ -36,6 +36,8 @@ const BAR = '|';
 const REF_BAR = ':';
 /** The frame is this, then the json less its opening `{`. */
 const FRAME_OPEN = '{"type":"message",';
+/** What comes right before the seq; the id before it is a JSON string, which holds no `,"`. */
+const SEQ_KEY = ',"seq":';
 /** Where the json's tail starts: right after the seq. */
 const TAIL_START = ',"teamId":';
 const LOG_FIELD = { json: 'm', origin: 'o' } as const;
@@ -68,13 +70,12 @@ local function refRecord(id, seq)
 end
 `;
 
-function jsonHead(message: Message): string {
-  return `{"id":${JSON.stringify(message.id)},"seq":`;
+/** The json's head, `{"id":…,"seq":`, read off the frame: past its `"type"` and up to the seq. */
+function jsonHead(frame: string): string {
+  return '{' + frame.slice(FRAME_OPEN.length, frame.indexOf(SEQ_KEY) + SEQ_KEY.length);
 }
 
-function jsonTail(message: Message): string {
-  // The frame is encoded once, here, and every node sends it on as it is.
-  const frame = encodeMessageFrame(message);
+function jsonTail(frame: string): string {
   return frame.slice(frame.indexOf(TAIL_START));
 }
 
@@ -88,13 +89,9 @@ function routing(message: Message): string {
  * entry). Appended, not returned, so a publish makes no array per message.
  */
 export function pushMessageArgs(args: (string | number)[], message: Message): void {
-  args.push(
-    jsonHead(message),
-    jsonTail(message),
-    routing(message),
-    message.id,
-    message.origin ?? '',
-  );
+  // The frame is encoded once, here, and every node sends it on as it is.
+  const frame = encodeMessageFrame(message);
+  args.push(jsonHead(frame), jsonTail(frame), routing(message), message.id, message.origin ?? '');
 }
 
 /**
@@ -104,7 +101,8 @@ export function pushMessageArgs(args: (string | number)[], message: Message): vo
  */
 export function encodeMessagePayload(message: Message, epoch: string): string {
   const seq = message.seq;
-  const json = jsonHead(message) + seq + jsonTail(message);
+  const frame = encodeMessageFrame(message);
+  const json = jsonHead(frame) + seq + jsonTail(frame);
   return MESSAGE + epoch + BAR + seq + BAR + routing(message) + BAR + json;
 }
 

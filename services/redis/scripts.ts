@@ -36,6 +36,9 @@ local function newEpoch(floorKey, epochKey, ttl)
   return epoch
 end
 local function teamHead(seqKey, logKey, epochKey, floorKey, ttl)
+  local head = redis.call('MGET', epochKey, seqKey)
+  if head[1] and head[2] then return head[1], head[2] end
+  -- MGET reads a key of another type as missing: GET refuses it, as it always did.
   local epoch = redis.call('GET', epochKey)
   local last = redis.call('GET', seqKey)
   if epoch and last then return epoch, last end
@@ -54,9 +57,10 @@ end
  * the archive backlog is full, takes the team's next seq, joins the archive backlog
  * when archiving is on (so an acknowledged message is never missing from it),
  * appends to the team's stream (origin kept beside the json, never inside, so it
- * cannot reach a client), and only then commits the counter, remembers the ref and
- * PUBLISHes the message: payload.ts describes every format written here, and
- * PAYLOAD_LUA is its code. The epoch in the payload lets nodes notice a history reset.
+ * cannot reach a client; trimmed to `retain` by the same XADD), and only then
+ * commits the counter, remembers the ref and PUBLISHes the message: payload.ts
+ * describes every format written here, and PAYLOAD_LUA is its code. The epoch in
+ * the payload lets nodes notice a history reset.
  *
  * Nothing that can fail runs after the counter moves, so a refused message never
  * leaves a hole in the seqs. Under maxmemory a script's first write is the one Redis
@@ -64,6 +68,13 @@ end
  * it is the one that can be undone: its id is Redis's (`*`), while an XDEL from the
  * team's stream would leave the stream's last id at the seq, and the same seq could
  * then never be appended again.
+ *
+ * A team's head is read once per batch and kept in `heads`; its counter and TTLs are
+ * written once, after the batch's last message. The script runs as one step, so
+ * nobody sees the counter between, and the end is the same as writing it per
+ * message: the counter at the last seq handed out. Those writes cannot be refused:
+ * the team's XADD wrote first (Redis refuses only a script's first write under
+ * maxmemory), and SET and EXPIRE do not care about what a key holds.
  *
  * KEYS: per message: seq, log, epoch, ref, epoch floor; then the archive stream when
  * archiving is on (on Redis Cluster the stream of the batch's slot, keys.slotArchive:
@@ -90,9 +101,29 @@ local backlogMax = tonumber(ARGV[5])
 local publishCommand = ARGV[6] == '1' and 'SPUBLISH' or 'PUBLISH'
 local archiveKey = archive and KEYS[#KEYS]
 local teamKeys = archive and #KEYS - 1 or #KEYS
+-- Per team seen in the batch, by its seq key: {epoch, last seq, key index, whether a seq was taken}.
+local heads = {}
+local function head(k, a)
+  local seqKey = KEYS[k + 1]
+  local known = heads[seqKey]
+  if known then return known end
+  local epoch, last = teamHead(seqKey, KEYS[k + 2], KEYS[k + 3], KEYS[k + 5], ttl)
+  local n = tonumber(last)
+  if not n then return nil end
+  if epoch == ARGV[a + 3] and n < tonumber(ARGV[a + 4]) then
+    -- The publishing node delivered seqs this counter has not reached: Redis went back in
+    -- time (see REWOUND). Reusing them would hand known seqs to other messages.
+    redis.call('DEL', seqKey)
+    epoch, last = teamHead(seqKey, KEYS[k + 2], KEYS[k + 3], KEYS[k + 5], ttl)
+    n = 0
+  end
+  known = {epoch, n, k, false}
+  heads[seqKey] = known
+  return known
+end
 local function publish(k, a)
   local useRef = ARGV[a + 2] == '1'
-  local head, tail, routing, id, origin = messageArgs(a + 4)
+  local jsonHead, tail, routing, id, origin = messageArgs(a + 4)
   if useRef then
     local prior = redis.call('GET', KEYS[k + 4])
     if prior then return {0, prior} end
@@ -102,36 +133,28 @@ local function publish(k, a)
   if archive and backlogMax > 0 and redis.call('XLEN', archiveKey) >= backlogMax then
     return {-2, 'archive backlog full'}
   end
-  local epoch, last = teamHead(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 5], ttl)
-  local n = tonumber(last)
-  if not n then return {-1, 'the seq counter is not a number'} end
-  if epoch == ARGV[a + 3] and n < tonumber(ARGV[a + 4]) then
-    -- The publishing node delivered seqs this counter has not reached: Redis went back in
-    -- time (see REWOUND). Reusing them would hand known seqs to other messages.
-    redis.call('DEL', KEYS[k + 1])
-    epoch, last = teamHead(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 5], ttl)
-    n = 0
-  end
-  local seq = n + 1
-  local json = messageJson(head, seq, tail)
+  local team = head(k, a)
+  if not team then return {-1, 'the seq counter is not a number'} end
+  local epoch = team[1]
+  local seq = team[2] + 1
+  local json = messageJson(jsonHead, seq, tail)
   local queued = false
   if archive then
     queued = redis.call('XADD', archiveKey, '*', BACKLOG_EPOCH, epoch, BACKLOG_JSON, json)
   end
   local added
   if origin == '' then
-    added = redis.pcall('XADD', KEYS[k + 2], seq .. '-0', LOG_JSON, json)
+    added = redis.pcall('XADD', KEYS[k + 2], 'MAXLEN', retain, seq .. '-0', LOG_JSON, json)
   else
-    added = redis.pcall('XADD', KEYS[k + 2], seq .. '-0', LOG_JSON, json, LOG_ORIGIN, origin)
+    added = redis.pcall(
+      'XADD', KEYS[k + 2], 'MAXLEN', retain, seq .. '-0', LOG_JSON, json, LOG_ORIGIN, origin)
   end
   if type(added) == 'table' and added.err then
     if queued then redis.call('XDEL', archiveKey, queued) end
     return {-1, added.err}
   end
-  redis.call('SET', KEYS[k + 1], seq, 'EX', ttl)
-  redis.call('EXPIRE', KEYS[k + 2], ttl)
-  redis.call('EXPIRE', KEYS[k + 3], ttl)
-  redis.call('XTRIM', KEYS[k + 2], 'MAXLEN', retain)
+  team[2] = seq
+  team[4] = true
   if useRef then
     redis.call('SET', KEYS[k + 4], refRecord(id, seq), 'EX', refTtl)
   end
@@ -145,6 +168,14 @@ for i = 0, teamKeys / 5 - 1 do
     out[i + 1] = result
   else
     out[i + 1] = {-1, type(result) == 'table' and result.err or tostring(result)}
+  end
+end
+for seqKey, team in pairs(heads) do
+  if team[4] then
+    local k = team[3]
+    redis.call('SET', seqKey, team[2], 'EX', ttl)
+    redis.call('EXPIRE', KEYS[k + 2], ttl)
+    redis.call('EXPIRE', KEYS[k + 3], ttl)
   end
 end
 return out

@@ -1,4 +1,5 @@
-import { Command, ReplyError } from 'ioredis';
+import { ReplyError } from 'ioredis';
+import { BufferedCommand } from './buffered-command';
 import type { RedisClient } from './connection';
 import { AppError } from '../errors';
 import { redisUnavailable } from './errors';
@@ -7,7 +8,7 @@ import { redisUnavailable } from './errors';
 const RedisReplyError = ReplyError as abstract new (...args: never[]) => Error;
 
 /**
- * Sends one command whose effect must be known when it fails, and maps a failure
+ * Sends one script call (or a command without keys: see BufferedCommand) whose effect must be known when it fails, and maps a failure
  * to what it means for that effect:
  * - ioredis refuses, inside `sendCommand`, a command it cannot write (the client
  *   runs without an offline queue): it never reached Redis, `unavailable`;
@@ -30,7 +31,8 @@ export async function sendKnowingOutcome(
   args: (string | number)[],
   onWrite?: (socket: object) => void,
 ): Promise<unknown> {
-  const command = new Command(name, args, { replyEncoding: 'utf8' });
+  // Written as one Buffer: see BufferedCommand (the publish batch is the command sent here).
+  const command = new BufferedCommand(name, args, { replyEncoding: 'utf8' });
   let sending = true;
   let refusedUnsent = false;
   const reject = command.reject;

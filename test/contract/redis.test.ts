@@ -256,6 +256,23 @@ describeWithRedis('redis implementations', () => {
       }
     });
 
+    test('a seq counter of the wrong type: refused, never taken for a missing one', async () => {
+      const { bus, cmd, k, history } = await lone();
+      try {
+        expect((await bus.publish({ teamId: 'T', from, data: 1 })).seq).toBe(1);
+        await cmd.del(k.seq('T'));
+        await cmd.rpush(k.seq('T'), 'not a counter');
+        await expect(bus.publish({ teamId: 'T', from, data: 2 })).rejects.toMatchObject({
+          code: 'unavailable',
+        });
+        // A missing counter would have started a new epoch over the team's history.
+        expect(await cmd.type(k.seq('T'))).toBe('list');
+        expect((await history.before('T', { limit: 10 })).messages.map((m) => m.data)).toEqual([1]);
+      } finally {
+        await bus.close();
+      }
+    });
+
     test('the archive backlog of the wrong type: refused, nothing stored, the next seq follows', async () => {
       const { bus, cmd, k, history } = await lone(100, { archive: true });
       try {
