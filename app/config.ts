@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { DEAD_LETTERS_MAX } from '../services/dead-letters';
 import { parseEndpoint, type RedisTarget } from '../services/redis/target';
-import { parseSqlUrl } from '../services/sql/connection';
+import { sqlUrlNamesServer } from '../services/sql/sql-url';
 import { MAX_ARCHIVE_ROWS } from '../services/sql/statements';
 
 /**
@@ -69,15 +69,10 @@ const endpoints = z
 const sqlUrl = z
   .string()
   .min(1)
-  .refine((url) => {
-    try {
-      // Only the url decides whether it names a server; the other options just override.
-      parseSqlUrl({ url, poolMax: 1 });
-      return true;
-    } catch {
-      return false;
-    }
-  }, 'must be a connection string like Server=host,1433;Database=db;User Id=…;Password=… or mssql://user:pass@host:1433/db');
+  .refine(
+    sqlUrlNamesServer,
+    'must be a connection string like Server=host,1433;Database=db;User Id=…;Password=… or mssql://user:pass@host:1433/db',
+  );
 
 const http = z
   .object({

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { ARMS, type ArmId, type RunningArm } from './arms';
 import type { HoldResult, StormResult } from './loadgen/contract';
 import type { Options } from './options';
@@ -52,8 +53,11 @@ export async function runStormOnce(root: string, armId: ArmId, o: Options): Prom
     running = await arm.start({
       root,
       serverCpus: o.serverCpus,
-      nodeArgs: [],
-      stopGraceMs: 0,
+      // The restarted (memory) or surviving (Redis) node writes its profile on a clean stop.
+      nodeArgs: o.cpuProf
+        ? ['--cpu-prof', '--cpu-prof-dir', join(root, 'dist', 'bench-profiles', `storm-${armId}`)]
+        : [],
+      stopGraceMs: o.cpuProf ? 10_000 : 0,
       prelude: FD_PRELUDE,
     });
     const target = running.storm;

@@ -56,6 +56,8 @@ export class RedisPresence implements Presence {
   private leaseHeld = false;
   private ticking = false;
   private closed = false;
+  /** The adds of this turn whose index writes are not sent yet (writeIndexes). */
+  private indexBatch: { conns: ConnectionInfo[]; written: Promise<void> } | undefined;
 
   constructor(
     private readonly redis: RedisClient,
@@ -116,15 +118,44 @@ export class RedisPresence implements Presence {
 
   /** Returns the user's connection count in the team after adding, or 0 if already present. */
   private async addEntry(conn: ConnectionInfo): Promise<number> {
+    await this.writeIndexes(conn);
+    return this.redis.sbPresenceAdd(...this.scriptKeys(conn), conn.connId, conn.userId);
+  }
+
+  /**
+   * The index writes of every add of this turn of the event loop, as one command
+   * per key: a reconnect storm adds thousands of connections in a few seconds, and
+   * five commands each cost Redis (which shares the node's core in small set-ups)
+   * more than the team's script. Settles when all of them are written.
+   */
+  private writeIndexes(conn: ConnectionInfo): Promise<void> {
+    let batch = this.indexBatch;
+    if (!batch) {
+      const conns: ConnectionInfo[] = [];
+      batch = {
+        conns,
+        written: new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+          this.indexBatch = undefined;
+          return this.flushIndexes(conns);
+        }),
+      };
+      this.indexBatch = batch;
+    }
+    batch.conns.push(conn);
+    return batch.written;
+  }
+
+  private async flushIndexes(conns: ConnectionInfo[]): Promise<void> {
+    const { nodeId } = this.options;
+    const connIds = conns.map((c) => c.connId);
     // One command per key, not a MULTI: on Redis Cluster they live in different slots.
     await Promise.all([
-      this.redis.sadd(this.keys.nodes(), this.options.nodeId),
-      this.redis.sadd(this.keys.nodeConns(this.options.nodeId), conn.connId),
-      this.redis.hset(this.keys.conns(), conn.connId, JSON.stringify(conn)),
-      this.redis.zadd(this.keys.connIndex(), 0, conn.connId),
-      this.redis.sadd(this.keys.liveTeams(), conn.teamId),
+      this.redis.sadd(this.keys.nodes(), nodeId),
+      this.redis.sadd(this.keys.nodeConns(nodeId), ...connIds),
+      this.redis.hset(this.keys.conns(), new Map(conns.map((c) => [c.connId, JSON.stringify(c)]))),
+      this.redis.zadd(this.keys.connIndex(), ...connIds.flatMap((id) => [0, id])),
+      this.redis.sadd(this.keys.liveTeams(), ...new Set(conns.map((c) => c.teamId))),
     ]);
-    return this.redis.sbPresenceAdd(...this.scriptKeys(conn), conn.connId, conn.userId);
   }
 
   /**

@@ -2,22 +2,13 @@ import sql from 'mssql';
 import type { Logger } from 'pino';
 import { AppError } from '../errors';
 import { reconnectDelay } from '../backoff';
+import { isSqlUri, type SqlOptions } from './sql-url';
 import { MIGRATIONS, SQL } from './statements';
-
-export interface SqlOptions {
-  /** ADO-style connection string (`Server=…;Database=…`) or `mssql://user:pass@host:port/db`. */
-  url: string;
-  /** Overrides the connection string's Encrypt; default true. */
-  encrypt?: boolean;
-  /** Overrides the connection string's TrustServerCertificate; default false. */
-  trustServerCertificate?: boolean;
-  poolMax: number;
-}
 
 /** Turns MSSQL_URL into an mssql config; throws on a string that names no server. */
 export function parseSqlUrl(options: SqlOptions): sql.config {
   let config: sql.config;
-  if (/^(mssql|sqlserver):\/\//i.test(options.url)) {
+  if (isSqlUri(options.url)) {
     const url = new URL(options.url);
     config = {
       server: url.hostname,

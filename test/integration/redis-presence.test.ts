@@ -28,7 +28,12 @@ describeWithRedis('redis presence leases', () => {
     keys: RedisKeys,
     nodeId: string,
     events: ClusterEvent[] = [],
-    options: { url?: string; client?: RedisOptions; announce?: () => Promise<void> } = {},
+    options: {
+      url?: string;
+      client?: RedisOptions;
+      announce?: () => Promise<void>;
+      leaseMs?: number;
+    } = {},
   ): Promise<RedisPresence> {
     return (await nodeWithClient(keys, nodeId, events, options)).presence;
   }
@@ -38,7 +43,12 @@ describeWithRedis('redis presence leases', () => {
     keys: RedisKeys,
     nodeId: string,
     events: ClusterEvent[] = [],
-    options: { url?: string; client?: RedisOptions; announce?: () => Promise<void> } = {},
+    options: {
+      url?: string;
+      client?: RedisOptions;
+      announce?: () => Promise<void>;
+      leaseMs?: number;
+    } = {},
   ): Promise<{ presence: RedisPresence; client: Redis }> {
     const client = createRedisClient(
       { kind: 'single', url: options.url ?? redis.server.url },
@@ -50,7 +60,7 @@ describeWithRedis('redis presence leases', () => {
     await waitReady(client, 5000);
     const presence = new RedisPresence(client, keys, {
       nodeId,
-      leaseMs: LEASE_MS,
+      leaseMs: options.leaseMs ?? LEASE_MS,
       announce: async (e) => {
         await options.announce?.();
         events.push(e);
@@ -93,6 +103,33 @@ describeWithRedis('redis presence leases', () => {
       },
     };
   }
+
+  /** How many times the server ran `command` since its stats were reset. */
+  async function commandCalls(admin: Redis, command: string): Promise<number> {
+    const info = await admin.info('commandstats');
+    return Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
+  }
+
+  test('the adds of one turn write each cluster-wide index once, and every one is listed', async () => {
+    const keys = freshKeys('p');
+    // A long lease: no reconcile runs meanwhile (it would write the entries it had not seen yet).
+    const a = await node(keys, 'a', [], { leaseMs: 60_000 });
+    const admin = await adminClient();
+    await admin.config('RESETSTAT');
+    const conns = Array.from({ length: 50 }, (_, i) =>
+      connectionInfo(`c${i}`, `u${i}`, 'a', `T${i % 5}`),
+    );
+    await Promise.all(conns.map((c) => a.add(c)));
+    // A reconnect storm joins thousands in a few seconds: five commands per join would
+    // cost Redis more than the team's own script.
+    expect(await commandCalls(admin, 'hset')).toBe(1);
+    expect(await commandCalls(admin, 'sadd')).toBe(3);
+    const listed = await a.list({ limit: 100 });
+    expect(listed.connections.map((c) => c.connId).sort()).toEqual(
+      conns.map((c) => c.connId).sort(),
+    );
+    expect((await a.teams()).map((t) => t.teamId).sort()).toEqual(['T0', 'T1', 'T2', 'T3', 'T4']);
+  });
 
   test("a dead node's users are removed by a survivor, which announces the leave once", async () => {
     const keys = freshKeys('p');

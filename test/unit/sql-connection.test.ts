@@ -1,4 +1,5 @@
 import { parseSqlUrl } from '../../services/sql/connection';
+import { sqlUrlNamesServer } from '../../services/sql/sql-url';
 
 describe('parseSqlUrl', () => {
   test('reads an mssql:// URL, decoding credentials', () => {
@@ -39,4 +40,25 @@ describe('parseSqlUrl', () => {
   test('a string without a server is refused', () => {
     expect(() => parseSqlUrl({ url: 'Database=sb;User Id=sa', poolMax: 1 })).toThrow(/server/);
   });
+});
+
+describe('sqlUrlNamesServer (the config check, without loading mssql)', () => {
+  test.each([
+    'Server=db,1433;Database=sb',
+    'Data Source=db\\inst;Database=sb',
+    'database=sb; ADDRESS = db ;',
+    'Password={a;b=c};Server=db',
+    'mssql://sa:pw@db:1433/sb',
+  ])('%s names a server, as parseSqlUrl agrees', (url) => {
+    expect(sqlUrlNamesServer(url)).toBe(true);
+    expect(parseSqlUrl({ url, poolMax: 1 }).server).toBe('db');
+  });
+
+  test.each(['Database=sb;User Id=sa', 'Password={Server=db};Database=sb', 'mssql://', 'pw'])(
+    '%s names none',
+    (url) => {
+      expect(sqlUrlNamesServer(url)).toBe(false);
+      expect(() => parseSqlUrl({ url, poolMax: 1 })).toThrow();
+    },
+  );
 });
