@@ -167,6 +167,8 @@ describe('a subscription keeps its own epoch, seen and pending queue', () => {
     rig.hub.flush(sub, E1, 0);
     expect(rig.hub.teamCount).toBe(2);
     expect(rig.hub.unsubscribe(sub)).toBe(true);
+    // No empty map left behind on the connection.
+    expect(conn.subs).toBeUndefined();
     expect(rig.hub.unsubscribe(sub)).toBe(false);
     rig.hub.message(inOther(E1, 1));
     rig.hub.message(delivery(E1, 1));
