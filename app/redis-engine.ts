@@ -77,6 +77,7 @@ export async function createRedisEngine(
   // Registered before the hub (createApp), so a node knows of a ban before it closes sockets.
   bus.listen({ message: () => undefined, gap: () => undefined, event: (e) => bans.observe(e) });
   // Pub/sub drops what is published while the subscriber is away: read them all again.
+  // (The bans reread on the command connection's own 'ready' too: it may come later.)
   sub.on('ready', () => void bans.refresh());
   // XREADGROUP BLOCK holds a connection, so the archiver gets one of its own.
   // Its reads block for up to ARCHIVE_FLUSH_MS, so its command timeout starts after that.

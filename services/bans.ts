@@ -75,6 +75,9 @@ export function byUserThenTeam(a: Ban, b: Ban): number {
   return a.teamId < b.teamId ? -1 : 1;
 }
 
+/** Least time between two sweeps of a BanMirror for expired bans. */
+const SWEEP_GAP_MS = 1000;
+
 /** A ban added or lifted: what a BanMirror replays over a reread that overlapped it. */
 type BanChange = Extract<ClusterEvent, { kind: 'ban' | 'unban' }>;
 
@@ -87,6 +90,12 @@ export class BanMirror {
   private readonly entries = new Map<string, number>();
   /** One per reread in flight: the changes made here since it started reading. */
   private readonly rereads = new Set<BanChange[]>();
+  /**
+   * When to look for expired entries next (ms since epoch). A ban that expires is
+   * otherwise only dropped when its own user comes back, and a user who never does
+   * would stay in memory for good (and keep the no-bans fast path off).
+   */
+  private nextSweep = Infinity;
 
   get size(): number {
     return this.entries.size;
@@ -103,6 +112,7 @@ export class BanMirror {
   /** Replaces everything with what storage holds. */
   reset(bans: Ban[]): void {
     this.entries.clear();
+    this.nextSweep = Infinity;
     for (const ban of bans) this.apply({ kind: 'ban', ban });
   }
 
@@ -139,16 +149,29 @@ export class BanMirror {
       return;
     }
     const { ban } = change;
-    this.entries.set(
-      banKey(ban.userId, ban.teamId),
-      ban.expiresAt === null ? Infinity : Date.parse(ban.expiresAt),
-    );
+    const until = ban.expiresAt === null ? Infinity : Date.parse(ban.expiresAt);
+    this.entries.set(banKey(ban.userId, ban.teamId), until);
+    this.nextSweep = Math.min(this.nextSweep, until);
   }
 
   isBanned(userId: string, teamId: string): boolean {
     if (this.entries.size === 0) return false;
     const now = Date.now();
+    if (now >= this.nextSweep) this.sweep(now);
     return this.active(banKey(userId, null), now) || this.active(banKey(userId, teamId), now);
+  }
+
+  /**
+   * Drops every expired entry. At most once a second: with many bans expiring one
+   * after another, a handshake must not walk all of them each time.
+   */
+  sweep(now: number): void {
+    let next = Infinity;
+    for (const [key, until] of this.entries) {
+      if (until <= now) this.entries.delete(key);
+      else next = Math.min(next, until);
+    }
+    this.nextSweep = next === Infinity ? Infinity : Math.max(next, now + SWEEP_GAP_MS);
   }
 
   private active(key: string, now: number): boolean {

@@ -103,6 +103,43 @@ export class SentinelGroup {
     return undefined;
   }
 
+  /** The master port each sentinel names, in order; undefined where one does not answer. */
+  async views(): Promise<(number | undefined)[]> {
+    return Promise.all(
+      this.sentinels.map(async (s) => {
+        const reply = await this.ask(s.port, ['get-master-addr-by-name', this.name]);
+        return Array.isArray(reply) && typeof reply[1] === 'string' ? Number(reply[1]) : undefined;
+      }),
+    );
+  }
+
+  /** The one master every sentinel names, if they agree and it says it is master. */
+  private async agreedMaster(): Promise<number | undefined> {
+    const views = await this.views();
+    const port = views[0];
+    if (port === undefined || views.some((v) => v !== port)) return undefined;
+    const info = await this.query(port, ['info', 'replication']);
+    return typeof info === 'string' && /role:master/.test(info) ? port : undefined;
+  }
+
+  /** For a failure message: what each sentinel names and each server's role. */
+  async state(): Promise<string> {
+    const views = await this.views();
+    const roles = await Promise.all(
+      this.servers.map(async (server) => {
+        const info = await this.query(server.port, ['info', 'replication']);
+        const role = typeof info === 'string' ? /role:(\w+)/.exec(info)?.[1] : undefined;
+        // Which connections are where: a subscriber and a command connection on
+        // different servers is a canary that cannot come back.
+        const list = await this.query(server.port, ['client', 'list']);
+        const lines = typeof list === 'string' ? list.trim().split('\n') : [];
+        const subscribers = lines.filter((l) => /\bsub=[1-9]/.test(l)).length;
+        return `${server.port}=${role ?? 'no answer'} (${lines.length} clients, ${subscribers} subscribed)`;
+      }),
+    );
+    return `sentinels name ${views.map(String).join(', ')}; servers ${roles.join(', ')}`;
+  }
+
   /** A client of the current master (with the group's password); the caller disconnects it. */
   async masterClient(): Promise<Redis> {
     const master = await this.master();
@@ -128,9 +165,9 @@ export class SentinelGroup {
   async settled(timeoutMs = 20_000): Promise<void> {
     await waitFor(
       async () => {
-        const master = await this.master().catch(() => undefined);
-        if (!master) return false;
-        const info = await this.query(master.port, ['info', 'replication']);
+        const port = await this.agreedMaster();
+        if (port === undefined) return false;
+        const info = await this.query(port, ['info', 'replication']);
         if (typeof info !== 'string' || !/slave0:.*state=online/.test(info)) return false;
         for (const s of this.sentinels) {
           const peers = await this.ask(s.port, ['sentinels', this.name]);
@@ -145,11 +182,16 @@ export class SentinelGroup {
     );
   }
 
-  /** Until the sentinels name a master other than the one on `oldPort`. */
+  /**
+   * Until every sentinel names a master other than the one on `oldPort`, and it has
+   * taken the role. One sentinel's word was not enough: an old master restarted
+   * (empty) while another still named it could be kept as master, and the promoted
+   * replica made its replica again, which wiped the data it held.
+   */
   async failedOver(oldPort: number, timeoutMs = 20_000): Promise<RedisServer> {
     await waitFor(
       async () => {
-        const port = await this.masterPort();
+        const port = await this.agreedMaster();
         return port !== undefined && port !== oldPort;
       },
       'a failover',

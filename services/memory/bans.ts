@@ -57,5 +57,6 @@ export class MemoryBans implements Bans {
     for (const [key, ban] of this.bans) {
       if (ban.expiresAt !== null && Date.parse(ban.expiresAt) <= now) this.bans.delete(key);
     }
+    this.mirror.sweep(now);
   }
 }

@@ -62,12 +62,19 @@ export class RedisBans implements Bans {
 
   /** Loads the copy and starts refreshing it; a Redis outage is retried by the refresh. */
   async start(): Promise<void> {
+    // A node that starts while Redis is down reads here before this connection is
+    // ready, and fails: read again as soon as it is (and after every reconnect),
+    // not only at the next periodic refresh.
+    this.redis.off('ready', this.onReady);
+    this.redis.on('ready', this.onReady);
     await this.refresh();
     if (this.options.refreshMs > 0 && this.timer === undefined) {
       this.timer = setInterval(() => void this.refresh(), this.options.refreshMs);
       this.timer.unref();
     }
   }
+
+  private readonly onReady = (): void => void this.refresh();
 
   async refresh(): Promise<void> {
     try {
@@ -143,6 +150,7 @@ export class RedisBans implements Bans {
   }
 
   async close(): Promise<void> {
+    this.redis.off('ready', this.onReady);
     clearInterval(this.timer);
     this.timer = undefined;
   }

@@ -251,6 +251,8 @@ export class Hub implements BusListener {
   unsubscribe(sub: Subscription): boolean {
     if (sub.conn.subs?.get(sub.teamId) !== sub) return false;
     sub.conn.subs.delete(sub.teamId);
+    // As before the first subscribe: most connections never follow another team.
+    if (sub.conn.subs.size === 0) sub.conn.subs = undefined;
     return this.leave(sub);
   }
 

@@ -196,10 +196,12 @@ export interface RawResponse {
 
 /**
  * Writes bytes to the server over plain TCP and reads the status line, the head and
- * what follows until the server closes or `waitMs` passes. For inputs an HTTP
- * client refuses to send (raw bytes in the request line or headers).
+ * what follows until the answer is complete, the server closes or `waitMs` passes
+ * (a cap for a loaded machine, not a speed bound: a complete answer ends it at
+ * once). For inputs an HTTP client refuses to send (raw bytes in the request line
+ * or headers).
  */
-export function rawExchange(port: number, request: Buffer, waitMs = 2000): Promise<RawResponse> {
+export function rawExchange(port: number, request: Buffer, waitMs = 10_000): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const socket = netConnect(port, '127.0.0.1');
     const chunks: Buffer[] = [];

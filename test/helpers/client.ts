@@ -63,7 +63,7 @@ export class TestClient {
   }
 
   /** The next unread frame (of `type`, skipping others when given). */
-  async next(type?: string, timeoutMs = 5000): Promise<Frame> {
+  async next(type?: string, timeoutMs = 10_000): Promise<Frame> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       while (this.cursor < this.frames.length) {
@@ -116,7 +116,7 @@ export class TestClient {
     return out;
   }
 
-  async waitClose(timeoutMs = 5000): Promise<{ code: number; reason: string }> {
+  async waitClose(timeoutMs = 10_000): Promise<{ code: number; reason: string }> {
     if (!this.closed) {
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error('timed out waiting for close')), timeoutMs);

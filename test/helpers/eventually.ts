@@ -4,7 +4,7 @@
  */
 export async function eventually<T>(
   check: () => T | false | Promise<T | false>,
-  timeoutMs = 5000,
+  timeoutMs = 10_000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

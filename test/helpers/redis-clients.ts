@@ -23,7 +23,7 @@ export class RedisClients {
       subscriber ? { enableOfflineQueue: true } : {},
     );
     this.made.push(c);
-    await waitReady(c, 5000);
+    await waitReady(c, 15_000);
     return c;
   }
 

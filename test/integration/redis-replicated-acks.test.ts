@@ -12,7 +12,7 @@ async function untilAcked(client: TestClient): Promise<void> {
     let answer = await client.next();
     while (answer.type !== 'ack' && answer.type !== 'error') answer = await client.next();
     return answer.type === 'ack';
-  }, 10_000);
+  }, 15_000);
 }
 
 /** REDIS_ACK_REPLICAS: an ack only once the message reached that many replicas. */
@@ -37,12 +37,21 @@ describeWithRedis('replicated acks (REDIS_ACK_REPLICAS)', () => {
     replica = undefined;
   });
 
-  const start = async (replicas: string, prefix = `r${randomUUID().slice(0, 6)}:`) => {
+  /**
+   * `ackTimeoutMs` short where a send is meant to end indeterminate (no wait for
+   * nothing), long where it is meant to be acked: a loaded replica can take longer
+   * than 200 ms to confirm, and that send was then indeterminate, not acked.
+   */
+  const start = async (
+    replicas: string,
+    prefix = `r${randomUUID().slice(0, 6)}:`,
+    ackTimeoutMs = '200',
+  ) => {
     server = await startTestServer({
       REDIS_URL: master.url,
       REDIS_KEY_PREFIX: prefix,
       REDIS_ACK_REPLICAS: replicas,
-      REDIS_ACK_TIMEOUT_MS: '200',
+      REDIS_ACK_TIMEOUT_MS: ackTimeoutMs,
       // No lease renewal (a write) during the test: see the ref test below.
       PRESENCE_LEASE_MS: '60000',
     });
@@ -86,22 +95,28 @@ describeWithRedis('replicated acks (REDIS_ACK_REPLICAS)', () => {
       const answer = await b.next('error');
       expect(answer).toMatchObject({ code: 'indeterminate', ref: 'r1' });
       replica.resume();
-      b.send({ type: 'team', data: 'once', ref: 'r1' });
-      expect(await b.next('ack', 10_000)).toMatchObject({ ref: 'r1' });
+      // Resent until acked: the replica catching up may outlast one 200 ms WAIT.
+      const acked = await eventually(async () => {
+        b.send({ type: 'team', data: 'once', ref: 'r1' });
+        let reply = await b.next();
+        while (reply.type !== 'ack' && reply.type !== 'error') reply = await b.next();
+        return reply.type === 'ack' ? reply : false;
+      }, 15_000);
+      expect(acked).toMatchObject({ ref: 'r1' });
     } finally {
       replica.resume();
       await Promise.all(clients.splice(0).map((c) => c.close()));
       await other.close();
       await first?.close();
     }
-  });
+  }, 40_000);
 
   test('with the replica in sync, sends are acked and the replica holds them', async () => {
     replica = await RedisServer.start({
       // Loaded in memory: no dump.rdb left in the working directory.
       args: ['--repl-diskless-load', 'swapdb', '--replicaof', '127.0.0.1', String(master.port)],
     });
-    const { server, client } = await start('1');
+    const { server, client } = await start('1', undefined, '3000');
     // The replica's first sync takes a moment; until then sends are not acked.
     await untilAcked(client);
     const batch = Array.from({ length: 20 }, (_, i) => `m${i}`);
@@ -123,5 +138,6 @@ describeWithRedis('replicated acks (REDIS_ACK_REPLICAS)', () => {
     } finally {
       reader.disconnect();
     }
-  });
+    // A probe sent before the replica's first sync waits out the whole ack timeout.
+  }, 40_000);
 });

@@ -117,7 +117,8 @@ describeWithRedis('a Sentinel failover while clients send', () => {
       REDIS_COMMAND_TIMEOUT_MS: '2000',
       RATE_LIMIT_PER_S: '0',
       HISTORY_SIZE: '1000000',
-      LOG_LEVEL: 'warn',
+      // Info: a failure message shows the node's reconnections.
+      LOG_LEVEL: 'info',
     };
     const nodes = [
       await startTestServer({ ...env, NODE_ID: 'node-a' }),
@@ -141,9 +142,12 @@ describeWithRedis('a Sentinel failover while clients send', () => {
       const after = () => Array.from({ length: SENDERS }, (_, i) => tally.ackedAfter[i] ?? 0);
       // Generous: on a loaded machine the nodes' reconnect backoff and the replica's sync
       // take seconds; what is checked is that they come back, not how fast.
-      await eventually(() => after().every((n) => n >= ACKS_AFTER), 40_000).catch(() => {
+      await eventually(() => after().every((n) => n >= ACKS_AFTER), 40_000).catch(async () => {
         const errors = JSON.stringify(Object.fromEntries(tally.errors));
-        throw new Error(`acks after the failover per sender: ${after().join(', ')}; ${errors}`);
+        throw new Error(
+          `acks after the failover per sender: ${after().join(', ')}; ${errors}; ` +
+            (await group.state()),
+        );
       });
       phase.stop = true;
       await Promise.all(senders);
@@ -151,14 +155,19 @@ describeWithRedis('a Sentinel failover while clients send', () => {
       for (const node of nodes) {
         const ready = () => api(node, 'GET', '/api/ready');
         await eventually(async () => (await ready()).status === 200, 20_000).catch(async () => {
-          const logs = node.logs.slice(-12).join('');
-          throw new Error(`not ready: ${JSON.stringify((await ready()).body)}\n${logs}`);
+          const logs = node.logs
+            .filter((l) => l.includes('redis'))
+            .slice(-16)
+            .join('');
+          const body = JSON.stringify((await ready()).body);
+          throw new Error(`not ready: ${body}; ${await group.state()}\n${logs}`);
         });
       }
       const held = await stored(group, prefix);
       const lost = [...tally.acked]
         .filter(([, ack]) => held.get(ack.id) !== ack.seq)
         .map(([ref]) => ref);
+      if (lost.length > 0) process.stdout.write(`after a loss: ${await group.state()}\n`);
       return { tally, lost };
     } finally {
       phase.stop = true;

@@ -123,8 +123,12 @@ describe('JWT auth (AUTH_SECRET set)', () => {
 
   test('a socket whose token expires is closed with 1008', async () => {
     await server.close();
-    server = await servers.start({ AUTH_SECRET: SECRET, HEARTBEAT_MS: '100' });
-    const t = await token({ sub: 'u1', team: 'A' }, Math.floor(Date.now() / 1000) + 1);
+    // Server and client share this process: a beat drops a connection whose pong it has
+    // not read by the next beat, so a 100 ms beat lost sockets (1006) to loop stalls.
+    server = await servers.start({ AUTH_SECRET: SECRET, HEARTBEAT_MS: '1000' });
+    // Whole seconds, at least 3 s ahead: `floor(now) + 1` could be a few ms away and
+    // expire before the handshake, which then got 401 instead of an open socket.
+    const t = await token({ sub: 'u1', team: 'A' }, Math.ceil(Date.now() / 1000) + 3);
     const client = await connect(server.socketUrl, {
       id: 'u1',
       name: 'Ann',
@@ -132,7 +136,7 @@ describe('JWT auth (AUTH_SECRET set)', () => {
       token: t,
     });
     servers.keep(client);
-    expect((await client.waitClose()).code).toBe(1008);
+    expect((await client.waitClose(15_000)).code).toBe(1008);
   });
 });
 

@@ -56,12 +56,18 @@ test('a frame larger than MAX_MESSAGE_BYTES closes the socket with 1009', async 
 });
 
 test('a peer that stops answering pings is dropped and leaves presence', async () => {
-  server = await servers.start({ HEARTBEAT_MS: '100' });
+  // 1 s, not 100 ms: server and clients share this process, and a stall of the loop
+  // longer than a beat made the server drop the watcher too (its pong not read yet).
+  const beatMs = 1000;
+  server = await servers.start({ HEARTBEAT_MS: String(beatMs) });
   const watcher = await open('w');
   const silent = await open('mute', 'A', { autoPong: false });
   await watcher.next('presence');
-  expect(await watcher.next('presence')).toMatchObject({ event: 'leave', user: { id: 'mute' } });
-  expect((await silent.waitClose()).code).toBe(1006);
+  expect(await watcher.next('presence', 10 * beatMs)).toMatchObject({
+    event: 'leave',
+    user: { id: 'mute' },
+  });
+  expect((await silent.waitClose(10 * beatMs)).code).toBe(1006);
   // A client that answers stays, beat after beat.
   expect(watcher.closed).toBeUndefined();
 });

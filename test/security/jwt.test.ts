@@ -109,10 +109,13 @@ describe('forged tokens get 401 and no socket', () => {
 
 test('an active socket whose token expires is closed with 1008 and its later frames publish nothing', async () => {
   await server.close();
-  server = await startTestServer({ AUTH_SECRET: SECRET, HEARTBEAT_MS: '100' });
+  // A 1 s beat, not 100 ms: server and client share this process, and a beat drops a
+  // connection whose pong it has not read yet, so a loop stall closed it with 1006.
+  server = await startTestServer({ AUTH_SECRET: SECRET, HEARTBEAT_MS: '1000' });
+  // At least 3 s ahead: the handshake must happen before it expires, even when slow.
   const short = await new SignJWT({ sub: 'u1', team: 'A' })
     .setProtectedHeader({ alg: 'HS256' })
-    .setExpirationTime(Math.floor(Date.now() / 1000) + 2)
+    .setExpirationTime(Math.ceil(Date.now() / 1000) + 3)
     .sign(key);
   const client = await connect(server.socketUrl, { ...params, token: short });
   clients.push(client);
@@ -121,7 +124,7 @@ test('an active socket whose token expires is closed with 1008 and its later fra
     if (client.ws.readyState === client.ws.OPEN) client.send({ type: 'team', data: 'still here' });
   }, 50);
   try {
-    expect((await client.waitClose(10_000)).code).toBe(1008);
+    expect((await client.waitClose(15_000)).code).toBe(1008);
   } finally {
     clearInterval(timer);
   }

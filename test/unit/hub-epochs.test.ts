@@ -1,6 +1,8 @@
 import type { Delivery } from '../../services/bus';
 import { epochAt } from '../../services/epoch';
 import { Subscription, type LocalConnection } from '../../services/socket/hub';
+import { textFrame } from '../../services/socket/ws-frame';
+import { eventually } from '../helpers/eventually';
 import { hubPerTest } from '../helpers/hub-per-test';
 
 /**
@@ -14,8 +16,13 @@ const TEAM = 'T';
 
 const rig = hubPerTest();
 
+interface Member {
+  conn: LocalConnection;
+  got: unknown[];
+}
+
 /** A connection of `userId` in the hub and what its client receives, in order. */
-async function member(userId: string): Promise<{ conn: LocalConnection; got: unknown[] }> {
+async function member(userId: string): Promise<Member> {
   const connId = `c-${userId}-${rig.count + 1}`;
   const { conn, client } = await rig.join({ connId, userId, teamId: TEAM });
   const got: unknown[] = [];
@@ -36,11 +43,25 @@ function delivery(epoch: string, seq: number, extra: Partial<Delivery> = {}): De
   };
 }
 
-const settle = async (got: unknown[], count: number) => {
-  for (let i = 0; i < 200 && got.length < count; i++) await new Promise((r) => setTimeout(r, 5));
-  // One more turn: anything extra would have arrived by now.
-  await new Promise((r) => setTimeout(r, 20));
-};
+let markers = 0;
+
+/**
+ * Waits until each member's client has read everything the hub wrote to it so far,
+ * without guessing how long that takes: a marker written behind it on the same
+ * socket arrives last. The marker is taken out of `got` again.
+ */
+async function settle(...members: Member[]): Promise<void> {
+  for (const m of members) {
+    const marker = { type: 'marker', n: markers++ };
+    rig.hub.write(m.conn, textFrame(JSON.stringify(marker)));
+    await eventually(() => {
+      const at = m.got.findIndex((f) => JSON.stringify(f) === JSON.stringify(marker));
+      if (at < 0) return false;
+      m.got.splice(at, 1);
+      return true;
+    }, 15_000);
+  }
+}
 
 test('a new epoch is announced before its first message; an older one is dropped', async () => {
   const { conn, got } = await member('u');
@@ -49,7 +70,7 @@ test('a new epoch is announced before its first message; an older one is dropped
   rig.hub.message(delivery(E2, 1));
   rig.hub.message(delivery(E1, 21)); // from before the reset
   rig.hub.message(delivery(E2, 2));
-  await settle(got, 3);
+  await settle({ conn, got });
   expect(got).toEqual([
     { type: 'epoch', teamId: TEAM, epoch: E2, seq: 0 },
     { type: 'message', seq: 1, epochOfTest: E2 },
@@ -63,7 +84,7 @@ test('frames held during the handshake are filtered by the epoch the client was 
   rig.hub.message(delivery(E2, 1));
   rig.hub.message(delivery(E2, 2));
   rig.hub.flush(conn, E2, 1);
-  await settle(got, 1);
+  await settle({ conn, got });
   expect(got).toEqual([{ type: 'message', seq: 2, epochOfTest: E2 }]);
 });
 
@@ -73,7 +94,7 @@ test('the sender and members a direct message skips still hear of the new epoch'
   const to = await member('r');
   for (const m of [sender, other, to]) rig.hub.flush(m.conn, E1, 5);
   rig.hub.message(delivery(E2, 1, { origin: sender.conn.info.connId, to: 'r', fromId: 's' }));
-  await settle(to.got, 2);
+  await settle(sender, other, to);
   const notice = { type: 'epoch', teamId: TEAM, epoch: E2, seq: 0 };
   expect(sender.got).toEqual([notice]);
   expect(other.got).toEqual([notice]);
@@ -88,7 +109,7 @@ test('a gap the node cannot fill is told to connections that had not seen it', a
   rig.hub.gap(TEAM, E1, 8);
   rig.hub.message(delivery(E1, 9));
   rig.hub.message(delivery(E1, 10));
-  await settle(behind.got, 3);
+  await settle(behind, ahead);
   expect(behind.got).toEqual([
     { type: 'epoch', teamId: TEAM, epoch: E1, seq: 8 },
     { type: 'message', seq: 9, epochOfTest: E1 },
@@ -103,7 +124,7 @@ test('a gap notice in a newer epoch still lets the message after it through', as
   rig.hub.gap(TEAM, E2, 4);
   rig.hub.message(delivery(E2, 5));
   rig.hub.message(delivery(E2, 6));
-  await settle(got, 3);
+  await settle({ conn, got });
   expect(got).toEqual([
     { type: 'epoch', teamId: TEAM, epoch: E2, seq: 4 },
     { type: 'message', seq: 5, epochOfTest: E2 },
@@ -129,7 +150,7 @@ describe('a subscription keeps its own epoch, seen and pending queue', () => {
     rig.hub.flush(sub, E1, 2);
     rig.hub.message(inOther(E1, 3)); // a live copy of what was sent: dropped
     rig.hub.message(inOther(E2, 1));
-    await settle(got, 4);
+    await settle({ conn, got });
     expect(got).toEqual([
       { type: 'message', seq: 21, epochOfTest: E1 },
       { type: 'message', teamId: OTHER, seq: 3 },
@@ -146,10 +167,12 @@ describe('a subscription keeps its own epoch, seen and pending queue', () => {
     rig.hub.flush(sub, E1, 0);
     expect(rig.hub.teamCount).toBe(2);
     expect(rig.hub.unsubscribe(sub)).toBe(true);
+    // No empty map left behind on the connection.
+    expect(conn.subs).toBeUndefined();
     expect(rig.hub.unsubscribe(sub)).toBe(false);
     rig.hub.message(inOther(E1, 1));
     rig.hub.message(delivery(E1, 1));
-    await settle(got, 1);
+    await settle({ conn, got });
     expect(got).toEqual([{ type: 'message', seq: 1, epochOfTest: E1 }]);
     expect(rig.hub.teamCount).toBe(1);
   });
