@@ -45,17 +45,7 @@ export class RedisCluster {
   }
 
   private async create(): Promise<void> {
-    const hosts = this.nodes.map((n) => `127.0.0.1:${n.port}`);
-    await run('redis-cli', ['--cluster', 'create', ...hosts, '--cluster-yes']);
-    // `create` returns once the slots are assigned; every node must agree before use.
-    for (let i = 0; i < 400; i++) {
-      const states = await Promise.all(
-        this.nodes.map((n) => run('redis-cli', ['-p', String(n.port), 'cluster', 'info'])),
-      );
-      if (states.every((s) => s.includes('cluster_state:ok'))) return;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    throw new Error('the test cluster did not reach cluster_state:ok');
+    await joinCluster(this.nodes.map((n) => n.port));
   }
 
   /** `redis-cli` against one node, e.g. `cli(0, 'cluster', 'keyslot', 'x')`. */
@@ -109,36 +99,60 @@ export class RedisCluster {
   }
 }
 
+/**
+ * The command line of one cluster master on 127.0.0.1: `port` for clients, `bus`
+ * for the cluster bus, its nodes.conf in `dir`, without persistence. The bench
+ * starts its masters with this too, under its own process management.
+ */
+export function clusterNodeArgs(port: number, bus: number, dir: string): string[] {
+  return [
+    '--port',
+    String(port),
+    '--cluster-port',
+    String(bus),
+    '--bind',
+    '127.0.0.1',
+    '--cluster-enabled',
+    'yes',
+    '--cluster-config-file',
+    join(dir, 'nodes.conf'),
+    '--cluster-node-timeout',
+    '2000',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--loglevel',
+    'warning',
+  ];
+}
+
+/**
+ * Joins running, empty cluster-enabled redis-servers into one cluster with
+ * `redis-cli --cluster create` (slots spread evenly, no replicas) and waits until
+ * every node reports cluster_state:ok.
+ */
+export async function joinCluster(ports: number[]): Promise<void> {
+  const hosts = ports.map((port) => `127.0.0.1:${port}`);
+  await run('redis-cli', ['--cluster', 'create', ...hosts, '--cluster-yes']);
+  // `create` returns once the slots are assigned; every node must agree before use.
+  for (let i = 0; i < 400; i++) {
+    const states = await Promise.all(
+      ports.map((port) => run('redis-cli', ['-p', String(port), 'cluster', 'info'])),
+    );
+    if (states.every((s) => s.includes('cluster_state:ok'))) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('the cluster did not reach cluster_state:ok');
+}
+
 async function startNode(): Promise<ClusterNode> {
   const port = await freePort();
   const bus = await freePort();
   const dir = await mkdtemp(join(tmpdir(), 'sb-cluster-'));
-  const child = spawn(
-    'redis-server',
-    [
-      '--port',
-      String(port),
-      '--cluster-port',
-      String(bus),
-      '--bind',
-      '127.0.0.1',
-      '--cluster-enabled',
-      'yes',
-      '--cluster-config-file',
-      join(dir, 'nodes.conf'),
-      '--cluster-node-timeout',
-      '2000',
-      '--dir',
-      dir,
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--loglevel',
-      'warning',
-    ],
-    { stdio: 'ignore' },
-  );
+  const child = spawn('redis-server', clusterNodeArgs(port, bus, dir), { stdio: 'ignore' });
   const process = manage(child);
   for (let i = 0; i < 200; i++) {
     if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
