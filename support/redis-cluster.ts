@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, portOpen } from './free-port';
-import { kill9, manage, type Managed } from './managed';
+import { kill9, manage, pause, resume, type Managed } from './managed';
 
 /** One master of a test cluster: its client port and the process serving it. */
 export interface ClusterNode {
@@ -13,6 +13,16 @@ export interface ClusterNode {
   process: Managed;
 }
 
+export interface ClusterOptions {
+  /**
+   * Each master keeps an append-only file fsynced on every write, so a master
+   * killed with -9 and restarted on its directory comes back with what it
+   * acknowledged. Unset: no persistence; a restarted master keeps its slots
+   * (nodes.conf) but comes back empty.
+   */
+  aof?: boolean;
+}
+
 /**
  * A throwaway Redis Cluster of `masters` masters (no replicas) on 127.0.0.1:
  * `redis-server --cluster-enabled yes` per master on free ports, joined with
@@ -20,7 +30,10 @@ export interface ClusterNode {
  * (`--cluster-port`, Redis 7) rather than the client port + 10000, which may not exist.
  */
 export class RedisCluster {
-  private constructor(readonly nodes: ClusterNode[]) {}
+  private constructor(
+    readonly nodes: ClusterNode[],
+    private readonly options: ClusterOptions,
+  ) {}
 
   /** Seed nodes as `REDIS_CLUSTER_NODES` takes them. */
   get seeds(): string {
@@ -31,11 +44,14 @@ export class RedisCluster {
     return this.nodes.map((n) => ({ host: '127.0.0.1', port: n.port }));
   }
 
-  static async start(masters = 3): Promise<RedisCluster> {
+  static async start(masters = 3, options: ClusterOptions = {}): Promise<RedisCluster> {
     const nodes: ClusterNode[] = [];
     try {
-      for (let i = 0; i < masters; i++) nodes.push(await startNode());
-      const cluster = new RedisCluster(nodes);
+      for (let i = 0; i < masters; i++) {
+        const dir = await mkdtemp(join(tmpdir(), 'sb-cluster-'));
+        nodes.push(await startNode(await freePort(), await freePort(), dir, options));
+      }
+      const cluster = new RedisCluster(nodes, options);
       await cluster.create();
       return cluster;
     } catch (err) {
@@ -46,6 +62,37 @@ export class RedisCluster {
 
   private async create(): Promise<void> {
     await joinCluster(this.nodes.map((n) => n.port));
+  }
+
+  private node(index: number): ClusterNode {
+    const node = this.nodes[index];
+    if (!node) throw new Error(`no cluster node ${index}`);
+    return node;
+  }
+
+  /** kill -9 of one master: its connections drop at once, nothing is flushed. */
+  async kill(index: number): Promise<void> {
+    await kill9(this.node(index).process);
+  }
+
+  /**
+   * Starts a killed master again on its port and directory: the same node id and
+   * slots (nodes.conf), its data from the AOF or none. Resolves once every node
+   * reports cluster_state:ok again.
+   */
+  async restart(index: number): Promise<void> {
+    const node = this.node(index);
+    node.process = (await startNode(node.port, node.bus, node.dir, this.options)).process;
+    await clusterOk(this.nodes.map((n) => n.port));
+  }
+
+  /** SIGSTOP of one master: its sockets stay open and nothing is answered. */
+  pause(index: number): void {
+    pause(this.node(index).process);
+  }
+
+  resume(index: number): void {
+    resume(this.node(index).process);
   }
 
   /** `redis-cli` against one node, e.g. `cli(0, 'cluster', 'keyslot', 'x')`. */
@@ -104,7 +151,12 @@ export class RedisCluster {
  * for the cluster bus, its nodes.conf in `dir`, without persistence. The bench
  * starts its masters with this too, under its own process management.
  */
-export function clusterNodeArgs(port: number, bus: number, dir: string): string[] {
+export function clusterNodeArgs(
+  port: number,
+  bus: number,
+  dir: string,
+  options: ClusterOptions = {},
+): string[] {
   return [
     '--port',
     String(port),
@@ -122,8 +174,7 @@ export function clusterNodeArgs(port: number, bus: number, dir: string): string[
     dir,
     '--save',
     '',
-    '--appendonly',
-    'no',
+    ...(options.aof ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
     '--loglevel',
     'warning',
   ];
@@ -138,6 +189,10 @@ export async function joinCluster(ports: number[]): Promise<void> {
   const hosts = ports.map((port) => `127.0.0.1:${port}`);
   await run('redis-cli', ['--cluster', 'create', ...hosts, '--cluster-yes']);
   // `create` returns once the slots are assigned; every node must agree before use.
+  await clusterOk(ports);
+}
+
+async function clusterOk(ports: number[]): Promise<void> {
   for (let i = 0; i < 400; i++) {
     const states = await Promise.all(
       ports.map((port) => run('redis-cli', ['-p', String(port), 'cluster', 'info'])),
@@ -148,11 +203,15 @@ export async function joinCluster(ports: number[]): Promise<void> {
   throw new Error('the cluster did not reach cluster_state:ok');
 }
 
-async function startNode(): Promise<ClusterNode> {
-  const port = await freePort();
-  const bus = await freePort();
-  const dir = await mkdtemp(join(tmpdir(), 'sb-cluster-'));
-  const child = spawn('redis-server', clusterNodeArgs(port, bus, dir), { stdio: 'ignore' });
+async function startNode(
+  port: number,
+  bus: number,
+  dir: string,
+  options: ClusterOptions,
+): Promise<ClusterNode> {
+  const child = spawn('redis-server', clusterNodeArgs(port, bus, dir, options), {
+    stdio: 'ignore',
+  });
   const process = manage(child);
   for (let i = 0; i < 200; i++) {
     if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
