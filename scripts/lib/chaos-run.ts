@@ -238,12 +238,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     down.delete(0);
     say('node 0 restarted');
 
+    // On a cluster: the master of a busy team (their senders burst below), one other than
+    // the pubsub team's where there is one, since Redis is killed there later: so two
+    // masters take a fault.
+    const seqKey = (team: string) => `${prefix}{${team}}:seq`;
+    const killedLater = await redis.holder(seqKey(pubsub));
+    const candidates = await Promise.all(teams.slice(2).map((t) => redis.holder(seqKey(t))));
+    const frozen = candidates.find((h) => h.index !== killedLater.index) ?? candidates[0]!;
+
     await until(0.35 * S);
     // Frozen past the nodes' Redis command timeout (5 s): the publishes waiting in its
     // socket are answered by the timeout, then run when it wakes. Shorter than the TTL,
     // so no key expires meanwhile.
-    // On a cluster: the master holding the first busy team, whose senders burst below.
-    const frozen = await redis.holder(`${prefix}{${teams[2]!}}:seq`);
     fault('redis-sigstop', `SIGSTOP ${frozen.name} for ${REDIS_FREEZE_MS} ms`);
     redis.freeze(frozen);
     // What is sent 0.4-1 s into the freeze times out (unavailable) just before Redis
@@ -291,7 +297,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     idle.start();
     await waitFor(() => idle.connected, 10_000);
     // On a cluster: the master holding the pubsub team, which the idle member just joined.
-    const victim = await redis.holder(`${prefix}{${pubsub}}:seq`);
+    const victim = await redis.holder(seqKey(pubsub));
     await until(0.65 * S);
     // Publishes in flight when Redis dies: with the AOF, Redis writes a script's effects
     // to the file before it answers, so some are stored but never answered, which is
