@@ -18,7 +18,7 @@ export type Topology = 'single' | 'cluster';
 /** How the faults differ on a cluster, for the run's output (and docs/RELIABILITY.md). */
 export const CLUSTER_NOTES = [
   'Redis Cluster of 3 masters, no replicas: a kill -9 is no failover; the master comes back on its port and nodes.conf, from its AOF (aof) or empty (none).',
-  'redis-sigstop and redis-kill-9 hit one master (the one holding a busy team, and the pubsub team); the other masters serve their teams meanwhile, though a master frozen past cluster-node-timeout (2 s) takes the cluster to cluster_state:fail for all.',
+  'redis-kill-9 hits the master holding the pubsub team; redis-sigstop the master of a busy team, another one where the teams allow. A master frozen past cluster-node-timeout (2 s) takes the cluster to cluster_state:fail (CLUSTERDOWN for every team) until a few seconds after it wakes.',
   'pubsub-kill is CLIENT KILL TYPE pubsub on every master (shard subscribers).',
 ] as const;
 
