@@ -4,13 +4,14 @@ import type { WireProtocol } from './loadgen/contract';
 import { ManagedProcess } from './managed-process';
 import { freePort } from '../support/free-port';
 import { waitForHttp } from './network';
-import { startRedis } from './redis-process';
+import { startRedis, startRedisCluster } from './redis-process';
 
 /** The servers under test. Each arm starts its own processes and stops them after one run. */
 
 export const ARM_IDS = [
   'switchboard-memory',
   'switchboard-redis',
+  'switchboard-cluster',
   'raw-ws',
   'raw-ws-corked',
   'socket-io',
@@ -19,6 +20,9 @@ export type ArmId = (typeof ARM_IDS)[number];
 
 /** Ratios are given against this arm. */
 export const BASELINE_ARM: ArmId = 'raw-ws';
+
+/** The arms that need redis-server (and, for the cluster, redis-cli). */
+export const REDIS_ARMS: readonly ArmId[] = ['switchboard-redis', 'switchboard-cluster'];
 
 export interface ArmContext {
   /** Repository root (holds dist/). */
@@ -159,6 +163,55 @@ const benchServer = (context: ArmContext, file: string) =>
   join(context.root, 'dist', 'bench', 'servers', file);
 const switchboardMain = (context: ArmContext) => join(context.root, 'dist', 'app', 'main.js');
 
+/**
+ * Two Switchboard nodes on the Redis processes already started: publishers on
+ * node A, every other member on node B, so each delivery crosses Redis pub/sub.
+ * The Redis processes count as server processes and share the server CPUs.
+ */
+async function twoNodes(
+  context: ArmContext,
+  redis: ManagedProcess[],
+  redisEnv: Record<string, string>,
+  stopRedis: (graceMs: number) => Promise<void>,
+): Promise<RunningArm> {
+  const started: ManagedProcess[] = [...redis];
+  try {
+    const ports = [await freePort(), await freePort()];
+    const nodes = await Promise.all(
+      ['a', 'b'].map((node, i) =>
+        startNode(
+          context,
+          `switchboard-${node}`,
+          switchboardMain(context),
+          switchboardEnv(ports[i], { NODE_ID: `bench-${node}`, ...redisEnv }),
+          '/api/ready',
+        ),
+      ),
+    );
+    started.push(...nodes);
+    return {
+      publisherPort: ports[0],
+      receiverPort: ports[1],
+      processes: started,
+      storm: {
+        ports,
+        disruptedPort: ports[1],
+        reconnectPort: ports[0],
+        // One of two nodes crashes; a load balancer sends its clients to the other.
+        disrupt: () => nodes[1].stop(0),
+      },
+      async stop() {
+        await stopAll(nodes, context.stopGraceMs);
+        await stopRedis(context.stopGraceMs);
+      },
+    };
+  } catch (err) {
+    await stopAll(started.slice(redis.length), 0);
+    await stopRedis(0);
+    throw err;
+  }
+}
+
 export const ARMS: Record<ArmId, Arm> = {
   'switchboard-memory': {
     id: 'switchboard-memory',
@@ -177,48 +230,23 @@ export const ARMS: Record<ArmId, Arm> = {
     id: 'switchboard-redis',
     label: 'Switchboard Redis x2',
     protocol: 'switchboard',
-    // Two nodes and a redis-server: publishers on node A, every other member on node B,
-    // so each delivery crosses Redis pub/sub. All three processes share the server CPUs.
     async start(context) {
       const redis = await startRedis(context.serverCpus);
-      const started: ManagedProcess[] = [redis.server];
-      try {
-        const ports = [await freePort(), await freePort()];
-        const nodes = await Promise.all(
-          ['a', 'b'].map((node, i) =>
-            startNode(
-              context,
-              `switchboard-${node}`,
-              switchboardMain(context),
-              switchboardEnv(ports[i], {
-                NODE_ID: `bench-${node}`,
-                REDIS_URL: redis.url,
-              }),
-              '/api/ready',
-            ),
-          ),
-        );
-        started.push(...nodes);
-        return {
-          publisherPort: ports[0],
-          receiverPort: ports[1],
-          processes: started,
-          storm: {
-            ports,
-            disruptedPort: ports[1],
-            reconnectPort: ports[0],
-            // One of two nodes crashes; a load balancer sends its clients to the other.
-            disrupt: () => nodes[1].stop(0),
-          },
-          async stop() {
-            await stopAll(nodes, context.stopGraceMs);
-            await redis.server.stop(context.stopGraceMs);
-          },
-        };
-      } catch (err) {
-        await stopAll(started, 0);
-        throw err;
-      }
+      return twoNodes(context, [redis.server], { REDIS_URL: redis.url }, (grace) =>
+        redis.server.stop(grace),
+      );
+    },
+  },
+  'switchboard-cluster': {
+    id: 'switchboard-cluster',
+    label: 'Switchboard Cluster x2',
+    protocol: 'switchboard',
+    // The Redis arm on a 3-master Redis Cluster: each team's slot lives on one master.
+    async start(context) {
+      const cluster = await startRedisCluster(context.serverCpus, 3);
+      return twoNodes(context, cluster.servers, { REDIS_CLUSTER_NODES: cluster.seeds }, (grace) =>
+        cluster.stop(grace),
+      );
     },
   },
   'raw-ws': {

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { loadavg, tmpdir } from 'node:os';
-import { ARMS, type ArmId, type RunningArm } from './arms';
+import { ARMS, REDIS_ARMS, type ArmId, type RunningArm } from './arms';
 import type { LoadPlan } from './loadgen/contract';
 import { canPin } from './managed-process';
 import { parseOptions, USAGE, UsageError, type Options, type Scenario } from './options';
@@ -213,11 +213,11 @@ async function main(): Promise<number> {
     process.stderr.write('bench: dist/app/main.js is missing; run `npm run build` first\n');
     return 2;
   }
-  if (o.arms.includes('switchboard-redis')) {
+  if (o.arms.some((a) => REDIS_ARMS.includes(a))) {
     const redis = spawnSync('redis-server', ['--version'], { stdio: 'ignore' });
     if (redis.status !== 0) {
-      process.stderr.write('bench: redis-server is not installed; skipping the Redis arm\n');
-      o.arms = o.arms.filter((a) => a !== 'switchboard-redis');
+      process.stderr.write('bench: redis-server is not installed; skipping the Redis arms\n');
+      o.arms = o.arms.filter((a) => !REDIS_ARMS.includes(a));
     }
   }
   if (!canPin() && o.serverCpus !== undefined) {

@@ -10,12 +10,14 @@
  *
  *   npm run chaos -- [--seconds 40] [--clients 30] [--teams 5] [--rate 4]
  *                    [--persistence aof|none|both] [--ttl 8] [--out file.json]
+ *                    [--cluster]  (a Redis Cluster of three masters instead of one redis-server)
  *                    [--timeline frames.json]  (every client's recorded frames, for a closer look)
  */
 import { writeFileSync } from 'node:fs';
 import { check } from './lib/chaos-check';
 import { runChaos, FAULT_KINDS, type ChaosReport, type Persistence } from './lib/chaos-run';
-import { intFlag, stringFlag } from './lib/flags';
+import { CLUSTER_NOTES } from './lib/chaos-redis';
+import { boolFlag, intFlag, stringFlag } from './lib/flags';
 import { exitOnSignals, watchdog } from '../support/managed';
 import { runScript } from './lib/run-script';
 
@@ -30,6 +32,7 @@ const which = stringFlag('persistence') ?? 'both';
 if (!['aof', 'none', 'both'].includes(which))
   throw new Error(`--persistence must be aof, none or both (got ${which})`);
 const modes: Persistence[] = which === 'both' ? ['aof', 'none'] : [which as Persistence];
+const topology = boolFlag('cluster') ? 'cluster' : 'single';
 
 function table(reports: ChaosReport[]): string {
   const rows: [string, (r: ChaosReport) => number | string][] = [
@@ -63,7 +66,7 @@ function table(reports: ChaosReport[]): string {
     ['reconnects', (r) => r.reconnects],
     ['verdict', (r) => (r.pass ? 'PASS' : 'FAIL')],
   ];
-  const head = ['', ...reports.map((r) => r.persistence)];
+  const head = ['', ...reports.map((r) => `${r.topology} ${r.persistence}`)];
   const lines = [head, ...rows.map(([name, f]) => [name, ...reports.map((r) => String(f(r)))])];
   const width = lines[0]!.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
   return lines
@@ -103,10 +106,12 @@ async function main(): Promise<boolean> {
   watchdog(modes.length * (seconds * 1000 + 3 * 60_000), 'chaos');
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const reports: ChaosReport[] = [];
+  if (topology === 'cluster') for (const note of CLUSTER_NOTES) log(`chaos[cluster] ${note}`);
   for (const persistence of modes) {
     reports.push(
       await runChaos({
         persistence,
+        topology,
         seconds,
         clients,
         teams,
@@ -129,6 +134,7 @@ async function main(): Promise<boolean> {
       process.stdout.write(`[${r.persistence}] server error lines: ${r.serverErrorLines.length}\n`);
   }
   process.stdout.write(`\n${byTeam(reports)}\n\n${table(reports)}\n`);
+  if (topology === 'cluster') process.stdout.write(`\n${CLUSTER_NOTES.join('\n')}\n`);
   if (timelineFile)
     writeFileSync(
       timelineFile,

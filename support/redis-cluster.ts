@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, portOpen } from './free-port';
-import { kill9, manage, type Managed } from './managed';
+import { kill9, manage, pause, resume, type Managed } from './managed';
 
 /** One node of a test cluster: its client port and the process serving it. */
 export interface ClusterNode {
@@ -11,6 +11,7 @@ export interface ClusterNode {
   bus: number;
   dir: string;
   nodeTimeoutMs: number;
+  aof: boolean;
   process: Managed;
 }
 
@@ -22,6 +23,13 @@ export interface RedisClusterOptions {
    * failed and, with replicas, promote one of its replicas.
    */
   nodeTimeoutMs?: number;
+  /**
+   * Each node keeps an append-only file fsynced on every write, so a master killed
+   * with -9 and restarted on its directory comes back with what it acknowledged.
+   * Unset: no persistence; a restarted node keeps its slots (nodes.conf) but comes
+   * back empty.
+   */
+  aof?: boolean;
 }
 
 /** One line of `CLUSTER NODES`, as far as the tests need it. */
@@ -63,7 +71,7 @@ export class RedisCluster {
     const nodes: ClusterNode[] = [];
     try {
       for (let i = 0; i < masters * (1 + replicas); i++)
-        nodes.push(await startNode(options.nodeTimeoutMs ?? 2000));
+        nodes.push(await startNode(options.nodeTimeoutMs ?? 2000, options.aof ?? false));
       const cluster = new RedisCluster(nodes, replicas);
       await cluster.create();
       return cluster;
@@ -74,16 +82,11 @@ export class RedisCluster {
   }
 
   private async create(): Promise<void> {
-    const hosts = this.nodes.map((n) => `127.0.0.1:${n.port}`);
-    await run('redis-cli', [
-      '--cluster',
-      'create',
-      ...hosts,
-      '--cluster-replicas',
-      String(this.replicas),
-      '--cluster-yes',
-    ]);
-    // `create` returns once the slots are assigned; every node must agree before use.
+    await joinCluster(
+      this.nodes.map((n) => n.port),
+      this.replicas,
+    );
+    // Every master's replicas in sync too, not only the slots agreed.
     await this.settled();
   }
 
@@ -141,13 +144,25 @@ export class RedisCluster {
   }
 
   /**
-   * Starts killed node `i` again on its port and nodes.conf, without its data (no
-   * persistence): once a replica took over its slots it rejoins as that one's replica.
+   * Starts killed node `i` again on its port and nodes.conf, its data from the AOF or
+   * none: once a replica took over its slots it rejoins as that one's replica. Does
+   * not wait for the cluster: `settled()` does.
    */
   async restart(i: number): Promise<void> {
     const node = this.nodes[i];
     if (!node || this.running(i)) return;
-    node.process = await spawnNode(node.port, node.bus, node.dir, node.nodeTimeoutMs);
+    node.process = await spawnNode(node.port, node.bus, node.dir, node);
+  }
+
+  /** SIGSTOP of node `i`: its sockets stay open and nothing is answered. */
+  pause(i: number): void {
+    const node = this.nodes[i];
+    if (node) pause(node.process);
+  }
+
+  resume(i: number): void {
+    const node = this.nodes[i];
+    if (node) resume(node.process);
   }
 
   /** `CLUSTER NODES` as a running node (`via`, else the first running one) sees it. */
@@ -244,52 +259,92 @@ export class RedisCluster {
   }
 }
 
-async function startNode(nodeTimeoutMs: number): Promise<ClusterNode> {
+async function startNode(nodeTimeoutMs: number, aof: boolean): Promise<ClusterNode> {
   const port = await freePort();
   const bus = await freePort();
   const dir = await mkdtemp(join(tmpdir(), 'sb-cluster-'));
-  return { port, bus, dir, nodeTimeoutMs, process: await spawnNode(port, bus, dir, nodeTimeoutMs) };
+  const settings = { nodeTimeoutMs, aof };
+  return { port, bus, dir, ...settings, process: await spawnNode(port, bus, dir, settings) };
 }
 
-/** redis-server for a cluster node; its nodes.conf in `dir` says who it was if restarted. */
+/**
+ * The command line of one cluster node on 127.0.0.1: `port` for clients, `bus` for
+ * the cluster bus, its nodes.conf (who it was, if restarted) in `dir`. The bench
+ * starts its masters with this too, under its own process management.
+ */
+export function clusterNodeArgs(
+  port: number,
+  bus: number,
+  dir: string,
+  options: Pick<RedisClusterOptions, 'nodeTimeoutMs' | 'aof'> = {},
+): string[] {
+  return [
+    '--port',
+    String(port),
+    '--cluster-port',
+    String(bus),
+    '--bind',
+    '127.0.0.1',
+    '--cluster-enabled',
+    'yes',
+    '--cluster-config-file',
+    join(dir, 'nodes.conf'),
+    '--cluster-node-timeout',
+    String(options.nodeTimeoutMs ?? 2000),
+    // A replica loads its master's data in memory and its sync starts at once, not
+    // after the default 5 s: no dump.rdb, and a promoted node syncs its new replica fast.
+    '--repl-diskless-load',
+    'swapdb',
+    '--repl-diskless-sync-delay',
+    '0',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    ...(options.aof === true
+      ? ['--appendonly', 'yes', '--appendfsync', 'always']
+      : ['--appendonly', 'no']),
+    '--loglevel',
+    'warning',
+  ];
+}
+
+/**
+ * Joins running, empty cluster-enabled redis-servers into one cluster with
+ * `redis-cli --cluster create` (slots spread evenly over the masters, `replicas`
+ * per master) and waits until every node reports cluster_state:ok.
+ */
+export async function joinCluster(ports: number[], replicas = 0): Promise<void> {
+  const hosts = ports.map((port) => `127.0.0.1:${port}`);
+  await run('redis-cli', [
+    '--cluster',
+    'create',
+    ...hosts,
+    '--cluster-replicas',
+    String(replicas),
+    '--cluster-yes',
+  ]);
+  // `create` returns once the slots are assigned; every node must agree before use.
+  for (let i = 0; i < 400; i++) {
+    const states = await Promise.all(
+      ports.map((port) => run('redis-cli', ['-p', String(port), 'cluster', 'info'])),
+    );
+    if (states.every((state) => state.includes('cluster_state:ok'))) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('the cluster did not reach cluster_state:ok');
+}
+
+/** redis-server for a cluster node. */
 async function spawnNode(
   port: number,
   bus: number,
   dir: string,
-  nodeTimeoutMs: number,
+  options: Pick<RedisClusterOptions, 'nodeTimeoutMs' | 'aof'>,
 ): Promise<Managed> {
-  const child = spawn(
-    'redis-server',
-    [
-      '--port',
-      String(port),
-      '--cluster-port',
-      String(bus),
-      '--bind',
-      '127.0.0.1',
-      '--cluster-enabled',
-      'yes',
-      '--cluster-config-file',
-      join(dir, 'nodes.conf'),
-      '--cluster-node-timeout',
-      String(nodeTimeoutMs),
-      // A replica loads its master's data in memory and its sync starts at once, not
-      // after the default 5 s: no dump.rdb, and a promoted node syncs its new replica fast.
-      '--repl-diskless-load',
-      'swapdb',
-      '--repl-diskless-sync-delay',
-      '0',
-      '--dir',
-      dir,
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--loglevel',
-      'warning',
-    ],
-    { stdio: 'ignore' },
-  );
+  const child = spawn('redis-server', clusterNodeArgs(port, bus, dir, options), {
+    stdio: 'ignore',
+  });
   const process = manage(child);
   for (let i = 0; i < 200; i++) {
     if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);

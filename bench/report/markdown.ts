@@ -24,7 +24,8 @@ export function markdownReport(report: Report): string {
         `(after ${o.warmupMs / 1000} s of warm-up); saturation for ${o.saturationMs / 1000} s, each publisher keeping ${o.window} messages unacked ` +
         `and at most ${o.inFlight.toLocaleString('en-US')} deliveries in flight overall (an ack means stored, not delivered); ` +
         `${o.payloadBytes} characters of padding per message${o.useRef ? '; Switchboard messages carry a `ref`' : ''}. ` +
-        `The Redis arm is two Switchboard nodes and a redis-server sharing the server CPUs, publishers on one node and everyone else on the other.`,
+        `The Redis arm is two Switchboard nodes and a redis-server sharing the server CPUs, publishers on one node and everyone else on the other; ` +
+        `the Cluster arm is the same on a Redis Cluster of three masters (no replicas), all three counted as server processes.`,
       '',
       '![Ratios to the raw ws arm](ratios.svg)',
       '',
@@ -80,7 +81,7 @@ export function markdownReport(report: Report): string {
     '## Columns',
     '',
     '- **conn/s**: connections opened per second until every one is ready (Switchboard: `welcome` received; raw ws: its `welcome`; Socket.IO: namespace connected), 100 handshakes in flight by default.',
-    "- **RSS/conn KB**: growth of the server processes' RSS from idle to all connected (after the settle pause), per connection. For the Redis arm this is both nodes plus redis-server.",
+    "- **RSS/conn KB**: growth of the server processes' RSS from idle to all connected (after the settle pause), per connection. For the Redis arm this is both nodes plus redis-server; for the Cluster arm, both nodes plus the three masters.",
     '- After connecting and the settle pause, the load generator waits (up to 60 s) until the server processes use less than 20 % of a core, so the aftermath of the joins (presence fan-out) is not measured as latency; a note says when that took 2 s or more.',
     '- **p50/p99/max ms**: end-to-end latency of every delivery at the fixed load, from the time the message was due to be sent (open loop) to its arrival.',
     "- **loop p99/max ms**, **GC max/sum ms**: over the fixed-load phase, the worst server process's event-loop delay (`perf_hooks.monitorEventLoopDelay`, 1 ms resolution, so about 1 ms is the floor) and its GC pauses (`PerformanceObserver` `gc`), from a probe preloaded into every Node server process (`bench/servers/loop-probe.ts`; redis-server has none). A p99 spike with a quiet loop and no long GC came from the machine, not the server.",

@@ -11,6 +11,7 @@ import { RATIO_METRICS, type ScenarioSummary } from './summarize';
 const COLORS: Record<ArmId, string> = {
   'switchboard-memory': '#1f6feb',
   'switchboard-redis': '#79b8ff',
+  'switchboard-cluster': '#0a3069',
   'raw-ws': '#8b949e',
   'raw-ws-corked': '#24292f',
   'socket-io': '#e36209',

@@ -23,12 +23,8 @@
  * 1 s later, from its AOF or empty); 0.8S the quiet and pubsub teams speak
  * again; S every team speaks once more.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
-import { Redis } from 'ioredis';
 import {
   check,
   type CheckResult,
@@ -37,16 +33,20 @@ import {
   type Timeline,
 } from './chaos-check';
 import { ChaosClient } from './chaos-client';
+import { startChaosRedis, type Topology } from './chaos-redis';
 import { sleep, waitFor } from './flags';
-import { freePort } from '../../support/free-port';
-import { kill9, pause, resume, stop, type Managed } from '../../support/managed';
+import { kill9, pause, resume, stop } from '../../support/managed';
 import { startNode, type StartedNode as NodeProcess } from '../../support/node-process';
-import { startRedis } from '../../support/redis-process';
 
 export type Persistence = 'aof' | 'none';
 
 export interface ChaosOptions {
   persistence: Persistence;
+  /**
+   * One redis-server (default), or a Redis Cluster of three masters without
+   * replicas, where each Redis fault hits the one master holding its team.
+   */
+  topology?: Topology;
   /** Length of the traffic phase, faults included. */
   seconds: number;
   clients: number;
@@ -72,6 +72,7 @@ export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface ChaosReport {
   persistence: Persistence;
+  topology: Topology;
   seconds: number;
   faults: Record<FaultKind, number>;
   faultLog: { at: number; what: string }[];
@@ -103,22 +104,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     say(what);
   };
 
-  const aofDir =
-    options.persistence === 'aof' ? mkdtempSync(join(tmpdir(), 'chaos-aof-')) : undefined;
-  // Also when the watchdog ends the process, which skips the finally below.
-  const removeAof = () => {
-    if (aofDir !== undefined) rmSync(aofDir, { recursive: true, force: true });
-  };
-  process.once('exit', removeAof);
-  const redisPort = await freePort();
-  const redisOptions = aofDir === undefined ? {} : { aofDir };
-  let redis: Managed = await startRedis(redisPort, redisOptions);
+  const topology = options.topology ?? 'single';
+  const redis = await startChaosRedis(topology, options.persistence === 'aof');
   const prefix = `c${run}:`;
   const adminToken = randomBytes(16).toString('hex');
   const env = (i: number, generation: number): Record<string, string> => ({
     ADMIN_TOKEN: adminToken,
     NODE_ID: `chaos-${i}-${generation}`,
-    REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+    ...redis.env,
     REDIS_KEY_PREFIX: prefix,
     PRESENCE_LEASE_MS: String(options.presenceLeaseMs),
     HISTORY_TTL_S: String(options.historyTtlSeconds),
@@ -139,7 +132,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       ports: () => nodes.filter((_, i) => !down.has(i)).map((n) => n.port),
     };
     say(
-      `redis ${redisPort} (${options.persistence}), nodes ${nodes.map((n) => n.port).join(', ')}`,
+      `${redis.describe()} (${options.persistence}), nodes ${nodes.map((n) => n.port).join(', ')}`,
     );
 
     // Teams and roles.
@@ -223,7 +216,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await until(2000);
     // The team's first messages land while the subscribers reconnect: they are only in the
     // stream, and no node has delivered anything of this team yet.
-    await killPubsub(redisPort);
+    await redis.killPubsub();
     fault('pubsub-kill', 'CLIENT KILL TYPE pubsub (then the idle pubsub team bursts)');
     await burst(pubsub, 30, 10);
     // From now on the pubsub team speaks every quarter TTL, so its keys never expire: what
@@ -245,12 +238,20 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     down.delete(0);
     say('node 0 restarted');
 
+    // On a cluster: the master of a busy team (their senders burst below), one other than
+    // the pubsub team's where there is one, since Redis is killed there later: so two
+    // masters take a fault.
+    const seqKey = (team: string) => `${prefix}{${team}}:seq`;
+    const killedLater = await redis.holder(seqKey(pubsub));
+    const candidates = await Promise.all(teams.slice(2).map((t) => redis.holder(seqKey(t))));
+    const frozen = candidates.find((h) => h.index !== killedLater.index) ?? candidates[0]!;
+
     await until(0.35 * S);
     // Frozen past the nodes' Redis command timeout (5 s): the publishes waiting in its
     // socket are answered by the timeout, then run when it wakes. Shorter than the TTL,
     // so no key expires meanwhile.
-    fault('redis-sigstop', `SIGSTOP redis for ${REDIS_FREEZE_MS} ms`);
-    pause(redis);
+    fault('redis-sigstop', `SIGSTOP ${frozen.name} for ${REDIS_FREEZE_MS} ms`);
+    redis.freeze(frozen);
     // What is sent 0.4-1 s into the freeze times out (unavailable) just before Redis
     // wakes and stores it, and is seen stored before the client's resend: more of it
     // makes that case certain to occur.
@@ -261,8 +262,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await sleep(600);
     clearInterval(burstInFreeze);
     await sleep(REDIS_FREEZE_MS - 1000);
-    resume(redis);
-    say('SIGCONT redis');
+    redis.thaw();
+    say(`SIGCONT ${frozen.name}`);
 
     await until(0.45 * S);
     fault('node-sigstop', `SIGSTOP node 1 for ${options.presenceLeaseMs + 1000} ms`);
@@ -280,7 +281,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const quietKey = `${prefix}{${quiet}}:seq`;
     let expired = false;
     for (const deadline = Date.now() + options.historyTtlSeconds * 1000 + 2000; ;) {
-      const left = await keyTtlMs(redisPort, quietKey);
+      const left = await redis.pttl(quietKey);
       expired = left === -2;
       if (expired || left < 0 || Date.now() + left > deadline) break;
       await sleep(left + 50);
@@ -295,6 +296,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await sleep(200);
     idle.start();
     await waitFor(() => idle.connected, 10_000);
+    // On a cluster: the master holding the pubsub team, which the idle member just joined.
+    const victim = await redis.holder(seqKey(pubsub));
     await until(0.65 * S);
     // Publishes in flight when Redis dies: with the AOF, Redis writes a script's effects
     // to the file before it answers, so some are stored but never answered, which is
@@ -303,14 +306,17 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       for (const sender of busySenders) sender.send();
     }, 2);
     await sleep(20);
-    fault('redis-kill-9', `kill -9 redis (${options.persistence}) with publishes in flight`);
-    const killed = kill9(redis);
+    fault(
+      'redis-kill-9',
+      `kill -9 ${victim.name} (${options.persistence}) with publishes in flight`,
+    );
+    const killed = redis.kill(victim);
     clearInterval(flood);
     await killed;
     await sleep(1000);
-    redis = await startRedis(redisPort, redisOptions);
+    await redis.restart();
     pulsing = true;
-    say('redis restarted');
+    say(`${victim.name} restarted`);
 
     await until(0.8 * S);
     await Promise.all([burst(quiet, 5, 50), burst(pubsub, 5, 50)]);
@@ -335,6 +341,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const serverErrorLines = everyNode.flatMap((n) => n.errors);
     return {
       persistence: options.persistence,
+      topology,
       seconds: Math.round((Date.now() - t0) / 1000),
       faults,
       faultLog,
@@ -360,30 +367,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     for (const c of clients) c.stop();
     for (const node of nodes) if (node) resume(node);
     await Promise.all(nodes.map((n) => (n ? stop(n, 3000) : Promise.resolve())));
-    await kill9(redis);
-    removeAof();
-    process.off('exit', removeAof);
-  }
-}
-
-async function killPubsub(port: number): Promise<void> {
-  const admin = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0 });
-  try {
-    await admin.connect();
-    await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
-  } finally {
-    admin.disconnect();
-  }
-}
-
-/** PTTL: milliseconds left, -2 when the key is gone, -1 when it has no TTL. */
-async function keyTtlMs(port: number, key: string): Promise<number> {
-  const admin = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0 });
-  try {
-    await admin.connect();
-    return await admin.pttl(key);
-  } finally {
-    admin.disconnect();
+    await redis.stop();
   }
 }
 

@@ -18,6 +18,11 @@ export function stringFlag(name: string): string | undefined {
   return at === -1 ? undefined : process.argv[at + 1];
 }
 
+/** A `--name` switch without a value. */
+export function boolFlag(name: string): boolean {
+  return process.argv.includes(`--${name}`);
+}
+
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Waits until `check` is true or `timeoutMs` passes; returns whether it became true. */
