@@ -33,7 +33,8 @@ export const DEFAULT_COMMAND_TIMEOUT_MS = 5000;
  * A Redis client for this server. Commands fail at once while disconnected (no
  * offline queue, no resend of unanswered commands), so a send is answered
  * `unavailable` instead of waiting, and one that got no answer is never applied
- * twice (it is answered `indeterminate`); the client keeps reconnecting on its own.
+ * twice (it is answered `indeterminate`; on a cluster, see sendKnowingOutcome); the
+ * client keeps reconnecting on its own.
  * State changes are logged once each, not per attempt.
  */
 export function createRedisClient(
@@ -152,6 +153,11 @@ function connect(
         retryDelayOnMoved: 0,
         retryDelayOnTryAgain: 50,
         retryDelayOnClusterDown: 100,
+        // When a node's connection closes, ioredis sends its commands again after
+        // retryDelayOnFailover (default 100 ms), the written and unanswered ones too.
+        // Kept, for commands not yet written; sendKnowingOutcome (send.ts) fails a
+        // written one `indeterminate` instead, so a publish never runs twice. Other
+        // commands (reads, presence, store writes) are still sent again.
         // A subscriber never hears MOVED: only a fresh slot map tells it that a shard
         // channel's slot has a new owner to subscribe on.
         slotsRefreshInterval: 1000,

@@ -11,13 +11,16 @@ const RedisReplyError = ReplyError as abstract new (...args: never[]) => Error;
  * Sends one script call (or a command without keys: see BufferedCommand) whose effect must be known when it fails, and maps a failure
  * to what it means for that effect:
  * - ioredis refuses, inside `sendCommand`, a command it cannot write (the client
- *   runs without an offline queue): it never reached Redis, `unavailable`;
+ *   runs without an offline queue), or fails one it never wrote to any socket (a
+ *   cluster client trying again while a node reconnects): it never reached Redis,
+ *   `unavailable`;
  * - an error reply is Redis's answer: it did not run (the publish script catches
  *   its own per-message failures, so a reply error is the whole call refused),
  *   `unavailable`;
  * - any other failure comes after the write (command timeout, the connection
  *   closed while the command was in flight; `autoResendUnfulfilledCommands` is off,
- *   so it is never sent twice): Redis may have run it, `indeterminate`.
+ *   and a cluster client is kept from sending it on, below, so it is never sent
+ *   twice): Redis may have run it, `indeterminate`.
  * Which case it is comes from when the command was rejected, not from the text of
  * ioredis's messages.
  *
@@ -35,29 +38,47 @@ export async function sendKnowingOutcome(
   const command = new BufferedCommand(name, args, { replyEncoding: 'utf8' });
   let sending = true;
   let refusedUnsent = false;
-  const reject = command.reject;
-  command.reject = (err: Error) => {
+  const settle = command.reject;
+  const reject = (err: Error) => {
     if (sending) refusedUnsent = true;
-    reject(err);
+    settle(err);
   };
-  if (onWrite) {
-    // ioredis builds a command's bytes for the socket it writes them to, every time it
-    // writes them, and no sooner (a command in a node's offline queue waits unbuilt).
-    const toWritable = command.toWritable.bind(command);
-    command.toWritable = (socket: object) => {
-      onWrite(socket);
-      return toWritable(socket);
-    };
-  }
+  command.reject = reject;
+  // ioredis builds a command's bytes for the socket it writes them to, every time it
+  // writes them, and no sooner (a command in a node's offline queue waits unbuilt).
+  let written = false;
+  const toWritable = command.toWritable.bind(command);
+  command.toWritable = (socket: object) => {
+    written = true;
+    onWrite?.(socket);
+    return toWritable(socket);
+  };
   try {
     void redis.sendCommand(command);
   } finally {
     sending = false;
   }
+  if (redis.isCluster) {
+    // A Redis Cluster client wraps `reject` inside sendCommand to send the command on:
+    // after MOVED/ASK/TRYAGAIN/CLUSTERDOWN (an answer: it did not run) and, after
+    // `retryDelayOnFailover`, when its connection closed, even with the command
+    // written and unanswered. Such a command may have run: fail it here instead of
+    // letting it run twice. Unwritten commands and error replies go on as before.
+    const sendOn = command.reject;
+    command.reject = (err: Error) => {
+      if (written && !(err instanceof RedisReplyError)) {
+        reject(err);
+        return;
+      }
+      // A reply is Redis's answer to that write: it did not run there.
+      written = false;
+      sendOn(err);
+    };
+  }
   try {
     return await command.promise;
   } catch (err) {
-    if (refusedUnsent || err instanceof RedisReplyError) throw redisUnavailable(err);
+    if (refusedUnsent || !written || err instanceof RedisReplyError) throw redisUnavailable(err);
     throw new AppError(
       'indeterminate',
       'the message backend did not answer in time; the message may have been stored: send it again with the same ref to learn which',
