@@ -9,8 +9,9 @@ import { hashSlot } from '../../services/redis/slot';
 import { RedisCluster } from '../../support/redis-cluster';
 import { connect, type Frame, type TestClient } from '../helpers/client';
 import { eventually } from '../helpers/eventually';
+import { newSendTally, sendUntilStopped, type SendTally } from '../helpers/failover-sender';
 import { describeWithRedis } from '../helpers/redis-server';
-import { api, startTestServer, type TestServer } from '../helpers/server';
+import { api, startTestServer } from '../helpers/server';
 
 const MASTERS = 3;
 /** Teams per master: every shard carries traffic when one of them is killed. */
@@ -18,22 +19,8 @@ const TEAMS_PER_MASTER = 2;
 /** Acks each sender must get once the failover is over: its node recovered. */
 const ACKS_AFTER = 5;
 
-interface Acked {
-  team: string;
-  id: string;
-  seq: number;
-}
-
-interface Tally {
-  acked: Map<string, Acked>;
-  errors: Map<string, number>;
-  /** Acks counted after the failover was complete (and the old master back as replica). */
-  ackedAfter: number[];
-  reconnects: number;
-}
-
 interface Outcome {
-  tally: Tally;
+  tally: SendTally;
   /** Refs acked but not in the team's stream with that id and seq after the failover. */
   lost: string[];
   /** Stream entries whose message id was already seen: a publish run twice. */
@@ -53,56 +40,6 @@ async function teamsOnEveryMaster(cluster: RedisCluster): Promise<Map<string, nu
     teams.set(team, master);
   }
   return teams;
-}
-
-/**
- * One sender: sends a team message with a fresh ref, waits for its answer, sends
- * the next. Unacked messages are not retried: only acks are checked afterwards.
- */
-async function sender(
-  server: TestServer,
-  index: number,
-  team: string,
-  tally: Tally,
-  phase: { after: boolean; stop: boolean },
-): Promise<void> {
-  let client: TestClient | undefined;
-  let n = 0;
-  while (!phase.stop) {
-    if (!client || client.closed) {
-      try {
-        client = await connect(server.socketUrl, { id: `s${index}`, teamId: team });
-      } catch {
-        tally.reconnects++;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        continue;
-      }
-    }
-    const ref = `s${index}-${n++}`;
-    const after = phase.after;
-    client.send({ type: 'team', data: ref, ref });
-    let answer: Frame;
-    try {
-      // Teammates' messages and presence frames arrive between the answers.
-      do answer = await client.next(undefined, 15_000);
-      while (answer.type !== 'ack' && answer.type !== 'error');
-    } catch {
-      tally.reconnects++;
-      client = undefined;
-      continue;
-    }
-    expect(answer['ref']).toBe(ref);
-    if (answer.type === 'ack') {
-      tally.acked.set(ref, { team, id: String(answer['id']), seq: Number(answer['seq']) });
-      if (after) tally.ackedAfter[index] = (tally.ackedAfter[index] ?? 0) + 1;
-    } else {
-      const code = String(answer['code']);
-      tally.errors.set(code, (tally.errors.get(code) ?? 0) + 1);
-      // As a client would: back off a little before the next message.
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
-  await client?.close();
 }
 
 /** What the cluster holds of each team now: message id → seq, read from the streams. */
@@ -164,12 +101,14 @@ describeWithRedis('a Redis Cluster master killed while clients send', () => {
       await startTestServer({ ...env, NODE_ID: 'node-a' }),
       await startTestServer({ ...env, NODE_ID: 'node-b' }),
     ];
-    const tally: Tally = { acked: new Map(), errors: new Map(), ackedAfter: [], reconnects: 0 };
+    const tally = newSendTally();
     const phase = { after: false, stop: false };
     // One sender per team on each node: every team crosses nodes, every master is busy.
     const plan = teams.flatMap((team) => nodes.map((node) => ({ team, node })));
     try {
-      const senders = plan.map(({ team, node }, i) => sender(node, i, team, tally, phase));
+      const senders = plan.map(({ team, node }, i) =>
+        sendUntilStopped(node, i, team, tally, phase),
+      );
       const ackedOn = (team: string) =>
         [...tally.acked.values()].filter((a) => a.team === team).length;
       await eventually(() => teams.every((t) => ackedOn(t) >= 20), 30_000);

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { decodeLogEntry, type StreamEntry } from '../../services/redis/payload';
 import { SentinelGroup } from '../../support/sentinel-group';
-import { connect, type Frame, type TestClient } from '../helpers/client';
 import { eventually } from '../helpers/eventually';
+import { newSendTally, sendUntilStopped, type SendTally } from '../helpers/failover-sender';
 import { describeWithRedis } from '../helpers/redis-server';
-import { api, startTestServer, type TestServer } from '../helpers/server';
+import { api, startTestServer } from '../helpers/server';
 
 const TEAM = 'T';
 const PASSWORD = 'server-secret-0123';
@@ -12,64 +12,6 @@ const SENTINEL_PASSWORD = 'sentinel-secret-4567';
 const SENDERS = 4;
 /** Acks each sender must get from the new master before the run ends: the node recovered. */
 const ACKS_AFTER = 10;
-
-interface Tally {
-  acked: Map<string, { id: string; seq: number }>;
-  errors: Map<string, number>;
-  /** Acks counted after the failover was complete (and the old master back as replica). */
-  ackedAfter: number[];
-  reconnects: number;
-}
-
-/**
- * One sender: sends a team message with a fresh ref, waits for its answer, sends
- * the next. Unacked messages are not retried: only acks are checked afterwards.
- */
-async function sender(
-  server: TestServer,
-  index: number,
-  tally: Tally,
-  phase: { after: boolean; stop: boolean },
-): Promise<void> {
-  let client: TestClient | undefined;
-  let n = 0;
-  while (!phase.stop) {
-    if (!client || client.closed) {
-      try {
-        client = await connect(server.socketUrl, { id: `s${index}`, teamId: TEAM });
-      } catch {
-        tally.reconnects++;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        continue;
-      }
-    }
-    const ref = `s${index}-${n++}`;
-    const after = phase.after;
-    client.send({ type: 'team', data: ref, ref });
-    let answer: Frame;
-    try {
-      // Teammates' messages and presence frames arrive between the answers.
-      do answer = await client.next(undefined, 15_000);
-      while (answer.type !== 'ack' && answer.type !== 'error');
-    } catch {
-      tally.reconnects++;
-      client = undefined;
-      continue;
-    }
-    if (answer.type === 'ack') {
-      expect(answer['ref']).toBe(ref);
-      tally.acked.set(ref, { id: String(answer['id']), seq: Number(answer['seq']) });
-      if (after) tally.ackedAfter[index] = (tally.ackedAfter[index] ?? 0) + 1;
-    } else {
-      expect(answer['ref']).toBe(ref);
-      const code = String(answer['code']);
-      tally.errors.set(code, (tally.errors.get(code) ?? 0) + 1);
-      // As a client would: back off a little before the next message.
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
-  await client?.close();
-}
 
 /** What the current master holds of the team: the stream, read whole. */
 async function stored(group: SentinelGroup, prefix: string): Promise<Map<string, number>> {
@@ -103,7 +45,7 @@ describeWithRedis('a Sentinel failover while clients send', () => {
     await group?.stop();
   });
 
-  async function failover(ackReplicas: number): Promise<{ tally: Tally; lost: string[] }> {
+  async function failover(ackReplicas: number): Promise<{ tally: SendTally; lost: string[] }> {
     await group.settled();
     const prefix = `f${randomUUID().slice(0, 6)}:`;
     const env = {
@@ -124,11 +66,11 @@ describeWithRedis('a Sentinel failover while clients send', () => {
       await startTestServer({ ...env, NODE_ID: 'node-a' }),
       await startTestServer({ ...env, NODE_ID: 'node-b' }),
     ];
-    const tally: Tally = { acked: new Map(), errors: new Map(), ackedAfter: [], reconnects: 0 };
+    const tally = newSendTally();
     const phase = { after: false, stop: false };
     try {
       const senders = Array.from({ length: SENDERS }, (_, i) =>
-        sender(nodes[i % nodes.length]!, i, tally, phase),
+        sendUntilStopped(nodes[i % nodes.length]!, i, TEAM, tally, phase),
       );
       await eventually(() => tally.acked.size >= 200, 10_000);
 
@@ -175,7 +117,10 @@ describeWithRedis('a Sentinel failover while clients send', () => {
     }
   }
 
-  function report(ackReplicas: number, { tally, lost }: { tally: Tally; lost: string[] }): void {
+  function report(
+    ackReplicas: number,
+    { tally, lost }: { tally: SendTally; lost: string[] },
+  ): void {
     process.stdout.write(
       `sentinel failover, REDIS_ACK_REPLICAS=${ackReplicas}: acked ${tally.acked.size}, ` +
         `acked and lost ${lost.length}, errors ${JSON.stringify(Object.fromEntries(tally.errors))}, ` +
