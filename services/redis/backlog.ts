@@ -14,6 +14,30 @@ export const ARCHIVE_GROUP = 'archivers';
  * leaves the stream only after some node wrote it to SQL; entries a dead node had
  * taken are claimed by another after CLAIM_IDLE_MS.
  */
+/**
+ * Up to `max` entries of `stream` that another consumer of the group took and has not
+ * acked for `idleMs` (it died, most likely), now this consumer's. Entries deleted
+ * since they were taken come back without fields on Redis 6.2 and are left out.
+ */
+export async function claimStale(
+  cmd: RedisClient,
+  stream: string,
+  consumer: string,
+  idleMs: number,
+  max: number,
+): Promise<StreamEntry[]> {
+  const claimed = (await cmd.xautoclaim(
+    stream,
+    ARCHIVE_GROUP,
+    consumer,
+    idleMs,
+    '0-0',
+    'COUNT',
+    max,
+  )) as [string, StreamEntry[], string[]];
+  return claimed[1].filter((e) => Array.isArray(e[1]));
+}
+
 export class RedisBacklog implements Backlog {
   private closed = false;
 
@@ -46,16 +70,13 @@ export class RedisBacklog implements Backlog {
   }
 
   private async read(max: number, waitMs: number): Promise<BacklogBatch> {
-    const claimed = (await this.cmd.xautoclaim(
+    let entries = await claimStale(
+      this.cmd,
       this.keys.archive(),
-      ARCHIVE_GROUP,
       this.consumer,
       this.claimIdleMs,
-      '0-0',
-      'COUNT',
       max,
-    )) as [string, StreamEntry[], string[]];
-    let entries = claimed[1].filter((e) => Array.isArray(e[1]));
+    );
     if (entries.length === 0 && !this.closed) entries = await this.wait(max, waitMs);
     return { messages: entries.map(decodeBacklogEntry), receipt: entries.map((e) => e[0]) };
   }

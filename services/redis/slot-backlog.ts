@@ -1,5 +1,5 @@
 import type { Backlog, BacklogBatch } from '../archive';
-import { ARCHIVE_GROUP, CLAIM_IDLE_MS } from './backlog';
+import { ARCHIVE_GROUP, CLAIM_IDLE_MS, claimStale } from './backlog';
 import type { RedisClient } from './connection';
 import type { RedisKeys } from './keys';
 import { decodeBacklogEntry, type StreamEntry } from './payload';
@@ -118,16 +118,7 @@ export class RedisSlotBacklog implements Backlog {
 
   /** Entries a dead consumer took, else new ones. */
   private async claimOrRead(stream: string, max: number): Promise<StreamEntry[]> {
-    const claimed = (await this.cmd.xautoclaim(
-      stream,
-      ARCHIVE_GROUP,
-      this.consumer,
-      this.claimIdleMs,
-      '0-0',
-      'COUNT',
-      max,
-    )) as [string, StreamEntry[], string[]];
-    const entries = claimed[1].filter((e) => Array.isArray(e[1]));
+    const entries = await claimStale(this.cmd, stream, this.consumer, this.claimIdleMs, max);
     if (entries.length > 0) return entries;
     const result = (await this.cmd.xreadgroup(
       'GROUP',
