@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, portOpen } from './free-port';
 import { kill9, manage, pause, resume, type Managed } from './managed';
+import { redisCliTlsArgs, redisTlsArgs, type TlsFiles } from './tls-certs';
 
 /** One node of a test cluster: its client port and the process serving it. */
 export interface ClusterNode {
@@ -12,6 +13,7 @@ export interface ClusterNode {
   dir: string;
   nodeTimeoutMs: number;
   aof: boolean;
+  tls: TlsFiles | undefined;
   process: Managed;
 }
 
@@ -30,6 +32,11 @@ export interface RedisClusterOptions {
    * back empty.
    */
   aof?: boolean;
+  /**
+   * TLS only: clients, the cluster bus (`tls-cluster`) and replication, with
+   * certificates from these files; `CLUSTER SLOTS` then names the TLS ports.
+   */
+  tls?: TlsFiles;
 }
 
 /** One line of `CLUSTER NODES`, as far as the tests need it. */
@@ -71,7 +78,9 @@ export class RedisCluster {
     const nodes: ClusterNode[] = [];
     try {
       for (let i = 0; i < masters * (1 + replicas); i++)
-        nodes.push(await startNode(options.nodeTimeoutMs ?? 2000, options.aof ?? false));
+        nodes.push(
+          await startNode(options.nodeTimeoutMs ?? 2000, options.aof ?? false, options.tls),
+        );
       const cluster = new RedisCluster(nodes, replicas);
       await cluster.create();
       return cluster;
@@ -85,6 +94,7 @@ export class RedisCluster {
     await joinCluster(
       this.nodes.map((n) => n.port),
       this.replicas,
+      this.nodes[0]?.tls,
     );
     // Every master's replicas in sync too, not only the slots agreed.
     await this.settled();
@@ -221,7 +231,12 @@ export class RedisCluster {
 
   /** `redis-cli` against one node, e.g. `cli(0, 'cluster', 'keyslot', 'x')`. */
   cli(node: number, ...args: string[]): Promise<string> {
-    return run('redis-cli', ['-p', String(this.nodes[node]?.port ?? 0), ...args]);
+    return run('redis-cli', [...this.cliTls(), '-p', String(this.nodes[node]?.port ?? 0), ...args]);
+  }
+
+  private cliTls(): string[] {
+    const tls = this.nodes[0]?.tls;
+    return tls === undefined ? [] : redisCliTlsArgs(tls);
   }
 
   /**
@@ -234,6 +249,7 @@ export class RedisCluster {
       this.cli(to, 'cluster', 'myid'),
     ]);
     return run('redis-cli', [
+      ...this.cliTls(),
       '--cluster',
       'reshard',
       `127.0.0.1:${this.nodes[from]?.port ?? 0}`,
@@ -259,11 +275,15 @@ export class RedisCluster {
   }
 }
 
-async function startNode(nodeTimeoutMs: number, aof: boolean): Promise<ClusterNode> {
+async function startNode(
+  nodeTimeoutMs: number,
+  aof: boolean,
+  tls: TlsFiles | undefined,
+): Promise<ClusterNode> {
   const port = await freePort();
   const bus = await freePort();
   const dir = await mkdtemp(join(tmpdir(), 'sb-cluster-'));
-  const settings = { nodeTimeoutMs, aof };
+  const settings = { nodeTimeoutMs, aof, tls };
   return { port, bus, dir, ...settings, process: await spawnNode(port, bus, dir, settings) };
 }
 
@@ -276,7 +296,7 @@ export function clusterNodeArgs(
   port: number,
   bus: number,
   dir: string,
-  options: Pick<RedisClusterOptions, 'nodeTimeoutMs' | 'aof'> = {},
+  options: Pick<RedisClusterOptions, 'nodeTimeoutMs' | 'aof' | 'tls'> = {},
 ): string[] {
   return [
     '--port',
@@ -306,6 +326,10 @@ export function clusterNodeArgs(
       : ['--appendonly', 'no']),
     '--loglevel',
     'warning',
+    // Last: `--port 0` in them overrides the plain port above.
+    ...(options.tls === undefined
+      ? []
+      : [...redisTlsArgs(port, options.tls), '--tls-cluster', 'yes']),
   ];
 }
 
@@ -314,9 +338,11 @@ export function clusterNodeArgs(
  * `redis-cli --cluster create` (slots spread evenly over the masters, `replicas`
  * per master) and waits until every node reports cluster_state:ok.
  */
-export async function joinCluster(ports: number[], replicas = 0): Promise<void> {
+export async function joinCluster(ports: number[], replicas = 0, tls?: TlsFiles): Promise<void> {
   const hosts = ports.map((port) => `127.0.0.1:${port}`);
+  const cliTls = tls === undefined ? [] : redisCliTlsArgs(tls);
   await run('redis-cli', [
+    ...cliTls,
     '--cluster',
     'create',
     ...hosts,
@@ -327,7 +353,7 @@ export async function joinCluster(ports: number[], replicas = 0): Promise<void> 
   // `create` returns once the slots are assigned; every node must agree before use.
   for (let i = 0; i < 400; i++) {
     const states = await Promise.all(
-      ports.map((port) => run('redis-cli', ['-p', String(port), 'cluster', 'info'])),
+      ports.map((port) => run('redis-cli', [...cliTls, '-p', String(port), 'cluster', 'info'])),
     );
     if (states.every((state) => state.includes('cluster_state:ok'))) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -340,7 +366,7 @@ async function spawnNode(
   port: number,
   bus: number,
   dir: string,
-  options: Pick<RedisClusterOptions, 'nodeTimeoutMs' | 'aof'>,
+  options: Pick<RedisClusterOptions, 'nodeTimeoutMs' | 'aof' | 'tls'>,
 ): Promise<Managed> {
   const child = spawn('redis-server', clusterNodeArgs(port, bus, dir, options), {
     stdio: 'ignore',

@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { freePort, portOpen } from './free-port';
 import { kill9, manage, pause, resume, type Managed } from './managed';
+import { redisTlsArgs, type TlsFiles } from './tls-certs';
 
 /** Whether a `redis-server` binary is on PATH. */
 export function redisServerAvailable(): boolean {
@@ -17,6 +18,8 @@ export interface RedisOptions {
   aofDir?: string;
   /** Appended to the command line, e.g. `['--maxmemory', '64mb']`. */
   args?: string[];
+  /** TLS only, on the server's port (`redisTlsArgs`); replication over TLS too. */
+  tls?: TlsFiles;
 }
 
 /** The command line of a redis-server bound to 127.0.0.1; without persistence unless `aofDir`. */
@@ -36,6 +39,8 @@ export function redisArgs(port: number, options: RedisOptions = {}): string[] {
     '--loglevel',
     'warning',
     ...(options.args ?? []),
+    // Last: `--port 0` here overrides the plain port given above.
+    ...(options.tls === undefined ? [] : redisTlsArgs(port, options.tls)),
   ];
 }
 

@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import { freePort, portOpen } from './free-port';
 import { kill9, manage, type Managed } from './managed';
 import { RedisServer } from './redis-process';
+import { clientTlsOptions, type TlsFiles } from './tls-certs';
 
 export interface SentinelGroupOptions {
   /** The master's name in the sentinels' configuration (REDIS_SENTINEL_NAME). */
@@ -17,6 +18,11 @@ export interface SentinelGroupOptions {
   password?: string;
   /** `requirepass` of the sentinels themselves. */
   sentinelPassword?: string;
+  /**
+   * TLS only, everywhere: clients, replication and the sentinels' own port and their
+   * links to the servers, all with certificates from these files.
+   */
+  tls?: TlsFiles;
 }
 
 const SENTINELS = 3;
@@ -36,6 +42,7 @@ export class SentinelGroup {
     readonly servers: RedisServer[],
     private readonly sentinels: { port: number; process: Managed }[],
     private readonly passwords: { server?: string; sentinel?: string },
+    private readonly tls: TlsFiles | undefined,
   ) {}
 
   /** `REDIS_SENTINELS` for the group. */
@@ -50,17 +57,25 @@ export class SentinelGroup {
     // test leaves a dump.rdb in the working directory. Every server may become master:
     // it starts a replica's sync at once, not after the default 5 s.
     const inMemory = ['--repl-diskless-load', 'swapdb', '--repl-diskless-sync-delay', '0'];
-    const { password, sentinelPassword } = options;
+    const { password, sentinelPassword, tls } = options;
     if (password !== undefined) inMemory.push('--requirepass', password, '--masterauth', password);
-    const master = await RedisServer.start({ args: inMemory });
+    const master = await RedisServer.start({ args: inMemory, ...(tls ? { tls } : {}) });
     const replica = await RedisServer.start({
       args: [...inMemory, '--replicaof', '127.0.0.1', String(master.port)],
+      ...(tls ? { tls } : {}),
     });
     const sentinels: { port: number; process: Managed }[] = [];
-    const group = new SentinelGroup(name, dir, [master, replica], sentinels, {
-      ...(password === undefined ? {} : { server: password }),
-      ...(sentinelPassword === undefined ? {} : { sentinel: sentinelPassword }),
-    });
+    const group = new SentinelGroup(
+      name,
+      dir,
+      [master, replica],
+      sentinels,
+      {
+        ...(password === undefined ? {} : { server: password }),
+        ...(sentinelPassword === undefined ? {} : { sentinel: sentinelPassword }),
+      },
+      tls,
+    );
     try {
       for (let i = 0; i < SENTINELS; i++) {
         const port = await freePort();
@@ -68,7 +83,7 @@ export class SentinelGroup {
         await writeFile(
           file,
           [
-            `port ${port}`,
+            ...(tls === undefined ? [`port ${port}`] : sentinelTlsLines(port, tls)),
             'bind 127.0.0.1',
             `dir ${dir}`,
             `sentinel monitor ${name} 127.0.0.1 ${master.port} ${QUORUM}`,
@@ -145,6 +160,7 @@ export class SentinelGroup {
     const master = await this.master();
     const client = new Redis(master.port, '127.0.0.1', {
       ...(this.passwords.server === undefined ? {} : { password: this.passwords.server }),
+      ...(this.tls === undefined ? {} : { tls: clientTlsOptions(this.tls) }),
     });
     client.on('error', () => undefined);
     return client;
@@ -218,6 +234,7 @@ export class SentinelGroup {
   ): Promise<unknown> {
     const client = new Redis(port, '127.0.0.1', {
       ...(password === undefined ? {} : { password }),
+      ...(this.tls === undefined ? {} : { tls: clientTlsOptions(this.tls) }),
       lazyConnect: true,
       maxRetriesPerRequest: 0,
       retryStrategy: () => null,
@@ -234,6 +251,19 @@ export class SentinelGroup {
       client.disconnect();
     }
   }
+}
+
+/** A sentinel's config lines for TLS only on `port`, and TLS on its links to the servers. */
+function sentinelTlsLines(port: number, files: TlsFiles): string[] {
+  return [
+    'port 0',
+    `tls-port ${port}`,
+    `tls-cert-file ${files.cert}`,
+    `tls-key-file ${files.key}`,
+    `tls-ca-cert-file ${files.ca}`,
+    'tls-auth-clients no',
+    'tls-replication yes',
+  ];
 }
 
 async function waitFor(

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -70,7 +70,11 @@ export function makeTlsFiles(prefix = 'switchboard-tls-'): TlsFiles {
   };
 }
 
-/** redis-server arguments for TLS only on `port` (no plain port), clients not asked for a certificate. */
+/**
+ * redis-server arguments for TLS only on `port` (no plain port), clients not asked for a
+ * certificate. Replication (and a sentinel's links to the servers) go over TLS too: a
+ * replica dials the master's TLS port as a client, presenting the same certificate.
+ */
 export function redisTlsArgs(port: number, files: TlsFiles): string[] {
   return [
     '--port',
@@ -85,5 +89,17 @@ export function redisTlsArgs(port: number, files: TlsFiles): string[] {
     files.ca,
     '--tls-auth-clients',
     'no',
+    '--tls-replication',
+    'yes',
   ];
+}
+
+/** `redis-cli` arguments to reach a server made with `redisTlsArgs`. */
+export function redisCliTlsArgs(files: TlsFiles): string[] {
+  return ['--tls', '--cacert', files.ca];
+}
+
+/** ioredis `tls` options that trust the files' authority (and nothing else). */
+export function clientTlsOptions(files: TlsFiles): { ca: Buffer } {
+  return { ca: readFileSync(files.ca) };
 }
