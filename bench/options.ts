@@ -12,7 +12,11 @@ export interface Scenario {
 }
 
 /** The arms that speak subscriptions (docs/PROTOCOL.md section 10). */
-const MULTI_TEAM_ARMS: readonly ArmId[] = ['switchboard-memory', 'switchboard-redis'];
+const MULTI_TEAM_ARMS: readonly ArmId[] = [
+  'switchboard-memory',
+  'switchboard-redis',
+  'switchboard-cluster',
+];
 
 export interface Options {
   quick: boolean;
