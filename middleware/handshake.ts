@@ -81,6 +81,7 @@ export function createVerifyClient(
     check(origin, info.req).then(
       (handshake) => {
         handshakes.set(info.req, handshake);
+        options.hub.holdUpgrade(info.req.socket);
         done(true);
       },
       (err: unknown) => {

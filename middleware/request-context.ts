@@ -13,11 +13,15 @@ const REQUEST_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
 export function requestContext(logger: Logger, metrics: Metrics): Middleware<AppState> {
   return async (ctx, next) => {
     const incoming = ctx.get('x-request-id');
-    const requestId = REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const given = REQUEST_ID.test(incoming) ? incoming : undefined;
+    // Upgraded sockets have no response to decorate; the socket route logs their life.
+    if (ctx.websocket) {
+      ctx.state = new SocketState(logger, given);
+      return next();
+    }
+    const requestId = given ?? randomUUID();
     ctx.state.requestId = requestId;
     ctx.state.log = logger.child({ reqId: requestId });
-    // Upgraded sockets have no response to decorate; the socket route logs their life.
-    if (ctx.websocket) return next();
     ctx.set('X-Request-Id', requestId);
     const started = process.hrtime.bigint();
     try {
@@ -36,4 +40,31 @@ export function requestContext(logger: Logger, metrics: Metrics): Middleware<App
       );
     }
   };
+}
+
+/**
+ * A socket's chain state. Its chain reads the id and the logger only when it fails
+ * (the socket route logs with the connection's own id), so both are made on first
+ * use: a UUID and a pino child per connection were a measurable share of a connect.
+ */
+class SocketState implements AppState {
+  private id: string | undefined;
+  private child: Logger | undefined;
+
+  constructor(
+    private readonly logger: Logger,
+    given: string | undefined,
+  ) {
+    this.id = given;
+  }
+
+  get requestId(): string {
+    this.id ??= randomUUID();
+    return this.id;
+  }
+
+  get log(): Logger {
+    this.child ??= this.logger.child({ reqId: this.requestId });
+    return this.child;
+  }
 }

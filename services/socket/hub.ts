@@ -82,6 +82,8 @@ export class LocalConnection extends Membership {
   readonly raw: Socket;
   /** Bytes written since the hub corked `raw` this turn: not yet offered to the kernel. */
   corkedBytes = 0;
+  /** The hub corked `raw` this turn and uncorks it when the turn ends. */
+  corked = false;
   readonly teamId: string;
   readonly conn: LocalConnection = this;
   /** The other teams it follows, by team id; made on the first subscribe. */
@@ -149,6 +151,8 @@ export class Hub implements BusListener {
   private heartbeat: NodeJS.Timeout | undefined;
   private beatSlice: NodeJS.Immediate | undefined;
   private corked: LocalConnection[] = [];
+  /** Upgraded sockets corked by holdUpgrade, before they have a LocalConnection. */
+  private upgrades: Socket[] = [];
   private uncorkScheduled = false;
   /** Connections ever added: orders additions against held presence frames. */
   private added = 0;
@@ -166,9 +170,31 @@ export class Hub implements BusListener {
     this.corked = [];
     for (const conn of corked) {
       conn.corkedBytes = 0;
+      conn.corked = false;
       conn.raw.uncork();
     }
+    const upgrades = this.upgrades;
+    this.upgrades = [];
+    for (const socket of upgrades) socket.uncork();
   };
+
+  private scheduleUncork(): void {
+    if (this.uncorkScheduled) return;
+    this.uncorkScheduled = true;
+    setImmediate(this.uncorkAll);
+  }
+
+  /**
+   * Corks a socket about to be upgraded until the event loop turns, so the 101
+   * response leaves in one write with the welcome (and what else the set-up writes
+   * in the same turn) instead of a write of its own. Where the set-up waits on I/O
+   * (Redis), the 101 goes out alone at the end of the turn, as before.
+   */
+  holdUpgrade(socket: Socket): void {
+    socket.cork();
+    this.upgrades.push(socket);
+    this.scheduleUncork();
+  }
 
   get size(): number {
     return this.conns.size;
@@ -452,6 +478,15 @@ export class Hub implements BusListener {
   write(conn: LocalConnection, frame: Buffer): void {
     if (conn.socket.readyState !== WebSocket.OPEN) return;
     const raw = conn.raw;
+    if (!conn.corked) {
+      // Corked already by holdUpgrade: what it holds (the 101) was not offered to the
+      // kernel yet either. Not writableCorked alone, which that cork also sets.
+      conn.corkedBytes = raw.writableCorked > 0 ? raw.writableLength : 0;
+      raw.cork();
+      conn.corked = true;
+      this.corked.push(conn);
+      this.scheduleUncork();
+    }
     // ws never holds frames back here (no compression), so writableLength is its
     // bufferedAmount. What this turn corked has not been offered to the kernel yet: a
     // burst to a client that reads is not a slow consumer. What the kernel left
@@ -465,17 +500,8 @@ export class Hub implements BusListener {
       conn.socket.close(CloseCode.slowConsumer, 'slow consumer');
       return;
     }
-    if (raw.writableCorked === 0) {
-      raw.cork();
-      conn.corkedBytes = 0;
-      this.corked.push(conn);
-      if (!this.uncorkScheduled) {
-        this.uncorkScheduled = true;
-        setImmediate(this.uncorkAll);
-      }
-    }
     raw.write(frame);
-    if (raw.writableCorked > 0) conn.corkedBytes += frame.length;
+    conn.corkedBytes += frame.length;
   }
 
   kick(connId: string): boolean {

@@ -73,23 +73,27 @@ export class Session {
   readonly info: ConnectionInfo;
   private readonly user: UserRef;
   private readonly conn: LocalConnection;
-  private readonly bucket: TokenBucket;
-  private readonly replies: ReplyQueue;
-  private readonly reader: Reader;
+  // The rate limit, the reply queue and the reader are made on the first frame: in
+  // a big team most connections only listen, and a connect is cheaper without them.
+  // A bucket made then starts as full as one made at connect time would be by then.
+  private bucket: TokenBucket | undefined;
+  private replyQueue: ReplyQueue | undefined;
+  private reader: Reader | undefined;
   /** Rate-limited frames in a row. */
   private dropped = 0;
   /** Set once presence counts this connection: clean-up must take it out again. */
   private inPresence = false;
-  /** Frames that arrive before the welcome wait here; null once set-up is over. */
-  private early: [RawData, boolean][] | null = [];
+  /** True until set-up is over: frames that arrive meanwhile wait in `early`. */
+  private settingUp = true;
+  private early: [RawData, boolean][] | undefined;
   /**
    * Presence entries of subscriptions, by team: clean-up must take them out again.
    * `added` settles once the add is done: a remove sent before it would find nothing
    * in Redis, and the add landing after it would count the user there for good.
    */
-  private readonly entries = new Map<string, { entry: ConnectionInfo; added: Promise<unknown> }>();
+  private entries: Map<string, { entry: ConnectionInfo; added: Promise<unknown> }> | undefined;
   /** Subscriptions whose subscribe still runs: that answers a ban, after `subscribed`. */
-  private readonly starting = new Set<Subscription>();
+  private starting: Set<Subscription> | undefined;
 
   constructor(
     private readonly deps: SessionDeps,
@@ -108,16 +112,14 @@ export class Session {
     };
     this.user = { id: this.info.userId, name: this.info.name };
     this.conn = new LocalConnection(this.info, socket, opening.expiresAt);
-    this.bucket = new TokenBucket(deps.rateLimitPerS, deps.rateLimitBurst);
-    this.reader = {
-      viewer: this.info.userId,
-      presence: deps.presence,
-      history: deps.history,
-    };
-    this.replies = new ReplyQueue(
-      (frame) => deps.hub.send(this.conn, frame),
-      (err) => deps.log.error({ err, connId: this.info.connId }, 'reply failed'),
+  }
+
+  private get replies(): ReplyQueue {
+    this.replyQueue ??= new ReplyQueue(
+      (frame) => this.deps.hub.send(this.conn, frame),
+      (err) => this.deps.log.error({ err, connId: this.info.connId }, 'reply failed'),
     );
+    return this.replyQueue;
   }
 
   /**
@@ -129,7 +131,8 @@ export class Session {
     const ready = this.setUp();
     void ready.then((open) => {
       const waiting = this.early ?? [];
-      this.early = null;
+      this.settingUp = false;
+      this.early = undefined;
       if (open) for (const [data, isBinary] of waiting) this.accept(data, isBinary);
     });
     this.socket.on('pong', () => {
@@ -185,6 +188,7 @@ export class Session {
 
   private receive(data: RawData, isBinary: boolean): void {
     this.conn.alive = true;
+    this.bucket ??= new TokenBucket(this.deps.rateLimitPerS, this.deps.rateLimitBurst);
     if (!this.bucket.take()) {
       if (++this.dropped >= ABUSE_THRESHOLD) {
         this.socket.close(CloseCode.policy, 'rate limit abuse');
@@ -195,7 +199,7 @@ export class Session {
       return;
     }
     this.dropped = 0;
-    if (this.early) this.early.push([data, isBinary]);
+    if (this.settingUp) (this.early ??= []).push([data, isBinary]);
     else this.accept(data, isBinary);
   }
 
@@ -229,9 +233,18 @@ export class Session {
     const request = frame;
     this.replies.read(
       async () =>
-        readReply(request, this.reader, request.type === 'ping' ? '' : this.followed(request)),
+        readReply(request, this.reading(), request.type === 'ping' ? '' : this.followed(request)),
       fail,
     );
+  }
+
+  private reading(): Reader {
+    this.reader ??= {
+      viewer: this.info.userId,
+      presence: this.deps.presence,
+      history: this.deps.history,
+    };
+    return this.reader;
   }
 
   /**
@@ -272,9 +285,10 @@ export class Session {
     if (hub.isBanned(info.userId, teamId))
       throw new AppError('forbidden', 'banned from this team by an admin');
     const sub: Subscription = new Subscription(conn, teamId, () => this.banned(sub));
-    this.starting.add(sub);
+    const starting = (this.starting ??= new Set());
+    starting.add(sub);
     const ended = (): Buffer | undefined => {
-      this.starting.delete(sub);
+      starting.delete(sub);
       return conn.subs?.get(teamId) === sub ? undefined : this.unsubscribedFrame(teamId);
     };
     hub.subscribe(sub);
@@ -292,7 +306,7 @@ export class Session {
         home: { connId: info.connId, teamId: info.teamId },
       };
       const adding = presence.add(entry);
-      this.entries.set(teamId, { entry, added: adding.catch(() => undefined) });
+      (this.entries ??= new Map()).set(teamId, { entry, added: adding.catch(() => undefined) });
       const { first } = await adding;
       if (first) await bus.emit({ kind: 'presence', teamId, event: 'join', user: this.user });
       const { since, epoch } = frame;
@@ -300,7 +314,7 @@ export class Session {
       await greetSubscription(history, hub, sub, { since, epoch, resumeMaxMessages });
       return ended();
     } catch (err) {
-      this.starting.delete(sub);
+      starting.delete(sub);
       await this.drop(sub);
       throw err;
     }
@@ -325,7 +339,8 @@ export class Session {
     if (this.conn.subs?.get(sub.teamId) !== sub) return;
     void this.drop(sub);
     // Before its `subscribed` went out it would be news of nothing: the subscribe answers it.
-    if (!this.starting.has(sub)) this.deps.hub.send(this.conn, this.unsubscribedFrame(sub.teamId));
+    if (this.starting?.has(sub) !== true)
+      this.deps.hub.send(this.conn, this.unsubscribedFrame(sub.teamId));
   }
 
   /** Takes a subscription out of the hub, the bus and presence; never rejects. */
@@ -334,9 +349,9 @@ export class Session {
     const { teamId } = sub;
     try {
       if (hub.unsubscribe(sub)) await bus.unsubscribe(teamId);
-      const counted = this.entries.get(teamId);
+      const counted = this.entries?.get(teamId);
       if (counted) {
-        this.entries.delete(teamId);
+        this.entries?.delete(teamId);
         await counted.added;
         const { last } = await presence.remove(counted.entry);
         if (last) await bus.emit({ kind: 'presence', teamId, event: 'leave', user: this.user });
