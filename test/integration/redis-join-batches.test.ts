@@ -1,8 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Delivery } from '../../services/bus';
 import { RedisHistory } from '../../services/redis/history';
 import type { MessageDraft } from '../../services/types';
+import { connect, type TestClient } from '../helpers/client';
 import { eventually } from '../helpers/eventually';
+import { startTestServer } from '../helpers/server';
 import { freshKeys, redisBus } from '../helpers/redis-bus';
 import { describeWithRedis, useRedisServer } from '../helpers/redis-server';
 
@@ -60,6 +63,33 @@ describeWithRedis('Redis joins batched per turn', () => {
       await other.bus.close();
     } finally {
       await bus.close();
+    }
+  });
+
+  test("a connection's welcome head is read beside its presence add, not after its join", async () => {
+    const prefix = `w${randomUUID().slice(0, 6)}:`;
+    const server = await startTestServer({ REDIS_URL: redis.server.url, REDIS_KEY_PREFIX: prefix });
+    const clients: TestClient[] = [];
+    const monitor = await admin.duplicate().monitor();
+    try {
+      clients.push(await connect(server.socketUrl, { id: 'u1', teamId: 'J' }));
+      const seen: string[][] = [];
+      monitor.on('monitor', (_time: string, args: string[]) => seen.push(args));
+      clients.push(await connect(server.socketUrl, { id: 'u2', teamId: 'J' }));
+      const headRead = seen.findIndex(
+        (args) => /^eval/i.test(args[0] ?? '') && args.includes(`${prefix}{J}:seq`),
+      );
+      const joined = seen.findIndex(
+        (args) => args[0]?.toLowerCase() === 'publish' && (args[2] ?? '').includes('"join"'),
+      );
+      expect(headRead).toBeGreaterThanOrEqual(0);
+      expect(joined).toBeGreaterThanOrEqual(0);
+      // Read after the join's PUBLISH, it cost each join a third round trip to Redis.
+      expect(headRead).toBeLessThan(joined);
+    } finally {
+      monitor.disconnect();
+      await Promise.all(clients.map((c) => c.close()));
+      await server.close();
     }
   });
 
