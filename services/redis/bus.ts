@@ -116,6 +116,7 @@ export class RedisBus implements Bus {
   /** Heads of the teams this node starts to follow, a turn's in one call. */
   private readonly heads: TeamHeads;
   private readonly subscribing: TurnBatch<{ channel: string; current: () => boolean }, void>;
+  private readonly unsubscribing: TurnBatch<string, void>;
   private queued: QueuedPublish[] = [];
   private closed = false;
   private readonly nodeChannel: string;
@@ -132,6 +133,7 @@ export class RedisBus implements Bus {
     defineScripts(cmd);
     this.heads = new TeamHeads(cmd, keys, options.ttlSeconds);
     this.subscribing = new TurnBatch((queued) => this.subscribeChannels(queued));
+    this.unsubscribing = new TurnBatch((channels) => this.unsubscribeChannels(channels));
     this.sharded = cmd.isCluster;
     this.nodeChannel = keys.nodeChannel(options.nodeId);
     this.clusterChannel = keys.clusterChannel();
@@ -407,30 +409,15 @@ export class RedisBus implements Bus {
   /**
    * One SUBSCRIBE for the channels of a turn's new teams (on Redis Cluster one
    * SSUBSCRIBE per slot: a shard channel lives in its slot). A team unsubscribed
-   * since it was queued is left out: its UNSUBSCRIBE has gone already.
+   * since it was queued is left out: its UNSUBSCRIBE is sent, or queued to be.
    */
   private async subscribeChannels(
     queued: { channel: string; current: () => boolean }[],
   ): Promise<ItemResult<void>[]> {
     const channels = queued.filter((q) => q.current()).map((q) => q.channel);
-    const failed = new Map<string, unknown>();
-    if (channels.length > 0 && !this.sharded) await this.sub.subscribe(...channels);
-    if (channels.length > 0 && this.sharded) {
-      const slots = new Map<number, string[]>();
-      for (const channel of channels) {
-        const slot = hashSlot(channel);
-        const group = slots.get(slot);
-        if (group) group.push(channel);
-        else slots.set(slot, [channel]);
-      }
-      await Promise.all(
-        [...slots.values()].map((group) =>
-          this.sub.ssubscribe(...group).catch((error: unknown) => {
-            for (const channel of group) failed.set(channel, error);
-          }),
-        ),
-      );
-    }
+    const failed = await this.perSlot(channels, (group) =>
+      this.sharded ? this.sub.ssubscribe(...group) : this.sub.subscribe(...group),
+    );
     return queued.map(({ channel }) =>
       failed.has(channel)
         ? { ok: false, error: failed.get(channel) }
@@ -438,12 +425,52 @@ export class RedisBus implements Bus {
     );
   }
 
+  /**
+   * Runs a (un)subscribe command for the channels: all in one on one Redis, one per
+   * slot on Redis Cluster. Returns the failure of each channel whose command failed.
+   */
+  private async perSlot(
+    channels: string[],
+    command: (group: string[]) => Promise<unknown>,
+  ): Promise<Map<string, unknown>> {
+    const failed = new Map<string, unknown>();
+    if (channels.length === 0) return failed;
+    const slots = new Map<number, string[]>();
+    for (const channel of channels) {
+      const slot = this.sharded ? hashSlot(channel) : 0;
+      const group = slots.get(slot);
+      if (group) group.push(channel);
+      else slots.set(slot, [channel]);
+    }
+    await Promise.all(
+      [...slots.values()].map((group) =>
+        command(group).catch((error: unknown) => {
+          for (const channel of group) failed.set(channel, error);
+        }),
+      ),
+    );
+    return failed;
+  }
+
+  /**
+   * The teams a turn leaves share one UNSUBSCRIBE (one SUNSUBSCRIBE per slot on
+   * Redis Cluster). It is sent before any SUBSCRIBE of a team started again
+   * meanwhile: that one waits for its head read, sent in the same turn at the soonest.
+   */
   async unsubscribe(teamId: string): Promise<void> {
     this.subscriptions.delete(teamId);
     this.teams.delete(teamId);
-    const channel = this.keys.teamChannel(teamId);
-    await redisCall(() =>
-      this.sharded ? this.sub.sunsubscribe(channel) : this.sub.unsubscribe(channel),
+    await redisCall(() => this.unsubscribing.add(this.keys.teamChannel(teamId)));
+  }
+
+  private async unsubscribeChannels(channels: string[]): Promise<ItemResult<void>[]> {
+    const failed = await this.perSlot(channels, (group) =>
+      this.sharded ? this.sub.sunsubscribe(...group) : this.sub.unsubscribe(...group),
+    );
+    return channels.map((channel) =>
+      failed.has(channel)
+        ? { ok: false, error: failed.get(channel) }
+        : { ok: true, value: undefined },
     );
   }
 

@@ -45,7 +45,7 @@ describeWithRedis('Redis joins batched per turn', () => {
     expect(heads[0]!.epoch).toMatch(/^\d{16}$/);
   });
 
-  test('the new teams of one turn are subscribed with one SUBSCRIBE after one head read', async () => {
+  test('the new teams of one turn are subscribed with one SUBSCRIBE after one head read, and left with one UNSUBSCRIBE', async () => {
     const { bus, keys } = await redisBus(redis);
     const got: Delivery[] = [];
     bus.listen({ message: (d) => got.push(d), event: () => undefined, gap: () => undefined });
@@ -60,6 +60,14 @@ describeWithRedis('Redis joins batched per turn', () => {
       const other = await redisBus(redis, { keys, nodeId: 'node-b' });
       await Promise.all(teams.map((t) => other.bus.publish(draft(t, 'after'))));
       await eventually(() => expect(got.map((d) => d.teamId).sort()).toEqual([...teams].sort()));
+      // The teams of a turn's leaves are unsubscribed with one UNSUBSCRIBE.
+      await admin.config('RESETSTAT');
+      await Promise.all(teams.map((t) => bus.unsubscribe(t)));
+      expect(await commandCalls(admin, 'unsubscribe')).toBe(1);
+      await other.bus.publish(draft('warm', 'still followed'));
+      await Promise.all(teams.map((t) => other.bus.publish(draft(t, 'left'))));
+      await eventually(() => expect(got.at(-1)?.teamId).toBe('warm'));
+      expect(got).toHaveLength(teams.length + 1);
       await other.bus.close();
     } finally {
       await bus.close();
