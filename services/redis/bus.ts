@@ -7,7 +7,7 @@ import { toDelivery, type Bus, type BusListener, type ClusterEvent, type Deliver
 import { isNewerEpoch } from '../epoch';
 import { execAll, redisCall } from './call';
 import { redisUnavailable } from './errors';
-import { headArgs, headKeys } from './history';
+import { headKeys } from './history';
 import type { RedisKeys } from './keys';
 import { defineScripts, PUBLISH_BATCH } from './scripts';
 import {
@@ -24,6 +24,8 @@ import {
 import { waitForReplicas, waitOnWritingConnection } from './replicas';
 import { sendKnowingOutcome } from './send';
 import { hashSlot } from './slot';
+import { TeamHeads } from './team-heads';
+import { TurnBatch, type ItemResult } from '../turn-batch';
 import { stampMessage, type Ack, type Message, type MessageDraft } from '../types';
 
 export interface RedisBusOptions {
@@ -111,6 +113,10 @@ export class RedisBus implements Bus {
   private readonly teams = new Map<string, TeamState>();
   private readonly canaries = new Map<string, () => void>();
   private readonly subscriptions = new Map<string, Promise<void>>();
+  /** Heads of the teams this node starts to follow, a turn's in one call. */
+  private readonly heads: TeamHeads;
+  private readonly subscribing: TurnBatch<{ channel: string; current: () => boolean }, void>;
+  private readonly unsubscribing: TurnBatch<string, void>;
   private queued: QueuedPublish[] = [];
   private closed = false;
   private readonly nodeChannel: string;
@@ -125,6 +131,9 @@ export class RedisBus implements Bus {
     private readonly options: RedisBusOptions,
   ) {
     defineScripts(cmd);
+    this.heads = new TeamHeads(cmd, keys, options.ttlSeconds);
+    this.subscribing = new TurnBatch((queued) => this.subscribeChannels(queued));
+    this.unsubscribing = new TurnBatch((channels) => this.unsubscribeChannels(channels));
     this.sharded = cmd.isCluster;
     this.nodeChannel = keys.nodeChannel(options.nodeId);
     this.clusterChannel = keys.clusterChannel();
@@ -381,31 +390,87 @@ export class RedisBus implements Bus {
    * Reads the team's head, then subscribes: see TeamState.last. `current` is false
    * once an unsubscribe came while the head was read: subscribing after its
    * UNSUBSCRIBE would keep the channel, and the team's refills, with no one to serve.
+   * The teams a turn starts share one head read and one SUBSCRIBE, still in that order.
    */
   private async start(teamId: string, current: () => boolean): Promise<void> {
-    const [seq, epoch] = await this.cmd.sbHead(
-      ...headArgs(this.keys, teamId, this.options.ttlSeconds),
-    );
+    const { seq, epoch } = await this.heads.read(teamId);
     if (!current()) return;
     if (!this.teams.has(teamId))
       this.teams.set(teamId, {
-        last: Number(seq),
+        last: seq,
         epoch,
         waiting: undefined,
         again: false,
         publishKeys: undefined,
       });
-    const channel = this.keys.teamChannel(teamId);
-    if (this.sharded) await this.sub.ssubscribe(channel);
-    else await this.sub.subscribe(channel);
+    await this.subscribing.add({ channel: this.keys.teamChannel(teamId), current });
   }
 
+  /**
+   * One SUBSCRIBE for the channels of a turn's new teams (on Redis Cluster one
+   * SSUBSCRIBE per slot: a shard channel lives in its slot). A team unsubscribed
+   * since it was queued is left out: its UNSUBSCRIBE is sent, or queued to be.
+   */
+  private async subscribeChannels(
+    queued: { channel: string; current: () => boolean }[],
+  ): Promise<ItemResult<void>[]> {
+    const channels = queued.filter((q) => q.current()).map((q) => q.channel);
+    const failed = await this.perSlot(channels, (group) =>
+      this.sharded ? this.sub.ssubscribe(...group) : this.sub.subscribe(...group),
+    );
+    return queued.map(({ channel }) =>
+      failed.has(channel)
+        ? { ok: false, error: failed.get(channel) }
+        : { ok: true, value: undefined },
+    );
+  }
+
+  /**
+   * Runs a (un)subscribe command for the channels: all in one on one Redis, one per
+   * slot on Redis Cluster. Returns the failure of each channel whose command failed.
+   */
+  private async perSlot(
+    channels: string[],
+    command: (group: string[]) => Promise<unknown>,
+  ): Promise<Map<string, unknown>> {
+    const failed = new Map<string, unknown>();
+    if (channels.length === 0) return failed;
+    const slots = new Map<number, string[]>();
+    for (const channel of channels) {
+      const slot = this.sharded ? hashSlot(channel) : 0;
+      const group = slots.get(slot);
+      if (group) group.push(channel);
+      else slots.set(slot, [channel]);
+    }
+    await Promise.all(
+      [...slots.values()].map((group) =>
+        command(group).catch((error: unknown) => {
+          for (const channel of group) failed.set(channel, error);
+        }),
+      ),
+    );
+    return failed;
+  }
+
+  /**
+   * The teams a turn leaves share one UNSUBSCRIBE (one SUNSUBSCRIBE per slot on
+   * Redis Cluster). It is sent before any SUBSCRIBE of a team started again
+   * meanwhile: that one waits for its head read, sent in the same turn at the soonest.
+   */
   async unsubscribe(teamId: string): Promise<void> {
     this.subscriptions.delete(teamId);
     this.teams.delete(teamId);
-    const channel = this.keys.teamChannel(teamId);
-    await redisCall(() =>
-      this.sharded ? this.sub.sunsubscribe(channel) : this.sub.unsubscribe(channel),
+    await redisCall(() => this.unsubscribing.add(this.keys.teamChannel(teamId)));
+  }
+
+  private async unsubscribeChannels(channels: string[]): Promise<ItemResult<void>[]> {
+    const failed = await this.perSlot(channels, (group) =>
+      this.sharded ? this.sub.sunsubscribe(...group) : this.sub.unsubscribe(...group),
+    );
+    return channels.map((channel) =>
+      failed.has(channel)
+        ? { ok: false, error: failed.get(channel) }
+        : { ok: true, value: undefined },
     );
   }
 

@@ -11,6 +11,7 @@ import { execAll, redisCall } from './call';
 import type { RedisKeys } from './keys';
 import { decodeLogEntry, type StreamEntry } from './payload';
 import { defineScripts } from './scripts';
+import { TeamHeads } from './team-heads';
 import { visibleTo, type Message, type TeamHead } from '../types';
 
 export interface RedisHistoryOptions {
@@ -20,21 +21,20 @@ export interface RedisHistoryOptions {
 
 /** Reads the team streams the publish script writes (entry id = `${seq}-0`). */
 export class RedisHistory implements History {
+  /** Every connection's welcome reads one: a turn's are read in one call. */
+  private readonly heads: TeamHeads;
+
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly options: RedisHistoryOptions,
   ) {
     defineScripts(redis);
+    this.heads = new TeamHeads(redis, keys, options.ttlSeconds);
   }
 
   async head(teamId: string): Promise<TeamHead> {
-    return redisCall(async () => {
-      const [seq, epoch] = await this.redis.sbHead(
-        ...headArgs(this.keys, teamId, this.options.ttlSeconds),
-      );
-      return { seq: Number(seq), epoch };
-    });
+    return redisCall(() => this.heads.read(teamId));
   }
 
   async replay(teamId: string, request: ReplayRequest): Promise<Replay> {

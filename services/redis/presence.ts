@@ -7,6 +7,8 @@ import type { ConnectionPage, ConnectionQuery, Presence } from '../presence';
 import { redisCall } from './call';
 import type { RedisKeys } from './keys';
 import { defineScripts } from './scripts';
+import { hashSlot } from './slot';
+import { TurnBatch, type ItemResult } from '../turn-batch';
 import type { ConnectionInfo, Member, TeamPresence } from '../types';
 
 /** Renewals (a third of a lease each) between routine reconciliations. */
@@ -56,8 +58,10 @@ export class RedisPresence implements Presence {
   private leaseHeld = false;
   private ticking = false;
   private closed = false;
-  /** The adds of this turn whose index writes are not sent yet (writeIndexes). */
-  private indexBatch: { conns: ConnectionInfo[]; written: Promise<void> } | undefined;
+  private readonly adds = new TurnBatch((conns: ConnectionInfo[]) => this.runAdds(conns));
+  private readonly removes = new TurnBatch((items: { conn: ConnectionInfo; node: string }[]) =>
+    this.runRemoves(items),
+  );
 
   constructor(
     private readonly redis: RedisClient,
@@ -89,10 +93,6 @@ export class RedisPresence implements Presence {
     return Math.max(50, Math.floor(this.options.leaseMs / 3));
   }
 
-  private scriptKeys(conn: { teamId: string }): string[] {
-    return [this.keys.teamConns(conn.teamId), this.keys.teamUsers(conn.teamId)];
-  }
-
   async add(conn: ConnectionInfo): Promise<{ first: boolean }> {
     this.local.set(conn.connId, conn);
     return redisCall(
@@ -117,35 +117,31 @@ export class RedisPresence implements Presence {
   }
 
   /** Returns the user's connection count in the team after adding, or 0 if already present. */
-  private async addEntry(conn: ConnectionInfo): Promise<number> {
-    await this.writeIndexes(conn);
-    return this.redis.sbPresenceAdd(...this.scriptKeys(conn), conn.connId, conn.userId);
+  private addEntry(conn: ConnectionInfo): Promise<number> {
+    return this.adds.add(conn);
   }
 
   /**
-   * The index writes of every add of this turn of the event loop, as one command
-   * per key: a reconnect storm adds thousands of connections in a few seconds, and
-   * five commands each cost Redis (which shares the node's core in small set-ups)
-   * more than the team's script. Settles when all of them are written.
+   * The adds of one turn of the event loop: the cluster-wide indexes first, one
+   * command per key, then the teams' part in one script call (on Redis Cluster one
+   * per slot). A reconnect storm adds thousands of connections in a few seconds,
+   * and seven commands each cost Redis (which shares the node's core in small
+   * set-ups) far more than a few per turn.
    */
-  private writeIndexes(conn: ConnectionInfo): Promise<void> {
-    let batch = this.indexBatch;
-    if (!batch) {
-      const conns: ConnectionInfo[] = [];
-      batch = {
-        conns,
-        written: new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
-          this.indexBatch = undefined;
-          return this.flushIndexes(conns);
-        }),
-      };
-      this.indexBatch = batch;
-    }
-    batch.conns.push(conn);
-    return batch.written;
+  private async runAdds(conns: ConnectionInfo[]): Promise<ItemResult<number>[]> {
+    await this.writeIndexes(conns);
+    return this.runScripts(conns, (group) =>
+      this.redis.sbPresenceAdd(...this.scriptArgs(group)),
+    ).then((answers) =>
+      answers.map((answer) =>
+        answer.ok && typeof answer.value !== 'number'
+          ? { ok: false, error: new Error(String(answer.value)) }
+          : (answer as ItemResult<number>),
+      ),
+    );
   }
 
-  private async flushIndexes(conns: ConnectionInfo[]): Promise<void> {
+  private async writeIndexes(conns: ConnectionInfo[]): Promise<void> {
     const { nodeId } = this.options;
     const connIds = conns.map((c) => c.connId);
     // One command per key, not a MULTI: on Redis Cluster they live in different slots.
@@ -159,25 +155,109 @@ export class RedisPresence implements Presence {
   }
 
   /**
+   * numkeys, KEYS and ARGV of the presence scripts for connections of one slot.
+   * ARGV is written behind KEYS in one array, in the same order.
+   */
+  private scriptArgs(conns: ConnectionInfo[]): string[] {
+    const args = [String(conns.length * 2)];
+    for (const c of conns) args.push(this.keys.teamConns(c.teamId), this.keys.teamUsers(c.teamId));
+    for (const c of conns) args.push(c.connId, c.userId);
+    return args;
+  }
+
+  /**
+   * Runs a presence script per group of connections that share a slot (all of them
+   * on one Redis), each answer beside its connection; a group whose call failed
+   * answers its failure for each of its connections.
+   */
+  private async runScripts<A>(
+    conns: ConnectionInfo[],
+    call: (group: ConnectionInfo[]) => Promise<A[]>,
+  ): Promise<ItemResult<A>[]> {
+    const results: ItemResult<A>[] = new Array<ItemResult<A>>(conns.length);
+    const groups = new Map<number, number[]>();
+    conns.forEach((c, i) => {
+      const slot = this.redis.isCluster ? hashSlot(this.keys.teamConns(c.teamId)) : 0;
+      const group = groups.get(slot);
+      if (group) group.push(i);
+      else groups.set(slot, [i]);
+    });
+    await Promise.all(
+      [...groups.values()].map(async (indexes) => {
+        try {
+          const answers = await call(indexes.map((i) => conns[i]!));
+          indexes.forEach((i, j) => {
+            const answer = answers[j];
+            results[i] =
+              answer === undefined
+                ? { ok: false, error: new Error('no answer from the presence script') }
+                : { ok: true, value: answer };
+          });
+        } catch (error) {
+          for (const i of indexes) results[i] = { ok: false, error };
+        }
+      }),
+    );
+    return results;
+  }
+
+  /**
    * With `ifDead`, nothing is removed when `node` holds its lease again (returns -2).
    * The lease is read before the script, not in it (another slot): a node that
    * renews in between is swept once more, and its reconcile restores it.
    */
   private async removeEntry(conn: ConnectionInfo, node: string, ifDead = false): Promise<number> {
     if (ifDead && (await this.redis.exists(this.keys.lease(node))) === 1) return -2;
-    const [left, empty] = await this.redis.sbPresenceRemove(
-      ...this.scriptKeys(conn),
-      conn.connId,
-      conn.userId,
+    return this.removes.add({ conn, node });
+  }
+
+  /**
+   * The removes of one turn: the teams' part in one script call (per slot on Redis
+   * Cluster), then the indexes, one command per key, for the connections whose
+   * script ran (an index never lacks a connection a team holds).
+   */
+  private async runRemoves(
+    items: { conn: ConnectionInfo; node: string }[],
+  ): Promise<ItemResult<number>[]> {
+    const answers = await this.runScripts(
+      items.map((i) => i.conn),
+      (group) => this.redis.sbPresenceRemove(...this.scriptArgs(group)),
     );
-    await Promise.all([
-      this.redis.hdel(this.keys.conns(), conn.connId),
-      this.redis.zrem(this.keys.connIndex(), conn.connId),
-      this.redis.srem(this.keys.nodeConns(node), conn.connId),
-      // A connection added meanwhile puts the team back at the next reconcile.
-      ...(empty === 1 ? [this.redis.srem(this.keys.liveTeams(), conn.teamId)] : []),
-    ]);
-    return left;
+    const results: ItemResult<number>[] = [];
+    const removed: { conn: ConnectionInfo; node: string }[] = [];
+    const emptied = new Set<string>();
+    items.forEach((item, i) => {
+      const answer = answers[i]!;
+      if (!answer.ok) results.push(answer);
+      else if (!Array.isArray(answer.value))
+        results.push({ ok: false, error: new Error(String(answer.value)) });
+      else {
+        const [left, empty] = answer.value;
+        results.push({ ok: true, value: left });
+        removed.push(item);
+        if (empty === 1) emptied.add(item.conn.teamId);
+      }
+    });
+    if (removed.length === 0) return results;
+    const connIds = removed.map((r) => r.conn.connId);
+    const byNode = new Map<string, string[]>();
+    for (const { conn, node } of removed) {
+      const ids = byNode.get(node);
+      if (ids) ids.push(conn.connId);
+      else byNode.set(node, [conn.connId]);
+    }
+    try {
+      await Promise.all([
+        this.redis.hdel(this.keys.conns(), ...connIds),
+        this.redis.zrem(this.keys.connIndex(), ...connIds),
+        ...[...byNode].map(([node, ids]) => this.redis.srem(this.keys.nodeConns(node), ...ids)),
+        // A connection added meanwhile puts the team back at the next reconcile.
+        ...(emptied.size > 0 ? [this.redis.srem(this.keys.liveTeams(), ...emptied)] : []),
+      ]);
+    } catch (error) {
+      return results.map((r) => (r.ok ? { ok: false, error } : r));
+    }
+    return results;
   }
 
   private async aliveNodes(): Promise<Set<string>> {

@@ -191,6 +191,30 @@ local epoch, last = teamHead(KEYS[1], KEYS[3], KEYS[2], KEYS[4], ARGV[1])
 return {last, epoch}
 `;
 
+/** A refused command's words, from what pcall caught: the first line only. */
+const ERROR_TEXT = `
+local function errorText(err)
+  if type(err) == 'table' and err.err then return err.err end
+  return tostring(err)
+end
+`;
+
+/**
+ * HEAD for many teams in one call: the joins of one event-loop turn read their
+ * teams' heads together (team-heads.ts). KEYS: per team as HEAD. ARGV: ttl s.
+ * Returns per team {seq, epoch}, or the error's text when Redis refused one of its
+ * commands (the other teams are still read).
+ */
+const HEADS = `${TEAM_HEAD}${ERROR_TEXT}
+local out = {}
+for i = 0, #KEYS / 4 - 1 do
+  local k = i * 4
+  local ok, epoch, last = pcall(teamHead, KEYS[k + 1], KEYS[k + 3], KEYS[k + 2], KEYS[k + 4], ARGV[1])
+  if ok then out[i + 1] = {last, epoch} else out[i + 1] = errorText(epoch) end
+end
+return out
+`;
+
 /**
  * A node that delivered the team's messages up to a seq finds Redis's counter below
  * it in the same epoch: Redis went back in time (a crash with `appendfsync everysec`
@@ -212,35 +236,55 @@ return {seq, current}
 /**
  * A team's presence, in the team's slot: the user counts follow the team's set of
  * connIds in one step. The cluster-wide indexes (conns, connIndex, liveTeams, nodes,
- * nodeConns) are written beside it with single-key commands (presence.ts).
- * KEYS: teamConns, teamUsers. ARGV: connId, userId.
- * Returns the user's connection count in the team after adding, or 0 if already present.
+ * nodeConns) are written beside it with single-key commands (presence.ts). One call
+ * takes every add of an event-loop turn (on Redis Cluster: of one slot), each its
+ * own step in order, so two connections of one user in a call count 1 then 2.
+ * KEYS: per connection teamConns, teamUsers. ARGV: per connection connId, userId.
+ * Returns per connection the user's connection count in the team after adding, 0
+ * if it was already present, or the error's text when Redis refused a command.
  */
-const PRESENCE_ADD = `
-if redis.call('ZADD', KEYS[1], 0, ARGV[1]) == 0 then return 0 end
-return redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+const PRESENCE_ADD = `${ERROR_TEXT}
+local function add(conns, users, connId, userId)
+  if redis.call('ZADD', conns, 0, connId) == 0 then return 0 end
+  return redis.call('HINCRBY', users, userId, 1)
+end
+local out = {}
+for i = 1, #KEYS, 2 do
+  local ok, count = pcall(add, KEYS[i], KEYS[i + 1], ARGV[i], ARGV[i + 1])
+  if ok then out[#out + 1] = count else out[#out + 1] = errorText(count) end
+end
+return out
 `;
 
 /**
- * KEYS and ARGV as PRESENCE_ADD. Returns {the user's connection count left in the
- * team (-1 if the connection was unknown), 1 when the team has no connection left}.
+ * KEYS and ARGV as PRESENCE_ADD, for removes. Returns per connection {the user's
+ * connection count left in the team (-1 if the connection was unknown), 1 when the
+ * team has no connection left}, or the error's text.
  */
-const PRESENCE_REMOVE = `
-local empty = 0
-if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then
-  if redis.call('EXISTS', KEYS[1]) == 0 then empty = 1 end
-  return {-1, empty}
+const PRESENCE_REMOVE = `${ERROR_TEXT}
+local function remove(conns, users, connId, userId)
+  local empty = 0
+  if redis.call('ZREM', conns, connId) == 0 then
+    if redis.call('EXISTS', conns) == 0 then empty = 1 end
+    return {-1, empty}
+  end
+  local left = redis.call('HINCRBY', users, userId, -1)
+  if left <= 0 then
+    redis.call('HDEL', users, userId)
+    left = 0
+  end
+  if redis.call('EXISTS', conns) == 0 then
+    redis.call('DEL', users)
+    empty = 1
+  end
+  return {left, empty}
 end
-local left = redis.call('HINCRBY', KEYS[2], ARGV[2], -1)
-if left <= 0 then
-  redis.call('HDEL', KEYS[2], ARGV[2])
-  left = 0
+local out = {}
+for i = 1, #KEYS, 2 do
+  local ok, result = pcall(remove, KEYS[i], KEYS[i + 1], ARGV[i], ARGV[i + 1])
+  if ok then out[#out + 1] = result else out[#out + 1] = errorText(result) end
 end
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('DEL', KEYS[2])
-  empty = 1
-end
-return {left, empty}
+return out
 `;
 
 type Arg = string | number;
@@ -249,8 +293,10 @@ declare module 'ioredis' {
   interface RedisCommander<Context extends ClientContext = { type: 'default' }> {
     sbHead(...args: Arg[]): Result<[string, string], Context>;
     sbRewound(...args: Arg[]): Result<[string, string], Context>;
-    sbPresenceAdd(...args: Arg[]): Result<number, Context>;
-    sbPresenceRemove(...args: Arg[]): Result<[number, number], Context>;
+    /** numkeys first: the key count varies with the batch. */
+    sbHeads(...args: Arg[]): Result<([string, string] | string)[], Context>;
+    sbPresenceAdd(...args: Arg[]): Result<(number | string)[], Context>;
+    sbPresenceRemove(...args: Arg[]): Result<([number, number] | string)[], Context>;
   }
 }
 
@@ -258,6 +304,7 @@ declare module 'ioredis' {
 export function defineScripts(redis: RedisClient): void {
   redis.defineCommand('sbHead', { numberOfKeys: 4, lua: HEAD });
   redis.defineCommand('sbRewound', { numberOfKeys: 4, lua: REWOUND });
-  redis.defineCommand('sbPresenceAdd', { numberOfKeys: 2, lua: PRESENCE_ADD });
-  redis.defineCommand('sbPresenceRemove', { numberOfKeys: 2, lua: PRESENCE_REMOVE });
+  redis.defineCommand('sbHeads', { lua: HEADS });
+  redis.defineCommand('sbPresenceAdd', { lua: PRESENCE_ADD });
+  redis.defineCommand('sbPresenceRemove', { lua: PRESENCE_REMOVE });
 }

@@ -25,9 +25,11 @@ export async function greet(
   hub: Hub,
   conn: LocalConnection,
   options: GreetingOptions,
+  /** The head, read once the connection's subscription was confirmed; read here without it. */
+  headRead?: Promise<TeamHead>,
 ): Promise<boolean> {
   const { info } = conn;
-  const head = await history.head(info.teamId);
+  const head = await (headRead ?? history.head(info.teamId));
   hub.write(
     conn,
     textFrame(

@@ -131,6 +131,61 @@ describeWithRedis('redis presence leases', () => {
     expect((await a.teams()).map((t) => t.teamId).sort()).toEqual(['T0', 'T1', 'T2', 'T3', 'T4']);
   });
 
+  /** Connections in five teams, some users with two or three in one team. */
+  function turnOfJoins(node: string): ReturnType<typeof connectionInfo>[] {
+    return Array.from({ length: 50 }, (_, i) =>
+      connectionInfo(`c${i}`, `u${i % 20}`, node, `T${i % 5}`),
+    );
+  }
+
+  test("the adds of one turn run the team script once, and count each user's connections", async () => {
+    const keys = freshKeys('p');
+    const a = await node(keys, 'a', [], { leaseMs: 60_000 });
+    const admin = await adminClient();
+    // Loads the script, so the turn below runs it by EVALSHA alone.
+    await a.add(connectionInfo('warm', 'w', 'a', 'W'));
+    await admin.config('RESETSTAT');
+    const conns = turnOfJoins('a');
+    const added = await Promise.all(conns.map((c) => a.add(c)));
+    // The teams' part was one script call per connection: as costly as the indexes were.
+    expect(await commandCalls(admin, 'evalsha')).toBe(1);
+    const pairs = new Set(conns.map((c) => `${c.userId}/${c.teamId}`));
+    expect(added.filter((r) => r.first)).toHaveLength(pairs.size);
+    conns.forEach((c, i) => {
+      const earlier = conns.slice(0, i).some((o) => o.userId === c.userId && o.teamId === c.teamId);
+      expect(added[i]!.first).toBe(!earlier);
+    });
+    const members = await a.members('T0');
+    const expected = conns.filter((c) => c.teamId === 'T0');
+    expect(members.map((m) => m.id).sort()).toEqual(
+      [...new Set(expected.map((c) => c.userId))].sort(),
+    );
+    for (const m of members)
+      expect(m.connections).toBe(expected.filter((c) => c.userId === m.id).length);
+  });
+
+  test('the removes of one turn run the team script once and each index command once', async () => {
+    const keys = freshKeys('p');
+    const a = await node(keys, 'a', [], { leaseMs: 60_000 });
+    const admin = await adminClient();
+    const conns = turnOfJoins('a');
+    await Promise.all(conns.map((c) => a.add(c)));
+    await a.remove(conns[0]!);
+    await admin.config('RESETSTAT');
+    const rest = conns.slice(1);
+    const removed = await Promise.all(rest.map((c) => a.remove(c)));
+    expect(await commandCalls(admin, 'evalsha')).toBe(1);
+    // The node's connections and the live teams: one SREM each, not one per connection.
+    expect(await commandCalls(admin, 'srem')).toBe(2);
+    rest.forEach((c, i) => {
+      const later = rest.slice(i + 1).some((o) => o.userId === c.userId && o.teamId === c.teamId);
+      expect(removed[i]!.last).toBe(!later);
+    });
+    expect(await a.teams()).toEqual([]);
+    expect((await a.list({ limit: 100 })).connections).toEqual([]);
+    expect(await a.teamCount()).toBe(0);
+  });
+
   test("a dead node's users are removed by a survivor, which announces the leave once", async () => {
     const keys = freshKeys('p');
     const events: ClusterEvent[] = [];
