@@ -459,7 +459,9 @@ export class RedisBus implements Bus {
     try {
       const decoded = decodeTeamPayload(teamId, payload);
       if (decoded === undefined) return;
-      if ('event' in decoded) this.toListeners(decoded.event);
+      if (Array.isArray(decoded))
+        for (const message of decoded) this.receive(teamId, state, message);
+      else if ('event' in decoded) this.toListeners(decoded.event);
       else this.receive(teamId, state, decoded);
     } catch (err) {
       this.options.log.error({ err, channel }, 'bad payload on a team channel');

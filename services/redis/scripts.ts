@@ -58,9 +58,10 @@ end
  * when archiving is on (so an acknowledged message is never missing from it),
  * appends to the team's stream (origin kept beside the json, never inside, so it
  * cannot reach a client; trimmed to `retain` by the same XADD), and only then
- * commits the counter, remembers the ref and PUBLISHes the message: payload.ts
- * describes every format written here, and PAYLOAD_LUA is its code. The epoch in
- * the payload lets nodes notice a history reset.
+ * commits the counter and remembers the ref. Each team's messages of the batch go
+ * out in one PUBLISH once the batch has run, in seq order: payload.ts describes
+ * every format written here, and PAYLOAD_LUA is its code. The epoch in the payload
+ * lets nodes notice a history reset.
  *
  * Nothing that can fail runs after the counter moves, so a refused message never
  * leaves a hole in the seqs. Under maxmemory a script's first write is the one Redis
@@ -70,7 +71,7 @@ end
  * then never be appended again.
  *
  * A team's head is read once per batch and kept in `heads`; its counter and TTLs are
- * written once, after the batch's last message. The script runs as one step, so
+ * written once, after the batch's last message, and its PUBLISH goes with them. The script runs as one step, so
  * nobody sees the counter between, and the end is the same as writing it per
  * message: the counter at the last seq handed out. Those writes cannot be refused:
  * the team's XADD wrote first (Redis refuses only a script's first write under
@@ -101,7 +102,8 @@ local backlogMax = tonumber(ARGV[5])
 local publishCommand = ARGV[6] == '1' and 'SPUBLISH' or 'PUBLISH'
 local archiveKey = archive and KEYS[#KEYS]
 local teamKeys = archive and #KEYS - 1 or #KEYS
--- Per team seen in the batch, by its seq key: {epoch, last seq, key index, whether a seq was taken}.
+-- Per team seen in the batch, by its seq key: {epoch, last seq, key index, whether a seq was
+-- taken, the messageEntry of each message published, the team's channel}.
 local heads = {}
 local function head(k, a)
   local seqKey = KEYS[k + 1]
@@ -117,7 +119,7 @@ local function head(k, a)
     epoch, last = teamHead(seqKey, KEYS[k + 2], KEYS[k + 3], KEYS[k + 5], ttl)
     n = 0
   end
-  known = {epoch, n, k, false}
+  known = {epoch, n, k, false, {}, nil}
   heads[seqKey] = known
   return known
 end
@@ -137,17 +139,19 @@ local function publish(k, a)
   if not team then return {-1, 'the seq counter is not a number'} end
   local epoch = team[1]
   local seq = team[2] + 1
-  local json = messageJson(jsonHead, seq, tail)
+  -- Lua formats a number with sprintf each time it joins it to a string: once is enough.
+  local seqText = tostring(seq)
+  local json = messageJson(jsonHead, seqText, tail)
   local queued = false
   if archive then
     queued = redis.call('XADD', archiveKey, '*', BACKLOG_EPOCH, epoch, BACKLOG_JSON, json)
   end
   local added
   if origin == '' then
-    added = redis.pcall('XADD', KEYS[k + 2], 'MAXLEN', retain, seq .. '-0', LOG_JSON, json)
+    added = redis.pcall('XADD', KEYS[k + 2], 'MAXLEN', retain, seqText .. '-0', LOG_JSON, json)
   else
     added = redis.pcall(
-      'XADD', KEYS[k + 2], 'MAXLEN', retain, seq .. '-0', LOG_JSON, json, LOG_ORIGIN, origin)
+      'XADD', KEYS[k + 2], 'MAXLEN', retain, seqText .. '-0', LOG_JSON, json, LOG_ORIGIN, origin)
   end
   if type(added) == 'table' and added.err then
     if queued then redis.call('XDEL', archiveKey, queued) end
@@ -156,9 +160,11 @@ local function publish(k, a)
   team[2] = seq
   team[4] = true
   if useRef then
-    redis.call('SET', KEYS[k + 4], refRecord(id, seq), 'EX', refTtl)
+    redis.call('SET', KEYS[k + 4], refRecord(id, seqText), 'EX', refTtl)
   end
-  redis.call(publishCommand, ARGV[a + 1], messagePayload(epoch, seq, routing, json))
+  local entries = team[5]
+  entries[#entries + 1] = messageEntry(seqText, routing, json)
+  team[6] = ARGV[a + 1]
   return {1, seq}
 end
 local out = {}
@@ -176,6 +182,7 @@ for seqKey, team in pairs(heads) do
     redis.call('SET', seqKey, team[2], 'EX', ttl)
     redis.call('EXPIRE', KEYS[k + 2], ttl)
     redis.call('EXPIRE', KEYS[k + 3], ttl)
+    redis.call(publishCommand, team[6], teamPayload(team[1], team[5]))
   end
 end
 return out
