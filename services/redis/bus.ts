@@ -179,7 +179,9 @@ export class RedisBus implements Bus {
   async publish(draft: MessageDraft): Promise<Message> {
     const message = stampMessage(draft, 0);
     const [, seq] = await this.run(draft.teamId, message, undefined);
-    return { ...message, seq: Number(seq) };
+    // The message is this call's own, encoded when its batch was sent: no copy needed.
+    message.seq = Number(seq);
+    return message;
   }
 
   async publishOnce(draft: MessageDraft, key: string): Promise<Ack> {
