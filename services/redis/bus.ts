@@ -188,7 +188,9 @@ export class RedisBus implements Bus {
   async publish(draft: MessageDraft): Promise<Message> {
     const message = stampMessage(draft, 0);
     const [, seq] = await this.run(draft.teamId, message, undefined);
-    return { ...message, seq: Number(seq) };
+    // The message is this call's own, encoded when its batch was sent: no copy needed.
+    message.seq = Number(seq);
+    return message;
   }
 
   async publishOnce(draft: MessageDraft, key: string): Promise<Ack> {
@@ -295,16 +297,25 @@ export class RedisBus implements Bus {
 
   /**
    * Script, numkeys, KEYS and ARGV of the publish script for a batch, in one array:
-   * thousands of arguments per batch, so they are written in place, not spread.
+   * thousands of arguments per batch, so they are written in place, not spread. A
+   * team's keys and channel go once per batch, however many of its messages it holds.
    */
   private batchArgs(script: string, batch: QueuedPublish[]): (string | number)[] {
     const { retain, ttlSeconds, idempotencyTtlSeconds, archive, archiveBacklogMax } = this.options;
-    const numKeys = batch.length * 5 + (archive === true ? 1 : 0);
-    const args: (string | number)[] = [script, numKeys];
+    const teams = new Map<string, number>();
+    let refs = 0;
     for (const { teamId, ref } of batch) {
-      const keys = this.publishKeys(teamId);
-      args.push(keys.seq, keys.log, keys.epoch, this.keys.ref(teamId, ref ?? ''), keys.floor);
+      if (!teams.has(teamId)) teams.set(teamId, teams.size);
+      if (ref !== undefined) refs++;
     }
+    const numKeys = teams.size * 4 + refs + (archive === true ? 1 : 0);
+    const args: (string | number)[] = [script, numKeys];
+    for (const teamId of teams.keys()) {
+      const keys = this.publishKeys(teamId);
+      args.push(keys.seq, keys.log, keys.epoch, keys.floor);
+    }
+    for (const { teamId, ref } of batch)
+      if (ref !== undefined) args.push(this.keys.ref(teamId, ref));
     const first = batch[0];
     if (archive === true && first) args.push(this.archiveKey(first));
     args.push(
@@ -314,17 +325,21 @@ export class RedisBus implements Bus {
       archive === true ? '1' : '0',
       archiveBacklogMax ?? 0,
       this.sharded ? '1' : '0',
+      teams.size,
     );
-    for (const { teamId, message, ref } of batch) {
+    for (const teamId of teams.keys()) {
       const known = this.teams.get(teamId);
       args.push(
         this.publishKeys(teamId).channel,
-        ref === undefined ? '0' : '1',
         // What this node has seen of the team lets the script notice Redis going back.
         known?.epoch ?? '',
         known?.last ?? 0,
       );
-      pushMessageArgs(args, message);
+    }
+    let ref = 0;
+    for (const queued of batch) {
+      args.push(teams.get(queued.teamId) ?? 0, queued.ref === undefined ? 0 : ++ref);
+      pushMessageArgs(args, queued.message);
     }
     return args;
   }
@@ -524,7 +539,9 @@ export class RedisBus implements Bus {
     try {
       const decoded = decodeTeamPayload(teamId, payload);
       if (decoded === undefined) return;
-      if ('event' in decoded) this.toListeners(decoded.event);
+      if (Array.isArray(decoded))
+        for (const message of decoded) this.receive(teamId, state, message);
+      else if ('event' in decoded) this.toListeners(decoded.event);
       else this.receive(teamId, state, decoded);
     } catch (err) {
       this.options.log.error({ err, channel }, 'bad payload on a team channel');

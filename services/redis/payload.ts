@@ -13,6 +13,11 @@ import type { Ack, Message } from '../types';
  * - `M<epoch>|<seq>|<origin>|<to>|<fromId>|<json>`: a message. Ids hold no `|` and
  *   the json comes last, so a node routes on the header and sends the json on as
  *   the client frame without parsing it; `<origin>` and `<to>` are empty when absent.
+ * - `B<epoch>` then, per message, `\n<seq>|<origin>|<to>|<fromId>|<json>`: the
+ *   messages one publish call gave the team, in seq order, in one PUBLISH (a batch
+ *   often holds several of a team's messages, and a PUBLISH costs Redis and every
+ *   subscribed node about as much whatever its size). A newline cannot be in the
+ *   json (JSON.stringify escapes it) nor in an id, so it ends each entry.
  * - `e<event json>`: a presence event.
  * - `m<epoch>|<message json>`: a message as nodes before the routing header
  *   published it; still read, so a rolling upgrade loses nothing on upgraded nodes.
@@ -28,6 +33,8 @@ import type { Ack, Message } from '../types';
  */
 
 const MESSAGE = 'M';
+const MESSAGES = 'B';
+const ENTRY_END = '\n';
 const LEGACY_MESSAGE = 'm';
 const EVENT = 'e';
 const KICK = 'k';
@@ -51,7 +58,8 @@ const lua = (text: string): string => JSON.stringify(text);
 
 /**
  * The script's half: it reads a message's ARGV with `messageArgs(a)` (the
- * MESSAGE_ARGS of pushMessageArgs, from ARGV[a + 1]) and writes with the rest.
+ * MESSAGE_ARGS of pushMessageArgs, from ARGV[a + 1]) and writes with the rest:
+ * `teamPayload` takes the `messageEntry` of each of a team's messages in the call.
  */
 export const PAYLOAD_LUA = `
 local LOG_JSON, LOG_ORIGIN = ${lua(LOG_FIELD.json)}, ${lua(LOG_FIELD.origin)}
@@ -62,8 +70,12 @@ end
 local function messageJson(head, seq, tail)
   return head .. seq .. tail
 end
-local function messagePayload(epoch, seq, routing, json)
-  return ${lua(MESSAGE)} .. epoch .. ${lua(BAR)} .. seq .. ${lua(BAR)} .. routing .. ${lua(BAR)} .. json
+local function messageEntry(seq, routing, json)
+  return seq .. ${lua(BAR)} .. routing .. ${lua(BAR)} .. json
+end
+local function teamPayload(epoch, entries)
+  if #entries == 1 then return ${lua(MESSAGE)} .. epoch .. ${lua(BAR)} .. entries[1] end
+  return ${lua(MESSAGES)} .. epoch .. ${lua(ENTRY_END)} .. table.concat(entries, ${lua(ENTRY_END)})
 end
 local function refRecord(id, seq)
   return id .. ${lua(REF_BAR)} .. seq
@@ -94,16 +106,26 @@ export function pushMessageArgs(args: (string | number)[], message: Message): vo
   args.push(jsonHead(frame), jsonTail(frame), routing(message), message.id, message.origin ?? '');
 }
 
-/**
- * The team channel payload the publish script makes of a message once it has
- * the message's seq and the team's epoch: what `messagePayload` and
- * `messageJson` in PAYLOAD_LUA give, which a test holds the script to.
- */
-export function encodeMessagePayload(message: Message, epoch: string): string {
+function messageEntry(message: Message): string {
   const seq = message.seq;
   const frame = encodeMessageFrame(message);
-  const json = jsonHead(frame) + seq + jsonTail(frame);
-  return MESSAGE + epoch + BAR + seq + BAR + routing(message) + BAR + json;
+  return seq + BAR + routing(message) + BAR + jsonHead(frame) + seq + jsonTail(frame);
+}
+
+/**
+ * The team channel payload the publish script makes of the messages one call
+ * gave a team (in seq order), once it has their seqs and the team's epoch: what
+ * `teamPayload` and `messageJson` in PAYLOAD_LUA give, which a test holds the
+ * script to.
+ */
+export function encodeMessagesPayload(messages: readonly Message[], epoch: string): string {
+  if (messages.length === 1) return MESSAGE + epoch + BAR + messageEntry(messages[0]!);
+  return MESSAGES + epoch + ENTRY_END + messages.map(messageEntry).join(ENTRY_END);
+}
+
+/** The payload of a message alone of its team in its publish call. */
+export function encodeMessagePayload(message: Message, epoch: string): string {
+  return encodeMessagesPayload([message], epoch);
 }
 
 /** A kick goes to its node's channel, bans to the cluster channel, every other event to its team's. */
@@ -121,18 +143,23 @@ export interface TeamEvent {
 }
 
 /**
- * A payload on a team's channel: a message to deliver, an event, or undefined
- * for a tag this node does not know. Throws on a malformed message. Messages
- * come unwrapped: they are the hot path, and a Delivery is made here, never with
- * an `event` key.
+ * A payload on a team's channel: a message to deliver, several (in seq order),
+ * an event, or undefined for a tag this node does not know. Throws on a
+ * malformed message. Messages come unwrapped: they are the hot path, and a
+ * Delivery is made here, never with an `event` key.
  */
 export function decodeTeamPayload(
   teamId: string,
   payload: string,
-): Delivery | TeamEvent | undefined {
+): Delivery | Delivery[] | TeamEvent | undefined {
   switch (payload[0]) {
-    case MESSAGE:
-      return decodeMessage(teamId, payload);
+    case MESSAGE: {
+      const bar = payload.indexOf(BAR);
+      if (bar < 0) throw new Error('message payload without its routing header');
+      return decodeEntry(teamId, payload.slice(1, bar), payload, bar + 1, payload.length);
+    }
+    case MESSAGES:
+      return decodeMessages(teamId, payload);
     case EVENT:
       return { event: JSON.parse(payload.slice(1)) as ClusterEvent };
     case LEGACY_MESSAGE: {
@@ -144,27 +171,47 @@ export function decodeTeamPayload(
   }
 }
 
-function decodeMessage(teamId: string, payload: string): Delivery {
-  const b1 = payload.indexOf(BAR);
-  const b2 = payload.indexOf(BAR, b1 + 1);
+function decodeMessages(teamId: string, payload: string): Delivery[] {
+  let at = payload.indexOf(ENTRY_END);
+  if (at < 0) throw new Error('messages payload without a message');
+  const epoch = payload.slice(1, at);
+  const out: Delivery[] = [];
+  while (at >= 0) {
+    const next = payload.indexOf(ENTRY_END, at + 1);
+    out.push(decodeEntry(teamId, epoch, payload, at + 1, next < 0 ? payload.length : next));
+    at = next;
+  }
+  return out;
+}
+
+/** The entry `<seq>|<origin>|<to>|<fromId>|<json>` that is payload[start, end). */
+function decodeEntry(
+  teamId: string,
+  epoch: string,
+  payload: string,
+  start: number,
+  end: number,
+): Delivery {
+  const b2 = payload.indexOf(BAR, start);
   const b3 = payload.indexOf(BAR, b2 + 1);
   const b4 = payload.indexOf(BAR, b3 + 1);
   const b5 = payload.indexOf(BAR, b4 + 1);
-  if (b5 < 0) throw new Error('message payload without its routing header');
+  if (b2 < 0 || b3 < 0 || b4 < 0 || b5 < 0 || b5 >= end)
+    throw new Error('message payload without its routing header');
   const origin = payload.slice(b2 + 1, b3);
   const to = payload.slice(b3 + 1, b4);
-  const seq = Number(payload.slice(b1 + 1, b2));
+  const seq = Number(payload.slice(start, b2));
   // A bad seq would switch off gap and duplicate detection for the team.
   if (!Number.isSafeInteger(seq) || seq < 1) throw new Error('message payload with a bad seq');
   return {
     teamId,
-    epoch: payload.slice(1, b1),
+    epoch,
     seq,
     origin: origin === '' ? undefined : origin,
     to: to === '' ? undefined : to,
     fromId: payload.slice(b4 + 1, b5),
     // Past the bar and the json's own `{`.
-    frame: FRAME_OPEN + payload.slice(b5 + 2),
+    frame: FRAME_OPEN + payload.slice(b5 + 2, end),
   };
 }
 

@@ -58,9 +58,10 @@ end
  * when archiving is on (so an acknowledged message is never missing from it),
  * appends to the team's stream (origin kept beside the json, never inside, so it
  * cannot reach a client; trimmed to `retain` by the same XADD), and only then
- * commits the counter, remembers the ref and PUBLISHes the message: payload.ts
- * describes every format written here, and PAYLOAD_LUA is its code. The epoch in
- * the payload lets nodes notice a history reset.
+ * commits the counter and remembers the ref. Each team's messages of the batch go
+ * out in one PUBLISH once the batch has run, in seq order: payload.ts describes
+ * every format written here, and PAYLOAD_LUA is its code. The epoch in the payload
+ * lets nodes notice a history reset.
  *
  * Nothing that can fail runs after the counter moves, so a refused message never
  * leaves a hole in the seqs. Under maxmemory a script's first write is the one Redis
@@ -70,22 +71,25 @@ end
  * then never be appended again.
  *
  * A team's head is read once per batch and kept in `heads`; its counter and TTLs are
- * written once, after the batch's last message. The script runs as one step, so
+ * written once, after the batch's last message, and its PUBLISH goes with them. The script runs as one step, so
  * nobody sees the counter between, and the end is the same as writing it per
  * message: the counter at the last seq handed out. Those writes cannot be refused:
  * the team's XADD wrote first (Redis refuses only a script's first write under
  * maxmemory), and SET and EXPIRE do not care about what a key holds.
  *
- * KEYS: per message: seq, log, epoch, ref, epoch floor; then the archive stream when
- * archiving is on (on Redis Cluster the stream of the batch's slot, keys.slotArchive:
- * the caller sends one batch per slot there, so a script touches one slot).
+ * KEYS: per team of the batch (in the order of its first message): seq, log, epoch,
+ * epoch floor; then the ref key of each message sent with a ref, in message order;
+ * then the archive stream when archiving is on (on Redis Cluster the stream of the
+ * batch's slot, keys.slotArchive: the caller sends one batch per slot there, so a
+ * script touches one slot). A team's keys go once, not with each of its messages.
  * ARGV: retain, ttl s, ref ttl s, archive ('1'/'0'), most archive backlog entries
  * (0: no bound), '1' to SPUBLISH (Redis Cluster: sharded pub/sub, the team's channel
- * is in the team's slot) or '0' to PUBLISH, then per message: channel, use ref ('1'/'0'), the epoch and last
- * seq the publishing node knows of the team ('' and 0 when it follows none), and
- * the MESSAGE_ARGS of pushMessageArgs (payload.ts). A counter below that seq in
- * that epoch means Redis lost acked writes, and the team starts a new epoch before
- * the message takes a seq.
+ * is in the team's slot) or '0' to PUBLISH, the number of teams; per team: channel,
+ * the epoch and last seq the publishing node knows of the team ('' and 0 when it
+ * follows none); then per message: its team's index (from 0), the index of its ref
+ * key among the refs (from 1; 0 for none), and the MESSAGE_ARGS of pushMessageArgs
+ * (payload.ts). A counter below the known seq in the known epoch means Redis lost
+ * acked writes, and the team starts a new epoch before the message takes a seq.
  * Returns per message {1, seq} when published, {0, ref record} for a repeated ref,
  * {-2, reason} when the archive backlog is full, or {-1, error} when Redis refused a
  * command (the others still ran); a refusal costs no seq.
@@ -99,33 +103,44 @@ export const PUBLISH_BATCH = `${TEAM_HEAD}${PAYLOAD_LUA}
 local retain, ttl, refTtl, archive = ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1'
 local backlogMax = tonumber(ARGV[5])
 local publishCommand = ARGV[6] == '1' and 'SPUBLISH' or 'PUBLISH'
+local teamCount = tonumber(ARGV[7])
 local archiveKey = archive and KEYS[#KEYS]
-local teamKeys = archive and #KEYS - 1 or #KEYS
--- Per team seen in the batch, by its seq key: {epoch, last seq, key index, whether a seq was taken}.
+-- KEYS[t * 4 + 1..4]: team t's seq, log, epoch, epoch floor; then the refs, the r-th at REFS + r.
+local REFS = teamCount * 4
+-- ARGV[TEAMS + t * 3 + 1..3]: team t's channel, the epoch and last seq the node knows.
+local TEAMS = 7
+local FIRST_MESSAGE = TEAMS + teamCount * 3
+local PER_MESSAGE = ${2 + MESSAGE_ARGS}
+-- Per team of the batch, by its index: {epoch, last seq, whether a seq was taken, the
+-- messageEntry of each message published}.
 local heads = {}
-local function head(k, a)
-  local seqKey = KEYS[k + 1]
-  local known = heads[seqKey]
+local function head(t)
+  local known = heads[t]
   if known then return known end
-  local epoch, last = teamHead(seqKey, KEYS[k + 2], KEYS[k + 3], KEYS[k + 5], ttl)
+  local k = t * 4
+  local seqKey = KEYS[k + 1]
+  local epoch, last = teamHead(seqKey, KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], ttl)
   local n = tonumber(last)
   if not n then return nil end
-  if epoch == ARGV[a + 3] and n < tonumber(ARGV[a + 4]) then
+  local a = TEAMS + t * 3
+  if epoch == ARGV[a + 2] and n < tonumber(ARGV[a + 3]) then
     -- The publishing node delivered seqs this counter has not reached: Redis went back in
     -- time (see REWOUND). Reusing them would hand known seqs to other messages.
     redis.call('DEL', seqKey)
-    epoch, last = teamHead(seqKey, KEYS[k + 2], KEYS[k + 3], KEYS[k + 5], ttl)
+    epoch, last = teamHead(seqKey, KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], ttl)
     n = 0
   end
-  known = {epoch, n, k, false}
-  heads[seqKey] = known
+  known = {epoch, n, false, {}}
+  heads[t] = known
   return known
 end
-local function publish(k, a)
-  local useRef = ARGV[a + 2] == '1'
-  local jsonHead, tail, routing, id, origin = messageArgs(a + 4)
-  if useRef then
-    local prior = redis.call('GET', KEYS[k + 4])
+local function publish(a)
+  local t = tonumber(ARGV[a + 1])
+  local r = tonumber(ARGV[a + 2])
+  local refKey = r > 0 and KEYS[REFS + r]
+  local jsonHead, tail, routing, id, origin = messageArgs(a + 2)
+  if refKey then
+    local prior = redis.call('GET', refKey)
     if prior then return {0, prior} end
   end
   -- Past the bound the message is refused, never an older entry dropped: Redis then
@@ -133,49 +148,54 @@ local function publish(k, a)
   if archive and backlogMax > 0 and redis.call('XLEN', archiveKey) >= backlogMax then
     return {-2, 'archive backlog full'}
   end
-  local team = head(k, a)
+  local team = head(t)
   if not team then return {-1, 'the seq counter is not a number'} end
   local epoch = team[1]
   local seq = team[2] + 1
-  local json = messageJson(jsonHead, seq, tail)
+  -- Lua formats a number with sprintf each time it joins it to a string: once is enough.
+  local seqText = tostring(seq)
+  local json = messageJson(jsonHead, seqText, tail)
   local queued = false
   if archive then
     queued = redis.call('XADD', archiveKey, '*', BACKLOG_EPOCH, epoch, BACKLOG_JSON, json)
   end
+  local logKey = KEYS[t * 4 + 2]
   local added
   if origin == '' then
-    added = redis.pcall('XADD', KEYS[k + 2], 'MAXLEN', retain, seq .. '-0', LOG_JSON, json)
+    added = redis.pcall('XADD', logKey, 'MAXLEN', retain, seqText .. '-0', LOG_JSON, json)
   else
     added = redis.pcall(
-      'XADD', KEYS[k + 2], 'MAXLEN', retain, seq .. '-0', LOG_JSON, json, LOG_ORIGIN, origin)
+      'XADD', logKey, 'MAXLEN', retain, seqText .. '-0', LOG_JSON, json, LOG_ORIGIN, origin)
   end
   if type(added) == 'table' and added.err then
     if queued then redis.call('XDEL', archiveKey, queued) end
     return {-1, added.err}
   end
   team[2] = seq
-  team[4] = true
-  if useRef then
-    redis.call('SET', KEYS[k + 4], refRecord(id, seq), 'EX', refTtl)
+  team[3] = true
+  if refKey then
+    redis.call('SET', refKey, refRecord(id, seqText), 'EX', refTtl)
   end
-  redis.call(publishCommand, ARGV[a + 1], messagePayload(epoch, seq, routing, json))
+  local entries = team[4]
+  entries[#entries + 1] = messageEntry(seqText, routing, json)
   return {1, seq}
 end
 local out = {}
-for i = 0, teamKeys / 5 - 1 do
-  local ok, result = pcall(publish, i * 5, 6 + i * ${4 + MESSAGE_ARGS})
+for i = 0, (#ARGV - FIRST_MESSAGE) / PER_MESSAGE - 1 do
+  local ok, result = pcall(publish, FIRST_MESSAGE + i * PER_MESSAGE)
   if ok then
     out[i + 1] = result
   else
     out[i + 1] = {-1, type(result) == 'table' and result.err or tostring(result)}
   end
 end
-for seqKey, team in pairs(heads) do
-  if team[4] then
-    local k = team[3]
-    redis.call('SET', seqKey, team[2], 'EX', ttl)
+for t, team in pairs(heads) do
+  if team[3] then
+    local k = t * 4
+    redis.call('SET', KEYS[k + 1], team[2], 'EX', ttl)
     redis.call('EXPIRE', KEYS[k + 2], ttl)
     redis.call('EXPIRE', KEYS[k + 3], ttl)
+    redis.call(publishCommand, ARGV[TEAMS + t * 3 + 1], teamPayload(team[1], team[4]))
   end
 end
 return out

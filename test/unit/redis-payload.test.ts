@@ -13,6 +13,7 @@ import {
   encodeCanary,
   encodeEvent,
   encodeMessagePayload,
+  encodeMessagesPayload,
   type StreamEntry,
 } from '../../services/redis/payload';
 import type { Message, MessageDraft } from '../../services/types';
@@ -70,9 +71,23 @@ describe('Redis payloads round-trip', () => {
       fc.property(message, epoch, (m, e) => {
         const delivery = decodeTeamPayload(m.teamId, encodeMessagePayload(m, e));
         expect(delivery).toStrictEqual(toDelivery(m, e));
-        if (delivery === undefined || 'event' in delivery) throw new Error('not a message');
+        if (delivery === undefined || Array.isArray(delivery) || 'event' in delivery)
+          throw new Error('not a message');
         expect(JSON.parse(delivery.frame)).toStrictEqual(
           asJson({ type: 'message', ...messageView(m) }),
+        );
+      }),
+      options(RUNS),
+    );
+  });
+
+  test("a team's messages of one publish call decode to their deliveries, in order", () => {
+    fc.assert(
+      fc.property(fc.array(message, { minLength: 2, maxLength: 8 }), epoch, (ms, e) => {
+        const teamId = ms[0]!.teamId;
+        const team = ms.map((m) => ({ ...m, teamId }));
+        expect(decodeTeamPayload(teamId, encodeMessagesPayload(team, e))).toStrictEqual(
+          team.map((m) => toDelivery(m, e)),
         );
       }),
       options(RUNS),
@@ -131,6 +146,10 @@ describe('Redis payloads round-trip', () => {
     expect(() => decodeTeamPayload('t', 'M0000000000000001|1|a|b|{}')).toThrow(/routing header/);
     expect(() => decodeTeamPayload('t', 'M0000000000000001|0|||u|{}')).toThrow(/bad seq/);
     expect(() => decodeTeamPayload('t', 'M0000000000000001|x|||u|{}')).toThrow(/bad seq/);
+    expect(() => decodeTeamPayload('t', 'B0000000000000001')).toThrow(/without a message/);
+    expect(() => decodeTeamPayload('t', 'B0000000000000001\n1|||u|{}\n2|a|b')).toThrow(
+      /routing header/,
+    );
   });
 });
 
@@ -199,6 +218,29 @@ describeWithRedis('what the publish script writes', () => {
           ...(asJson(messageView(sent)) as object),
           epoch: teamEpoch,
         });
+      }),
+      options(Math.max(10, Math.round(RUNS / 4))),
+    );
+  });
+
+  test("a team's messages of one call go out in one payload, as the TypeScript half makes it", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(draft, { minLength: 1, maxLength: 6 }), async (drafts) => {
+        const teamId = drafts[0]!.teamId;
+        const before = heard.length;
+        // Published in one turn: one call of the script, one PUBLISH for the team.
+        const sent = await Promise.all(drafts.map((d) => bus.publish({ ...d, teamId })));
+        await eventually(() => heard.length >= before + 1);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        expect(heard.length).toBe(before + 1);
+        const { channel, payload } = heard[before]!;
+        expect(channel).toBe(keys.teamChannel(teamId));
+        const teamEpoch = await cmd.get(keys.epoch(teamId));
+        if (teamEpoch === null) throw new Error('the team has no epoch');
+        expect(payload).toBe(encodeMessagesPayload(sent, teamEpoch));
+        const decoded = decodeTeamPayload(teamId, payload);
+        const deliveries = sent.map((m) => toDelivery(m, teamEpoch));
+        expect(decoded).toStrictEqual(deliveries.length === 1 ? deliveries[0] : deliveries);
       }),
       options(Math.max(10, Math.round(RUNS / 4))),
     );
