@@ -14,7 +14,14 @@ import { summarizeScenario, type RoundRecord } from './report/summarize';
 import { terminalTable } from './report/terminal-table';
 import { writeOutputs } from './report/write-outputs';
 import { runLoadgen } from './run-loadgen';
-import { HOLD_HEADER, holdRow, plainTable, STORM_HEADER, stormRow } from './report/storm-tables';
+import {
+  HOLD_HEADER,
+  holdRow,
+  holdSummary,
+  plainTable,
+  STORM_HEADER,
+  stormRow,
+} from './report/storm-tables';
 import { runHoldOnce, runStormOnce, stormArms, type HoldRecord, type StormRecord } from './storms';
 
 /**
@@ -274,6 +281,7 @@ async function main(): Promise<number> {
     const record = await runHoldOnce(ROOT, o);
     holds.push(record);
     process.stdout.write(`  ${holdRow(record).join('  ')}\n`);
+    for (const line of holdSummary(record)) process.stdout.write(`  ${line}\n`);
   }
 
   machine.loadAverageAtEnd = loadavg().map((n) => Math.round(n * 100) / 100);
@@ -304,7 +312,9 @@ async function main(): Promise<number> {
     process.stdout.write(`Reconnect storm\n${plainTable(STORM_HEADER, storms.map(stormRow))}\n\n`);
   }
   if (holds.length > 0) {
-    process.stdout.write(`Held connections\n${plainTable(HOLD_HEADER, holds.map(holdRow))}\n\n`);
+    process.stdout.write(`Held connections\n${plainTable(HOLD_HEADER, holds.map(holdRow))}\n`);
+    for (const line of holds.flatMap(holdSummary)) process.stdout.write(`  ${line}\n`);
+    process.stdout.write('\n');
   }
   const files = await writeOutputs(report, resolve(ROOT, o.outDir));
   process.stdout.write(

@@ -17,6 +17,8 @@ export const STORM_MESSAGES_PER_S = 50;
 const STORM_TIMEOUT_MS = 60_000;
 /** Deliveries/s of the fixed load while connections are held. */
 export const HOLD_DELIVERIES_PER_S = 20_000;
+/** HEARTBEAT_MS of the process holding the connections: the server's default, set so the report knows it. */
+export const HOLD_HEARTBEAT_MS = 25_000;
 /** Raised in the shell that starts each process; falls back to the hard limit when not root. */
 export const FD_PRELUDE = 'ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)"';
 
@@ -33,6 +35,8 @@ export interface HoldRecord {
   asked: number;
   fdLimit: number;
   sourceAddresses: number;
+  /** Absent in results written before it was recorded: those ran at HOLD_HEARTBEAT_MS. */
+  heartbeatMs?: number;
   result?: HoldResult;
   error?: string;
 }
@@ -109,6 +113,7 @@ export async function runHoldOnce(root: string, o: Options): Promise<HoldRecord>
     asked: o.holdConnections,
     fdLimit: limit,
     sourceAddresses,
+    heartbeatMs: HOLD_HEARTBEAT_MS,
   };
   let running: RunningArm | undefined;
   try {
@@ -119,6 +124,7 @@ export async function runHoldOnce(root: string, o: Options): Promise<HoldRecord>
       nodeArgs: ['--max-old-space-size=8192'],
       stopGraceMs: 0,
       prelude: FD_PRELUDE,
+      env: { HEARTBEAT_MS: String(HOLD_HEARTBEAT_MS) },
     });
     const server = running.processes[0];
     if (!server || !running.adminToken) throw new Error('no Switchboard process');

@@ -213,6 +213,8 @@ export interface HoldResult {
   idleWindowS: number;
   /** Server CPU seconds per minute while idle (heartbeats and nothing else). */
   idleCpuSPerMin: number;
+  /** The same before any connection; absent in results written before it was measured. */
+  emptyCpuSPerMin?: number;
   broadcastMs: number;
   broadcastReached: number;
   latency: { samples: number; p50Ms: number; p99Ms: number; maxMs: number; lost: number };

@@ -40,6 +40,8 @@ const LAST_PORT = 59_999;
 export const PORTS_PER_ADDRESS = LAST_PORT - FIRST_PORT + 1;
 const MAX_BIND_RETRIES = 20;
 const DRAIN_STALL_MS = 3000;
+/** Idle CPU of the server before the first connection (at most the idle window), taken off the heartbeat figure. */
+const EMPTY_WINDOW_MS = 10_000;
 
 export class HoldRun implements ClientHandler {
   private readonly conns: Conn[] = [];
@@ -80,6 +82,12 @@ export class HoldRun implements ClientHandler {
   async run(): Promise<HoldResult> {
     const { plan } = this;
     const idleRss = rssBytes(plan.serverPid);
+    // What the process spends with no connection (timers, stats sampling): not heartbeats.
+    const emptyCpu0 = this.cpu();
+    const emptyT0 = performance.now();
+    await sleep(Math.min(EMPTY_WINDOW_MS, plan.idleMs));
+    const emptyCpuSPerMin =
+      ((this.cpu() - emptyCpu0) / ((performance.now() - emptyT0) / 1000)) * 60;
     const connectMs = await this.connect();
     this.holding = true;
     await this.waitForIdleServer();
@@ -106,6 +114,7 @@ export class HoldRun implements ClientHandler {
       rssPerConnectionBytes: (heldRss - idleRss) / plan.connections,
       idleWindowS,
       idleCpuSPerMin,
+      emptyCpuSPerMin,
       broadcastMs: broadcast.ms,
       broadcastReached: broadcast.reached,
       latency,

@@ -7,6 +7,7 @@ import { encodeFrame } from '../frames';
 import type { Metrics } from '../metrics';
 import type { ConnectionInfo } from '../types';
 import { CloseCode } from '../../protocol/close-codes';
+import { Heartbeat } from './heartbeat';
 import type { PeerSocket } from './peer-socket';
 import { textFrame, underlyingSocket } from './ws-frame';
 
@@ -77,7 +78,12 @@ export abstract class Membership {
  * is kept here: no Koa context, no request, so an idle connection stays small.
  */
 export class LocalConnection extends Membership {
-  alive = true;
+  /** Heard from (a frame or a pong) since the heartbeat last looked at it. */
+  alive = false;
+  /** Pinged at the heartbeat's last look, and not heard from since. */
+  pinged = false;
+  /** Its slot in the heartbeat's wheel. */
+  slot = 0;
   /** Where frames are written: see underlyingSocket. */
   readonly raw: Socket;
   /** Bytes written since the hub corked `raw` this turn: not yet offered to the kernel. */
@@ -119,9 +125,6 @@ export class Subscription extends Membership {
 /** What a queued entry without a frame counts against the pending bound. */
 const PENDING_ENTRY_BYTES = 64;
 
-/** Connections pinged per turn of the event loop by the heartbeat. */
-const BEAT_SLICE = 256;
-
 export interface HubOptions {
   maxBufferedBytes: number;
   heartbeatMs: number;
@@ -148,8 +151,7 @@ export class Hub implements BusListener {
   private readonly conns = new Map<string, LocalConnection>();
   private readonly teams = new Map<string, LocalTeam>();
   private readonly perIp = new Map<string, number>();
-  private heartbeat: NodeJS.Timeout | undefined;
-  private beatSlice: NodeJS.Immediate | undefined;
+  private readonly heartbeat: Heartbeat;
   private corked: LocalConnection[] = [];
   /** Upgraded sockets corked by holdUpgrade, before they have a LocalConnection. */
   private upgrades: Socket[] = [];
@@ -157,7 +159,9 @@ export class Hub implements BusListener {
   /** Connections ever added: orders additions against held presence frames. */
   private added = 0;
 
-  constructor(private readonly options: HubOptions) {}
+  constructor(private readonly options: HubOptions) {
+    this.heartbeat = new Heartbeat(options.heartbeatMs);
+  }
 
   /**
    * Uncorks every socket written to since the last turn of the event loop.
@@ -232,6 +236,7 @@ export class Hub implements BusListener {
 
   add(conn: LocalConnection): void {
     this.conns.set(conn.info.connId, conn);
+    this.heartbeat.add(conn);
     this.perIp.set(conn.info.ip, this.countForIp(conn.info.ip) + 1);
     this.options.metrics.connections.set(this.conns.size);
     this.join(conn);
@@ -266,6 +271,7 @@ export class Hub implements BusListener {
    */
   remove(conn: LocalConnection): boolean {
     if (!this.conns.delete(conn.info.connId)) return false;
+    this.heartbeat.remove(conn);
     const left = this.countForIp(conn.info.ip) - 1;
     if (left > 0) this.perIp.set(conn.info.ip, left);
     else this.perIp.delete(conn.info.ip);
@@ -537,49 +543,14 @@ export class Hub implements BusListener {
     member.conn.socket.close(CloseCode.banned, 'banned');
   }
 
+  /** Starts the heartbeat (heartbeat.ts). */
   start(): void {
-    if (this.heartbeat) return;
-    this.heartbeat = setInterval(() => this.beat(), this.options.heartbeatMs);
-    this.heartbeat.unref();
-  }
-
-  /**
-   * Pings every connection, a slice per turn of the event loop: 5,000 pings in one
-   * go are 5,000 writes, a stall of tens of ms that every delivery behind it waits out.
-   */
-  private beat(): void {
-    const now = Date.now();
-    const conns = [...this.conns.values()];
-    let next = 0;
-    const slice = (): void => {
-      this.beatSlice = undefined;
-      const end = Math.min(next + BEAT_SLICE, conns.length);
-      for (; next < end; next++) this.beatOne(conns[next]!, now);
-      if (next < conns.length) this.beatSlice = setImmediate(slice);
-    };
-    slice();
-  }
-
-  private beatOne(conn: LocalConnection, now: number): void {
-    // Closed since the slice list was taken.
-    if (conn.socket.readyState === WebSocket.CLOSED) return;
-    if (conn.expiresAt !== undefined && now >= conn.expiresAt) {
-      conn.socket.close(CloseCode.policy, 'token expired');
-    } else if (!conn.alive) {
-      // No pong since the last ping: the peer is gone; 'close' fires and cleans up.
-      conn.socket.terminate();
-    } else {
-      conn.alive = false;
-      conn.socket.ping();
-    }
+    this.heartbeat.start();
   }
 
   /** Closes every socket with `code` and waits for them to go, terminating stragglers. */
   async closeAll(code: number, reason: string, timeoutMs: number): Promise<void> {
-    if (this.heartbeat) clearInterval(this.heartbeat);
-    this.heartbeat = undefined;
-    if (this.beatSlice) clearImmediate(this.beatSlice);
-    this.beatSlice = undefined;
+    this.heartbeat.stop();
     for (const team of this.teams.values()) {
       clearTimeout(team.window);
       team.window = undefined;

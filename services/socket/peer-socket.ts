@@ -9,7 +9,6 @@ export interface PeerSocket {
   readonly readyState: number;
   close(code?: number, reason?: string): void;
   terminate(): void;
-  ping(): void;
   on(event: 'message', listener: (data: RawData, isBinary: boolean) => void): unknown;
   on(event: 'pong', listener: () => void): unknown;
   on(event: 'close', listener: (code: number) => void): unknown;

@@ -26,7 +26,13 @@ afterAll(() => rmSync(out, { recursive: true, force: true }));
 interface Smoke {
   storms: { arm: string; result?: { disconnected: number; back: number; lost: number } }[];
   holds: {
-    result?: { requested: number; held: number; broadcastReached: number; dropped: number };
+    result?: {
+      requested: number;
+      held: number;
+      broadcastReached: number;
+      dropped: number;
+      emptyCpuSPerMin?: number;
+    };
   }[];
 }
 
@@ -71,6 +77,8 @@ test('a tiny reconnect storm and hold run end to end', async () => {
   }
   const hold = report.holds[0]?.result;
   expect(hold).toMatchObject({ requested: 60, held: 60, broadcastReached: 60, dropped: 0 });
+  // The heartbeat figure takes off what the process used before any connection.
+  expect(hold?.emptyCpuSPerMin).toBeGreaterThanOrEqual(0);
 }, 60_000);
 
 interface MultiTeamSmoke {

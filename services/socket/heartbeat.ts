@@ -1,0 +1,134 @@
+import WebSocket from 'ws';
+import { CloseCode } from '../../protocol/close-codes';
+import type { LocalConnection } from './hub';
+
+/** Connections looked at per turn of the event loop: each turn's writes stay short. */
+const VISIT_SLICE = 256;
+/**
+ * The most ticks a beat is spread over; fewer for a short beat (ticks of 100 ms at
+ * least). Enough that 100,000 sockets are not pinged in one go, few enough that the
+ * pongs of a tick come back together: in runs of 5,000 idle clients, 100 ticks cost
+ * about 10-25 % more CPU per beat than one (more wake-ups, fewer pongs read per wake-up).
+ */
+const MAX_TICKS = 10;
+const MIN_TICK_MS = 100;
+
+/**
+ * A WebSocket ping frame with no payload (RFC 6455 §5.5.2), shared by every ping:
+ * written straight to the TCP socket like the hub's frames (see ws-frame.ts), it
+ * costs no allocation, where ws builds a header and corks the socket for each.
+ */
+const PING_FRAME = Buffer.from([0x89, 0x00]);
+
+/**
+ * The heartbeat (docs/PROTOCOL.md §7). Every connection is looked at once per beat,
+ * a slot of the beat's wheel per tick, so a big node pings a tenth of its sockets at
+ * a time instead of all of them in one burst. At a look, a connection heard from since the last
+ * one (a frame or a pong: `alive`) costs nothing; one not heard from gets a ping;
+ * one that was pinged at the last look and has still not been heard from is cut.
+ *
+ * The look happens in a setImmediate, never in the timer's callback: after a stall
+ * of the event loop (GC, a long turn) the timer runs before the poll phase has read
+ * what arrived meanwhile, and a pong waiting in the socket would not be seen yet.
+ */
+export class Heartbeat {
+  private readonly wheel: Set<LocalConnection>[];
+  private readonly tickMs: number;
+  private timer: NodeJS.Timeout | undefined;
+  private visit: NodeJS.Immediate | undefined;
+  /** The slot being looked at, a slice per turn; undefined between ticks. */
+  private visiting: Iterator<LocalConnection> | undefined;
+  /** Ticks that fired while a slot was still being looked at: their slots come next. */
+  private behind = 0;
+  /** The slot of the next tick. */
+  private hand = 0;
+  /** The slot of the next connection added: round robin keeps slots even. */
+  private nextSlot = 0;
+
+  constructor(heartbeatMs: number) {
+    const ticks = Math.max(1, Math.min(MAX_TICKS, Math.floor(heartbeatMs / MIN_TICK_MS)));
+    this.tickMs = heartbeatMs / ticks;
+    this.wheel = Array.from({ length: ticks }, () => new Set<LocalConnection>());
+  }
+
+  add(conn: LocalConnection): void {
+    conn.slot = this.nextSlot;
+    this.nextSlot = (this.nextSlot + 1) % this.wheel.length;
+    this.wheel[conn.slot]!.add(conn);
+  }
+
+  remove(conn: LocalConnection): void {
+    this.wheel[conn.slot]!.delete(conn);
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(this.tick, this.tickMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    if (this.visit) clearImmediate(this.visit);
+    this.visit = undefined;
+    this.visiting = undefined;
+    this.behind = 0;
+  }
+
+  private readonly tick = (): void => {
+    if (this.visiting) {
+      this.behind++;
+      return;
+    }
+    this.nextSlotVisit();
+  };
+
+  private nextSlotVisit(): void {
+    this.visiting = this.wheel[this.hand]!.values();
+    this.hand = (this.hand + 1) % this.wheel.length;
+    this.visit = setImmediate(this.slice);
+  }
+
+  private readonly slice = (): void => {
+    this.visit = undefined;
+    const visiting = this.visiting;
+    if (!visiting) return;
+    const now = Date.now();
+    for (let i = 0; i < VISIT_SLICE; i++) {
+      const next = visiting.next();
+      if (next.done === true) {
+        this.visiting = undefined;
+        if (this.behind > 0) {
+          this.behind--;
+          this.nextSlotVisit();
+        }
+        return;
+      }
+      this.look(next.value, now);
+    }
+    this.visit = setImmediate(this.slice);
+  };
+
+  private look(conn: LocalConnection, now: number): void {
+    const socket = conn.socket;
+    if (socket.readyState === WebSocket.CLOSED) return;
+    if (conn.expiresAt !== undefined && now >= conn.expiresAt) {
+      socket.close(CloseCode.policy, 'token expired');
+    } else if (conn.alive) {
+      conn.alive = false;
+      conn.pinged = false;
+    } else if (conn.pinged) {
+      // Pinged at the last look, nothing read since: the peer is gone; 'close' cleans up.
+      socket.terminate();
+    } else {
+      conn.pinged = true;
+      // A closing socket gets no ping after its close frame, and is cut at the next look.
+      if (socket.readyState !== WebSocket.OPEN) return;
+      const raw = conn.raw;
+      raw.write(PING_FRAME);
+      // Joins what the hub corked this turn, and counts as it does (Hub.write).
+      if (raw.writableCorked > 0) conn.corkedBytes += PING_FRAME.length;
+    }
+  }
+}
