@@ -24,6 +24,7 @@ import {
 import { waitForReplicas, waitOnWritingConnection } from './replicas';
 import { sendKnowingOutcome } from './send';
 import { hashSlot } from './slot';
+import { writeTogether } from './write-together';
 import { stampMessage, type Ack, type Message, type MessageDraft } from '../types';
 
 export interface RedisBusOptions {
@@ -211,11 +212,15 @@ export class RedisBus implements Bus {
   private readonly sendQueued = (): void => {
     const queued = this.queued;
     this.queued = [];
-    for (const group of this.sharded ? this.bySlot(queued) : [queued]) {
-      for (let i = 0; i < group.length; i += MAX_BATCH) {
-        void this.sendBatch(group.slice(i, i + MAX_BATCH));
+    // Every batch writes its script call before its first await (sendKnowingOutcome),
+    // so the turn's calls leave in one write per connection: see writeTogether.
+    writeTogether(this.cmd, () => {
+      for (const group of this.sharded ? this.bySlot(queued) : [queued]) {
+        for (let i = 0; i < group.length; i += MAX_BATCH) {
+          void this.sendBatch(group.slice(i, i + MAX_BATCH));
+        }
       }
-    }
+    });
   };
 
   /** A turn's publishes per hash slot, each slot's in the order they came. */
