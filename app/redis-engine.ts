@@ -21,7 +21,8 @@ const BANS_REFRESH_MS = 10_000;
 
 /**
  * The Redis engine: one connection for commands, one for subscriptions (a
- * subscribed connection can run nothing else). Services get the clients; this
+ * subscribed connection can run nothing else), and with replicated acks on one Redis
+ * or Sentinel one for publishes. Services get the clients; this
  * factory owns them and quits them last. With `sql` (the SQL Server store), teams
  * and the archive live there and the archive's backlog is a Redis stream (one per
  * hash slot in use on Redis Cluster).
@@ -45,6 +46,16 @@ export async function createRedisEngine(
     enableOfflineQueue: true,
     commandTimeout: undefined,
   });
+  // With replicated acks a publish batch's WAIT blocks its connection until the replicas
+  // answer (up to REDIS_ACK_TIMEOUT_MS): publishes get a connection of their own, so that
+  // presence, bans and history reads never queue behind it. On Redis Cluster WAIT goes to
+  // the command client's connection to the master that ran the script (RedisBusOptions).
+  const publisher =
+    redis.ackReplicas > 0 && redis.target.kind !== 'cluster'
+      ? createRedisClient(redis.target, 'publisher', log, {
+          commandTimeout: redis.commandTimeoutMs,
+        })
+      : undefined;
   const keys = new RedisKeys(redis.keyPrefix);
   // Redis Cluster: one backlog stream per slot (the publish script stays in its team's
   // slot), read without a blocking connection; one Redis: one stream, read blocking.
@@ -59,6 +70,7 @@ export async function createRedisEngine(
     ...(slotBacklog ? { onArchived: (stream: string) => slotBacklog.wrote(stream) } : {}),
     ackReplicas: redis.ackReplicas,
     ackTimeoutMs: redis.ackTimeoutMs,
+    ...(publisher ? { publisher } : {}),
     log,
   });
   const redisHistory = new RedisHistory(cmd, keys, { ttlSeconds: redis.historyTtlSeconds });
@@ -91,7 +103,11 @@ export async function createRedisEngine(
     slotBacklog ?? (blocking ? new RedisBacklog(cmd, blocking, keys, nodeId) : undefined);
   const deadLetters = new RedisDeadLetters(cmd, keys, archive.deadLettersMax);
   // A node may start while Redis is down: it reports not ready and serves once Redis is back.
-  const [ready] = await Promise.all([waitReady(cmd, 5000), waitReady(sub, 5000)]);
+  const [ready] = await Promise.all([
+    waitReady(cmd, 5000),
+    waitReady(sub, 5000),
+    ...(publisher ? [waitReady(publisher, 5000)] : []),
+  ]);
   if (!ready) log.warn('starting without Redis; /api/ready stays 503 until it is reachable');
   if (ready) await warnIfEvicting(cmd, log);
   else cmd.once('ready', () => void warnIfEvicting(cmd, log));
@@ -110,7 +126,7 @@ export async function createRedisEngine(
     store,
     bans,
     health: {
-      redis: redisCheck(cmd, sub, bus, presence),
+      redis: redisCheck(cmd, sub, bus, presence, publisher),
       db: sql ? () => sql.check() : async () => 'disabled',
     },
     backlogLength: async () => (backlog ? backlog.length().catch(() => -1) : 0),
@@ -119,7 +135,12 @@ export async function createRedisEngine(
     nodeStats: new RedisNodeStats(cmd, keys),
     close: () =>
       closeEngine(sql, [presence, bans, bus, store], async () => {
-        const clients = [cmd, sub, ...(blocking ? [blocking] : [])];
+        const clients = [
+          cmd,
+          sub,
+          ...(publisher ? [publisher] : []),
+          ...(blocking ? [blocking] : []),
+        ];
         await Promise.allSettled(clients.map((c) => c.quit()));
         for (const c of clients) c.disconnect();
       }),

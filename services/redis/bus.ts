@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { RedisClient } from './connection';
-import { Cluster } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { AppError } from '../errors';
 import { toDelivery, type Bus, type BusListener, type ClusterEvent, type Delivery } from '../bus';
@@ -26,6 +26,7 @@ import { sendKnowingOutcome } from './send';
 import { hashSlot } from './slot';
 import { TeamHeads } from './team-heads';
 import { TurnBatch, type ItemResult } from '../turn-batch';
+import { writeTogether } from './write-together';
 import { stampMessage, type Ack, type Message, type MessageDraft } from '../types';
 
 export interface RedisBusOptions {
@@ -53,6 +54,14 @@ export interface RedisBusOptions {
   ackReplicas?: number;
   /** Longest that WAIT blocks; the command timeout must be longer. */
   ackTimeoutMs?: number;
+  /**
+   * One Redis or Sentinel: the connection publish batches (script, then WAIT) are
+   * written on, so that a WAIT held up by a lagging replica blocks only publishes,
+   * not the reads and presence writes of the command connection. Unset: the command
+   * connection. Redis Cluster ignores it: WAIT goes to the node connection that ran
+   * the script (waitOnWritingConnection).
+   */
+  publisher?: Redis;
   log: Logger;
 }
 
@@ -123,6 +132,8 @@ export class RedisBus implements Bus {
   private readonly clusterChannel: string;
   /** Redis Cluster: sharded pub/sub and one publish script call per slot. */
   private readonly sharded: boolean;
+  /** Where publish batches are written: see RedisBusOptions.publisher. */
+  private readonly publisher: RedisClient;
 
   constructor(
     private readonly cmd: RedisClient,
@@ -135,6 +146,7 @@ export class RedisBus implements Bus {
     this.subscribing = new TurnBatch((queued) => this.subscribeChannels(queued));
     this.unsubscribing = new TurnBatch((channels) => this.unsubscribeChannels(channels));
     this.sharded = cmd.isCluster;
+    this.publisher = cmd instanceof Cluster ? cmd : (options.publisher ?? cmd);
     this.nodeChannel = keys.nodeChannel(options.nodeId);
     this.clusterChannel = keys.clusterChannel();
     sub.on(this.sharded ? 'smessage' : 'message', (channel: string, payload: string) =>
@@ -222,11 +234,15 @@ export class RedisBus implements Bus {
   private readonly sendQueued = (): void => {
     const queued = this.queued;
     this.queued = [];
-    for (const group of this.sharded ? this.bySlot(queued) : [queued]) {
-      for (let i = 0; i < group.length; i += MAX_BATCH) {
-        void this.sendBatch(group.slice(i, i + MAX_BATCH));
+    // Every batch writes its script call before its first await (sendKnowingOutcome),
+    // so the turn's calls leave in one write per connection: see writeTogether.
+    writeTogether(this.publisher, () => {
+      for (const group of this.sharded ? this.bySlot(queued) : [queued]) {
+        for (let i = 0; i < group.length; i += MAX_BATCH) {
+          void this.sendBatch(group.slice(i, i + MAX_BATCH));
+        }
       }
-    }
+    });
   };
 
   /** A turn's publishes per hash slot, each slot's in the order they came. */
@@ -252,18 +268,20 @@ export class RedisBus implements Bus {
       // sendKnowingOutcome answers `unavailable` only when Redis surely did not run the
       // batch, otherwise `indeterminate`; redisCall maps what fails before it sends.
       results = await redisCall(() => {
+        const publisher = this.publisher;
         const script = sendKnowingOutcome(
-          this.cmd,
+          publisher,
           'eval',
           this.batchArgs(PUBLISH_BATCH, batch),
-          ackReplicas > 0 && this.cmd instanceof Cluster
+          ackReplicas > 0 && publisher instanceof Cluster
             ? (socket) => (writtenTo = socket)
             : undefined,
         );
-        // One WAIT per batch, written right behind the script: it covers every message
-        // in it. Not awaited first: a script Redis refused needs no replicas.
-        if (ackReplicas > 0 && !(this.cmd instanceof Cluster))
-          replicated = waitForReplicas(this.cmd, ackReplicas, ackTimeoutMs);
+        // One WAIT per batch, written right behind the script on the same connection: it
+        // covers every message in it. Not awaited first: a script Redis refused needs no
+        // replicas.
+        if (ackReplicas > 0 && !(publisher instanceof Cluster))
+          replicated = waitForReplicas(publisher, ackReplicas, ackTimeoutMs);
         return script;
       });
     } catch (err) {
@@ -273,8 +291,8 @@ export class RedisBus implements Bus {
     const first = batch[0];
     if (this.options.archive === true && first) this.options.onArchived?.(this.archiveKey(first));
     // On a cluster the node that runs the script is known only once it has answered.
-    if (ackReplicas > 0 && this.cmd instanceof Cluster)
-      replicated = waitOnWritingConnection(this.cmd, writtenTo, ackReplicas, ackTimeoutMs);
+    if (ackReplicas > 0 && this.publisher instanceof Cluster)
+      replicated = waitOnWritingConnection(this.publisher, writtenTo, ackReplicas, ackTimeoutMs);
     const notReplicated = await replicated;
     const answers = Array.isArray(results) ? (results as unknown[]) : [];
     batch.forEach((queued, i) => {

@@ -6,7 +6,8 @@ import type { RedisTarget } from './target';
 /** A client of one Redis or of a Redis Cluster: the services use what both offer. */
 export type RedisClient = Redis | Cluster;
 
-type SingleTarget = Extract<RedisTarget, { kind: 'single' }>;
+/** One Redis, or the master a Sentinel group names: never a Redis Cluster. */
+type SingleTarget = Exclude<RedisTarget, { kind: 'cluster' }>;
 
 /** Resolves when the client is ready or after `timeoutMs`, whichever comes first; never throws. */
 export function waitReady(client: RedisClient, timeoutMs: number): Promise<boolean> {

@@ -6,7 +6,8 @@ import type { RedisBus } from './bus';
 const CANARY_TIMEOUT_MS = 1000;
 
 /**
- * Redis is `up` when both connections are ready, this node's presence is
+ * Redis is `up` when every connection is ready (the publish connection too, when
+ * there is one: RedisBusOptions.publisher), this node's presence is
  * registered (others can see its connections), and a canary published on the
  * command connection comes back on the subscriber.
  */
@@ -15,9 +16,11 @@ export function redisCheck(
   sub: RedisClient,
   bus: RedisBus,
   presence: { registered: boolean },
+  publisher?: RedisClient,
 ): () => Promise<CheckState> {
   return async () => {
     if (cmd.status !== 'ready' || sub.status !== 'ready' || !presence.registered) return 'down';
+    if (publisher && publisher.status !== 'ready') return 'down';
     return (await bus.probe(CANARY_TIMEOUT_MS)) ? 'up' : 'down';
   };
 }

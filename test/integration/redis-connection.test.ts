@@ -92,4 +92,19 @@ describeWithRedis('readiness canary', () => {
     expect(await check()).toBe('down');
     await bus.close();
   });
+
+  test('a publish connection that is not ready makes Redis down', async () => {
+    const { bus, cmd, sub } = await redisBus(redis, {
+      keys: new RedisKeys('canary-publisher:'),
+      nodeId: 'p',
+      retain: 10,
+    });
+    const publisher = await redis.client('publisher');
+    const check = redisCheck(cmd, sub, bus, { registered: true }, publisher);
+    expect(await eventually(async () => (await check()) === 'up')).toBe(true);
+    publisher.disconnect();
+    expect(await eventually(async () => (await check()) === 'down')).toBe(true);
+    expect(publisher.status).toBe('end');
+    await bus.close();
+  });
 });

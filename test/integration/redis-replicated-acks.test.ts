@@ -46,12 +46,14 @@ describeWithRedis('replicated acks (REDIS_ACK_REPLICAS)', () => {
     replicas: string,
     prefix = `r${randomUUID().slice(0, 6)}:`,
     ackTimeoutMs = '200',
+    commandTimeoutMs = '5000',
   ) => {
     server = await startTestServer({
       REDIS_URL: master.url,
       REDIS_KEY_PREFIX: prefix,
       REDIS_ACK_REPLICAS: replicas,
       REDIS_ACK_TIMEOUT_MS: ackTimeoutMs,
+      REDIS_COMMAND_TIMEOUT_MS: commandTimeoutMs,
       // No lease renewal (a write) during the test: see the ref test below.
       PRESENCE_LEASE_MS: '60000',
     });
@@ -110,6 +112,35 @@ describeWithRedis('replicated acks (REDIS_ACK_REPLICAS)', () => {
       await first?.close();
     }
   }, 40_000);
+
+  test('a publish waiting on a frozen replica holds up no other command', async () => {
+    replica = await RedisServer.start({
+      args: ['--repl-diskless-load', 'swapdb', '--replicaof', '127.0.0.1', String(master.port)],
+    });
+    // WAIT may block for 20 s: long enough that only the replica's return can end it here.
+    const { server, client } = await start('1', undefined, '20000', '30000');
+    await untilAcked(client);
+    const { Redis } = await import('ioredis');
+    const admin = new Redis(master.port, '127.0.0.1');
+    try {
+      replica.pause();
+      client.send({ type: 'team', data: 'held', ref: 'h1' });
+      // The publish's WAIT is blocked on the master.
+      await eventually(async () => String(await admin.client('LIST')).includes('cmd=wait'), 10_000);
+      // A history read (the command connection) is answered meanwhile, and it holds the
+      // message: the master ran the script, only the replica's word is missing.
+      const res = await api(server, 'GET', '/api/teams/A/messages');
+      expect(res.status).toBe(200);
+      expect(JSON.stringify(res.body)).toContain('"held"');
+      expect(client.take('ack')).toEqual([]);
+      expect(client.take('error')).toEqual([]);
+      replica.resume();
+      expect(await client.next('ack')).toMatchObject({ ref: 'h1' });
+    } finally {
+      replica.resume();
+      admin.disconnect();
+    }
+  }, 60_000);
 
   test('with the replica in sync, sends are acked and the replica holds them', async () => {
     replica = await RedisServer.start({
