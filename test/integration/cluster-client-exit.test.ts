@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { kill9, killAll, manage } from '../../support/managed';
-import { buildServer } from '../../support/node-process';
 import { RedisCluster } from '../../support/redis-cluster';
 import { describeWithRedis } from '../helpers/redis-server';
+import { buildServerOnce } from '../helpers/build-server-once';
 
 const root = join(__dirname, '..', '..');
 
@@ -44,7 +44,7 @@ describeWithRedis('a cluster client quit during a slot-map read', () => {
   let cluster: RedisCluster | undefined;
 
   beforeAll(async () => {
-    buildServer();
+    buildServerOnce();
     cluster = await RedisCluster.start(3);
   }, 120_000);
 
