@@ -30,10 +30,6 @@ if (!haveRedis && process.env.CI !== 'true') {
  */
 module.exports = {
   testTimeout: 20000,
-  // On two cores jest runs every file in its own main process (in band), so one handle
-  // a test leaves open (a timer, a child's pipe) would keep CI waiting until it is
-  // killed. Leaks are hunted with `--detectOpenHandles` (docs/DEVELOPMENT.md).
-  forceExit: true,
   projects: [
     { ...base, displayName: 'memory', testMatch: ['**/*.test.ts'] },
     ...(haveRedis || process.env.CI === 'true' ? [redisProject] : []),

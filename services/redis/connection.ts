@@ -1,6 +1,7 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { reconnectDelay } from '../backoff';
+import { refreshSlotMapEvery } from './slot-map-refresh';
 import type { RedisTarget } from './target';
 
 /** A client of one Redis or of a Redis Cluster: the services use what both offer. */
@@ -137,7 +138,7 @@ function connect(
       });
     case 'cluster': {
       const { enableOfflineQueue, ...perNode } = options;
-      return new Cluster(target.nodes, {
+      const cluster = new Cluster(target.nodes, {
         // The per-node connections reconnect through the cluster, which re-reads the
         // slot map first: a node may have left or handed its slots on meanwhile.
         redisOptions: {
@@ -160,9 +161,13 @@ function connect(
         // written one `indeterminate` instead, so a publish never runs twice. Other
         // commands (reads, presence, store writes) are still sent again.
         // A subscriber never hears MOVED: only a fresh slot map tells it that a shard
-        // channel's slot has a new owner to subscribe on.
-        slotsRefreshInterval: 1000,
+        // channel's slot has a new owner to subscribe on. So the map is read every
+        // second, by refreshSlotMapEvery rather than ioredis's slotsRefreshInterval,
+        // whose timer can outlive quit() and keep the process from exiting.
+        slotsRefreshInterval: 0,
       });
+      refreshSlotMapEvery(cluster, 1000);
+      return cluster;
     }
   }
 }

@@ -1,8 +1,8 @@
 import type { Persistence } from '../../scripts/lib/chaos-run';
 import { killAll } from '../../support/managed';
-import { buildServer } from '../../support/node-process';
 import { describeWithRedis } from '../helpers/redis-server';
 import { expectShortChaosToPass } from '../helpers/short-chaos';
+import { buildServerOnce } from '../helpers/build-server-once';
 
 /**
  * `npm run chaos -- --cluster`, short: three nodes on a Redis Cluster of three
@@ -10,7 +10,7 @@ import { expectShortChaosToPass } from '../helpers/short-chaos';
  * (scripts/lib/chaos-redis.ts). Only the memory project picks up test/chaos.
  */
 describeWithRedis('chaos run on a Redis Cluster, short', () => {
-  beforeAll(() => buildServer(), 120_000);
+  beforeAll(() => buildServerOnce(), 120_000);
   afterAll(() => killAll());
 
   test.each<Persistence>(['aof', 'none'])(

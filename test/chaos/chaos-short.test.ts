@@ -1,8 +1,8 @@
 import type { Persistence } from '../../scripts/lib/chaos-run';
 import { killAll } from '../../support/managed';
-import { buildServer } from '../../support/node-process';
 import { describeWithRedis } from '../helpers/redis-server';
 import { expectShortChaosToPass } from '../helpers/short-chaos';
+import { buildServerOnce } from '../helpers/build-server-once';
 
 /**
  * `npm run chaos`, short: the same run function with small parameters, once per
@@ -11,7 +11,7 @@ import { expectShortChaosToPass } from '../helpers/short-chaos';
  * its own Redis and must not run again under the redis project.
  */
 describeWithRedis('chaos run, short', () => {
-  beforeAll(() => buildServer(), 120_000);
+  beforeAll(() => buildServerOnce(), 120_000);
   afterAll(() => killAll());
 
   test.each<Persistence>(['aof', 'none'])(

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { RedisBus } from '../../services/redis/bus';
-import { createRedisClient, waitReady, type RedisClient } from '../../services/redis/connection';
 import { RedisHistory } from '../../services/redis/history';
 import { RedisPresence } from '../../services/redis/presence';
 import { RedisSlotBacklog } from '../../services/redis/slot-backlog';
@@ -9,6 +8,7 @@ import { hashSlot, SLOTS } from '../../services/redis/slot';
 import type { RedisOptions } from 'ioredis';
 import type { ClusterEvent } from '../../services/bus';
 import { RedisCluster } from '../../support/redis-cluster';
+import { ClusterClients } from '../helpers/cluster-clients';
 import { connectionInfo } from '../helpers/connection-info';
 import { eventually } from '../helpers/eventually';
 import { freshKeys } from '../helpers/redis-bus';
@@ -24,37 +24,18 @@ import { redisStateContracts } from './redis-contracts';
 describeWithRedis('redis cluster implementations', () => {
   const log = pino({ level: 'silent' });
   let cluster: RedisCluster | undefined;
-  const clients: RedisClient[] = [];
+  const clients = new ClusterClients(() => cluster, log);
+  const client = (role: string, extra?: RedisOptions) => clients.open(role, extra);
 
   beforeAll(async () => {
     cluster = await RedisCluster.start(3);
   }, 60_000);
 
-  // Each test's clients go with it: a cluster client keeps a connection per master
-  // and re-reads the slot map every second, which adds up over a hundred tests.
-  afterEach(async () => {
-    const all = clients.splice(0);
-    await Promise.all(all.map((c) => c.quit().catch(() => undefined)));
-    for (const c of all) c.disconnect();
-  });
+  afterEach(() => clients.closeAll());
 
   afterAll(async () => {
     await cluster?.stop();
   });
-
-  async function client(role: string, extra: RedisOptions = {}): Promise<RedisClient> {
-    if (!cluster) throw new Error('no cluster');
-    const c = createRedisClient(
-      { kind: 'cluster', nodes: cluster.endpoints, tls: false },
-      role,
-      log,
-      extra,
-    );
-    clients.push(c);
-    // ioredis gives a slot-map read 1 s; on a loaded machine some fail and back off.
-    if (!(await waitReady(c, 30_000))) throw new Error('cluster client not ready');
-    return c;
-  }
 
   test('the slot of a key is the one the cluster computes', async () => {
     const keys = freshKeys();

@@ -1,5 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { connect, type Frame, type TestClient } from './client';
-import type { TestServer } from './server';
+import { startTestServer, type TestServer } from './server';
 
 /** What the senders of a failover test saw. */
 export interface SendTally {
@@ -65,4 +66,31 @@ export async function sendUntilStopped(
     }
   }
   await client?.close();
+}
+
+/**
+ * The two nodes of a failover test, node-a and node-b, in this process, reaching Redis
+ * as `redis` says (with its LOG_LEVEL), under a key prefix of their own: a send is
+ * acked once `ackReplicas` replicas hold it (500 ms at most), a command times out
+ * after 2 s, nothing is rate limited and the history keeps every send.
+ */
+export async function startFailoverNodes(
+  redis: Record<string, string>,
+  ackReplicas: number,
+): Promise<{ nodes: TestServer[]; prefix: string }> {
+  const prefix = `f${randomUUID().slice(0, 6)}:`;
+  const env = {
+    ...redis,
+    REDIS_KEY_PREFIX: prefix,
+    REDIS_ACK_REPLICAS: String(ackReplicas),
+    REDIS_ACK_TIMEOUT_MS: '500',
+    REDIS_COMMAND_TIMEOUT_MS: '2000',
+    RATE_LIMIT_PER_S: '0',
+    HISTORY_SIZE: '1000000',
+  };
+  const nodes = [
+    await startTestServer({ ...env, NODE_ID: 'node-a' }),
+    await startTestServer({ ...env, NODE_ID: 'node-b' }),
+  ];
+  return { nodes, prefix };
 }

@@ -1,7 +1,8 @@
 import { killAll } from '../../support/managed';
-import { buildServer, spawnNode, type NodeProcess } from '../../support/node-process';
+import { spawnNode, type NodeProcess } from '../../support/node-process';
 import type { TestClient } from './client';
 import { useRedisServer } from './redis-server';
+import { buildServerOnce } from './build-server-once';
 
 export interface ProcessNode {
   proc: NodeProcess;
@@ -26,7 +27,7 @@ export function useProcessNodes(adminToken: string, leaseMs: number): ProcessNod
   const clients: TestClient[] = [];
 
   beforeAll(() => {
-    buildServer();
+    buildServerOnce();
   }, 60000);
 
   afterAll(async () => {

@@ -3,7 +3,7 @@ import type { RedisOptions } from 'ioredis';
 import { Archiver } from '../../services/archiver';
 import type { ArchivedMessage } from '../../services/archive';
 import { RedisBus } from '../../services/redis/bus';
-import { createRedisClient, waitReady, type RedisClient } from '../../services/redis/connection';
+import type { RedisClient } from '../../services/redis/connection';
 import { RedisDeadLetters } from '../../services/redis/dead-letters';
 import type { RedisKeys } from '../../services/redis/keys';
 import { RedisSlotBacklog } from '../../services/redis/slot-backlog';
@@ -11,6 +11,7 @@ import { hashSlot } from '../../services/redis/slot';
 import type { Message } from '../../services/types';
 import { RedisCluster } from '../../support/redis-cluster';
 import { connect, type TestClient } from '../helpers/client';
+import { ClusterClients } from '../helpers/cluster-clients';
 import { eventually } from '../helpers/eventually';
 import { MemoryArchive } from '../helpers/memory-archive';
 import { freshKeys } from '../helpers/redis-bus';
@@ -27,7 +28,8 @@ import { api, startTestServer } from '../helpers/server';
 describeWithRedis('the SQL archive on a Redis Cluster', () => {
   const log = pino({ level: 'silent' });
   let cluster: RedisCluster | undefined;
-  const clients: RedisClient[] = [];
+  const clients = new ClusterClients(() => cluster, log);
+  const client = (role: string, extra?: RedisOptions) => clients.open(role, extra);
   const closing: { close(): Promise<void> }[] = [];
   const from = { id: 'alice', name: 'Alice' };
 
@@ -37,28 +39,12 @@ describeWithRedis('the SQL archive on a Redis Cluster', () => {
 
   afterEach(async () => {
     for (const c of closing.splice(0).reverse()) await c.close();
-    const all = clients.splice(0);
-    await Promise.all(all.map((c) => c.quit().catch(() => undefined)));
-    for (const c of all) c.disconnect();
+    await clients.closeAll();
   });
 
   afterAll(async () => {
     await cluster?.stop();
   });
-
-  async function client(role: string, extra: RedisOptions = {}): Promise<RedisClient> {
-    if (!cluster) throw new Error('no cluster');
-    const c = createRedisClient(
-      { kind: 'cluster', nodes: cluster.endpoints, tls: false },
-      role,
-      log,
-      extra,
-    );
-    clients.push(c);
-    // ioredis gives a slot-map read 1 s; on a loaded machine some fail and back off.
-    if (!(await waitReady(c, 30_000))) throw new Error('cluster client not ready');
-    return c;
-  }
 
   interface Node {
     bus: RedisBus;

@@ -1,9 +1,10 @@
 import { connect } from '../helpers/client';
 import { eventually } from '../helpers/eventually';
 import { killAll } from '../../support/managed';
-import { buildServer, spawnNode } from '../../support/node-process';
+import { spawnNode } from '../../support/node-process';
+import { buildServerOnce } from '../helpers/build-server-once';
 
-beforeAll(buildServer, 60000);
+beforeAll(buildServerOnce, 60000);
 afterEach(killAll);
 
 test('a bad config value stops the process with one line naming the variable', async () => {

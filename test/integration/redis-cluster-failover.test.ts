@@ -9,7 +9,12 @@ import { hashSlot } from '../../services/redis/slot';
 import { RedisCluster } from '../../support/redis-cluster';
 import { connect, type Frame, type TestClient } from '../helpers/client';
 import { eventually } from '../helpers/eventually';
-import { newSendTally, sendUntilStopped, type SendTally } from '../helpers/failover-sender';
+import {
+  newSendTally,
+  sendUntilStopped,
+  startFailoverNodes,
+  type SendTally,
+} from '../helpers/failover-sender';
 import { describeWithRedis } from '../helpers/redis-server';
 import { api, startTestServer } from '../helpers/server';
 
@@ -86,21 +91,10 @@ describeWithRedis('a Redis Cluster master killed while clients send', () => {
     clusters.push(cluster);
     const teamsByMaster = await teamsOnEveryMaster(cluster);
     const teams = [...teamsByMaster.keys()];
-    const prefix = `f${randomUUID().slice(0, 6)}:`;
-    const env = {
-      REDIS_CLUSTER_NODES: cluster.seeds,
-      REDIS_KEY_PREFIX: prefix,
-      REDIS_ACK_REPLICAS: String(ackReplicas),
-      REDIS_ACK_TIMEOUT_MS: '500',
-      REDIS_COMMAND_TIMEOUT_MS: '2000',
-      RATE_LIMIT_PER_S: '0',
-      HISTORY_SIZE: '1000000',
-      LOG_LEVEL: 'warn',
-    };
-    const nodes = [
-      await startTestServer({ ...env, NODE_ID: 'node-a' }),
-      await startTestServer({ ...env, NODE_ID: 'node-b' }),
-    ];
+    const { nodes, prefix } = await startFailoverNodes(
+      { REDIS_CLUSTER_NODES: cluster.seeds, LOG_LEVEL: 'warn' },
+      ackReplicas,
+    );
     const tally = newSendTally();
     const phase = { after: false, stop: false };
     // One sender per team on each node: every team crosses nodes, every master is busy.

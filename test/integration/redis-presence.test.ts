@@ -24,16 +24,18 @@ describeWithRedis('redis presence leases', () => {
     clients = [];
   });
 
+  interface NodeOptions {
+    url?: string;
+    client?: RedisOptions;
+    announce?: () => Promise<void>;
+    leaseMs?: number;
+  }
+
   async function node(
     keys: RedisKeys,
     nodeId: string,
     events: ClusterEvent[] = [],
-    options: {
-      url?: string;
-      client?: RedisOptions;
-      announce?: () => Promise<void>;
-      leaseMs?: number;
-    } = {},
+    options: NodeOptions = {},
   ): Promise<RedisPresence> {
     return (await nodeWithClient(keys, nodeId, events, options)).presence;
   }
@@ -43,12 +45,7 @@ describeWithRedis('redis presence leases', () => {
     keys: RedisKeys,
     nodeId: string,
     events: ClusterEvent[] = [],
-    options: {
-      url?: string;
-      client?: RedisOptions;
-      announce?: () => Promise<void>;
-      leaseMs?: number;
-    } = {},
+    options: NodeOptions = {},
   ): Promise<{ presence: RedisPresence; client: Redis }> {
     const client = createRedisClient(
       { kind: 'single', url: options.url ?? redis.server.url },

@@ -1,10 +1,14 @@
-import { randomUUID } from 'node:crypto';
 import { decodeLogEntry, type StreamEntry } from '../../services/redis/payload';
 import { SentinelGroup } from '../../support/sentinel-group';
 import { eventually } from '../helpers/eventually';
-import { newSendTally, sendUntilStopped, type SendTally } from '../helpers/failover-sender';
+import {
+  newSendTally,
+  sendUntilStopped,
+  startFailoverNodes,
+  type SendTally,
+} from '../helpers/failover-sender';
 import { describeWithRedis } from '../helpers/redis-server';
-import { api, startTestServer } from '../helpers/server';
+import { api } from '../helpers/server';
 
 const TEAM = 'T';
 const PASSWORD = 'server-secret-0123';
@@ -47,25 +51,17 @@ describeWithRedis('a Sentinel failover while clients send', () => {
 
   async function failover(ackReplicas: number): Promise<{ tally: SendTally; lost: string[] }> {
     await group.settled();
-    const prefix = `f${randomUUID().slice(0, 6)}:`;
-    const env = {
-      REDIS_SENTINELS: group.endpoints,
-      REDIS_SENTINEL_NAME: group.name,
-      REDIS_PASSWORD: PASSWORD,
-      REDIS_SENTINEL_PASSWORD: SENTINEL_PASSWORD,
-      REDIS_KEY_PREFIX: prefix,
-      REDIS_ACK_REPLICAS: String(ackReplicas),
-      REDIS_ACK_TIMEOUT_MS: '500',
-      REDIS_COMMAND_TIMEOUT_MS: '2000',
-      RATE_LIMIT_PER_S: '0',
-      HISTORY_SIZE: '1000000',
-      // Info: a failure message shows the node's reconnections.
-      LOG_LEVEL: 'info',
-    };
-    const nodes = [
-      await startTestServer({ ...env, NODE_ID: 'node-a' }),
-      await startTestServer({ ...env, NODE_ID: 'node-b' }),
-    ];
+    const { nodes, prefix } = await startFailoverNodes(
+      {
+        REDIS_SENTINELS: group.endpoints,
+        REDIS_SENTINEL_NAME: group.name,
+        REDIS_PASSWORD: PASSWORD,
+        REDIS_SENTINEL_PASSWORD: SENTINEL_PASSWORD,
+        // Info: a failure message shows the node's reconnections.
+        LOG_LEVEL: 'info',
+      },
+      ackReplicas,
+    );
     const tally = newSendTally();
     const phase = { after: false, stop: false };
     try {

@@ -1,12 +1,13 @@
 import { rmSync } from 'node:fs';
 import { freePort } from '../../support/free-port';
 import { kill9, type Managed } from '../../support/managed';
-import { buildServer, startNode, type StartedNode } from '../../support/node-process';
+import { startNode, type StartedNode } from '../../support/node-process';
 import { startRedis } from '../../support/redis-process';
 import { makeTlsFiles, redisTlsArgs, type TlsFiles } from '../../support/tls-certs';
 import { connect, type TestClient } from '../helpers/client';
 import { eventually } from '../helpers/eventually';
 import { describeWithRedis } from '../helpers/redis-server';
+import { buildServerOnce } from '../helpers/build-server-once';
 
 /**
  * A node on a Redis that speaks TLS only, its certificate signed by a private CA,
@@ -20,7 +21,7 @@ describeWithRedis('Redis over TLS (rediss://)', () => {
   const nodes: StartedNode[] = [];
 
   beforeAll(async () => {
-    buildServer();
+    buildServerOnce();
     files = makeTlsFiles();
     const port = await freePort();
     redis = await startRedis(port, { args: redisTlsArgs(port, files) });
