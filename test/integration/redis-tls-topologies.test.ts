@@ -1,6 +1,7 @@
 import { rmSync } from 'node:fs';
 import { kill9 } from '../../support/managed';
-import { buildServer, startNode, type StartedNode } from '../../support/node-process';
+import { startNode, type StartedNode } from '../../support/node-process';
+import { buildServerOnce } from '../helpers/build-server-once';
 import { RedisCluster } from '../../support/redis-cluster';
 import { SentinelGroup } from '../../support/sentinel-group';
 import { makeTlsFiles, type TlsFiles } from '../../support/tls-certs';
@@ -21,7 +22,7 @@ describeWithRedis('Redis over TLS: Sentinel and Cluster', () => {
   const nodes: StartedNode[] = [];
 
   beforeAll(() => {
-    buildServer();
+    buildServerOnce();
     files = makeTlsFiles();
   }, 60_000);
 
