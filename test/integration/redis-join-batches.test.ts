@@ -78,7 +78,8 @@ describeWithRedis('Redis joins batched per turn', () => {
     const prefix = `w${randomUUID().slice(0, 6)}:`;
     const server = await startTestServer({ REDIS_URL: redis.server.url, REDIS_KEY_PREFIX: prefix });
     const clients: TestClient[] = [];
-    const monitor = await admin.duplicate().monitor();
+    // monitor() opens a connection of its own (a duplicate() first would be left open).
+    const monitor = await admin.monitor();
     try {
       clients.push(await connect(server.socketUrl, { id: 'u1', teamId: 'J' }));
       const seen: string[][] = [];
