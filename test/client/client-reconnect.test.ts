@@ -244,7 +244,17 @@ describeWithRedis('client library on the Redis engine', () => {
 
     await redis.server.kill();
     await redis.server.restart();
-    await eventually(async () => (await api(n, 'GET', '/api/ready')).status === 200, 20_000);
+    // Once seen to stay 503 past 20 s under CI load: the failure says what was still down.
+    let lastReady: unknown;
+    await eventually(async () => {
+      const ready = await api(n, 'GET', '/api/ready');
+      lastReady = ready.body;
+      return ready.status === 200;
+    }, 20_000).catch((err: unknown) => {
+      throw new Error(`not ready 20 s after Redis came back: ${JSON.stringify(lastReady)}`, {
+        cause: err,
+      });
+    });
     for (let i = 1; i <= 3; i++)
       await api(n, 'POST', '/api/teams/T/messages', { body: { data: 100 + i } });
     await until(() => bob.messages.length === 8);
