@@ -21,8 +21,8 @@ const BANS_REFRESH_MS = 10_000;
 
 /**
  * The Redis engine: one connection for commands, one for subscriptions (a
- * subscribed connection can run nothing else), and with replicated acks on one Redis
- * or Sentinel one for publishes. Services get the clients; this
+ * subscribed connection can run nothing else), and with replicated acks one for
+ * publishes (on Redis Cluster, a cluster client each). Services get the clients; this
  * factory owns them and quits them last. With `sql` (the SQL Server store), teams
  * and the archive live there and the archive's backlog is a Redis stream (one per
  * hash slot in use on Redis Cluster).
@@ -47,14 +47,20 @@ export async function createRedisEngine(
     commandTimeout: undefined,
   });
   // With replicated acks a publish batch's WAIT blocks its connection until the replicas
-  // answer (up to REDIS_ACK_TIMEOUT_MS): publishes get a connection of their own, so that
-  // presence, bans and history reads never queue behind it. On Redis Cluster WAIT goes to
-  // the command client's connection to the master that ran the script (RedisBusOptions).
+  // answer (up to REDIS_ACK_TIMEOUT_MS): publishes get a client of their own, so that
+  // presence, bans and history reads never queue behind it. On Redis Cluster that is a
+  // second cluster client (one connection per master), whose WAIT goes to its own
+  // connection to the master that ran the script (waitOnWritingConnection).
   const publisher =
-    redis.ackReplicas > 0 && redis.target.kind !== 'cluster'
-      ? createRedisClient(redis.target, 'publisher', log, {
-          commandTimeout: redis.commandTimeoutMs,
-        })
+    redis.ackReplicas > 0
+      ? createRedisClient(
+          redis.target,
+          'publisher',
+          log,
+          { commandTimeout: redis.commandTimeoutMs },
+          // It never subscribes: no subscriber connections per master for it.
+          { shardedSubscribers: false },
+        )
       : undefined;
   const keys = new RedisKeys(redis.keyPrefix);
   // Redis Cluster: one backlog stream per slot (the publish script stays in its team's

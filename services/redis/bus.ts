@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { RedisClient } from './connection';
-import { Cluster, type Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import type { Logger } from 'pino';
 import { AppError } from '../errors';
 import { toDelivery, type Bus, type BusListener, type ClusterEvent, type Delivery } from '../bus';
@@ -55,13 +55,13 @@ export interface RedisBusOptions {
   /** Longest that WAIT blocks; the command timeout must be longer. */
   ackTimeoutMs?: number;
   /**
-   * One Redis or Sentinel: the connection publish batches (script, then WAIT) are
-   * written on, so that a WAIT held up by a lagging replica blocks only publishes,
-   * not the reads and presence writes of the command connection. Unset: the command
-   * connection. Redis Cluster ignores it: WAIT goes to the node connection that ran
-   * the script (waitOnWritingConnection).
+   * The client publish batches (script, then WAIT) are written on, so that a WAIT
+   * held up by a lagging replica blocks only publishes, not the reads and presence
+   * writes of the command client. On Redis Cluster a cluster client of its own: its
+   * WAIT goes to its connection to the node that ran the script
+   * (waitOnWritingConnection). Unset: the command client.
    */
-  publisher?: Redis;
+  publisher?: RedisClient;
   log: Logger;
 }
 
@@ -146,7 +146,7 @@ export class RedisBus implements Bus {
     this.subscribing = new TurnBatch((queued) => this.subscribeChannels(queued));
     this.unsubscribing = new TurnBatch((channels) => this.unsubscribeChannels(channels));
     this.sharded = cmd.isCluster;
-    this.publisher = cmd instanceof Cluster ? cmd : (options.publisher ?? cmd);
+    this.publisher = options.publisher ?? cmd;
     this.nodeChannel = keys.nodeChannel(options.nodeId);
     this.clusterChannel = keys.clusterChannel();
     sub.on(this.sharded ? 'smessage' : 'message', (channel: string, payload: string) =>

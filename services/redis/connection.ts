@@ -7,6 +7,15 @@ import type { RedisTarget } from './target';
 /** A client of one Redis or of a Redis Cluster: the services use what both offer. */
 export type RedisClient = Redis | Cluster;
 
+/** Settings a Redis Cluster client takes besides its per-node ones. */
+export interface ClusterExtra {
+  /**
+   * SSUBSCRIBE support: a subscriber connection to every master, opened at once
+   * (default true). A client that never subscribes does without.
+   */
+  shardedSubscribers?: boolean;
+}
+
 /** One Redis, or the master a Sentinel group names: never a Redis Cluster. */
 type SingleTarget = Exclude<RedisTarget, { kind: 'cluster' }>;
 
@@ -50,12 +59,14 @@ export function createRedisClient(
   role: string,
   log: Logger,
   extra?: RedisOptions,
+  cluster?: ClusterExtra,
 ): RedisClient;
 export function createRedisClient(
   target: string | RedisTarget,
   role: string,
   log: Logger,
   extra: RedisOptions = {},
+  cluster: ClusterExtra = {},
 ): RedisClient {
   let attempts = 0;
   let state: 'connecting' | 'up' | 'down' = 'connecting';
@@ -79,6 +90,7 @@ export function createRedisClient(
     typeof target === 'string' ? { kind: 'single', url: target } : target,
     options,
     retryStrategy,
+    cluster,
   );
   client.on('ready', () => {
     if (state !== 'up') log.info({ role, after: attempts }, 'redis connected');
@@ -110,6 +122,7 @@ function connect(
   target: RedisTarget,
   options: RedisOptions,
   retryStrategy: (times: number) => number,
+  clusterExtra: ClusterExtra,
 ): RedisClient {
   switch (target.kind) {
     case 'single':
@@ -150,7 +163,7 @@ function connect(
         enableOfflineQueue: enableOfflineQueue ?? false,
         enableReadyCheck: true,
         // SSUBSCRIBE goes to the master of each channel's slot, one connection per master.
-        shardedSubscribers: true,
+        shardedSubscribers: clusterExtra.shardedSubscribers ?? true,
         // A slot on the move answers MOVED/ASK/TRYAGAIN: the command is sent on, not failed.
         retryDelayOnMoved: 0,
         retryDelayOnTryAgain: 50,
