@@ -7,8 +7,9 @@ import {
   type DeadLetters,
 } from '../dead-letters';
 import { AppError } from '../errors';
-import { execAll, redisCall } from './call';
+import { redisCall } from './call';
 import type { RedisKeys } from './keys';
+import { defineScripts } from './scripts';
 
 const STREAM_ID = /^\d{1,20}-\d{1,20}$/;
 
@@ -20,31 +21,40 @@ function toDeadLetter([id, fields]: Entry): DeadLetter {
 }
 
 /**
+ * How long a message's mark keeps it from being set aside again: far longer than a
+ * resend takes (a second at most) or a crashed node's batch waits to be claimed
+ * (CLAIM_IDLE_MS), short enough that marks of old dead letters do not pile up.
+ */
+const MARK_TTL_S = 24 * 3600;
+
+/**
  * Dead letters of the Redis engine: one stream shared by every node, capped at
  * `max` entries (XADD MAXLEN =), so the oldest go first. Stream ids are the
- * dead letters' ids and the list cursor.
+ * dead letters' ids and the list cursor. A message is set aside once: adding it
+ * again within MARK_TTL_S (a command sent twice) adds nothing.
  */
 export class RedisDeadLetters implements DeadLetters {
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly max: number,
-  ) {}
+  ) {
+    defineScripts(redis);
+  }
 
   async add(drafts: DeadLetterDraft[]): Promise<number> {
     if (drafts.length === 0) return 0;
-    const key = this.keys.deadLetters();
     const at = new Date().toISOString();
-    const tx = this.redis.multi().xlen(key);
+    const keys = [this.keys.deadLetters()];
+    const bodies: string[] = [];
     for (const draft of drafts) {
-      tx.xadd(key, 'MAXLEN', '=', this.max, '*', 'd', JSON.stringify(deadLetterBody(draft, at)));
+      keys.push(this.keys.deadLetterMark(draft.message.id));
+      bodies.push(JSON.stringify(deadLetterBody(draft, at)));
     }
-    tx.xlen(key);
-    const replies = await redisCall(() => execAll(tx));
-    // One transaction: what is missing from before + added was trimmed by the cap.
-    const before = Number(replies[0]);
-    const after = Number(replies[replies.length - 1]);
-    return Math.max(0, before + drafts.length - after);
+    const dropped = await redisCall(() =>
+      this.redis.sbDeadLettersAdd(keys.length, ...keys, this.max, MARK_TTL_S, ...bodies),
+    );
+    return Number(dropped);
   }
 
   async list(page: { limit: number; cursor?: string }): Promise<DeadLetterPage> {

@@ -111,6 +111,13 @@ export class RedisKeys {
   deadLetters(): string {
     return `${this.prefix}dead-letters`;
   }
+  /**
+   * Marks that the message `messageId` was set aside (deadLetters' add script). Its
+   * hash tag is the stream's whole name, so it lives in the stream's slot.
+   */
+  deadLetterMark(messageId: string): string {
+    return `${this.prefix}{${this.deadLetters()}}:seen:${messageId}`;
+  }
 
   /** Hash nodeId -> the node's latest stats sample (NodeStats). */
   nodeStats(): string {

@@ -307,6 +307,28 @@ end
 return out
 `;
 
+/**
+ * Sets dead letters aside, each once: a draft whose message already has its mark
+ * (`KEYS[1 + i]`, in the stream's slot) is skipped, so running the same call twice
+ * (a cluster client sending it again after its connection closed unanswered, or a
+ * node that crashed before acking the batch it had set aside) records one dead letter.
+ * KEYS: the stream, then one mark per draft. ARGV: the cap, the marks' TTL in seconds,
+ * then one body per draft. Returns how many of the oldest the cap dropped.
+ */
+const DEAD_LETTERS_ADD = `
+local before = redis.call('XLEN', KEYS[1])
+local added = 0
+for i = 2, #KEYS do
+  if redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[2]) then
+    redis.call('XADD', KEYS[1], 'MAXLEN', '=', ARGV[1], '*', 'd', ARGV[i + 1])
+    added = added + 1
+  end
+end
+local dropped = before + added - redis.call('XLEN', KEYS[1])
+if dropped < 0 then return 0 end
+return dropped
+`;
+
 type Arg = string | number;
 
 declare module 'ioredis' {
@@ -317,6 +339,8 @@ declare module 'ioredis' {
     sbHeads(...args: Arg[]): Result<([string, string] | string)[], Context>;
     sbPresenceAdd(...args: Arg[]): Result<(number | string)[], Context>;
     sbPresenceRemove(...args: Arg[]): Result<([number, number] | string)[], Context>;
+    /** numkeys first: one key per dead letter besides the stream. */
+    sbDeadLettersAdd(...args: Arg[]): Result<number, Context>;
   }
 }
 
@@ -327,4 +351,5 @@ export function defineScripts(redis: RedisClient): void {
   redis.defineCommand('sbHeads', { lua: HEADS });
   redis.defineCommand('sbPresenceAdd', { lua: PRESENCE_ADD });
   redis.defineCommand('sbPresenceRemove', { lua: PRESENCE_REMOVE });
+  redis.defineCommand('sbDeadLettersAdd', { lua: DEAD_LETTERS_ADD });
 }

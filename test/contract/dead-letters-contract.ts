@@ -6,7 +6,8 @@ export type DeadLettersFactory = (max: number) => Promise<DeadLetters>;
 
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 
-function draft(seq: number, extra: Partial<ArchivedMessage> = {}): DeadLetterDraft {
+/** The draft of message `m-<seq>` of team A. */
+export function draft(seq: number, extra: Partial<ArchivedMessage> = {}): DeadLetterDraft {
   return {
     message: {
       id: `m-${seq}`,
