@@ -4,6 +4,7 @@ import { ARMS, type ArmId, type RunningArm } from './arms';
 import type { HoldResult, StormResult } from './loadgen/contract';
 import type { Options } from './options';
 import { PORTS_PER_ADDRESS } from './loadgen/hold-run';
+import { pingCycleWindowMs } from './ping-cycles';
 import { runHold, runStorm } from './run-loadgen';
 
 /**
@@ -146,7 +147,7 @@ export async function runHoldOnce(root: string, o: Options): Promise<HoldRecord>
         teamSize: STORM_TEAM_SIZE,
         connectConcurrency: o.concurrency,
         sourceAddresses,
-        idleMs: o.holdIdleMs,
+        idleMs: pingCycleWindowMs(o.holdIdleMs, HOLD_HEARTBEAT_MS),
         latencyMs: o.holdLatencyMs,
         deliveriesPerS: HOLD_DELIVERIES_PER_S,
         payloadBytes: o.payloadBytes,
