@@ -7,6 +7,7 @@ import { ManagedProcess } from '../managed-process';
 import { waitForHttp } from '../network';
 import { cpuTimes } from '../proc-stats';
 import { freePort } from '../../support/free-port';
+import { loopbackReferenceUs } from '../loopback-reference';
 
 /**
  * The heartbeat's CPU on its own (issue #14): a Switchboard process (memory engine)
@@ -195,7 +196,11 @@ async function main(): Promise<void> {
   console.log(
     `heartbeat-cost: ${o.connections} connections, beat ${o.beatMs} ms, ${beats} beats a window, ${o.rounds} rounds, CLK_TCK ${CLK_TCK}`,
   );
+  const references: number[] = [];
   for (let r = 0; r < o.rounds; r++) {
+    const reference = await loopbackReferenceUs();
+    references.push(reference);
+    console.log(`round ${r + 1}: loopback reference ${reference.toFixed(2)} µs per round trip`);
     // Alternate the order each round so no arm always runs first.
     const arms = r % 2 === 0 ? o.arms : [...o.arms].reverse();
     for (const arm of arms) {
@@ -215,6 +220,9 @@ async function main(): Promise<void> {
       );
     }
   }
+  console.log(
+    `loopback reference (machine speed; see bench/loopback-reference.ts): median ${median(references).toFixed(2)} µs per round trip`,
+  );
   for (const [name, e] of results) {
     const total = e.user.map((u, i) => u + e.sys[i]!);
     const f = (xs: number[]) =>
