@@ -76,7 +76,8 @@ export const USAGE = `usage: npm run bench -- [flags]
   --c100k              also 100,000 connections held by one Switchboard process (memory engine):
                        RSS, idle heartbeat CPU, one admin broadcast, p99 (about 4 min)
   --c100k-connections N  connections held (implies --c100k); capped by the fd limit
-  --c100k-idle-s S     idle window for the heartbeat cost (default 60)
+  --c100k-idle-s S     idle window for the heartbeat cost, rounded to whole ping cycles of
+                       two beats (default 60: 50 s at 25 s beats)
   --c100k-latency-s S  fixed team load while held, for p99 (default 5)
   --multi-team         instead of the scenarios: 5,000 connections each following 5 teams of 100
                        (home team + 4 subscriptions), Switchboard arms only; writes to

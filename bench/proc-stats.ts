@@ -36,3 +36,15 @@ export function rssBytes(pid: number): number {
     return 0;
   }
 }
+
+/** User and system CPU seconds the process has used so far, apart; zeros once it is gone. */
+export function cpuTimes(pid: number, clockTicksPerS: number): { user: number; sys: number } {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return { user: 0, sys: 0 };
+  }
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { user: Number(fields[11]) / clockTicksPerS, sys: Number(fields[12]) / clockTicksPerS };
+}

@@ -4,6 +4,8 @@ import { ARMS, type ArmId, type RunningArm } from './arms';
 import type { HoldResult, StormResult } from './loadgen/contract';
 import type { Options } from './options';
 import { PORTS_PER_ADDRESS } from './loadgen/hold-run';
+import { loopbackReferenceUs } from './loopback-reference';
+import { pingCycleWindowMs } from './ping-cycles';
 import { runHold, runStorm } from './run-loadgen';
 
 /**
@@ -37,6 +39,11 @@ export interface HoldRecord {
   sourceAddresses: number;
   /** Absent in results written before it was recorded: those ran at HOLD_HEARTBEAT_MS. */
   heartbeatMs?: number;
+  /**
+   * CPU µs per loopback ping/pong round trip just before the run (loopback-reference.ts):
+   * how fast the machine ran then. Absent in results written before it was recorded.
+   */
+  loopbackReferenceUs?: number;
   result?: HoldResult;
   error?: string;
 }
@@ -117,6 +124,7 @@ export async function runHoldOnce(root: string, o: Options): Promise<HoldRecord>
   };
   let running: RunningArm | undefined;
   try {
+    record.loopbackReferenceUs = await loopbackReferenceUs();
     running = await ARMS['switchboard-memory'].start({
       root,
       serverCpus: o.serverCpus,
@@ -146,7 +154,7 @@ export async function runHoldOnce(root: string, o: Options): Promise<HoldRecord>
         teamSize: STORM_TEAM_SIZE,
         connectConcurrency: o.concurrency,
         sourceAddresses,
-        idleMs: o.holdIdleMs,
+        idleMs: pingCycleWindowMs(o.holdIdleMs, HOLD_HEARTBEAT_MS),
         latencyMs: o.holdLatencyMs,
         deliveriesPerS: HOLD_DELIVERIES_PER_S,
         payloadBytes: o.payloadBytes,

@@ -82,7 +82,7 @@ export function markdownReport(report: Report): string {
       'One Switchboard process (memory engine, `--max-old-space-size=8192`, `ulimit -n` raised) holds the connections, opened from a load generator in another process ' +
         `using ${holds[0]?.sourceAddresses ?? 1} loopback source address(es) from 127.0.0.2 with ports it picks itself (fd limit ${holds[0]?.fdLimit.toLocaleString('en-US') ?? '?'}: ` +
         'where `ulimit -n` cannot be raised to the number asked for, the run holds what the limit allows, less 1,000). ' +
-        `**RSS/conn** from idle to all held; **idle CPU** over ${o.holdIdleMs / 1000} s with nothing but heartbeats (\`HEARTBEAT_MS\` ${(holds[0]?.heartbeatMs ?? HOLD_HEARTBEAT_MS).toLocaleString('en-US')}); ` +
+        `**RSS/conn** from idle to all held; **idle CPU** over ${(holds[0]?.result?.idleWindowS ?? o.holdIdleMs / 1000).toFixed(0)} s (whole ping cycles of two beats) with nothing but heartbeats (\`HEARTBEAT_MS\` ${(holds[0]?.heartbeatMs ?? HOLD_HEARTBEAT_MS).toLocaleString('en-US')}); ` +
         `**broadcast** = one \`POST /api/broadcast\` until every connection has the message; **p50/p99/max** at ${HOLD_DELIVERIES_PER_S.toLocaleString('en-US')} team deliveries/s for ${o.holdLatencyMs / 1000} s while held.`,
       '',
       ...markdownTable(HOLD_HEADER, holds.map(holdRow)),

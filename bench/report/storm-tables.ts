@@ -100,6 +100,13 @@ export function holdSummary(r: HoldRecord): string[] {
       `(HEARTBEAT_MS ${count(r.heartbeatMs ?? HOLD_HEARTBEAT_MS)}, ${counted}), so ` +
       `${fixed(coreAtC100k * 100, 1)} % of a core at ${count(C100K)} connections (goal: under 5 %).`,
   );
+  if (r.loopbackReferenceUs !== undefined) {
+    // The VM's speed moves by a factor of two over a day: this puts runs side by side.
+    lines.push(
+      `Machine speed at the time: ${fixed(r.loopbackReferenceUs, 1)} µs of CPU per loopback ping/pong round trip ` +
+        `(bench/loopback-reference.ts); the heartbeat figure is ${fixed(usPerConnBeat / r.loopbackReferenceUs, 2)} of those.`,
+    );
+  }
   return lines;
 }
 

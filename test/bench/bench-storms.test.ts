@@ -26,6 +26,7 @@ afterAll(() => rmSync(out, { recursive: true, force: true }));
 interface Smoke {
   storms: { arm: string; result?: { disconnected: number; back: number; lost: number } }[];
   holds: {
+    loopbackReferenceUs?: number;
     result?: {
       requested: number;
       held: number;
@@ -79,6 +80,8 @@ test('a tiny reconnect storm and hold run end to end', async () => {
   expect(hold).toMatchObject({ requested: 60, held: 60, broadcastReached: 60, dropped: 0 });
   // The heartbeat figure takes off what the process used before any connection.
   expect(hold?.emptyCpuSPerMin).toBeGreaterThanOrEqual(0);
+  // And the machine's speed at the time, so runs hours apart can be compared.
+  expect(report.holds[0]?.loopbackReferenceUs).toBeGreaterThan(0);
 }, 60_000);
 
 interface MultiTeamSmoke {
