@@ -357,6 +357,25 @@ describeWithRedis('redis presence leases', () => {
     });
   });
 
+  test('a node whose connection dropped while Redis kept everything is registered again, quietly', async () => {
+    await withOwnRedis(async (own) => {
+      const keys = freshKeys('p');
+      const seen: ClusterEvent[] = [];
+      const { presence: a, client } = await nodeWithClient(keys, 'a', seen, {
+        url: own.url,
+        leaseMs: 60_000,
+      });
+      await a.add(connectionInfo('c1', 'u1', 'a'));
+      const admin = await adminClient(own.url);
+
+      // As after a restart with AOF, or a dropped connection: nothing was lost.
+      await dropConnection(client, admin);
+      await eventually(() => a.registered, 10000);
+      expect(await a.members('T')).toEqual([{ id: 'u1', name: 'u1', connections: 1 }]);
+      expect(seen).toEqual([]);
+    });
+  });
+
   test('a renewal that spans a reconnect is done again on the new connection', async () => {
     await withOwnRedis(async (own) => {
       const keys = freshKeys('p');
