@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort, portOpen } from './free-port';
-import { kill9, manage, type Managed } from './managed';
+import { kill9, manage, pause, resume, type Managed } from './managed';
 import { RedisServer } from './redis-process';
 import { clientTlsOptions, type TlsFiles } from './tls-certs';
 
@@ -214,6 +214,27 @@ export class SentinelGroup {
       timeoutMs,
     );
     return this.master();
+  }
+
+  /** SIGSTOP of sentinel `index` (in `endpoints` order): it holds every reply meanwhile. */
+  pauseSentinel(index: number): void {
+    pause(this.sentinel(index).process);
+  }
+
+  resumeSentinel(index: number): void {
+    resume(this.sentinel(index).process);
+  }
+
+  /** SENTINEL FAILOVER on sentinel `index`: it promotes the replica without a vote. */
+  async forceFailover(index: number): Promise<void> {
+    const answer = await this.ask(this.sentinel(index).port, ['failover', this.name]);
+    if (answer !== 'OK') throw new Error(`SENTINEL FAILOVER answered ${String(answer)}`);
+  }
+
+  private sentinel(index: number): { port: number; process: Managed } {
+    const sentinel = this.sentinels[index];
+    if (!sentinel) throw new Error(`no sentinel ${index}`);
+    return sentinel;
   }
 
   async stop(): Promise<void> {

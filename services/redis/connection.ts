@@ -1,6 +1,7 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { reconnectDelay } from '../backoff';
+import { RestartingRedis } from './restarting-redis';
 import { refreshSlotMapEvery } from './slot-map-refresh';
 import type { RedisTarget } from './target';
 
@@ -115,7 +116,38 @@ export function createRedisClient(
   client.on('end', () => {
     state = 'down';
   });
+  if (client instanceof RestartingRedis) keepConnecting(client, role, log);
   return client;
+}
+
+/**
+ * Starts a client again that ioredis ended by itself (see RestartingRedis): without
+ * this a Sentinel failover could leave the subscriber ended for good, and the node
+ * unready until restarted. An end its owner asked for (quit, disconnect) follows a
+ * close, or comes with `stopped`; one straight from connecting, without either, is
+ * the connector giving up.
+ */
+function keepConnecting(client: RestartingRedis, role: string, log: Logger): void {
+  let closedSinceConnecting = false;
+  let restarts = 0;
+  client.on('connecting', () => {
+    closedSinceConnecting = false;
+  });
+  client.on('close', () => {
+    closedSinceConnecting = true;
+  });
+  client.on('ready', () => {
+    restarts = 0;
+  });
+  client.on('end', () => {
+    if (closedSinceConnecting || client.stopped) return;
+    log.error({ role }, 'redis client gave up connecting; starting it again');
+    const timer = setTimeout(() => {
+      if (client.stopped || client.status !== 'end') return;
+      client.connect().catch(() => undefined);
+    }, reconnectDelay(++restarts));
+    timer.unref();
+  });
 }
 
 function connect(
@@ -126,12 +158,12 @@ function connect(
 ): RedisClient {
   switch (target.kind) {
     case 'single':
-      return new Redis(
+      return new RestartingRedis(
         target.url,
         target.password === undefined ? options : { ...options, password: target.password },
       );
     case 'sentinel':
-      return new Redis({
+      return new RestartingRedis({
         ...options,
         retryStrategy,
         sentinels: target.sentinels,

@@ -57,6 +57,13 @@ export class RedisPresence implements Presence {
   private renewals = 0;
   private leaseHeld = false;
   private ticking = false;
+  /**
+   * Counts the command connection's closes: a renewal that spans one may have written
+   * to a Redis that has since restarted empty or failed over, so it proves nothing.
+   */
+  private connections = 0;
+  /** The connection came back while a tick ran: that tick runs once more on the new one. */
+  private tickAgain = false;
   private closed = false;
   private readonly adds = new TurnBatch((conns: ConnectionInfo[]) => this.runAdds(conns));
   private readonly removes = new TurnBatch((items: { conn: ConnectionInfo; node: string }[]) =>
@@ -82,8 +89,17 @@ export class RedisPresence implements Presence {
   /** Takes the lease and starts renewing it and sweeping dead nodes. */
   async start(): Promise<void> {
     if (this.timer) return;
-    // Back from an outage: re-register now rather than at the next tick.
-    this.redis.on('ready', () => void this.tick());
+    // Whatever Redis answers next (restarted empty, a promoted replica that missed our
+    // last writes, or the same one) is unknown until a renewal on the new connection has
+    // checked: until then the node must not report ready on the strength of the old one.
+    this.redis.on('close', () => {
+      this.connections++;
+      this.dirty = true;
+      this.leaseHeld = false;
+    });
+    // Back from an outage: re-register now rather than at the next tick, and if a tick
+    // is under way, once more when it ends (it may have started on the old connection).
+    this.redis.on('ready', () => void this.tick(true));
     this.timer = setInterval(() => void this.tick(), this.renewEveryMs());
     this.timer.unref();
     await this.tick();
@@ -372,9 +388,23 @@ export class RedisPresence implements Presence {
     });
   }
 
-  private async tick(): Promise<void> {
-    if (this.ticking) return;
+  private async tick(reconnected = false): Promise<void> {
+    if (this.ticking) {
+      if (reconnected) this.tickAgain = true;
+      return;
+    }
     this.ticking = true;
+    try {
+      do {
+        this.tickAgain = false;
+        await this.upkeep();
+      } while (this.tickAgain && !this.closed);
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private async upkeep(): Promise<void> {
     try {
       await this.renew();
       await this.sweep();
@@ -383,12 +413,11 @@ export class RedisPresence implements Presence {
       this.options.log.debug({ err }, 'presence upkeep failed');
       this.dirty = true;
       this.leaseHeld = false;
-    } finally {
-      this.ticking = false;
     }
   }
 
   private async renew(): Promise<void> {
+    const connection = this.connections;
     const lease = this.keys.lease(this.options.nodeId);
     const kept = await this.redis.set(lease, '1', 'PX', this.options.leaseMs, 'XX');
     // Once a lease period, check our entries anyway: a sweep that raced a renewal, or any
@@ -399,7 +428,9 @@ export class RedisPresence implements Presence {
     this.leaseHeld = true;
     await this.sweepOfUsFinished();
     await this.reconcile();
-    this.dirty = false;
+    // The connection closed meanwhile: the Redis answering now may lack what we wrote.
+    // Still dirty, so the tick the reconnect asked for reconciles again.
+    if (connection === this.connections) this.dirty = false;
   }
 
   /**

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import type { Redis, RedisOptions } from 'ioredis';
 import pino from 'pino';
 import type { ClusterEvent } from '../../services/bus';
@@ -314,6 +315,99 @@ describeWithRedis('redis presence leases', () => {
       await eventually(() => a.registered, 10000);
       expect(await a.get('c1')).toBeUndefined();
       expect(seen).toEqual([]);
+    });
+  });
+
+  /**
+   * Drops `client`'s connection with CLIENT KILL, as a restart or failover would, and
+   * resolves once it is connected again.
+   */
+  async function dropConnection(client: Redis, admin: Redis): Promise<void> {
+    const id = await client.client('ID');
+    const closed = once(client, 'close');
+    await admin.call('CLIENT', 'KILL', 'ID', String(id));
+    await closed;
+    expect(await waitReady(client, 5000)).toBe(true);
+  }
+
+  test('a node whose Redis came back empty is not registered before it has re-registered', async () => {
+    await withOwnRedis(async (own) => {
+      const keys = freshKeys('p');
+      // A lease far longer than the test: no routine renewal happens to fail meanwhile.
+      const { presence: a, client } = await nodeWithClient(keys, 'a', [], {
+        url: own.url,
+        leaseMs: 60_000,
+      });
+      await a.add(connectionInfo('c1', 'u1', 'a'));
+      expect(a.registered).toBe(true);
+      const admin = await adminClient(own.url);
+
+      // Redis lost everything and the node's connection dropped; the reconnected node's
+      // renewal (a write) is held by the pause, so it cannot have re-registered yet.
+      await admin.flushall();
+      await admin.call('CLIENT', 'PAUSE', '60000', 'WRITE');
+      await dropConnection(client, admin);
+      expect(await admin.hexists(keys.conns(), 'c1')).toBe(0);
+      expect(a.registered).toBe(false);
+
+      await admin.call('CLIENT', 'UNPAUSE');
+      await eventually(() => a.registered, 10000);
+      expect(await a.get('c1')).toBeDefined();
+      expect(await admin.exists(keys.lease('a'))).toBe(1);
+    });
+  });
+
+  test('a node whose connection dropped while Redis kept everything is registered again, quietly', async () => {
+    await withOwnRedis(async (own) => {
+      const keys = freshKeys('p');
+      const seen: ClusterEvent[] = [];
+      const { presence: a, client } = await nodeWithClient(keys, 'a', seen, {
+        url: own.url,
+        leaseMs: 60_000,
+      });
+      await a.add(connectionInfo('c1', 'u1', 'a'));
+      const admin = await adminClient(own.url);
+
+      // As after a restart with AOF, or a dropped connection: nothing was lost.
+      await dropConnection(client, admin);
+      await eventually(() => a.registered, 10000);
+      expect(await a.members('T')).toEqual([{ id: 'u1', name: 'u1', connections: 1 }]);
+      expect(seen).toEqual([]);
+    });
+  });
+
+  test('a renewal that spans a reconnect is done again on the new connection', async () => {
+    await withOwnRedis(async (own) => {
+      const keys = freshKeys('p');
+      const seen: ClusterEvent[] = [];
+      let entered: () => void = () => undefined;
+      const inAnnounce = new Promise<void>((resolve) => (entered = resolve));
+      let release: () => void = () => undefined;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const { presence: a, client } = await nodeWithClient(keys, 'a', seen, {
+        url: own.url,
+        leaseMs: 60_000,
+        // The restore's join waits here: the renewal is under way, between Redis calls.
+        announce: async () => {
+          entered();
+          await gate;
+        },
+      });
+      await a.add(connectionInfo('c1', 'u1', 'a'));
+      const admin = await adminClient(own.url);
+
+      // Redis comes back empty: the reconnected node restores c1 and announces u1's join...
+      await admin.flushall();
+      await dropConnection(client, admin);
+      await inAnnounce;
+      // ...and while it does, Redis comes back empty once more.
+      await admin.flushall();
+      await dropConnection(client, admin);
+      release();
+
+      await eventually(() => a.registered, 10000);
+      expect(await admin.exists(keys.lease('a'))).toBe(1);
+      expect(await a.get('c1')).toBeDefined();
     });
   });
 });
