@@ -124,10 +124,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const clients: ChaosClient[] = [];
   const timers: NodeJS.Timeout[] = [];
   try {
-    for (let i = 0; i < NODES; i++) {
-      nodes[i] = await startNode(env(i, 0));
-      everyNode.push(nodes[i]!);
-    }
+    // Together: each start is a second or more of module loading. Each node is kept as it
+    // comes up, so a failed start still leaves the others to the cleanup below.
+    const starts = await Promise.allSettled(
+      Array.from({ length: NODES }, async (_, i) => {
+        nodes[i] = await startNode(env(i, 0));
+        everyNode.push(nodes[i]!);
+      }),
+    );
+    for (const start of starts) if (start.status === 'rejected') throw start.reason;
     const cluster = {
       ports: () => nodes.filter((_, i) => !down.has(i)).map((n) => n.port),
     };

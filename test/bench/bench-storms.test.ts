@@ -2,6 +2,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { buildOnce } from '../helpers/build-once';
+import { buildServerOnce } from '../helpers/build-server-once';
 import { describeWithRedis } from '../helpers/redis-server';
 
 /**
@@ -16,8 +18,13 @@ const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 let out: string;
 
 beforeAll(() => {
-  execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root });
-  execFileSync(process.execPath, [tsc, '-p', 'bench/tsconfig.json'], { cwd: root });
+  buildServerOnce();
+  buildOnce({
+    stamp: join('dist', '.test-bench-build-stamp'),
+    inputs: ['bench', 'support'],
+    output: join('dist', 'bench', 'run.js'),
+    build: () => execFileSync(process.execPath, [tsc, '-p', 'bench/tsconfig.json'], { cwd: root }),
+  });
   out = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
 }, 120_000);
 

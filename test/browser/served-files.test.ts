@@ -10,13 +10,13 @@ import type { AppState } from '../../middleware/app-state';
 import { errorMapper } from '../../middleware/error-mapper';
 import { staticRoutes } from '../../routes/static';
 import { startTestServer, type TestServer } from '../helpers/server';
-import { buildClient } from '../helpers/build-client';
+import { buildClientOnce } from '../helpers/build-client';
 
 /** What the pages, assets and the client module are served with; no browser needed. */
 let server: TestServer;
 
 beforeAll(async () => {
-  buildClient();
+  buildClientOnce();
   server = await startTestServer();
 }, 30_000);
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { buildClient, CLIENT_PACKAGE_DIR } from '../helpers/build-client';
+import { buildClientOnce, CLIENT_PACKAGE_DIR } from '../helpers/build-client';
 import { api, startTestServer, type TestServer } from '../helpers/server';
 
 /**
@@ -108,7 +108,7 @@ beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'sb-client-pkg-'));
   // Built the atomic way first, and packed without the prepack build, so that a
   // server in another jest worker never serves a half-written module.
-  buildClient();
+  buildClientOnce();
   const npm = (args: string[], cwd: string) =>
     execFileSync('npm', [...args, '--cache', join(tmp, 'npm-cache')], {
       cwd,

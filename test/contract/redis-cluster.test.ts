@@ -9,6 +9,7 @@ import type { RedisOptions } from 'ioredis';
 import type { ClusterEvent } from '../../services/bus';
 import { RedisCluster } from '../../support/redis-cluster';
 import { ClusterClients } from '../helpers/cluster-clients';
+import { untilProbed } from '../helpers/bus-probe';
 import { connectionInfo } from '../helpers/connection-info';
 import { eventually } from '../helpers/eventually';
 import { freshKeys } from '../helpers/redis-bus';
@@ -133,7 +134,7 @@ describeWithRedis('redis cluster implementations', () => {
     });
     const history = new RedisHistory(cmd, keys, { ttlSeconds: 3600 });
     // The node channel subscription must be live before kicks are addressed to it.
-    await eventually(() => bus.probe(500), 10_000);
+    await untilProbed(bus);
     return { bus, history, nodeId, close: () => bus.close() };
   });
 

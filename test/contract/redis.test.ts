@@ -8,6 +8,7 @@ import { RedisBacklog } from '../../services/redis/backlog';
 import type { RedisBus, RedisBusOptions } from '../../services/redis/bus';
 import { RedisHistory } from '../../services/redis/history';
 import type { RedisKeys } from '../../services/redis/keys';
+import { untilProbed } from '../helpers/bus-probe';
 import { eventually } from '../helpers/eventually';
 import { freshKeys, redisBus } from '../helpers/redis-bus';
 import { describeWithRedis, useRedisServer } from '../helpers/redis-server';
@@ -27,7 +28,7 @@ describeWithRedis('redis implementations', () => {
     const { bus, cmd, sub, keys: k } = await redisBus(redis, { nodeId, retain });
     const history = new RedisHistory(cmd, k, { ttlSeconds: 3600 });
     // The node channel subscription must be live before kicks are addressed to it.
-    await eventually(() => bus.probe(500));
+    await untilProbed(bus);
     return {
       bus,
       history,

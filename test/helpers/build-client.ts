@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { buildOnce } from './build-once';
 
 const root = join(__dirname, '..', '..');
 
@@ -46,4 +47,20 @@ export function buildClient(): void {
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
+}
+
+/**
+ * buildClient, skipped when nothing it compiles (client/*.ts, protocol/) nor a
+ * config changed since the last build a test made: five suites of a run need it.
+ */
+export function buildClientOnce(): void {
+  const sources = readdirSync(CLIENT_PACKAGE_DIR)
+    .filter((name) => name.endsWith('.ts'))
+    .map((name) => join('client', name));
+  buildOnce({
+    stamp: join('dist', '.test-client-build-stamp'),
+    inputs: ['client/tsconfig.json', ...sources, 'protocol'],
+    output: join('client', 'dist', 'client', 'switchboard-client.js'),
+    build: buildClient,
+  });
 }

@@ -1,6 +1,6 @@
 import type { Page } from 'playwright-core';
 import { launchChromium, type Browser } from '../browser/chromium';
-import { buildClient } from './build-client';
+import { buildClientOnce } from './build-client';
 import { startTestServer, type TestServer } from './server';
 
 /** A browser on a busy CI machine is slow; each step waits on a condition, never a sleep. */
@@ -25,7 +25,7 @@ export function useChromiumPages(env: Record<string, string>): ChromiumPages {
   const problems: string[] = [];
 
   beforeAll(async () => {
-    buildClient();
+    buildClientOnce();
     server = await startTestServer(env);
     browser = await launchChromium();
   }, 60_000);

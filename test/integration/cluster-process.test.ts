@@ -13,8 +13,8 @@ describeWithRedis('cluster of OS processes', () => {
     spawn(id, { PRESENCE_LEASE_MS: String(leaseMs) });
 
   test('kill -9 of a node: its users leave within two leases, and resume on a survivor with no gap', async () => {
-    const a = await node('proc-a');
-    const b = await node('proc-b');
+    // Spawned together: each start is a second or more of module loading.
+    const [a, b] = await Promise.all([node('proc-a'), node('proc-b')]);
     const watcher = await connect(b.url, { id: 'watcher', teamId: 'T' });
     clients.push(watcher);
     const victim = await connect(a.url, { id: 'victim', teamId: 'T' });
@@ -53,8 +53,7 @@ describeWithRedis('cluster of OS processes', () => {
   }, 30000);
 
   test('a node paused past its lease: its users leave, and join again when it wakes', async () => {
-    const watching = await node('proc-watch');
-    const paused = await node('proc-paused');
+    const [watching, paused] = await Promise.all([node('proc-watch'), node('proc-paused')]);
     const watcher = await connect(watching.url, { id: 'watcher', teamId: 'P' });
     clients.push(watcher);
     const sleeper = await connect(paused.url, { id: 'sleeper', teamId: 'P' });
@@ -94,8 +93,10 @@ describeWithRedis('cluster of OS processes', () => {
   test('a node restarted under the same NODE_ID is ready at once and clears what it left', async () => {
     // A lease far longer than the test: nothing here may wait for it to run out.
     const longLease = 120_000;
-    const watching = await node('proc-watch-r');
-    const first = await node('proc-restarted', longLease);
+    const [watching, first] = await Promise.all([
+      node('proc-watch-r'),
+      node('proc-restarted', longLease),
+    ]);
     const watcher = await connect(watching.url, { id: 'watcher', teamId: 'R' });
     clients.push(watcher);
     const ghost = await connect(first.url, { id: 'ghost', teamId: 'R' });

@@ -213,12 +213,11 @@ function twoNodes(target: () => Record<string, string>, single?: SuiteRedis): vo
   if (single) {
     test('a node started while Redis is down becomes ready by itself once Redis is up', async () => {
       const late = await RedisServer.reserve();
-      const node = await startTestServer({
-        REDIS_URL: late.url,
-        NODE_ID: 'late',
-        PRESENCE_LEASE_MS: '1000',
-      });
-      const other = await startTestServer({ REDIS_URL: late.url, NODE_ID: 'late-2' });
+      // Together: each start waits out its engine's 5 s for a Redis that is not there.
+      const [node, other] = await Promise.all([
+        startTestServer({ REDIS_URL: late.url, NODE_ID: 'late', PRESENCE_LEASE_MS: '1000' }),
+        startTestServer({ REDIS_URL: late.url, NODE_ID: 'late-2' }),
+      ]);
       try {
         const before = await api(node, 'GET', '/api/ready', { token: null });
         expect(before.status).toBe(503);
