@@ -22,7 +22,8 @@ import {
   type StreamEntry,
 } from './payload';
 import { waitForReplicas, waitOnWritingConnection } from './replicas';
-import { sendKnowingOutcome } from './send';
+import { SocketScript } from './script-command';
+import { sendScriptKnowingOutcome } from './send';
 import { hashSlot } from './slot';
 import { TeamHeads } from './team-heads';
 import { TurnBatch, type ItemResult } from '../turn-batch';
@@ -134,6 +135,8 @@ export class RedisBus implements Bus {
   private readonly sharded: boolean;
   /** Where publish batches are written: see RedisBusOptions.publisher. */
   private readonly publisher: RedisClient;
+  /** Which of the publisher's sockets have run the publish script (script-command.ts). */
+  private readonly publishScript = new SocketScript(PUBLISH_BATCH);
 
   constructor(
     private readonly cmd: RedisClient,
@@ -269,10 +272,10 @@ export class RedisBus implements Bus {
       // batch, otherwise `indeterminate`; redisCall maps what fails before it sends.
       results = await redisCall(() => {
         const publisher = this.publisher;
-        const script = sendKnowingOutcome(
+        const script = sendScriptKnowingOutcome(
           publisher,
-          'eval',
-          this.batchArgs(PUBLISH_BATCH, batch),
+          this.publishScript,
+          this.batchArgs(batch),
           ackReplicas > 0 && publisher instanceof Cluster
             ? (socket) => (writtenTo = socket)
             : undefined,
@@ -314,11 +317,11 @@ export class RedisBus implements Bus {
   }
 
   /**
-   * Script, numkeys, KEYS and ARGV of the publish script for a batch, in one array:
+   * Sha, numkeys, KEYS and ARGV of the publish script for a batch, in one array:
    * thousands of arguments per batch, so they are written in place, not spread. A
    * team's keys and channel go once per batch, however many of its messages it holds.
    */
-  private batchArgs(script: string, batch: QueuedPublish[]): (string | number)[] {
+  private batchArgs(batch: QueuedPublish[]): (string | number)[] {
     const { retain, ttlSeconds, idempotencyTtlSeconds, archive, archiveBacklogMax } = this.options;
     const teams = new Map<string, number>();
     let refs = 0;
@@ -327,7 +330,7 @@ export class RedisBus implements Bus {
       if (ref !== undefined) refs++;
     }
     const numKeys = teams.size * 4 + refs + (archive === true ? 1 : 0);
-    const args: (string | number)[] = [script, numKeys];
+    const args: (string | number)[] = [this.publishScript.sha, numKeys];
     for (const teamId of teams.keys()) {
       const keys = this.publishKeys(teamId);
       args.push(keys.seq, keys.log, keys.epoch, keys.floor);

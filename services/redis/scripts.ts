@@ -4,7 +4,8 @@ import { MESSAGE_ARGS, PAYLOAD_LUA } from './payload';
 
 /**
  * Lua scripts, each one atomic step in Redis. Registered with ioredis
- * `defineCommand`, which sends EVALSHA and falls back to EVAL after a restart.
+ * `defineCommand`, which sends EVALSHA and falls back to EVAL after a restart; the
+ * publish batch has its own way (PUBLISH_BATCH).
  */
 
 /**
@@ -94,10 +95,11 @@ end
  * {-2, reason} when the archive backlog is full, or {-1, error} when Redis refused a
  * command (the others still ran); a refusal costs no seq.
  *
- * Sent with EVAL, body and all, not through defineCommand: several batches are in
- * flight at once, and ioredis answers a NOSCRIPT (SCRIPT FLUSH, script eviction) by
- * resending the batch later, behind batches sent after it, which would break seq
- * order. Redis caches the compiled script by its hash either way.
+ * Not sent through defineCommand: several batches are in flight at once, and ioredis
+ * answers a NOSCRIPT (SCRIPT FLUSH, script eviction) by resending the batch later,
+ * behind batches sent after it, which would break seq order. A SocketScript sends it
+ * by hash only on a connection where it has already answered, and fails a NOSCRIPT
+ * batch as refused instead (script-command.ts).
  */
 export const PUBLISH_BATCH = `${TEAM_HEAD}${PAYLOAD_LUA}
 local retain, ttl, refTtl, archive = ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1'

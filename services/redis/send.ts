@@ -1,11 +1,8 @@
-import { ReplyError } from 'ioredis';
 import { BufferedCommand } from './buffered-command';
 import type { RedisClient } from './connection';
 import { AppError } from '../errors';
-import { redisUnavailable } from './errors';
-
-/** ioredis exports the class untyped; it is redis-errors' ReplyError, an Error subclass. */
-const RedisReplyError = ReplyError as abstract new (...args: never[]) => Error;
+import { RedisReplyError, redisUnavailable } from './errors';
+import { ScriptCommand, type SocketScript } from './script-command';
 
 /**
  * Sends one script call (or a command without keys: see BufferedCommand) whose effect must be known when it fails, and maps a failure
@@ -28,14 +25,35 @@ const RedisReplyError = ReplyError as abstract new (...args: never[]) => Error;
  * the connection that answered: a Redis Cluster client may send it on after a
  * MOVED or ASK redirection, and a replicated ack must ask that very connection.
  */
-export async function sendKnowingOutcome(
+export function sendKnowingOutcome(
   redis: RedisClient,
   name: string,
   args: (string | number)[],
   onWrite?: (socket: object) => void,
 ): Promise<unknown> {
-  // Written as one Buffer: see BufferedCommand (the publish batch is the command sent here).
-  const command = new BufferedCommand(name, args, { replyEncoding: 'utf8' });
+  // Written as one Buffer: see BufferedCommand.
+  return sendCommand(redis, new BufferedCommand(name, args, { replyEncoding: 'utf8' }), onWrite);
+}
+
+/**
+ * sendKnowingOutcome for a call of `script` (the publish batch): by hash where the
+ * connection it is written on has the script, else with its text (SocketScript).
+ * `args` are EVALSHA's, the script's sha first.
+ */
+export function sendScriptKnowingOutcome(
+  redis: RedisClient,
+  script: SocketScript,
+  args: (string | number)[],
+  onWrite?: (socket: object) => void,
+): Promise<unknown> {
+  return sendCommand(redis, new ScriptCommand(script, args, { replyEncoding: 'utf8' }), onWrite);
+}
+
+async function sendCommand(
+  redis: RedisClient,
+  command: BufferedCommand,
+  onWrite: ((socket: object) => void) | undefined,
+): Promise<unknown> {
   let sending = true;
   let refusedUnsent = false;
   const settle = command.reject;
