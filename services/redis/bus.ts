@@ -9,7 +9,7 @@ import { execAll, redisCall } from './call';
 import { redisUnavailable } from './errors';
 import { headKeys } from './history';
 import type { RedisKeys } from './keys';
-import { defineScripts, PUBLISH_BATCH } from './scripts';
+import { defineScripts, publishScriptFor } from './scripts';
 import {
   decodeClusterPayload,
   decodeLogEntry,
@@ -135,8 +135,11 @@ export class RedisBus implements Bus {
   private readonly sharded: boolean;
   /** Where publish batches are written: see RedisBusOptions.publisher. */
   private readonly publisher: RedisClient;
-  /** Which of the publisher's sockets have run the publish script (script-command.ts). */
-  private readonly publishScript = new SocketScript(PUBLISH_BATCH);
+  /**
+   * Which of the publisher's sockets have run the publish script (script-command.ts).
+   * Its text names this node, so no other node loads its hash (see SocketScript).
+   */
+  private readonly publishScript: SocketScript;
 
   constructor(
     private readonly cmd: RedisClient,
@@ -150,6 +153,7 @@ export class RedisBus implements Bus {
     this.unsubscribing = new TurnBatch((channels) => this.unsubscribeChannels(channels));
     this.sharded = cmd.isCluster;
     this.publisher = cmd instanceof Cluster ? cmd : (options.publisher ?? cmd);
+    this.publishScript = new SocketScript(publishScriptFor(options.nodeId));
     this.nodeChannel = keys.nodeChannel(options.nodeId);
     this.clusterChannel = keys.clusterChannel();
     sub.on(this.sharded ? 'smessage' : 'message', (channel: string, payload: string) =>
@@ -276,9 +280,17 @@ export class RedisBus implements Bus {
           publisher,
           this.publishScript,
           this.batchArgs(batch),
-          ackReplicas > 0 && publisher instanceof Cluster
-            ? (socket) => (writtenTo = socket)
-            : undefined,
+          {
+            onWrite:
+              ackReplicas > 0 && publisher instanceof Cluster
+                ? (socket) => (writtenTo = socket)
+                : undefined,
+            // Sent again after a NOSCRIPT: the WAIT behind the first try counted nothing of it.
+            onResend:
+              ackReplicas > 0 && !(publisher instanceof Cluster)
+                ? () => (replicated = waitForReplicas(publisher, ackReplicas, ackTimeoutMs))
+                : undefined,
+          },
         );
         // One WAIT per batch, written right behind the script on the same connection: it
         // covers every message in it. Not awaited first: a script Redis refused needs no
