@@ -101,4 +101,31 @@ describeWithRedis('the publish script by hash on Redis Cluster', () => {
     await cluster.restart(old);
     await cluster.settled(30_000);
   }, 90_000);
+
+  it('calls in flight at a SCRIPT FLUSH on every master all publish, each team in order', async () => {
+    const cmd = await client('command');
+    const sub = await client('subscriber');
+    const keys = freshKeys();
+    const bus = new RedisBus(cmd, sub, keys, {
+      nodeId: 'node-f',
+      retain: 1000,
+      ttlSeconds: 3600,
+      idempotencyTtlSeconds: 600,
+      log,
+    });
+    const teams = Array.from({ length: 6 }, (_, i) => `flush-${i}`);
+    for (const t of teams) await send(bus, t, 'warm');
+    const masters = await Promise.all(teams.map((t) => cluster.masterOf(hashSlot(keys.seq(t)))));
+    const sent = new Map<string, Promise<Message>[]>(teams.map((t) => [t, []]));
+    for (let i = 0; i < 60; i++) {
+      for (const t of teams) sent.get(t)?.push(send(bus, t, `m${i}`));
+      if (i % 10 === 5) for (const m of new Set(masters)) void cluster.cli(m, 'script', 'flush');
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    for (const t of teams) {
+      const seqs = (await Promise.all(sent.get(t) ?? [])).map((m) => m.seq);
+      expect(seqs).toEqual(Array.from({ length: 60 }, (_, i) => i + 2));
+    }
+    await bus.close();
+  }, 60_000);
 });
