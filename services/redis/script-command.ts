@@ -16,12 +16,11 @@ import { RedisReplyError } from './errors';
  *
  * What drops the script without a new socket, SCRIPT FLUSH (or a Redis 8 evicting
  * old EVAL scripts), is answered NOSCRIPT: that call did not run, and it is sent
- * again with the text (sendScriptKnowingOutcome). The calls written behind it on the
- * socket run before that resend, so they must fail the same way, or seqs would go
- * out of order: the text is the caller's own (the publish script carries its node's
- * id), so no other client loads that hash meanwhile, and those calls answer NOSCRIPT
- * too and are sent again in the order their answers come, which is the order they
- * were written.
+ * again with the text (ScriptCommand.failed), together with every call written
+ * behind it on the socket by hash, in write order. Those run before the resend, so
+ * they fail the same way: the text is the caller's own (the publish script carries
+ * its node's id), so no other client loads that hash meanwhile. Seqs then keep the
+ * order of the sends.
  */
 export class SocketScript {
   readonly sha: string;
