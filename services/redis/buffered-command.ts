@@ -13,7 +13,7 @@ import { Command } from 'ioredis';
  * ioredis `keyPrefix` (RedisKeys prefixes keys), which this would not apply.
  */
 export class BufferedCommand extends Command {
-  private readonly encoded: Buffer;
+  protected readonly encoded: Buffer;
   private readonly scriptKeys: string[];
 
   constructor(name: string, args: Arg[], options?: CommandOptions) {
@@ -30,7 +30,7 @@ export class BufferedCommand extends Command {
     return this.scriptKeys;
   }
 
-  // The socket ioredis writes to does not change the bytes (see sendKnowingOutcome's hook).
+  // The socket ioredis writes to does not change these bytes (ScriptCommand's do).
   override toWritable(_socket?: object): Buffer {
     return this.encoded;
   }
@@ -41,12 +41,20 @@ const SCRIPT_CALLS = new Set(['eval', 'evalsha']);
 type CommandOptions = ConstructorParameters<typeof Command>[2];
 type Arg = Command['args'][number];
 
-/** The RESP array of bulk strings for `name` and `args` (what Redis reads a command as). */
-export function encodeCommand(name: string, args: readonly Arg[]): Buffer {
-  const count = args.length + 1;
-  const lengths = new Int32Array(count);
+/**
+ * The RESP array of bulk strings for `name` and `args` (what Redis reads a command
+ * as). With `count` above their number, the start of a command of `count` words, the
+ * rest to follow.
+ */
+export function encodeCommand(
+  name: string,
+  args: readonly Arg[],
+  count: number = args.length + 1,
+): Buffer {
+  const words = args.length + 1;
+  const lengths = new Int32Array(words);
   let total = 1 + digits(count) + 2;
-  for (let i = 0; i < count; i++) {
+  for (let i = 0; i < words; i++) {
     const bytes = byteLength(i === 0 ? name : args[i - 1]);
     lengths[i] = bytes;
     total += 1 + digits(bytes) + 2 + bytes + 2;
@@ -56,7 +64,7 @@ export function encodeCommand(name: string, args: readonly Arg[]): Buffer {
   out[at++] = 0x2a; // *
   at = writeDigits(out, at, count);
   at = crlf(out, at);
-  for (let i = 0; i < count; i++) {
+  for (let i = 0; i < words; i++) {
     const arg = i === 0 ? name : args[i - 1];
     const bytes = lengths[i] ?? 0;
     out[at++] = 0x24; // $

@@ -9,7 +9,7 @@ import { execAll, redisCall } from './call';
 import { redisUnavailable } from './errors';
 import { headKeys } from './history';
 import type { RedisKeys } from './keys';
-import { defineScripts, PUBLISH_BATCH } from './scripts';
+import { defineScripts, publishScriptFor } from './scripts';
 import {
   decodeClusterPayload,
   decodeLogEntry,
@@ -22,7 +22,8 @@ import {
   type StreamEntry,
 } from './payload';
 import { waitForReplicas, waitOnWritingConnection } from './replicas';
-import { sendKnowingOutcome } from './send';
+import { SocketScript } from './script-command';
+import { sendScriptKnowingOutcome } from './send';
 import { hashSlot } from './slot';
 import { TeamHeads } from './team-heads';
 import { TurnBatch, type ItemResult } from '../turn-batch';
@@ -98,13 +99,22 @@ const MAX_BATCH = 256;
 const BACKLOG_FULL = () =>
   new AppError('unavailable', 'archive backlog full while the database is down; retry');
 
-interface QueuedPublish {
+const shuttingDown = (): Promise<never> =>
+  Promise.reject(new AppError('unavailable', 'shutting down; retry'));
+
+/**
+ * A publish waiting for its turn's batch, settled straight from the script's answer
+ * (`publish` with its message, its seq set; `publishOnce` with its ack): no promise
+ * of their own between, one fewer per message in flight.
+ */
+type QueuedPublish = {
   teamId: string;
   message: Message;
-  ref: string | undefined;
-  resolve: (result: [number, string | number]) => void;
   reject: (err: unknown) => void;
-}
+} & (
+  | { ref: undefined; resolve: (message: Message) => void }
+  | { ref: string; resolve: (ack: Ack) => void }
+);
 
 /**
  * Cross-node fan-out on Redis pub/sub. The publish script assigns the seq, appends
@@ -134,6 +144,11 @@ export class RedisBus implements Bus {
   private readonly sharded: boolean;
   /** Where publish batches are written: see RedisBusOptions.publisher. */
   private readonly publisher: RedisClient;
+  /**
+   * Which of the publisher's sockets have run the publish script (script-command.ts).
+   * Its text names this node, so no other node loads its hash (see SocketScript).
+   */
+  private readonly publishScript: SocketScript;
 
   constructor(
     private readonly cmd: RedisClient,
@@ -147,6 +162,7 @@ export class RedisBus implements Bus {
     this.unsubscribing = new TurnBatch((channels) => this.unsubscribeChannels(channels));
     this.sharded = cmd.isCluster;
     this.publisher = options.publisher ?? cmd;
+    this.publishScript = new SocketScript(publishScriptFor(options.nodeId));
     this.nodeChannel = keys.nodeChannel(options.nodeId);
     this.clusterChannel = keys.clusterChannel();
     sub.on(this.sharded ? 'smessage' : 'message', (channel: string, payload: string) =>
@@ -197,38 +213,32 @@ export class RedisBus implements Bus {
     }
   }
 
-  async publish(draft: MessageDraft): Promise<Message> {
-    const message = stampMessage(draft, 0);
-    const [, seq] = await this.run(draft.teamId, message, undefined);
-    // The message is this call's own, encoded when its batch was sent: no copy needed.
-    message.seq = Number(seq);
-    return message;
-  }
-
-  async publishOnce(draft: MessageDraft, key: string): Promise<Ack> {
-    const message = stampMessage(draft, 0);
-    const [fresh, result] = await this.run(draft.teamId, message, key);
-    if (fresh === 1) return { id: message.id, seq: Number(result) };
-    return decodeRefRecord(String(result));
-  }
-
   /**
-   * Queues the message for this turn's batch (see the publish script); resolves
-   * with the script's answer for it. Batches are written in order on one
-   * connection and never resent, so seqs follow the order of the calls.
+   * Queues the message for this turn's batch (see the publish script). Batches are
+   * written in order on one connection and never resent, so seqs follow the order
+   * of the calls.
    */
-  private run(
-    teamId: string,
-    message: Message,
-    ref: string | undefined,
-  ): Promise<[number, string | number]> {
-    if (this.closed) {
-      return Promise.reject(new AppError('unavailable', 'shutting down; retry'));
-    }
+  publish(draft: MessageDraft): Promise<Message> {
+    if (this.closed) return shuttingDown();
+    // The message is this call's own, encoded when its batch was sent: its seq is set
+    // in place when the batch answers, no copy needed.
+    const message = stampMessage(draft, 0);
     return new Promise((resolve, reject) => {
-      if (this.queued.length === 0) setImmediate(this.sendQueued);
-      this.queued.push({ teamId, message, ref, resolve, reject });
+      this.enqueue({ teamId: draft.teamId, message, ref: undefined, resolve, reject });
     });
+  }
+
+  publishOnce(draft: MessageDraft, key: string): Promise<Ack> {
+    if (this.closed) return shuttingDown();
+    const message = stampMessage(draft, 0);
+    return new Promise((resolve, reject) => {
+      this.enqueue({ teamId: draft.teamId, message, ref: key, resolve, reject });
+    });
+  }
+
+  private enqueue(queued: QueuedPublish): void {
+    if (this.queued.length === 0) setImmediate(this.sendQueued);
+    this.queued.push(queued);
   }
 
   private readonly sendQueued = (): void => {
@@ -269,13 +279,21 @@ export class RedisBus implements Bus {
       // batch, otherwise `indeterminate`; redisCall maps what fails before it sends.
       results = await redisCall(() => {
         const publisher = this.publisher;
-        const script = sendKnowingOutcome(
+        const script = sendScriptKnowingOutcome(
           publisher,
-          'eval',
-          this.batchArgs(PUBLISH_BATCH, batch),
-          ackReplicas > 0 && publisher instanceof Cluster
-            ? (socket) => (writtenTo = socket)
-            : undefined,
+          this.publishScript,
+          this.batchArgs(batch),
+          {
+            onWrite:
+              ackReplicas > 0 && publisher instanceof Cluster
+                ? (socket) => (writtenTo = socket)
+                : undefined,
+            // Sent again after a NOSCRIPT: the WAIT behind the first try counted nothing of it.
+            onResend:
+              ackReplicas > 0 && !(publisher instanceof Cluster)
+                ? () => (replicated = waitForReplicas(publisher, ackReplicas, ackTimeoutMs))
+                : undefined,
+          },
         );
         // One WAIT per batch, written right behind the script on the same connection: it
         // covers every message in it. Not awaited first: a script Redis refused needs no
@@ -299,7 +317,17 @@ export class RedisBus implements Bus {
       const answer = answers[i];
       if (Array.isArray(answer) && (answer[0] === 1 || answer[0] === 0)) {
         if (notReplicated) queued.reject(notReplicated);
-        else queued.resolve(answer as [number, string | number]);
+        else if (queued.ref === undefined) {
+          queued.message.seq = Number(answer[1]);
+          queued.resolve(queued.message);
+        } else {
+          // A new object, not the message: an ack carries the id and seq only.
+          queued.resolve(
+            answer[0] === 1
+              ? { id: queued.message.id, seq: Number(answer[1]) }
+              : decodeRefRecord(String(answer[1])),
+          );
+        }
         return;
       }
       if (Array.isArray(answer) && answer[0] === -2) {
@@ -314,11 +342,11 @@ export class RedisBus implements Bus {
   }
 
   /**
-   * Script, numkeys, KEYS and ARGV of the publish script for a batch, in one array:
+   * Sha, numkeys, KEYS and ARGV of the publish script for a batch, in one array:
    * thousands of arguments per batch, so they are written in place, not spread. A
    * team's keys and channel go once per batch, however many of its messages it holds.
    */
-  private batchArgs(script: string, batch: QueuedPublish[]): (string | number)[] {
+  private batchArgs(batch: QueuedPublish[]): (string | number)[] {
     const { retain, ttlSeconds, idempotencyTtlSeconds, archive, archiveBacklogMax } = this.options;
     const teams = new Map<string, number>();
     let refs = 0;
@@ -327,7 +355,7 @@ export class RedisBus implements Bus {
       if (ref !== undefined) refs++;
     }
     const numKeys = teams.size * 4 + refs + (archive === true ? 1 : 0);
-    const args: (string | number)[] = [script, numKeys];
+    const args: (string | number)[] = [this.publishScript.sha, numKeys];
     for (const teamId of teams.keys()) {
       const keys = this.publishKeys(teamId);
       args.push(keys.seq, keys.log, keys.epoch, keys.floor);

@@ -1,4 +1,8 @@
+import { ReplyError } from 'ioredis';
 import { AppError } from '../errors';
+
+/** ioredis exports the class untyped; it is redis-errors' ReplyError, an Error subclass: Redis's own answer. */
+export const RedisReplyError = ReplyError as abstract new (...args: never[]) => Error;
 
 /**
  * For reads and for writes that are safe to repeat, any failure talking to Redis

@@ -4,7 +4,8 @@ import { MESSAGE_ARGS, PAYLOAD_LUA } from './payload';
 
 /**
  * Lua scripts, each one atomic step in Redis. Registered with ioredis
- * `defineCommand`, which sends EVALSHA and falls back to EVAL after a restart.
+ * `defineCommand`, which sends EVALSHA and falls back to EVAL after a restart; the
+ * publish batch has its own way (PUBLISH_BATCH).
  */
 
 /**
@@ -94,12 +95,13 @@ end
  * {-2, reason} when the archive backlog is full, or {-1, error} when Redis refused a
  * command (the others still ran); a refusal costs no seq.
  *
- * Sent with EVAL, body and all, not through defineCommand: several batches are in
- * flight at once, and ioredis answers a NOSCRIPT (SCRIPT FLUSH, script eviction) by
- * resending the batch later, behind batches sent after it, which would break seq
- * order. Redis caches the compiled script by its hash either way.
+ * Not sent through defineCommand: several batches are in flight at once, and ioredis
+ * answers a NOSCRIPT (SCRIPT FLUSH, script eviction) by resending the batch later,
+ * behind batches sent after it, which would break seq order. A SocketScript sends it
+ * by hash only on a connection where it has already answered, and sends a NOSCRIPT
+ * batch again at once (script-command.ts).
  */
-export const PUBLISH_BATCH = `${TEAM_HEAD}${PAYLOAD_LUA}
+const PUBLISH_BATCH = `${TEAM_HEAD}${PAYLOAD_LUA}
 local retain, ttl, refTtl, archive = ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1'
 local backlogMax = tonumber(ARGV[5])
 local publishCommand = ARGV[6] == '1' and 'SPUBLISH' or 'PUBLISH'
@@ -200,6 +202,18 @@ for t, team in pairs(heads) do
 end
 return out
 `;
+
+/**
+ * PUBLISH_BATCH as one node sends it: its text ends with a comment naming the node,
+ * so its hash is that node's alone. After a SCRIPT FLUSH another node's EVAL then
+ * cannot load it between two of this node's calls, and a NOSCRIPT for one call means
+ * NOSCRIPT for every call written behind it (SocketScript). Redis caches one copy
+ * per node id (NODE_ID; by default host name and pid, so one more per restart).
+ */
+export function publishScriptFor(nodeId: string): string {
+  // A Lua comment ends at the line's end: the id is kept on one line.
+  return `${PUBLISH_BATCH}-- publisher ${nodeId.replace(/[\r\n]/g, ' ')}\n`;
+}
 
 /**
  * KEYS: seq, epoch, log, epoch floor. ARGV: ttl s. Returns {seq, epoch}; a team

@@ -1,11 +1,8 @@
-import { ReplyError } from 'ioredis';
 import { BufferedCommand } from './buffered-command';
 import type { RedisClient } from './connection';
 import { AppError } from '../errors';
-import { redisUnavailable } from './errors';
-
-/** ioredis exports the class untyped; it is redis-errors' ReplyError, an Error subclass. */
-const RedisReplyError = ReplyError as abstract new (...args: never[]) => Error;
+import { RedisReplyError, redisUnavailable } from './errors';
+import { ScriptCommand, type SocketScript } from './script-command';
 
 /**
  * Sends one script call (or a command without keys: see BufferedCommand) whose effect must be known when it fails, and maps a failure
@@ -28,36 +25,82 @@ const RedisReplyError = ReplyError as abstract new (...args: never[]) => Error;
  * the connection that answered: a Redis Cluster client may send it on after a
  * MOVED or ASK redirection, and a replicated ack must ask that very connection.
  */
-export async function sendKnowingOutcome(
+export function sendKnowingOutcome(
   redis: RedisClient,
   name: string,
   args: (string | number)[],
   onWrite?: (socket: object) => void,
 ): Promise<unknown> {
-  // Written as one Buffer: see BufferedCommand (the publish batch is the command sent here).
-  const command = new BufferedCommand(name, args, { replyEncoding: 'utf8' });
+  // Written as one Buffer: see BufferedCommand.
+  return sendCommand(redis, new BufferedCommand(name, args, { replyEncoding: 'utf8' }), onWrite);
+}
+
+/**
+ * sendKnowingOutcome for a call of `script` (the publish batch): by hash where the
+ * connection it is written on has the script, else with its text (SocketScript).
+ * `args` are EVALSHA's, the script's sha first. A call answered NOSCRIPT did not
+ * run: it is sent again at once, with the text (ScriptCommand.failed), and
+ * `onResend` hears of it right after (a WAIT written behind the first try must be
+ * written again behind this one).
+ */
+export function sendScriptKnowingOutcome(
+  redis: RedisClient,
+  script: SocketScript,
+  args: (string | number)[],
+  hooks: { onWrite?: (socket: object) => void; onResend?: () => void } = {},
+): Promise<unknown> {
+  return sendCommand(
+    redis,
+    new ScriptCommand(script, args, { replyEncoding: 'utf8' }),
+    hooks.onWrite,
+    hooks.onResend,
+  );
+}
+
+async function sendCommand(
+  redis: RedisClient,
+  command: BufferedCommand,
+  onWrite: ((socket: object) => void) | undefined,
+  onResend?: () => void,
+): Promise<unknown> {
+  const script = command instanceof ScriptCommand ? command : undefined;
   let sending = true;
   let refusedUnsent = false;
-  const settle = command.reject;
-  const reject = (err: Error) => {
-    if (sending) refusedUnsent = true;
-    settle(err);
-  };
-  command.reject = reject;
   // ioredis builds a command's bytes for the socket it writes them to, every time it
   // writes them, and no sooner (a command in a node's offline queue waits unbuilt).
   let written = false;
+  const settle = command.reject;
+  const reject = (err: Error) => {
+    if (script?.isStale(err)) return;
+    if (sending) refusedUnsent = true;
+    else if (script?.failed(err)) return;
+    settle(err);
+  };
+  command.reject = reject;
+  const send = () => {
+    sending = true;
+    try {
+      void redis.sendCommand(command);
+    } finally {
+      sending = false;
+    }
+  };
+  if (script) {
+    // Redis answered: it did not run. The same command object, so a cluster client's
+    // redirection handling (installed once per command) still applies.
+    script.resend = () => {
+      written = false;
+      send();
+      onResend?.();
+    };
+  }
   const toWritable = command.toWritable.bind(command);
   command.toWritable = (socket: object) => {
     written = true;
     onWrite?.(socket);
     return toWritable(socket);
   };
-  try {
-    void redis.sendCommand(command);
-  } finally {
-    sending = false;
-  }
+  send();
   if (redis.isCluster) {
     // A Redis Cluster client wraps `reject` inside sendCommand to send the command on:
     // after MOVED/ASK/TRYAGAIN/CLUSTERDOWN (an answer: it did not run) and, after
@@ -66,6 +109,7 @@ export async function sendKnowingOutcome(
     // letting it run twice. Unwritten commands and error replies go on as before.
     const sendOn = command.reject;
     command.reject = (err: Error) => {
+      if (script?.isStale(err)) return;
       if (written && !(err instanceof RedisReplyError)) {
         reject(err);
         return;
