@@ -377,10 +377,11 @@ export class Hub implements BusListener {
   }
 
   /**
-   * Sends the held frames, in order. A member due every one of them (there before
-   * the first was held, and none is about its user: in a join storm, nearly all)
-   * gets them as one Buffer, made once for the team: the same bytes as one write
-   * per frame, in one write call instead of one per join.
+   * Sends the held frames, in order. They are concatenated once for the team, and
+   * each member gets every run of consecutive frames due to it (those held after
+   * it joined, less those about its own user) as one slice of that Buffer: in a
+   * join storm one or two write calls per member instead of one per join, the
+   * same bytes on the wire.
    */
   private releasePresence(team: LocalTeam): void {
     if (team.held.length === 0) return;
@@ -391,21 +392,33 @@ export class Hub implements BusListener {
       this.presenceTo(team, frame, userId, addedBefore);
       return;
     }
-    // addedBefore only grows along `held`: the first one is the strictest.
-    const firstAddedBefore = held[0]!.addedBefore;
-    const users = new Set<string>();
-    for (const h of held) users.add(h.userId);
-    let all: Buffer | undefined;
+    const all = Buffer.concat(held.map((h) => h.frame));
+    // ends[i]: where frame i ends in `all`.
+    const ends: number[] = [];
+    let end = 0;
+    for (const h of held) ends.push((end += h.frame.length));
+    const run = (member: Membership, from: number, to: number) => {
+      const start = from === 0 ? 0 : ends[from - 1]!;
+      const stop = ends[to - 1]!;
+      this.deliver(
+        member,
+        start === 0 && stop === all.length ? all : all.subarray(start, stop),
+        0,
+        '',
+      );
+    };
     for (const member of team.members) {
-      if (member.addedAt <= firstAddedBefore && !users.has(member.info.userId)) {
-        all ??= Buffer.concat(held.map((h) => h.frame));
-        this.deliver(member, all, 0, '');
-        continue;
+      let from = -1;
+      for (let i = 0; i < held.length; i++) {
+        const { userId, addedBefore } = held[i]!;
+        if (member.info.userId !== userId && member.addedAt <= addedBefore) {
+          if (from === -1) from = i;
+        } else if (from !== -1) {
+          run(member, from, i);
+          from = -1;
+        }
       }
-      for (const { frame, userId, addedBefore } of held) {
-        if (member.info.userId !== userId && member.addedAt <= addedBefore)
-          this.deliver(member, frame, 0, '');
-      }
+      if (from !== -1) run(member, from, held.length);
     }
   }
 

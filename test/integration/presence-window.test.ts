@@ -67,16 +67,21 @@ test('held frames due to a member reach it as one buffer, in order', async () =>
   const counts: number[] = [];
   server.running.server.on('connection', (socket: Socket) => countChunks(socket, counts));
   const watcher = await open('w');
-  await open('a');
+  const a = await open('a');
   await open('b');
   await open('c');
-  const before = counts[0]!;
+  const [watcherBefore, aBefore] = [counts[0]!, counts[1]!];
   watcher.send({ type: 'ping' });
   await watcher.next('pong');
   expect(joinsOf(watcher.frames)).toEqual(['join a', 'join b', 'join c']);
   expect(watcher.frames.map((f) => f.type).slice(-1)).toEqual(['pong']);
   // The three held joins in one buffer, then the pong: not one buffer per join.
-  expect(counts[0]! - before).toBe(2);
+  expect(counts[0]! - watcherBefore).toBe(2);
+  // a joined during the window: b's and c's joins (not its own) in one buffer, then the pong.
+  a.send({ type: 'ping' });
+  await a.next('pong');
+  expect(joinsOf(a.frames)).toEqual(['join b', 'join c']);
+  expect(counts[1]! - aBefore).toBe(2);
 });
 
 test('a message releases held frames ahead of itself', async () => {
