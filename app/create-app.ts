@@ -31,6 +31,7 @@ import { counterTotal, createMetrics, type Metrics } from '../services/metrics';
 import { StatsSampler } from '../services/stats-sampler';
 import type { Config } from './config';
 import type { Engine } from './engine';
+import { composeSocketChainOnce } from './socket-chain';
 
 export interface AppDeps {
   config: Config;
@@ -187,6 +188,7 @@ export function createApp(deps: AppDeps): SwitchboardApp {
     }),
   );
   koa.ws.use(socketGuard());
+  composeSocketChainOnce(koa, logger);
 
   return {
     koa,

@@ -2,7 +2,11 @@ import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { VerifyClientCallbackAsync } from 'ws';
 import { AppError, toAppError } from '../services/errors';
-import { parseHandshakeParams, type HandshakeParams } from '../services/socket/handshake-params';
+import {
+  handshakeQuery,
+  parseHandshakeParams,
+  type HandshakeParams,
+} from '../services/socket/handshake-params';
 import type { Hub } from '../services/socket/hub';
 import { verifySocketToken } from '../services/jwt';
 import type { Metrics } from '../services/metrics';
@@ -46,9 +50,7 @@ export function createVerifyClient(
 
   async function check(origin: string | undefined, req: IncomingMessage): Promise<Handshake> {
     if (options.isDraining()) throw new AppError('unavailable', 'server is shutting down');
-    const { token, ...params } = parseHandshakeParams(
-      new URL(req.url ?? '/', 'http://x').searchParams,
-    );
+    const { token, ...params } = parseHandshakeParams(handshakeQuery(req.url ?? '/'));
     // Browsers always send Origin; its absence means a non-browser client, which an
     // origin check cannot constrain anyway.
     if (allowed.size > 0 && origin !== undefined && !allowed.has(origin)) {

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { connect, type Frame, type TestClient } from '../helpers/client';
 import { startTestServer, type TestServer } from '../helpers/server';
 
@@ -43,6 +44,44 @@ test('held frames go out before the next reply, only to connections that were th
   expect(joinsOf(a.frames)).toEqual(['join late']);
   await late.sync();
   expect(joinsOf(late.frames)).toEqual([]);
+});
+
+/** Counts the buffers each accepted socket is handed (write calls, not syscalls). */
+function countChunks(socket: Socket, counts: number[]): void {
+  const index = counts.push(0) - 1;
+  const write = socket._write.bind(socket);
+  socket._write = (chunk, encoding, callback) => {
+    counts[index]!++;
+    write(chunk, encoding, callback);
+  };
+  const writev = socket._writev?.bind(socket);
+  if (writev) {
+    socket._writev = (chunks, callback) => {
+      counts[index]! += chunks.length;
+      writev(chunks, callback);
+    };
+  }
+}
+
+test('held frames due to a member reach it as one buffer, in order', async () => {
+  const counts: number[] = [];
+  server.running.server.on('connection', (socket: Socket) => countChunks(socket, counts));
+  const watcher = await open('w');
+  const a = await open('a');
+  await open('b');
+  await open('c');
+  const [watcherBefore, aBefore] = [counts[0]!, counts[1]!];
+  watcher.send({ type: 'ping' });
+  await watcher.next('pong');
+  expect(joinsOf(watcher.frames)).toEqual(['join a', 'join b', 'join c']);
+  expect(watcher.frames.map((f) => f.type).slice(-1)).toEqual(['pong']);
+  // The three held joins in one buffer, then the pong: not one buffer per join.
+  expect(counts[0]! - watcherBefore).toBe(2);
+  // a joined during the window: b's and c's joins (not its own) in one buffer, then the pong.
+  a.send({ type: 'ping' });
+  await a.next('pong');
+  expect(joinsOf(a.frames)).toEqual(['join b', 'join c']);
+  expect(counts[1]! - aBefore).toBe(2);
 });
 
 test('a message releases held frames ahead of itself', async () => {

@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { AppError } from '../../services/errors';
-import { parseHandshakeParams } from '../../services/socket/handshake-params';
+import { handshakeQuery, parseHandshakeParams } from '../../services/socket/handshake-params';
 
 const base = { id: 'alice', name: 'Alice', teamId: 'team-1' };
 
@@ -149,5 +150,51 @@ describe('parseHandshakeParams: refused', () => {
 
   test('messages are one line', () => {
     expect(refusal(params({ id: '', name: '', teamId: '' }))).not.toMatch(/\n/);
+  });
+});
+
+describe('handshakeQuery', () => {
+  /** What the handshake read before: the query of the whole URL, parsed. */
+  const viaUrl = (url: string) => [...new URL(url, 'http://x').searchParams];
+
+  test.each([
+    '/socket',
+    '/socket?',
+    '/socket?id=a&name=b&teamId=c',
+    '/socket?id=a&id=b',
+    '/socket?name=A+B%20C&teamId=t',
+    '/socket?id=a#frag&name=b',
+    '/socket?id=%zz&name=%E2%82%AC&x',
+    '/socket?id=\'"<>&name=\u00e9\u00c3\u00a9',
+    '/socket??id=a&=b&c==d',
+    '/socket?\u00e9%%2a',
+  ])('%s reads as through new URL', (url) => {
+    expect([...handshakeQuery(url)]).toEqual(viaUrl(url));
+  });
+
+  test('any request target reads as through new URL', () => {
+    const piece = fc.constantFrom(
+      '?',
+      '&',
+      '=',
+      '#',
+      '+',
+      '%',
+      '%2',
+      '%41',
+      'a',
+      'é',
+      ' ',
+      '\t',
+      '\u007f',
+      '/',
+      "'",
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 20 }), (pieces) => {
+        const url = `/socket${pieces.join('')}`;
+        expect([...handshakeQuery(url)]).toEqual(viaUrl(url));
+      }),
+    );
   });
 });

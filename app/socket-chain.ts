@@ -1,0 +1,68 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type websockify from 'koa-websocket';
+import type { Logger } from 'pino';
+import type WebSocket from 'ws';
+
+type SocketMiddleware<S> = websockify.Middleware<S>;
+type SocketContext<S> = Parameters<SocketMiddleware<S>>[0];
+
+/**
+ * koa-compose's contract (each middleware gets `next`, which runs the rest once),
+ * run over a list fixed when the chain is built.
+ */
+function compose<S>(
+  middleware: readonly SocketMiddleware<S>[],
+): (ctx: SocketContext<S>) => Promise<void> {
+  return (ctx) => {
+    let index = -1;
+    const dispatch = (i: number): Promise<void> => {
+      if (i <= index) return Promise.reject(new Error('next() called multiple times'));
+      index = i;
+      const fn = middleware[i];
+      if (fn === undefined) return Promise.resolve();
+      try {
+        return Promise.resolve(fn(ctx, () => dispatch(i + 1)));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    };
+    return dispatch(0);
+  };
+}
+
+/**
+ * Runs the socket chain (`koa.ws.use`) as koa-websocket does, on a Koa context per
+ * connection, but composes it once instead of on every connection (koa-websocket's
+ * onConnection composes the list and wraps it in `co` each time, and parses the URL
+ * with the legacy url.parse). Must be called before `koa.ws.listen`, which binds
+ * onConnection; middleware added later is picked up on the next connection.
+ */
+export function composeSocketChainOnce<S>(app: websockify.App<S>, log: Logger): void {
+  const server = app.ws;
+  let chain: ((ctx: SocketContext<S>) => Promise<void>) | undefined;
+  let composedFrom = 0;
+  server.onConnection = (socket: WebSocket, req: IncomingMessage): void => {
+    // As koa-websocket: a socket error is followed by 'close', which the session handles.
+    socket.on('error', ignore);
+    if (chain === undefined || composedFrom !== server.middleware.length) {
+      chain = compose([...server.middleware]);
+      composedFrom = server.middleware.length;
+    }
+    // koa-websocket passes no response either: a socket has none after the upgrade.
+    // The context's `app` is this websockify app, which is what the cast states.
+    const ctx = app.createContext<S>(req, NO_RESPONSE) as unknown as SocketContext<S>;
+    ctx.websocket = socket;
+    // ws accepted the upgrade only for its `path` option, compared with the URL up to '?'.
+    const url = req.url ?? '/';
+    const query = url.indexOf('?');
+    ctx.path = query === -1 ? url : url.slice(0, query);
+    chain(ctx).catch((err: unknown) => {
+      // errorMapper answers every error after request-context; this is what escapes it.
+      log.error({ err }, 'socket chain failed');
+    });
+  };
+}
+
+const NO_RESPONSE = undefined as unknown as ServerResponse;
+
+function ignore(): void {}
