@@ -1,34 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import compose from 'koa-compose';
 import type websockify from 'koa-websocket';
 import type { Logger } from 'pino';
 import type WebSocket from 'ws';
 
 type SocketMiddleware<S> = websockify.Middleware<S>;
 type SocketContext<S> = Parameters<SocketMiddleware<S>>[0];
-
-/**
- * koa-compose's contract (each middleware gets `next`, which runs the rest once),
- * run over a list fixed when the chain is built.
- */
-function compose<S>(
-  middleware: readonly SocketMiddleware<S>[],
-): (ctx: SocketContext<S>) => Promise<void> {
-  return (ctx) => {
-    let index = -1;
-    const dispatch = (i: number): Promise<void> => {
-      if (i <= index) return Promise.reject(new Error('next() called multiple times'));
-      index = i;
-      const fn = middleware[i];
-      if (fn === undefined) return Promise.resolve();
-      try {
-        return Promise.resolve(fn(ctx, () => dispatch(i + 1)));
-      } catch (err) {
-        return Promise.reject(err);
-      }
-    };
-    return dispatch(0);
-  };
-}
 
 /**
  * Runs the socket chain (`koa.ws.use`) as koa-websocket does, on a Koa context per
