@@ -2,8 +2,14 @@ import WebSocket from 'ws';
 import { CloseCode } from '../../protocol/close-codes';
 import type { LocalConnection } from './hub';
 
-/** Connections looked at per turn of the event loop: each turn's writes stay short. */
-const VISIT_SLICE = 256;
+/**
+ * Connections looked at per turn of the event loop: each turn's writes stay short.
+ * A ping is a write call of its own (10-15 µs), and a client that only listens is
+ * pinged at every other look: in the bench's fixed-load phase 256 per turn held the
+ * loop 3-4 ms twice per tick, and deliveries queued behind them (issue #14); 64 keep
+ * a turn near a millisecond, about what a delivery costs.
+ */
+const VISIT_SLICE = 64;
 /**
  * The most ticks a beat is spread over; fewer for a short beat (ticks of 100 ms at
  * least). Enough that 100,000 sockets are not pinged in one go, few enough that the
