@@ -3,18 +3,9 @@ import { hashSlot } from '../../services/redis/slot';
 import { RedisCluster } from '../../support/redis-cluster';
 import { connect, type TestClient } from '../helpers/client';
 import { eventually } from '../helpers/eventually';
+import { untilAcked } from '../helpers/until-acked';
 import { describeWithRedis } from '../helpers/redis-server';
 import { api, startTestServer, type TestServer } from '../helpers/server';
-
-/** Sends probes until one is acked: a replica's first sync takes a moment. */
-async function untilAcked(client: TestClient): Promise<void> {
-  await eventually(async () => {
-    client.send({ type: 'team', data: 'probe' });
-    let answer = await client.next();
-    while (answer.type !== 'ack' && answer.type !== 'error') answer = await client.next();
-    return answer.type === 'ack';
-  }, 15_000);
-}
 
 /**
  * REDIS_ACK_REPLICAS on a Redis Cluster: publishes (script, then WAIT) go through a

@@ -3,17 +3,7 @@ import { connect, type TestClient } from '../helpers/client';
 import { describeWithRedis, RedisServer } from '../helpers/redis-server';
 import { api, startTestServer, type TestServer } from '../helpers/server';
 import { eventually } from '../helpers/eventually';
-
-/** Sends probes until one is acked: a replica's first sync takes a moment. */
-async function untilAcked(client: TestClient): Promise<void> {
-  await eventually(async () => {
-    client.send({ type: 'team', data: 'probe' });
-    // Teammates' messages and presence frames come between the answers.
-    let answer = await client.next();
-    while (answer.type !== 'ack' && answer.type !== 'error') answer = await client.next();
-    return answer.type === 'ack';
-  }, 15_000);
-}
+import { untilAcked } from '../helpers/until-acked';
 
 /** REDIS_ACK_REPLICAS: an ack only once the message reached that many replicas. */
 describeWithRedis('replicated acks (REDIS_ACK_REPLICAS)', () => {
