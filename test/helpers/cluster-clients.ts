@@ -1,4 +1,4 @@
-import type { RedisOptions } from 'ioredis';
+import { Cluster, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { createRedisClient, waitReady, type RedisClient } from '../../services/redis/connection';
 import type { RedisCluster } from '../../support/redis-cluster';
@@ -29,6 +29,13 @@ export class ClusterClients {
     this.made.push(c);
     // ioredis gives a slot-map read 1 s; on a loaded machine some fail and back off.
     if (!(await waitReady(c, 30_000))) throw new Error('cluster client not ready');
+    return c;
+  }
+
+  /** As open, typed as the Cluster client it is (for tests that reach its nodes). */
+  async openCluster(role: string): Promise<Cluster> {
+    const c = await this.open(role);
+    if (!(c instanceof Cluster)) throw new Error('not a cluster client');
     return c;
   }
 

@@ -1,11 +1,10 @@
 import pino from 'pino';
-import { Cluster } from 'ioredis';
 import { RedisBus } from '../../services/redis/bus';
-import { createRedisClient, waitReady, type RedisClient } from '../../services/redis/connection';
 import { hashSlot } from '../../services/redis/slot';
 import { RedisCluster } from '../../support/redis-cluster';
 import type { Message } from '../../services/types';
 import { eventually } from '../helpers/eventually';
+import { ClusterClients } from '../helpers/cluster-clients';
 import { freshKeys } from '../helpers/redis-bus';
 import { describeWithRedis } from '../helpers/redis-server';
 
@@ -17,28 +16,16 @@ import { describeWithRedis } from '../helpers/redis-server';
 describeWithRedis('the publish script by hash on Redis Cluster', () => {
   const log = pino({ level: 'silent' });
   let cluster: RedisCluster;
-  const clients: RedisClient[] = [];
+  const clients = new ClusterClients(() => cluster, log);
 
   beforeAll(async () => {
     cluster = await RedisCluster.start(3, { replicas: 1, nodeTimeoutMs: 1000 });
   }, 60_000);
 
   afterAll(async () => {
-    for (const c of clients) c.disconnect();
+    await clients.closeAll();
     await cluster.stop();
   });
-
-  async function client(role: string): Promise<Cluster> {
-    const c = createRedisClient(
-      { kind: 'cluster', nodes: cluster.endpoints, tls: false },
-      role,
-      log,
-    );
-    clients.push(c);
-    if (!(await waitReady(c, 30_000))) throw new Error('cluster client not ready');
-    if (!(c instanceof Cluster)) throw new Error('not a cluster client');
-    return c;
-  }
 
   async function calls(node: number, command: string): Promise<number> {
     const info = await cluster.cli(node, 'info', 'commandstats');
@@ -50,8 +37,8 @@ describeWithRedis('the publish script by hash on Redis Cluster', () => {
   }
 
   it('each master gets the text first, then the hash; a promoted replica too', async () => {
-    const cmd = await client('command');
-    const sub = await client('subscriber');
+    const cmd = await clients.openCluster('command');
+    const sub = await clients.openCluster('subscriber');
     const keys = freshKeys();
     const bus = new RedisBus(cmd, sub, keys, {
       nodeId: 'node-a',
@@ -103,8 +90,8 @@ describeWithRedis('the publish script by hash on Redis Cluster', () => {
   }, 90_000);
 
   it('calls in flight at a SCRIPT FLUSH on every master all publish, each team in order', async () => {
-    const cmd = await client('command');
-    const sub = await client('subscriber');
+    const cmd = await clients.openCluster('command');
+    const sub = await clients.openCluster('subscriber');
     const keys = freshKeys();
     const bus = new RedisBus(cmd, sub, keys, {
       nodeId: 'node-f',

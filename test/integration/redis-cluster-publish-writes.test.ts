@@ -1,9 +1,8 @@
 import pino from 'pino';
-import { Cluster } from 'ioredis';
 import { RedisBus } from '../../services/redis/bus';
-import { createRedisClient, waitReady, type RedisClient } from '../../services/redis/connection';
 import { hashSlot } from '../../services/redis/slot';
 import { RedisCluster } from '../../support/redis-cluster';
+import { ClusterClients } from '../helpers/cluster-clients';
 import { freshKeys } from '../helpers/redis-bus';
 import { describeWithRedis } from '../helpers/redis-server';
 
@@ -16,32 +15,20 @@ import { describeWithRedis } from '../helpers/redis-server';
 describeWithRedis("a turn's publish calls on Redis Cluster", () => {
   const log = pino({ level: 'silent' });
   let cluster: RedisCluster;
-  const clients: RedisClient[] = [];
+  const clients = new ClusterClients(() => cluster, log);
 
   beforeAll(async () => {
     cluster = await RedisCluster.start(3);
   }, 60_000);
 
   afterAll(async () => {
-    for (const c of clients) c.disconnect();
+    await clients.closeAll();
     await cluster.stop();
   });
 
-  async function client(role: string): Promise<Cluster> {
-    const c = createRedisClient(
-      { kind: 'cluster', nodes: cluster.endpoints, tls: false },
-      role,
-      log,
-    );
-    clients.push(c);
-    if (!(await waitReady(c, 30_000))) throw new Error('cluster client not ready');
-    if (!(c instanceof Cluster)) throw new Error('not a cluster client');
-    return c;
-  }
-
   it('go to each master in one socket write, every message published', async () => {
-    const cmd = await client('command');
-    const sub = await client('subscriber');
+    const cmd = await clients.openCluster('command');
+    const sub = await clients.openCluster('subscriber');
     const keys = freshKeys();
     const bus = new RedisBus(cmd, sub, keys, {
       nodeId: 'node-a',
