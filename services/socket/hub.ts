@@ -360,9 +360,7 @@ export class Hub implements BusListener {
 
   private presenceTo(team: LocalTeam, frame: Buffer, userId: string, addedBefore: number): void {
     for (const conn of team.members) {
-      // The user's own connections know they are online; later ones were not there yet.
-      if (conn.info.userId !== userId && conn.addedAt <= addedBefore)
-        this.deliver(conn, frame, 0, '');
+      if (presenceDue(conn, userId, addedBefore)) this.deliver(conn, frame, 0, '');
     }
   }
 
@@ -411,7 +409,7 @@ export class Hub implements BusListener {
       let from = -1;
       for (let i = 0; i < held.length; i++) {
         const { userId, addedBefore } = held[i]!;
-        if (member.info.userId !== userId && member.addedAt <= addedBefore) {
+        if (presenceDue(member, userId, addedBefore)) {
           if (from === -1) from = i;
         } else if (from !== -1) {
           run(member, from, i);
@@ -609,4 +607,13 @@ export class Hub implements BusListener {
     clearTimeout(timer);
     for (const conn of this.conns.values()) conn.socket.terminate();
   }
+}
+
+/**
+ * Whether a presence frame about `userId`, held when the team's members added up to
+ * `addedBefore`, goes to `member`: the user's own connections know they are online,
+ * later ones were not there yet.
+ */
+function presenceDue(member: Membership, userId: string, addedBefore: number): boolean {
+  return member.info.userId !== userId && member.addedAt <= addedBefore;
 }
