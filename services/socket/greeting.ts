@@ -82,6 +82,7 @@ async function catchUp(
   // incomplete). Live messages wait in the pending queue: those up to the head are
   // dropped at flush, those of a newer epoch come after an `epoch` frame.
   const { epoch, seq: covered } = head;
+  hub.cover(member, epoch, covered);
   if (options.since !== undefined) {
     const replay = await resumeReplay(history, hub, member.conn, {
       teamId: member.teamId,

@@ -63,6 +63,12 @@ export abstract class Membership {
    * replay: they are dropped here.
    */
   seen = 0;
+  /**
+   * While `pending` is set: the head the welcome or `subscribed` reported (Hub.cover).
+   * Live copies of messages up to it are not queued, since flush would drop them.
+   */
+  coveredEpoch = '';
+  coveredSeq = 0;
   /** Set by Hub.add. */
   team: LocalTeam | undefined;
   /** Hub.add count when this membership was added. */
@@ -450,6 +456,10 @@ export class Hub implements BusListener {
     const conn = member.conn;
     if (member.pending) {
       if (conn.socket.readyState !== WebSocket.OPEN) return;
+      // Covered by the head already: a lagging pub/sub copy must not count against
+      // the bound below, or a resume on a busy team could be cut for frames it never
+      // needed.
+      if (seq > 0 && seq <= member.coveredSeq && epoch === member.coveredEpoch) return;
       // A long replay to a slow client must not turn into an unbounded queue: past
       // the same bound as the socket's buffer the client is told (4008, resume),
       // never silently trimmed.
@@ -495,6 +505,24 @@ export class Hub implements BusListener {
     );
     member.epoch = epoch;
     member.seen = seq;
+  }
+
+  /**
+   * The head a joining membership was told of (welcome or `subscribed`): what
+   * waits for it and what comes before flush is queued only past that head.
+   */
+  cover(member: Membership, epoch: string, coveredSeq: number): void {
+    member.coveredEpoch = epoch;
+    member.coveredSeq = coveredSeq;
+    const pending = member.pending;
+    if (!pending) return;
+    const kept = pending.filter((p) => !(p.seq > 0 && p.seq <= coveredSeq && p.epoch === epoch));
+    if (kept.length === pending.length) return;
+    member.pending = kept;
+    member.pendingBytes = kept.reduce(
+      (sum, p) => sum + (p.frame?.length ?? PENDING_ENTRY_BYTES),
+      0,
+    );
   }
 
   /**
