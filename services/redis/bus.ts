@@ -396,7 +396,7 @@ export class RedisBus implements Bus {
     let ref = 0;
     for (const queued of batch) {
       args.push(teams.get(queued.teamId) ?? 0, queued.ref === undefined ? 0 : ++ref);
-      pushMessageArgs(args, queued.message);
+      pushMessageArgs(args, queued.message, queued.ref !== undefined);
     }
     return args;
   }
