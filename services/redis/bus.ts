@@ -22,6 +22,7 @@ import {
   type StreamEntry,
 } from './payload';
 import { waitForReplicas, waitOnWritingConnection } from './replicas';
+import { PublishReply } from './publish-reply';
 import { SocketScript } from './script-command';
 import { sendScriptKnowingOutcome } from './send';
 import { hashSlot } from './slot';
@@ -312,33 +313,43 @@ export class RedisBus implements Bus {
     if (ackReplicas > 0 && this.publisher instanceof Cluster)
       replicated = waitOnWritingConnection(this.publisher, writtenTo, ackReplicas, ackTimeoutMs);
     const notReplicated = await replicated;
-    const answers = Array.isArray(results) ? (results as unknown[]) : [];
-    batch.forEach((queued, i) => {
-      const answer = answers[i];
-      if (Array.isArray(answer) && (answer[0] === 1 || answer[0] === 0)) {
+    // Read in place, one message after the other: no object per message (publish-reply.ts).
+    const reply = new PublishReply(results);
+    for (const queued of batch) {
+      const answer = reply.next();
+      if (answer === 'published' || answer === 'repeated') {
         if (notReplicated) queued.reject(notReplicated);
         else if (queued.ref === undefined) {
-          queued.message.seq = Number(answer[1]);
-          queued.resolve(queued.message);
+          // A repeated ref comes only with a ref.
+          if (answer === 'published') {
+            queued.message.seq = reply.seq;
+            queued.resolve(queued.message);
+          } else this.refused(queued, reply.text());
         } else {
           // A new object, not the message: an ack carries the id and seq only.
           queued.resolve(
-            answer[0] === 1
-              ? { id: queued.message.id, seq: Number(answer[1]) }
-              : decodeRefRecord(String(answer[1])),
+            answer === 'published'
+              ? { id: queued.message.id, seq: reply.seq }
+              : decodeRefRecord(reply.text()),
           );
         }
-        return;
+        continue;
       }
-      if (Array.isArray(answer) && answer[0] === -2) {
+      if (answer === 'backlog-full') {
         queued.reject(BACKLOG_FULL());
-        return;
+        continue;
       }
-      // Redis refused one of the message's commands (a key of the wrong type, say):
-      // not an outage, so it is worth an operator's look.
-      this.options.log.error({ teamId: queued.teamId, answer }, 'publish script refused a message');
-      queued.reject(redisUnavailable(new Error('publish refused by Redis')));
-    });
+      this.refused(queued, reply.text());
+    }
+  }
+
+  /**
+   * Redis refused one of the message's commands (a key of the wrong type, say): not
+   * an outage, so it is worth an operator's look.
+   */
+  private refused(queued: QueuedPublish, answer: string): void {
+    this.options.log.error({ teamId: queued.teamId, answer }, 'publish script refused a message');
+    queued.reject(redisUnavailable(new Error('publish refused by Redis')));
   }
 
   /**
@@ -385,7 +396,7 @@ export class RedisBus implements Bus {
     let ref = 0;
     for (const queued of batch) {
       args.push(teams.get(queued.teamId) ?? 0, queued.ref === undefined ? 0 : ++ref);
-      pushMessageArgs(args, queued.message);
+      pushMessageArgs(args, queued.message, queued.ref !== undefined);
     }
     return args;
   }

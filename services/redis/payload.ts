@@ -51,7 +51,7 @@ const LOG_FIELD = { json: 'm', origin: 'o' } as const;
 const BACKLOG_FIELD = { epoch: 'e', json: 'm' } as const;
 
 /** ARGV the publish script takes per message from pushMessageArgs. */
-export const MESSAGE_ARGS = 5;
+export const MESSAGE_ARGS = 4;
 
 /** The constants above are plain ASCII, so their JSON spelling is a Lua string literal too. */
 const lua = (text: string): string => JSON.stringify(text);
@@ -65,7 +65,10 @@ export const PAYLOAD_LUA = `
 local LOG_JSON, LOG_ORIGIN = ${lua(LOG_FIELD.json)}, ${lua(LOG_FIELD.origin)}
 local BACKLOG_EPOCH, BACKLOG_JSON = ${lua(BACKLOG_FIELD.epoch)}, ${lua(BACKLOG_FIELD.json)}
 local function messageArgs(a)
-  return unpack(ARGV, a + 1, a + ${MESSAGE_ARGS})
+  local head, tail, routing, id = unpack(ARGV, a + 1, a + ${MESSAGE_ARGS})
+  -- The origin is the routing's first field ('' for none): not sent twice.
+  local bar = string.find(routing, ${lua(BAR)}, 1, true)
+  return head, tail, routing, id, string.sub(routing, 1, bar - 1)
 end
 local function messageJson(head, seq, tail)
   return head .. seq .. tail
@@ -97,13 +100,19 @@ function routing(message: Message): string {
 
 /**
  * Appends the message's MESSAGE_ARGS for the publish script: json head, json
- * tail, routing, message id (for the ref record), origin ('' for none, for the log
- * entry). Appended, not returned, so a publish makes no array per message.
+ * tail, routing (the script reads the origin off it, for the log entry), and the
+ * message id when the message has a ref (for the ref record; '' otherwise: the
+ * script reads it for nothing else). Appended, not returned, so a publish makes no
+ * array per message.
  */
-export function pushMessageArgs(args: (string | number)[], message: Message): void {
+export function pushMessageArgs(
+  args: (string | number)[],
+  message: Message,
+  withRef: boolean,
+): void {
   // The frame is encoded once, here, and every node sends it on as it is.
   const frame = encodeMessageFrame(message);
-  args.push(jsonHead(frame), jsonTail(frame), routing(message), message.id, message.origin ?? '');
+  args.push(jsonHead(frame), jsonTail(frame), routing(message), withRef ? message.id : '');
 }
 
 function messageEntry(message: Message): string {

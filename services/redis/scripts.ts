@@ -1,6 +1,7 @@
 import type { ClientContext, Result } from 'ioredis';
 import type { RedisClient } from './connection';
 import { MESSAGE_ARGS, PAYLOAD_LUA } from './payload';
+import { PUBLISH_REPLY_LUA } from './publish-reply';
 
 /**
  * Lua scripts, each one atomic step in Redis. Registered with ioredis
@@ -91,9 +92,9 @@ end
  * key among the refs (from 1; 0 for none), and the MESSAGE_ARGS of pushMessageArgs
  * (payload.ts). A counter below the known seq in the known epoch means Redis lost
  * acked writes, and the team starts a new epoch before the message takes a seq.
- * Returns per message {1, seq} when published, {0, ref record} for a repeated ref,
- * {-2, reason} when the archive backlog is full, or {-1, error} when Redis refused a
- * command (the others still ran); a refusal costs no seq.
+ * Returns one text, a line per message (publish-reply.ts): its seq when published, the
+ * ref record for a repeated ref, or why it was refused: the archive backlog is full,
+ * or Redis refused a command (the others still ran); a refusal costs no seq.
  *
  * Not sent through defineCommand: several batches are in flight at once, and ioredis
  * answers a NOSCRIPT (SCRIPT FLUSH, script eviction) by resending the batch later,
@@ -101,7 +102,7 @@ end
  * by hash only on a connection where it has already answered, and sends a NOSCRIPT
  * batch again at once (script-command.ts).
  */
-const PUBLISH_BATCH = `${TEAM_HEAD}${PAYLOAD_LUA}
+const PUBLISH_BATCH = `${TEAM_HEAD}${PAYLOAD_LUA}${PUBLISH_REPLY_LUA}
 local retain, ttl, refTtl, archive = ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1'
 local backlogMax = tonumber(ARGV[5])
 local publishCommand = ARGV[6] == '1' and 'SPUBLISH' or 'PUBLISH'
@@ -143,15 +144,15 @@ local function publish(a)
   local jsonHead, tail, routing, id, origin = messageArgs(a + 2)
   if refKey then
     local prior = redis.call('GET', refKey)
-    if prior then return {0, prior} end
+    if prior then return repeated(prior) end
   end
   -- Past the bound the message is refused, never an older entry dropped: Redis then
   -- keeps memory for the counters, and SQL gets every message it was promised.
   if archive and backlogMax > 0 and redis.call('XLEN', archiveKey) >= backlogMax then
-    return {-2, 'archive backlog full'}
+    return backlogFull()
   end
   local team = head(t)
-  if not team then return {-1, 'the seq counter is not a number'} end
+  if not team then return refused('the seq counter is not a number') end
   local epoch = team[1]
   local seq = team[2] + 1
   -- Lua formats a number with sprintf each time it joins it to a string: once is enough.
@@ -171,7 +172,7 @@ local function publish(a)
   end
   if type(added) == 'table' and added.err then
     if queued then redis.call('XDEL', archiveKey, queued) end
-    return {-1, added.err}
+    return refused(added.err)
   end
   team[2] = seq
   team[3] = true
@@ -180,7 +181,7 @@ local function publish(a)
   end
   local entries = team[4]
   entries[#entries + 1] = messageEntry(seqText, routing, json)
-  return {1, seq}
+  return published(seqText)
 end
 local out = {}
 for i = 0, (#ARGV - FIRST_MESSAGE) / PER_MESSAGE - 1 do
@@ -188,7 +189,7 @@ for i = 0, (#ARGV - FIRST_MESSAGE) / PER_MESSAGE - 1 do
   if ok then
     out[i + 1] = result
   else
-    out[i + 1] = {-1, type(result) == 'table' and result.err or tostring(result)}
+    out[i + 1] = refused(type(result) == 'table' and result.err or tostring(result))
   end
 end
 for t, team in pairs(heads) do
@@ -200,7 +201,7 @@ for t, team in pairs(heads) do
     redis.call(publishCommand, ARGV[TEAMS + t * 3 + 1], teamPayload(team[1], team[4]))
   end
 end
-return out
+return replyOf(out)
 `;
 
 /**
