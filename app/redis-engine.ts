@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { RedisBans } from '../services/redis/bans';
 import { RedisBus } from '../services/redis/bus';
+import { closeRedisClient } from '../services/redis/close-client';
 import { createRedisClient, waitReady } from '../services/redis/connection';
 import { warnIfEvicting } from '../services/redis/eviction-check';
 import { redisCheck } from '../services/redis/health';
@@ -147,8 +148,7 @@ export async function createRedisEngine(
           ...(publisher ? [publisher] : []),
           ...(blocking ? [blocking] : []),
         ];
-        await Promise.allSettled(clients.map((c) => c.quit()));
-        for (const c of clients) c.disconnect();
+        await Promise.all(clients.map(closeRedisClient));
       }),
   };
 }

@@ -269,7 +269,9 @@ export class SentinelGroup {
     } catch {
       return undefined;
     } finally {
-      client.disconnect();
+      // Not once ended (connect failed): ioredis would arm a 2 s timer on the closed
+      // connection that nothing clears, holding up the process (see close-client.ts).
+      if (client.status !== 'end') client.disconnect();
     }
   }
 }

@@ -1,5 +1,6 @@
 import { Cluster, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
+import { closeRedisClient } from '../../services/redis/close-client';
 import { createRedisClient, waitReady, type RedisClient } from '../../services/redis/connection';
 import type { RedisCluster } from '../../support/redis-cluster';
 
@@ -40,9 +41,6 @@ export class ClusterClients {
   }
 
   async closeAll(): Promise<void> {
-    const all = this.made.splice(0);
-    await Promise.all(all.map((c) => c.quit().catch(() => undefined)));
-    // A client whose quit() failed (never connected) would go on reconnecting.
-    for (const c of all) c.disconnect();
+    await Promise.all(this.made.splice(0).map(closeRedisClient));
   }
 }

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { closeRedisClient } from '../../services/redis/close-client';
 import { createRedisClient, waitReady } from '../../services/redis/connection';
 
 /**
@@ -28,6 +29,6 @@ export class RedisClients {
   }
 
   async closeAll(): Promise<void> {
-    await Promise.all(this.made.splice(0).map((c) => c.quit().catch(() => undefined)));
+    await Promise.all(this.made.splice(0).map(closeRedisClient));
   }
 }

@@ -1,5 +1,6 @@
 import pino from 'pino';
 import { RedisBans } from '../../services/redis/bans';
+import { closeRedisClient } from '../../services/redis/close-client';
 import { createRedisClient } from '../../services/redis/connection';
 import { RedisKeys } from '../../services/redis/keys';
 import { eventually } from '../helpers/eventually';
@@ -39,8 +40,7 @@ describeWithRedis('bans read before the command connection is ready', () => {
       await eventually(() => bans.isBanned('mallory', 'A'), 15_000);
     } finally {
       await bans.close();
-      await cmd.quit().catch(() => undefined);
-      cmd.disconnect();
+      await closeRedisClient(cmd);
       await seeding.close();
     }
   });
