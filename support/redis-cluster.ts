@@ -124,6 +124,12 @@ export class RedisCluster {
       if (!info.includes('cluster_state:ok')) return `node ${i} not ok`;
       const known = (await this.topology(i)).filter((n) => !n.flags.includes('fail'));
       if (known.length < live.length) return `node ${i} knows ${known.length} nodes`;
+      // Replicas attach by gossip: a master may count a replica as in sync before
+      // another node's CLUSTER NODES names it that master's replica (tests read that).
+      for (const master of known.filter((n) => n.flags.includes('master') && n.slots.length > 0)) {
+        const seen = known.filter((n) => n.master === master.id).length;
+        if (seen < this.replicas) return `node ${i} sees ${seen} replicas of ${master.port}`;
+      }
     }
     const masters = (await this.topology()).filter(
       (n) => n.flags.includes('master') && !n.flags.includes('fail') && n.slots.length > 0,
