@@ -84,6 +84,12 @@ export interface LoadResult {
     ms: number;
     perS: number;
     serverCpuS: number;
+    /**
+     * Each server process's CPU seconds from the first handshake until the servers
+     * were idle again: unlike serverCpuS it holds the work joins leave behind (on the
+     * Redis arm the other node's presence events), and it shows which process did it.
+     */
+    perProcessCpuS: number[];
     /** After the settle pause, how long the servers stayed busy (see waitForIdleServers). */
     busyAfterMs: number;
   };

@@ -113,11 +113,15 @@ export class LoadRun implements ClientHandler {
     const idle = plan.serverPids.map((pid) => rssBytes(pid));
 
     const cpuBeforeConnect = this.serverCpu();
+    const perProcessBeforeConnect = this.serverCpuPerProcess();
     const connectMs = await this.connect();
     const connectCpu = this.serverCpu() - cpuBeforeConnect;
 
     await sleep(plan.settleMs);
     const busyAfterMs = await this.waitForIdleServers();
+    const perProcessConnectCpu = this.serverCpuPerProcess().map(
+      (s, i) => s - perProcessBeforeConnect[i]!,
+    );
     const connected = plan.serverPids.map((pid) => rssBytes(pid));
     const idleBytes = idle.reduce((a, b) => a + b, 0);
     const connectedBytes = connected.reduce((a, b) => a + b, 0);
@@ -138,6 +142,7 @@ export class LoadRun implements ClientHandler {
         ms: connectMs,
         perS: (plan.connections / connectMs) * 1000,
         serverCpuS: connectCpu,
+        perProcessCpuS: perProcessConnectCpu,
         busyAfterMs,
       },
       rss: {
