@@ -33,6 +33,8 @@ export interface Options {
   drainTimeoutMs: number;
   payloadBytes: number;
   concurrency: number;
+  /** Throwaway connections before each measured connect phase (bench/loadgen/connect-warmup.ts). */
+  connectWarmup: number;
   serverCpus: string | undefined;
   clientCpus: string | undefined;
   useRef: boolean;
@@ -63,6 +65,8 @@ export const USAGE = `usage: npm run bench -- [flags]
   --settle-s S         pause after connecting, before RSS is read (default 1; quick 0.3)
   --payload N          padding characters in each message (default 32)
   --concurrency N      handshakes in flight while connecting (default 100)
+  --connect-warmup N   throwaway connections opened and closed before each measured connect,
+                       so it measures a warm server (default 1000; quick 100; 0 = none)
   --server-cpus LIST   taskset CPUs for server processes (default: the last core)
   --client-cpus LIST   taskset CPUs for the load generator (default: core 0)
   --no-pin             do not pin anything
@@ -181,6 +185,7 @@ export function parseOptions(argv: string[]): Options | undefined {
     '--settle-s',
     '--payload',
     '--concurrency',
+    '--connect-warmup',
     '--server-cpus',
     '--client-cpus',
     '--out',
@@ -254,6 +259,7 @@ export function parseOptions(argv: string[]): Options | undefined {
     drainTimeoutMs: 60_000,
     payloadBytes: flags.has('--payload') ? padding(flags.get('--payload')!) : 32,
     concurrency: number('--concurrency', 100),
+    connectWarmup: number('--connect-warmup', quick ? 100 : 1000),
     serverCpus: pin
       ? cpuList('--server-cpus', flags.get('--server-cpus') ?? String(cores - 1))
       : undefined,

@@ -108,6 +108,7 @@ async function runOnce(
       teamsPerConnection: scenario.teamsPerConnection,
       publishersPerTeam: publishersPerTeam(scenario, o),
       connectConcurrency: o.concurrency,
+      connectWarmup: Math.min(o.connectWarmup, scenario.connections),
       settleMs: o.settleMs,
       warmupMs: o.warmupMs,
       latencyMs: o.latencyMs,

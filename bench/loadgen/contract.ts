@@ -24,6 +24,8 @@ export interface LoadPlan {
   publishersPerTeam: number;
   /** Handshakes in flight at once while connecting. */
   connectConcurrency: number;
+  /** Throwaway connections opened and closed before the measured connect (connect-warmup.ts). */
+  connectWarmup: number;
   settleMs: number;
   warmupMs: number;
   latencyMs: number;

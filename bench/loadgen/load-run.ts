@@ -4,6 +4,7 @@ import { collectLoopStats } from './loop-stats';
 import { encodeData, isBenchData, readSendTime } from './message-data';
 import { FrameKind, type Protocol } from './protocol';
 import { cpuSeconds, rssBytes, totalCpuSeconds } from '../proc-stats';
+import { warmConnectPath } from './connect-warmup';
 import { startRamp } from './ramp';
 import { teamLayout } from './team-layout';
 import { WsClient, type ClientHandler } from './ws-client';
@@ -110,6 +111,19 @@ export class LoadRun implements ClientHandler {
   async run(): Promise<LoadResult> {
     const { plan } = this;
     if (this.publishers.length === 0) throw new Error('no publishers: teams need 2 members');
+    if (plan.connectWarmup > 0) {
+      const ports = [...new Set([plan.publisherPort, plan.receiverPort])];
+      await warmConnectPath(
+        {
+          connections: plan.connectWarmup,
+          teamSize: plan.teamSize,
+          concurrency: plan.connectConcurrency,
+          ports,
+        },
+        this.protocol,
+      );
+      await this.waitForIdleServers();
+    }
     const idle = plan.serverPids.map((pid) => rssBytes(pid));
 
     const cpuBeforeConnect = this.serverCpu();
