@@ -4,6 +4,7 @@ import pino from 'pino';
 import WebSocket, { WebSocketServer } from 'ws';
 import { createMetrics } from '../../services/metrics';
 import { Hub, LocalConnection, type HubOptions } from '../../services/socket/hub';
+import type { Delivery } from '../../services/bus';
 import type { ConnectionInfo } from '../../services/types';
 
 /**
@@ -84,4 +85,24 @@ export class HubPerTest {
     this.hub.add(conn);
     return { conn, client };
   }
+}
+
+/** A team message from `sender` as the bus hands it to the hub; `fields` go into its frame. */
+export function teamDelivery(
+  teamId: string,
+  epoch: string,
+  seq: number,
+  fields: Record<string, unknown> = {},
+  extra: Partial<Delivery> = {},
+): Delivery {
+  return {
+    teamId,
+    epoch,
+    seq,
+    origin: undefined,
+    to: undefined,
+    fromId: 'sender',
+    frame: JSON.stringify({ type: 'message', seq, ...fields }),
+    ...extra,
+  };
 }

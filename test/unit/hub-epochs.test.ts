@@ -3,7 +3,7 @@ import { epochAt } from '../../services/epoch';
 import { Subscription, type LocalConnection } from '../../services/socket/hub';
 import { textFrame } from '../../services/socket/ws-frame';
 import { eventually } from '../helpers/eventually';
-import { hubPerTest } from '../helpers/hub-per-test';
+import { hubPerTest, teamDelivery } from '../helpers/hub-per-test';
 
 /**
  * The hub's duplicate filter compares (epoch, seq), never seq alone, and tells a
@@ -30,18 +30,8 @@ async function member(userId: string): Promise<Member> {
   return { conn, got };
 }
 
-function delivery(epoch: string, seq: number, extra: Partial<Delivery> = {}): Delivery {
-  return {
-    teamId: TEAM,
-    epoch,
-    seq,
-    origin: undefined,
-    to: undefined,
-    fromId: 'sender',
-    frame: JSON.stringify({ type: 'message', seq, epochOfTest: epoch }),
-    ...extra,
-  };
-}
+const delivery = (epoch: string, seq: number, extra: Partial<Delivery> = {}): Delivery =>
+  teamDelivery(TEAM, epoch, seq, { epochOfTest: epoch }, extra);
 
 let markers = 0;
 

@@ -1,9 +1,8 @@
 import WebSocket from 'ws';
-import type { Delivery } from '../../services/bus';
 import { epochAt } from '../../services/epoch';
 import type { LocalConnection } from '../../services/socket/hub';
 import { eventually } from '../helpers/eventually';
-import { hubPerTest } from '../helpers/hub-per-test';
+import { hubPerTest, teamDelivery } from '../helpers/hub-per-test';
 
 /**
  * While a joining connection's welcome and replay go out, live messages wait in
@@ -19,17 +18,7 @@ const CHUNK = 'x'.repeat(2048);
 
 const rig = hubPerTest({ maxBufferedBytes: BOUND });
 
-function delivery(epoch: string, seq: number): Delivery {
-  return {
-    teamId: TEAM,
-    epoch,
-    seq,
-    origin: undefined,
-    to: undefined,
-    fromId: 'sender',
-    frame: JSON.stringify({ type: 'message', seq, data: CHUNK }),
-  };
-}
+const delivery = (epoch: string, seq: number) => teamDelivery(TEAM, epoch, seq, { data: CHUNK });
 
 async function joining(): Promise<{
   conn: LocalConnection;
