@@ -32,7 +32,7 @@ if (!haveRedis && process.env.CI !== 'true') {
 module.exports = {
   testTimeout: 20000,
   // Most suites wait on real processes and sockets rather than compute: on two cores,
-  // two workers (jest's default would be one) take the run from about 8 min to 5.
+  // two workers (jest's default would be one) take the run from about 8 min to 4.
   maxWorkers: Math.max(2, availableParallelism() - 1),
   projects: [
     { ...base, displayName: 'memory', testMatch: ['**/*.test.ts'] },
