@@ -459,13 +459,13 @@ export class Hub implements BusListener {
       // Covered by the head already: a lagging pub/sub copy must not count against
       // the bound below, or a resume on a busy team could be cut for frames it never
       // needed.
-      if (seq > 0 && seq <= member.coveredSeq && epoch === member.coveredEpoch) return;
+      if (covered(member, seq, epoch)) return;
       // A long replay to a slow client must not turn into an unbounded queue: past
       // the same bound as the socket's buffer the client is told (4008, resume),
       // never silently trimmed.
       // Entries without a frame (messages for others, gap notices) count too, or a busy
       // team's direct traffic could grow the queue without a byte ever being counted.
-      const bytes = frame?.length ?? PENDING_ENTRY_BYTES;
+      const bytes = pendingBytesOf(frame);
       if (member.pendingBytes + bytes > this.options.maxBufferedBytes) {
         this.options.log.warn(
           { connId: conn.info.connId, pending: member.pendingBytes + bytes },
@@ -516,13 +516,10 @@ export class Hub implements BusListener {
     member.coveredSeq = coveredSeq;
     const pending = member.pending;
     if (!pending) return;
-    const kept = pending.filter((p) => !(p.seq > 0 && p.seq <= coveredSeq && p.epoch === epoch));
+    const kept = pending.filter((p) => !covered(member, p.seq, p.epoch));
     if (kept.length === pending.length) return;
     member.pending = kept;
-    member.pendingBytes = kept.reduce(
-      (sum, p) => sum + (p.frame?.length ?? PENDING_ENTRY_BYTES),
-      0,
-    );
+    member.pendingBytes = kept.reduce((sum, p) => sum + pendingBytesOf(p.frame), 0);
   }
 
   /**
@@ -644,4 +641,14 @@ export class Hub implements BusListener {
  */
 function presenceDue(member: Membership, userId: string, addedBefore: number): boolean {
   return member.info.userId !== userId && member.addedAt <= addedBefore;
+}
+
+/** Whether the head `member` was told of (Hub.cover) already covers this message. */
+function covered(member: Membership, seq: number, epoch: string): boolean {
+  return seq > 0 && seq <= member.coveredSeq && epoch === member.coveredEpoch;
+}
+
+/** What a pending entry counts against the bound: its frame, or a fixed cost without one. */
+function pendingBytesOf(frame: Buffer | undefined): number {
+  return frame?.length ?? PENDING_ENTRY_BYTES;
 }
