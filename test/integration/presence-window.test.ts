@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { connect, type Frame, type TestClient } from '../helpers/client';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { countSocketWrites } from '../helpers/socket-writes';
 
 /**
  * The presence window with a window long enough that nothing leaves by the timer:
@@ -46,26 +47,11 @@ test('held frames go out before the next reply, only to connections that were th
   expect(joinsOf(late.frames)).toEqual([]);
 });
 
-/** Counts the buffers each accepted socket is handed (write calls, not syscalls). */
-function countChunks(socket: Socket, counts: number[]): void {
-  const index = counts.push(0) - 1;
-  const write = socket._write.bind(socket);
-  socket._write = (chunk, encoding, callback) => {
-    counts[index]!++;
-    write(chunk, encoding, callback);
-  };
-  const writev = socket._writev?.bind(socket);
-  if (writev) {
-    socket._writev = (chunks, callback) => {
-      counts[index]! += chunks.length;
-      writev(chunks, callback);
-    };
-  }
-}
-
 test('held frames due to a member reach it as one buffer, in order', async () => {
   const counts: number[] = [];
-  server.running.server.on('connection', (socket: Socket) => countChunks(socket, counts));
+  server.running.server.on('connection', (socket: Socket) =>
+    countSocketWrites(socket, counts, 'buffers'),
+  );
   const watcher = await open('w');
   const a = await open('a');
   await open('b');
