@@ -16,8 +16,15 @@ export interface ConnectionPage {
 
 /** Who is connected, cluster-wide. Join/leave are user-level: first and last connection. */
 export interface Presence {
-  /** `first` is true when this is the user's only connection in the team. */
-  add(conn: ConnectionInfo): Promise<{ first: boolean }>;
+  /**
+   * `first` is true when this is the user's only connection in the team. With
+   * `announceJoin`, an engine that can publish the join in the same step as the entry
+   * does so when `first`, and says `announced`; else the caller announces it.
+   */
+  add(
+    conn: ConnectionInfo,
+    announceJoin?: boolean,
+  ): Promise<{ first: boolean; announced?: boolean }>;
   /** `last` is true when the user has no connection left in the team. */
   remove(conn: ConnectionInfo): Promise<{ last: boolean }>;
   get(connId: string): Promise<ConnectionInfo | undefined>;

@@ -2,6 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { RedisClient } from './connection';
 import type { Logger } from 'pino';
 import type { ClusterEvent } from '../bus';
+import { encodeEvent } from './payload';
 import { decodeCursor, encodeCursor } from '../presence';
 import type { ConnectionPage, ConnectionQuery, Presence } from '../presence';
 import { redisCall } from './call';
@@ -65,7 +66,9 @@ export class RedisPresence implements Presence {
   /** The connection came back while a tick ran: that tick runs once more on the new one. */
   private tickAgain = false;
   private closed = false;
-  private readonly adds = new TurnBatch((conns: ConnectionInfo[]) => this.runAdds(conns));
+  private readonly adds = new TurnBatch((items: { conn: ConnectionInfo; announce: boolean }[]) =>
+    this.runAdds(items),
+  );
   private readonly removes = new TurnBatch((items: { conn: ConnectionInfo; node: string }[]) =>
     this.runRemoves(items),
   );
@@ -109,10 +112,20 @@ export class RedisPresence implements Presence {
     return Math.max(50, Math.floor(this.options.leaseMs / 3));
   }
 
-  async add(conn: ConnectionInfo): Promise<{ first: boolean }> {
+  /**
+   * With `announceJoin`, the user's join is published by the add's script itself when
+   * this is their first connection in the team (`announced`), right after the entry.
+   */
+  async add(
+    conn: ConnectionInfo,
+    announceJoin = false,
+  ): Promise<{ first: boolean; announced?: boolean }> {
     this.local.set(conn.connId, conn);
     return redisCall(
-      async () => ({ first: (await this.addEntry(conn)) === 1 }),
+      async () => {
+        const first = (await this.addEntry(conn, announceJoin)) === 1;
+        return announceJoin ? { first, announced: first } : { first };
+      },
       () => {
         // The socket closes without a remove (its setup failed), so it must not stay
         // here: reconcile would restore it, and announce its join, for good.
@@ -132,9 +145,12 @@ export class RedisPresence implements Presence {
     );
   }
 
-  /** Returns the user's connection count in the team after adding, or 0 if already present. */
-  private addEntry(conn: ConnectionInfo): Promise<number> {
-    return this.adds.add(conn);
+  /**
+   * Returns the user's connection count in the team after adding, or 0 if already
+   * present. With `announce`, a count of 1 means the join was published.
+   */
+  private addEntry(conn: ConnectionInfo, announce = false): Promise<number> {
+    return this.adds.add({ conn, announce });
   }
 
   /**
@@ -144,10 +160,14 @@ export class RedisPresence implements Presence {
    * and seven commands each cost Redis (which shares the node's core in small
    * set-ups) far more than a few per turn.
    */
-  private async runAdds(conns: ConnectionInfo[]): Promise<ItemResult<number>[]> {
+  private async runAdds(
+    items: { conn: ConnectionInfo; announce: boolean }[],
+  ): Promise<ItemResult<number>[]> {
+    const conns = items.map((i) => i.conn);
     await this.writeIndexes(conns);
+    const announce = new Set(items.filter((i) => i.announce).map((i) => i.conn));
     return this.runScripts(conns, (group) =>
-      this.redis.sbPresenceAdd(...this.scriptArgs(group)),
+      this.redis.sbPresenceAdd(...this.addArgs(group, announce)),
     ).then((answers) =>
       answers.map((answer) =>
         answer.ok && typeof answer.value !== 'number'
@@ -170,11 +190,28 @@ export class RedisPresence implements Presence {
     ]);
   }
 
+  /** numkeys, KEYS and ARGV of the add script (PRESENCE_ADD) for connections of one slot. */
+  private addArgs(conns: ConnectionInfo[], announce: Set<ConnectionInfo>): string[] {
+    const args = [String(conns.length * 2)];
+    for (const c of conns) args.push(this.keys.teamConns(c.teamId), this.keys.teamUsers(c.teamId));
+    args.push(this.redis.isCluster ? '1' : '0');
+    for (const c of conns) {
+      args.push(
+        c.connId,
+        c.userId,
+        this.keys.teamChannel(c.teamId),
+        // The event the bus would emit (encodeEvent): receivers cannot tell the two apart.
+        announce.has(c) ? encodeEvent(presenceEvent(c, 'join')) : '',
+      );
+    }
+    return args;
+  }
+
   /**
-   * numkeys, KEYS and ARGV of the presence scripts for connections of one slot.
+   * numkeys, KEYS and ARGV of the remove script (PRESENCE_REMOVE) for connections of one slot.
    * ARGV is written behind KEYS in one array, in the same order.
    */
-  private scriptArgs(conns: ConnectionInfo[]): string[] {
+  private removeArgs(conns: ConnectionInfo[]): string[] {
     const args = [String(conns.length * 2)];
     for (const c of conns) args.push(this.keys.teamConns(c.teamId), this.keys.teamUsers(c.teamId));
     for (const c of conns) args.push(c.connId, c.userId);
@@ -237,7 +274,7 @@ export class RedisPresence implements Presence {
   ): Promise<ItemResult<number>[]> {
     const answers = await this.runScripts(
       items.map((i) => i.conn),
-      (group) => this.redis.sbPresenceRemove(...this.scriptArgs(group)),
+      (group) => this.redis.sbPresenceRemove(...this.removeArgs(group)),
     );
     const results: ItemResult<number>[] = [];
     const removed: { conn: ConnectionInfo; node: string }[] = [];
@@ -499,12 +536,7 @@ export class RedisPresence implements Presence {
   }
 
   private announce(conn: ConnectionInfo, event: 'join' | 'leave'): Promise<void> {
-    return this.options.announce({
-      kind: 'presence',
-      teamId: conn.teamId,
-      event,
-      user: { id: conn.userId, name: conn.name },
-    });
+    return this.options.announce(presenceEvent(conn, event));
   }
 
   /** Removes the entries of nodes whose lease expired; one survivor per dead node does it. */
@@ -575,4 +607,14 @@ export class RedisPresence implements Presence {
       // Redis is down: the lease expires by itself.
     }
   }
+}
+
+/** The user's join or leave in the connection's team, as a session announces it. */
+function presenceEvent(conn: ConnectionInfo, event: 'join' | 'leave'): ClusterEvent {
+  return {
+    kind: 'presence',
+    teamId: conn.teamId,
+    event,
+    user: { id: conn.userId, name: conn.name },
+  };
 }

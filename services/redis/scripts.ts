@@ -274,25 +274,35 @@ return {seq, current}
  * nodeConns) are written beside it with single-key commands (presence.ts). One call
  * takes every add of an event-loop turn (on Redis Cluster: of one slot), each its
  * own step in order, so two connections of one user in a call count 1 then 2.
- * KEYS: per connection teamConns, teamUsers. ARGV: per connection connId, userId.
+ * A connection that comes with a join event has it published here when it is its
+ * user's first in the team, once the entry is written: the join costs no command or
+ * round trip of its own, and nobody hears it before the entry can be read.
+ * KEYS: per connection teamConns, teamUsers. ARGV: '1' to SPUBLISH (Redis Cluster:
+ * the team's channel is in the team's slot) or '0' to PUBLISH; then per connection
+ * connId, userId, the team's channel, the join's payload ('' for none).
  * Returns per connection the user's connection count in the team after adding, 0
  * if it was already present, or the error's text when Redis refused a command.
  */
 const PRESENCE_ADD = `${ERROR_TEXT}
-local function add(conns, users, connId, userId)
+local publishCommand = ARGV[1] == '1' and 'SPUBLISH' or 'PUBLISH'
+local function add(conns, users, connId, userId, channel, join)
   if redis.call('ZADD', conns, 0, connId) == 0 then return 0 end
-  return redis.call('HINCRBY', users, userId, 1)
+  local count = redis.call('HINCRBY', users, userId, 1)
+  if count == 1 and join ~= '' then redis.call(publishCommand, channel, join) end
+  return count
 end
 local out = {}
-for i = 1, #KEYS, 2 do
-  local ok, count = pcall(add, KEYS[i], KEYS[i + 1], ARGV[i], ARGV[i + 1])
+for c = 0, #KEYS / 2 - 1 do
+  local a = 1 + c * 4
+  local ok, count = pcall(add, KEYS[c * 2 + 1], KEYS[c * 2 + 2], ARGV[a + 1], ARGV[a + 2],
+    ARGV[a + 3], ARGV[a + 4])
   if ok then out[#out + 1] = count else out[#out + 1] = errorText(count) end
 end
 return out
 `;
 
 /**
- * KEYS and ARGV as PRESENCE_ADD, for removes. Returns per connection {the user's
+ * KEYS as PRESENCE_ADD, for removes; ARGV per connection connId, userId. Returns per connection {the user's
  * connection count left in the team (-1 if the connection was unknown), 1 when the
  * team has no connection left}, or the error's text.
  */

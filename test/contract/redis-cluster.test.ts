@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { RedisBus } from '../../services/redis/bus';
 import { RedisHistory } from '../../services/redis/history';
+import { encodeEvent } from '../../services/redis/payload';
 import { RedisPresence } from '../../services/redis/presence';
 import { RedisSlotBacklog } from '../../services/redis/slot-backlog';
 import { hashSlot, SLOTS } from '../../services/redis/slot';
@@ -117,6 +118,60 @@ describeWithRedis('redis cluster implementations', () => {
       expect(await b.teams()).toEqual([{ teamId: 'T', online: 1, connections: 1 }]);
     } finally {
       await b.close();
+    }
+  });
+
+  test("a join asked of the add is published by its slot's script with SPUBLISH, once, after the entry", async () => {
+    const keys = freshKeys();
+    const presence = new RedisPresence(await client('command'), keys, {
+      nodeId: 'a',
+      leaseMs: 60_000,
+      announce: async () => undefined,
+      log,
+    });
+    await presence.start();
+    const teams = Array.from({ length: 6 }, (_, i) => `join-${i}`);
+    expect(new Set(teams.map((t) => hashSlot(keys.teamConns(t)))).size).toBeGreaterThan(3);
+    const listener = await client('listener', {
+      enableOfflineQueue: true,
+      commandTimeout: undefined,
+    });
+    const admin = await client('admin');
+    // What each join found in Redis when it arrived: the entry must be there already.
+    const heard: { channel: string; payload: string; listed: Promise<string[]> }[] = [];
+    listener.on('smessage', (channel: string, payload: string) => {
+      const teamId = keys.teamFromChannel(channel) ?? '';
+      heard.push({ channel, payload, listed: admin.zrange(keys.teamConns(teamId), 0, -1) });
+    });
+    await Promise.all(teams.map((t) => listener.ssubscribe(keys.teamChannel(t))));
+    const join = (teamId: string, id: string) =>
+      encodeEvent({ kind: 'presence', teamId, event: 'join', user: { id, name: id } });
+    try {
+      // One turn over many slots: each slot's script publishes its own teams' joins.
+      const joins = await Promise.all(
+        teams.flatMap((t) => [
+          presence.add(connectionInfo(`${t}-c1`, 'u1', 'a', t), true),
+          presence.add(connectionInfo(`${t}-c2`, 'u1', 'a', t), true),
+        ]),
+      );
+      expect(joins).toEqual(
+        teams.flatMap(() => [
+          { first: true, announced: true },
+          { first: false, announced: false },
+        ]),
+      );
+      // u2's joins, published after the others on the same channels, mark the end of them.
+      await Promise.all(
+        teams.map((t) => presence.add(connectionInfo(`${t}-c3`, 'u2', 'a', t), true)),
+      );
+      await eventually(() => expect(heard).toHaveLength(teams.length * 2));
+      for (const t of teams) {
+        const onTeam = heard.filter((h) => h.channel === keys.teamChannel(t));
+        expect(onTeam.map((h) => h.payload)).toEqual([join(t, 'u1'), join(t, 'u2')]);
+        expect(await onTeam[0]!.listed).toEqual(expect.arrayContaining([`${t}-c1`, `${t}-c2`]));
+      }
+    } finally {
+      await presence.close();
     }
   });
 

@@ -102,6 +102,36 @@ describeWithRedis('Redis joins batched per turn', () => {
     }
   });
 
+  test("a join is published by the presence add's script, once: no command or round trip of its own", async () => {
+    const prefix = `w${randomUUID().slice(0, 6)}:`;
+    const server = await startTestServer({ REDIS_URL: redis.server.url, REDIS_KEY_PREFIX: prefix });
+    const clients: TestClient[] = [];
+    const monitor = await admin.monitor();
+    try {
+      const watcher = await connect(server.socketUrl, { id: 'u1', teamId: 'J' });
+      clients.push(watcher);
+      const published: { args: string[]; source: string }[] = [];
+      monitor.on('monitor', (_time: string, args: string[], source: string) => {
+        if (/^s?publish$/i.test(args[0] ?? '') && (args[2] ?? '').includes('"join"'))
+          published.push({ args, source });
+      });
+      clients.push(await connect(server.socketUrl, { id: 'u2', teamId: 'J' }));
+      // A second connection of the same user is no join.
+      clients.push(await connect(server.socketUrl, { id: 'u2', teamId: 'J' }));
+      expect(await watcher.next('presence')).toMatchObject({ event: 'join', user: { id: 'u2' } });
+      await watcher.sync();
+      expect(watcher.take('presence')).toEqual([]);
+      expect(published).toHaveLength(1);
+      expect(published[0]!.args[1]).toBe(`${prefix}ch:team:{J}`);
+      // MONITOR names the script as the source of the commands it runs.
+      expect(published[0]!.source).toBe('lua');
+    } finally {
+      monitor.disconnect();
+      await Promise.all(clients.map((c) => c.close()));
+      await server.close();
+    }
+  });
+
   test('joins racing a stream of publishes miss no message after the head they were given', async () => {
     const keys = freshKeys('j');
     const publisher = await redisBus(redis, { keys, nodeId: 'node-a' });

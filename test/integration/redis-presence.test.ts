@@ -4,6 +4,7 @@ import pino from 'pino';
 import type { ClusterEvent } from '../../services/bus';
 import { createRedisClient, waitReady } from '../../services/redis/connection';
 import type { RedisKeys } from '../../services/redis/keys';
+import { encodeEvent } from '../../services/redis/payload';
 import { RedisPresence } from '../../services/redis/presence';
 import { connectionInfo } from '../helpers/connection-info';
 import { eventually } from '../helpers/eventually';
@@ -160,6 +161,42 @@ describeWithRedis('redis presence leases', () => {
     );
     for (const m of members)
       expect(m.connections).toBe(expected.filter((c) => c.userId === m.id).length);
+  });
+
+  test("a join asked of the add is published by its script once, after the entry, and only the user's first", async () => {
+    const keys = freshKeys('p');
+    const a = await node(keys, 'a', [], { leaseMs: 60_000 });
+    const admin = await adminClient();
+    const listener = await redis.client('listener', true);
+    // What each join found in Redis when it arrived: the entry must be there already.
+    const heard: { payload: string; listed: Promise<string[]> }[] = [];
+    listener.on('message', (_channel: string, payload: string) =>
+      heard.push({ payload, listed: admin.zrange(keys.teamConns('J'), 0, -1) }),
+    );
+    await listener.subscribe(keys.teamChannel('J'));
+    // Loads the script, so the turn below runs it by EVALSHA alone.
+    await a.add(connectionInfo('warm', 'w', 'a', 'W'), true);
+    await admin.config('RESETSTAT');
+    const joins = await Promise.all([
+      a.add(connectionInfo('c1', 'u1', 'a', 'J'), true),
+      a.add(connectionInfo('c2', 'u1', 'a', 'J'), true),
+      a.add(connectionInfo('c3', 'u2', 'a', 'J')),
+    ]);
+    expect(joins).toEqual([
+      { first: true, announced: true },
+      { first: false, announced: false },
+      // Not asked (a restore): the caller decides whether to announce it.
+      { first: true },
+    ]);
+    // Published inside the add's one script call, not as a command of its own.
+    expect(await commandCalls(admin, 'evalsha')).toBe(1);
+    // u3's join, published after the others on the same channel, marks the end of them.
+    await a.add(connectionInfo('c4', 'u3', 'a', 'J'), true);
+    await eventually(() => expect(heard).toHaveLength(2));
+    const join = (id: string) =>
+      encodeEvent({ kind: 'presence', teamId: 'J', event: 'join', user: { id, name: id } });
+    expect(heard.map((h) => h.payload)).toEqual([join('u1'), join('u3')]);
+    expect(await heard[0]!.listed).toEqual(expect.arrayContaining(['c1', 'c2']));
   });
 
   test('the removes of one turn run the team script once and each index command once', async () => {
