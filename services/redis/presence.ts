@@ -40,8 +40,8 @@ export interface RedisPresenceOptions {
  * Only the team's part is one script (its connIds and user counts, in the team's
  * slot), so it works on Redis Cluster. The cluster-wide indexes (the connection's
  * info, the admin listing, live teams, nodes, a node's connections) are written
- * beside it with single-key commands: before the script on add, after it on
- * remove, so an index may name a connection the team no longer holds (reads skip
+ * beside it with single-key commands: before the script on add (on one Redis by
+ * the add script itself, first), after it on remove, so an index may name a connection the team no longer holds (reads skip
  * it, reconcile removes it) but a team never holds one the indexes lack.
  */
 export class RedisPresence implements Presence {
@@ -154,20 +154,22 @@ export class RedisPresence implements Presence {
   }
 
   /**
-   * The adds of one turn of the event loop: the cluster-wide indexes first, one
-   * command per key, then the teams' part in one script call (on Redis Cluster one
-   * per slot). A reconnect storm adds thousands of connections in a few seconds,
-   * and seven commands each cost Redis (which shares the node's core in small
-   * set-ups) far more than a few per turn.
+   * The adds of one turn of the event loop: the cluster-wide indexes first, then
+   * the teams' part. On one Redis that is one script call; on Redis Cluster one
+   * command per index key, then a script call per slot. A reconnect storm adds
+   * thousands of connections in a few seconds, and seven commands each cost Redis
+   * (which shares the node's core in small set-ups) far more than a few per turn.
    */
   private async runAdds(
     items: { conn: ConnectionInfo; announce: boolean }[],
   ): Promise<ItemResult<number>[]> {
     const conns = items.map((i) => i.conn);
-    await this.writeIndexes(conns);
+    // On one Redis every key is the script's to write: it writes the indexes itself.
+    const indexed = !this.redis.isCluster;
+    if (!indexed) await this.writeIndexes(conns);
     const announce = new Set(items.filter((i) => i.announce).map((i) => i.conn));
     return this.runScripts(conns, (group) =>
-      this.redis.sbPresenceAdd(...this.addArgs(group, announce)),
+      this.redis.sbPresenceAdd(...this.addArgs(group, announce, indexed)),
     ).then((answers) =>
       answers.map((answer) =>
         answer.ok && typeof answer.value !== 'number'
@@ -190,18 +192,38 @@ export class RedisPresence implements Presence {
     ]);
   }
 
-  /** numkeys, KEYS and ARGV of the add script (PRESENCE_ADD) for connections of one slot. */
-  private addArgs(conns: ConnectionInfo[], announce: Set<ConnectionInfo>): string[] {
-    const args = [String(conns.length * 2)];
-    for (const c of conns) args.push(this.keys.teamConns(c.teamId), this.keys.teamUsers(c.teamId));
-    args.push(this.redis.isCluster ? '1' : '0');
+  /**
+   * numkeys, KEYS and ARGV of the add script (PRESENCE_ADD) for connections of one
+   * slot; with `indexed`, the script writes the cluster-wide indexes too.
+   */
+  private addArgs(
+    conns: ConnectionInfo[],
+    announce: Set<ConnectionInfo>,
+    indexed: boolean,
+  ): string[] {
+    const { nodeId } = this.options;
+    const { keys } = this;
+    const args = indexed
+      ? [
+          String(5 + conns.length * 2),
+          keys.nodes(),
+          keys.nodeConns(nodeId),
+          keys.conns(),
+          keys.connIndex(),
+          keys.liveTeams(),
+        ]
+      : [String(conns.length * 2)];
+    for (const c of conns) args.push(keys.teamConns(c.teamId), keys.teamUsers(c.teamId));
+    args.push(this.redis.isCluster ? '1' : '0', indexed ? nodeId : '');
     for (const c of conns) {
       args.push(
         c.connId,
         c.userId,
-        this.keys.teamChannel(c.teamId),
+        c.teamId,
+        keys.teamChannel(c.teamId),
         // The event the bus would emit (encodeEvent): receivers cannot tell the two apart.
         announce.has(c) ? encodeEvent(presenceEvent(c, 'join')) : '',
+        indexed ? JSON.stringify(c) : '',
       );
     }
     return args;

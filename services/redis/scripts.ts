@@ -270,32 +270,65 @@ return {seq, current}
 
 /**
  * A team's presence, in the team's slot: the user counts follow the team's set of
- * connIds in one step. The cluster-wide indexes (conns, connIndex, liveTeams, nodes,
- * nodeConns) are written beside it with single-key commands (presence.ts). One call
- * takes every add of an event-loop turn (on Redis Cluster: of one slot), each its
- * own step in order, so two connections of one user in a call count 1 then 2.
+ * connIds in one step. On Redis Cluster the cluster-wide indexes (conns, connIndex,
+ * liveTeams, nodes, nodeConns) live in other slots and are written before the call
+ * with single-key commands (presence.ts); on one Redis the call writes them first
+ * itself: five commands and a round trip less per turn of joins. One call takes
+ * every add of an event-loop turn (on Redis Cluster: of one slot), each its own step
+ * in order, so two connections of one user in a call count 1 then 2.
  * A connection that comes with a join event has it published here when it is its
  * user's first in the team, once the entry is written: the join costs no command or
  * round trip of its own, and nobody hears it before the entry can be read.
- * KEYS: per connection teamConns, teamUsers. ARGV: '1' to SPUBLISH (Redis Cluster:
- * the team's channel is in the team's slot) or '0' to PUBLISH; then per connection
- * connId, userId, the team's channel, the join's payload ('' for none).
+ * KEYS: with the indexes, nodes, nodeConns, conns, connIndex, liveTeams; then per
+ * connection teamConns, teamUsers. ARGV: '1' to SPUBLISH (Redis Cluster: the team's
+ * channel is in the team's slot) or '0' to PUBLISH; the node id with the indexes, ''
+ * without; then per connection connId, userId, teamId, the team's channel, the join's
+ * payload ('' for none), the connection's info JSON ('' without the indexes).
  * Returns per connection the user's connection count in the team after adding, 0
  * if it was already present, or the error's text when Redis refused a command.
  */
 const PRESENCE_ADD = `${ERROR_TEXT}
 local publishCommand = ARGV[1] == '1' and 'SPUBLISH' or 'PUBLISH'
-local function add(conns, users, connId, userId, channel, join)
-  if redis.call('ZADD', conns, 0, connId) == 0 then return 0 end
+local node = ARGV[2]
+local PER_CONN = 6
+local conns = (#ARGV - 2) / PER_CONN
+-- Variadic commands, in chunks a Lua call can unpack (an even count: pairs stay whole).
+local function inChunks(command, key, args)
+  for i = 1, #args, 4000 do
+    redis.call(command, key, unpack(args, i, math.min(i + 3999, #args)))
+  end
+end
+local TEAMS = 0
+if node ~= '' then
+  TEAMS = 5
+  local ids, infos, index, teams = {}, {}, {}, {}
+  for c = 0, conns - 1 do
+    local a = 2 + c * PER_CONN
+    ids[#ids + 1] = ARGV[a + 1]
+    infos[#infos + 1] = ARGV[a + 1]
+    infos[#infos + 1] = ARGV[a + 6]
+    index[#index + 1] = 0
+    index[#index + 1] = ARGV[a + 1]
+    teams[#teams + 1] = ARGV[a + 3]
+  end
+  redis.call('SADD', KEYS[1], node)
+  inChunks('SADD', KEYS[2], ids)
+  inChunks('HSET', KEYS[3], infos)
+  inChunks('ZADD', KEYS[4], index)
+  inChunks('SADD', KEYS[5], teams)
+end
+local function add(teamConns, users, connId, userId, channel, join)
+  if redis.call('ZADD', teamConns, 0, connId) == 0 then return 0 end
   local count = redis.call('HINCRBY', users, userId, 1)
   if count == 1 and join ~= '' then redis.call(publishCommand, channel, join) end
   return count
 end
 local out = {}
-for c = 0, #KEYS / 2 - 1 do
-  local a = 1 + c * 4
-  local ok, count = pcall(add, KEYS[c * 2 + 1], KEYS[c * 2 + 2], ARGV[a + 1], ARGV[a + 2],
-    ARGV[a + 3], ARGV[a + 4])
+for c = 0, conns - 1 do
+  local a = 2 + c * PER_CONN
+  local k = TEAMS + c * 2
+  local ok, count = pcall(add, KEYS[k + 1], KEYS[k + 2], ARGV[a + 1], ARGV[a + 2], ARGV[a + 4],
+    ARGV[a + 5])
   if ok then out[#out + 1] = count else out[#out + 1] = errorText(count) end
 end
 return out

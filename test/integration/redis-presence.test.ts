@@ -130,6 +130,68 @@ describeWithRedis('redis presence leases', () => {
     expect((await a.teams()).map((t) => t.teamId).sort()).toEqual(['T0', 'T1', 'T2', 'T3', 'T4']);
   });
 
+  test('on one Redis a turn of adds is one command: its script writes the indexes, then the teams', async () => {
+    const keys = freshKeys('p');
+    const a = await node(keys, 'a', [], { leaseMs: 60_000 });
+    const admin = await adminClient();
+    // Loads the script, so the turn below runs it by EVALSHA alone.
+    await a.add(connectionInfo('warm', 'w', 'a', 'W'));
+    const monitor = await admin.monitor();
+    const seen: { command: string; key: string; source: string }[] = [];
+    monitor.on('monitor', (_time: string, args: string[], source: string) =>
+      seen.push({ command: (args[0] ?? '').toLowerCase(), key: args[1] ?? '', source }),
+    );
+    try {
+      const conns = Array.from({ length: 20 }, (_, i) =>
+        connectionInfo(`c${i}`, `u${i}`, 'a', `T${i % 4}`),
+      );
+      await Promise.all(conns.map((c) => a.add(c)));
+      // A read after the turn: once MONITOR has shown it, it has shown the whole turn.
+      await a.get('c0');
+      await eventually(() => expect(seen.some((s) => s.command === 'hmget')).toBe(true));
+      const turn = seen.slice(
+        0,
+        seen.findIndex((s) => s.command !== 'evalsha' && s.source !== 'lua'),
+      );
+      expect(turn.filter((s) => s.source !== 'lua').map((s) => s.command)).toEqual(['evalsha']);
+      // Every index is written before the first team entry.
+      const firstTeamWrite = turn.findIndex((s) => s.key.includes(':presence:conns'));
+      const indexWrites = turn.filter(
+        (s) => ['sadd', 'hset', 'zadd'].includes(s.command) && !s.key.includes('{'),
+      );
+      expect(indexWrites).toHaveLength(5);
+      for (const w of indexWrites) expect(turn.indexOf(w)).toBeLessThan(firstTeamWrite);
+      expect((await a.list({ limit: 100 })).connections.map((c) => c.connId).sort()).toEqual(
+        ['warm', ...conns.map((c) => c.connId)].sort(),
+      );
+      expect((await a.teams()).map((t) => t.teamId).sort()).toEqual(['T0', 'T1', 'T2', 'T3', 'W']);
+    } finally {
+      monitor.disconnect();
+    }
+  });
+
+  test('a turn of thousands of adds (a reconnect storm) is written whole, indexes and teams', async () => {
+    const keys = freshKeys('p');
+    const a = await node(keys, 'a', [], { leaseMs: 60_000 });
+    // More than one Lua call can unpack (8,000): the script writes the indexes in chunks.
+    const conns = Array.from({ length: 4500 }, (_, i) =>
+      connectionInfo(`c${i}`, `u${i}`, 'a', `T${i % 2}`),
+    );
+    const added = await Promise.all(conns.map((c) => a.add(c)));
+    expect(added.every((r) => r.first)).toBe(true);
+    let listed = 0;
+    for (let page = await a.list({ limit: 1000 }); ;) {
+      listed += page.connections.length;
+      if (page.next === null) break;
+      page = await a.list({ limit: 1000, cursor: page.next });
+    }
+    expect(listed).toBe(conns.length);
+    expect((await a.teams()).sort((x, y) => x.teamId.localeCompare(y.teamId))).toEqual([
+      { teamId: 'T0', online: 2250, connections: 2250 },
+      { teamId: 'T1', online: 2250, connections: 2250 },
+    ]);
+  });
+
   /** Connections in five teams, some users with two or three in one team. */
   function turnOfJoins(node: string): ReturnType<typeof connectionInfo>[] {
     return Array.from({ length: 50 }, (_, i) =>
