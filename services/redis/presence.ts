@@ -37,12 +37,13 @@ export interface RedisPresenceOptions {
  * Join/leave stay user-level because a per-team hash counts each user's
  * connections across all nodes.
  *
- * Only the team's part is one script (its connIds and user counts, in the team's
- * slot), so it works on Redis Cluster. The cluster-wide indexes (the connection's
- * info, the admin listing, live teams, nodes, a node's connections) are written
- * beside it with single-key commands: before the script on add (on one Redis by
- * the add script itself, first), after it on remove, so an index may name a connection the team no longer holds (reads skip
- * it, reconcile removes it) but a team never holds one the indexes lack.
+ * The team's part is one script (its connIds and user counts, in the team's slot),
+ * so it works on Redis Cluster. The cluster-wide indexes (the connection's info,
+ * the admin listing, live teams, nodes, a node's connections) are written before
+ * it on add (on Redis Cluster with single-key commands, as they live in other
+ * slots; on one Redis by the add script itself) and after it on remove, with
+ * single-key commands. So an index may name a connection the team no longer holds
+ * (reads skip it, reconcile removes it) but a team never holds one the indexes lack.
  */
 export class RedisPresence implements Presence {
   /** This node's own connections: the truth to restore after Redis lost them. */
