@@ -48,3 +48,19 @@ export function cpuTimes(pid: number, clockTicksPerS: number): { user: number; s
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return { user: Number(fields[11]) / clockTicksPerS, sys: Number(fields[12]) / clockTicksPerS };
 }
+
+/**
+ * Write-family system calls (write, writev, sendmsg...) the process has made so far,
+ * from /proc/<pid>/io; 0 once it is gone or where the file cannot be read. On a
+ * socket server each is one hand-off to the kernel: a count that CPU time on a
+ * shared machine blurs (a presence window that coalesces less shows here first).
+ */
+export function writeCalls(pid: number): number {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const match = /^syscw:\s+(\d+)$/m.exec(io);
+    return match ? Number(match[1]) : 0;
+  } catch {
+    return 0;
+  }
+}

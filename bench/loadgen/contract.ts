@@ -94,6 +94,12 @@ export interface LoadResult {
     perProcessCpuS: number[];
     /** After the settle pause, how long the servers stayed busy (see waitForIdleServers). */
     busyAfterMs: number;
+    /**
+     * Write system calls the servers made while connecting, summed (proc-stats.ts
+     * writeCalls; 0 where /proc/<pid>/io is unreadable): per connection, the 101 and
+     * welcome and the presence frames' writes, as the kernel got them.
+     */
+    serverWriteCalls: number;
   };
   rss: {
     /** Sum over the arm's processes, before the first connection. */

@@ -3,7 +3,7 @@ import { LatencyRecorder } from './latency-recorder';
 import { collectLoopStats } from './loop-stats';
 import { encodeData, isBenchData, readSendTime } from './message-data';
 import { FrameKind, type Protocol } from './protocol';
-import { cpuSeconds, rssBytes, totalCpuSeconds } from '../proc-stats';
+import { cpuSeconds, rssBytes, totalCpuSeconds, writeCalls } from '../proc-stats';
 import { warmConnectPath } from './connect-warmup';
 import { startRamp } from './ramp';
 import { teamLayout } from './team-layout';
@@ -128,8 +128,10 @@ export class LoadRun implements ClientHandler {
 
     const cpuBeforeConnect = this.serverCpu();
     const perProcessBeforeConnect = this.serverCpuPerProcess();
+    const writesBeforeConnect = this.serverWriteCalls();
     const connectMs = await this.connect();
     const connectCpu = this.serverCpu() - cpuBeforeConnect;
+    const connectWrites = this.serverWriteCalls() - writesBeforeConnect;
 
     await sleep(plan.settleMs);
     const busyAfterMs = await this.waitForIdleServers();
@@ -158,6 +160,7 @@ export class LoadRun implements ClientHandler {
         serverCpuS: connectCpu,
         perProcessCpuS: perProcessConnectCpu,
         busyAfterMs,
+        serverWriteCalls: connectWrites,
       },
       rss: {
         idleBytes,
@@ -485,6 +488,12 @@ export class LoadRun implements ClientHandler {
 
   private serverCpu(): number {
     return totalCpuSeconds(this.plan.serverPids, this.plan.clockTicksPerS);
+  }
+
+  private serverWriteCalls(): number {
+    let sum = 0;
+    for (const pid of this.plan.serverPids) sum += writeCalls(pid);
+    return sum;
   }
 
   private serverCpuPerProcess(): number[] {

@@ -21,6 +21,8 @@ export interface Figures {
   connectPerS: number;
   /** Seconds the servers stayed busy after every connection was ready (and the settle pause). */
   busyAfterConnectS: number;
+  /** The servers' write system calls while connecting, per connection (LoadResult.connect). */
+  connectWritesPerConnection: number;
   rssPerConnectionKB: number;
   p50Ms: number;
   p99Ms: number;
@@ -105,6 +107,7 @@ function figures(r: LoadResult): Figures {
   return {
     connectPerS: r.connect.perS,
     busyAfterConnectS: r.connect.busyAfterMs / 1000,
+    connectWritesPerConnection: r.connect.serverWriteCalls / r.connect.connections,
     rssPerConnectionKB: r.rss.perConnectionBytes / 1024,
     p50Ms: r.latency.p50Ms,
     p99Ms: r.latency.p99Ms,
