@@ -45,12 +45,32 @@ type Arg = Command['args'][number];
  * The RESP array of bulk strings for `name` and `args` (what Redis reads a command
  * as). With `count` above their number, the start of a command of `count` words, the
  * rest to follow.
+ *
+ * Written as one text, each argument's length taken as its UTF-16 length, then
+ * encoded in one call: asking each argument its UTF-8 length, then writing each
+ * (two native calls per argument, six arguments per message in a publish batch)
+ * was most of the publishing node's encoding time. The text is as long in UTF-8 as in
+ * UTF-16 only when every character is ASCII (any other takes two bytes or more, a
+ * surrogate pair four for its two units), and then those lengths are the byte
+ * lengths; otherwise, and for Buffer arguments, each argument is measured
+ * (encodeMeasured).
  */
 export function encodeCommand(
   name: string,
   args: readonly Arg[],
   count: number = args.length + 1,
 ): Buffer {
+  let resp = `*${count}\r\n$${name.length}\r\n${name}\r\n`;
+  for (const arg of args) {
+    if (Buffer.isBuffer(arg)) return encodeMeasured(name, args, count);
+    const value = text(arg);
+    resp += `$${value.length}\r\n${value}\r\n`;
+  }
+  const out = Buffer.from(resp, 'utf8');
+  return out.length === resp.length ? out : encodeMeasured(name, args, count);
+}
+
+function encodeMeasured(name: string, args: readonly Arg[], count: number): Buffer {
   const words = args.length + 1;
   const lengths = new Int32Array(words);
   let total = 1 + digits(count) + 2;

@@ -42,6 +42,19 @@ describe('BufferedCommand', () => {
     expect(encodeCommand('ping', []).toString()).toBe('*1\r\n$4\r\nping\r\n');
   });
 
+  test('ASCII arguments, and one non-ASCII character among them, anywhere', () => {
+    const ascii = ['{"id":"a","seq":', ',"teamId":"t"}', 'o|t|f', 12, '', 'x'.repeat(300)];
+    expect(encodeCommand('evalsha', ascii).equals(ioredisBytes('evalsha', ascii))).toBe(true);
+    // A lone surrogate is written as U+FFFD (three bytes), a pair as four bytes.
+    for (const odd of ['é', '\u{1F600}', '\uD800', '\u0080', '\u00FF']) {
+      for (let at = 0; at < ascii.length; at++) {
+        const args = [...ascii];
+        args[at] = `${String(args[at])}${odd}`;
+        expect(encodeCommand('evalsha', args).equals(ioredisBytes('evalsha', args))).toBe(true);
+      }
+    }
+  });
+
   test('keys and hash slot as ioredis reads them from a script call', () => {
     const args = ['return 1', 2, '{team-a}:seq', '{team-a}:log', 'an argument'];
     const ours = new BufferedCommand('evalsha', args);
