@@ -59,7 +59,12 @@ const lua = (text: string): string => JSON.stringify(text);
 /**
  * The script's half: it reads a message's ARGV with `messageArgs(a)` (the
  * MESSAGE_ARGS of pushMessageArgs, from ARGV[a + 1]) and writes with the rest:
- * `teamPayload` takes the `messageEntry` of each of a team's messages in the call.
+ * each of a team's messages in the call goes into its `newEntries()` with
+ * `addEntry`, and `teamPayload` joins them. Redis's Lua hashes every byte of every
+ * string it makes, so an entry is kept as its pieces (the json's head and tail
+ * as they came, not the json made for the log), and only the payload is made
+ * whole, in one table.concat: its [1] is kept for the tag and epoch, known once
+ * the team's last message is in.
  */
 export const PAYLOAD_LUA = `
 local LOG_JSON, LOG_ORIGIN = ${lua(LOG_FIELD.json)}, ${lua(LOG_FIELD.origin)}
@@ -73,12 +78,32 @@ end
 local function messageJson(head, seq, tail)
   return head .. seq .. tail
 end
-local function messageEntry(seq, routing, json)
-  return seq .. ${lua(BAR)} .. routing .. ${lua(BAR)} .. json
+local function newEntries()
+  return {'', n = 1, count = 0}
+end
+local function addEntry(entries, seq, routing, head, tail)
+  local n = entries.n
+  if entries.count > 0 then
+    n = n + 1
+    entries[n] = ${lua(ENTRY_END)}
+  end
+  entries[n + 1] = seq
+  entries[n + 2] = ${lua(BAR)}
+  entries[n + 3] = routing
+  entries[n + 4] = ${lua(BAR)}
+  entries[n + 5] = head
+  entries[n + 6] = seq
+  entries[n + 7] = tail
+  entries.n = n + 7
+  entries.count = entries.count + 1
 end
 local function teamPayload(epoch, entries)
-  if #entries == 1 then return ${lua(MESSAGE)} .. epoch .. ${lua(BAR)} .. entries[1] end
-  return ${lua(MESSAGES)} .. epoch .. ${lua(ENTRY_END)} .. table.concat(entries, ${lua(ENTRY_END)})
+  if entries.count == 1 then
+    entries[1] = ${lua(MESSAGE)} .. epoch .. ${lua(BAR)}
+  else
+    entries[1] = ${lua(MESSAGES)} .. epoch .. ${lua(ENTRY_END)}
+  end
+  return table.concat(entries, '', 1, entries.n)
 end
 local function refRecord(id, seq)
   return id .. ${lua(REF_BAR)} .. seq
@@ -124,8 +149,8 @@ function messageEntry(message: Message): string {
 /**
  * The team channel payload the publish script makes of the messages one call
  * gave a team (in seq order), once it has their seqs and the team's epoch: what
- * `teamPayload` and `messageJson` in PAYLOAD_LUA give, which a test holds the
- * script to.
+ * `addEntry` and `teamPayload` in PAYLOAD_LUA give, which a test holds the script
+ * to.
  */
 export function encodeMessagesPayload(messages: readonly Message[], epoch: string): string {
   if (messages.length === 1) return MESSAGE + epoch + BAR + messageEntry(messages[0]!);
