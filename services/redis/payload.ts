@@ -50,8 +50,12 @@ const TAIL_START = ',"teamId":';
 const LOG_FIELD = { json: 'm', origin: 'o' } as const;
 const BACKLOG_FIELD = { epoch: 'e', json: 'm' } as const;
 
+/** What comes before and after the id (a UUID: no escapes) in the json's head. */
+const HEAD_ID_START = '{"id":"'.length;
+const HEAD_ID_END = '"' + SEQ_KEY;
+
 /** ARGV the publish script takes per message from pushMessageArgs. */
-export const MESSAGE_ARGS = 4;
+export const MESSAGE_ARGS = 3;
 
 /** The constants above are plain ASCII, so their JSON spelling is a Lua string literal too. */
 const lua = (text: string): string => JSON.stringify(text);
@@ -70,10 +74,15 @@ export const PAYLOAD_LUA = `
 local LOG_JSON, LOG_ORIGIN = ${lua(LOG_FIELD.json)}, ${lua(LOG_FIELD.origin)}
 local BACKLOG_EPOCH, BACKLOG_JSON = ${lua(BACKLOG_FIELD.epoch)}, ${lua(BACKLOG_FIELD.json)}
 local function messageArgs(a)
-  local head, tail, routing, id = unpack(ARGV, a + 1, a + ${MESSAGE_ARGS})
+  local head, tail, routing = unpack(ARGV, a + 1, a + ${MESSAGE_ARGS})
   -- The origin is the routing's first field ('' for none): not sent twice.
   local bar = string.find(routing, ${lua(BAR)}, 1, true)
-  return head, tail, routing, id, string.sub(routing, 1, bar - 1)
+  return head, tail, routing, string.sub(routing, 1, bar - 1)
+end
+-- The message id, for a ref record, read off the json's head (not sent twice): a
+-- UUID, which JSON spells as it is.
+local function messageId(head)
+  return string.sub(head, ${HEAD_ID_START + 1}, ${-HEAD_ID_END.length - 1})
 end
 local function messageJson(head, seq, tail)
   return head .. seq .. tail
@@ -125,19 +134,14 @@ function routing(message: Message): string {
 
 /**
  * Appends the message's MESSAGE_ARGS for the publish script: json head, json
- * tail, routing (the script reads the origin off it, for the log entry), and the
- * message id when the message has a ref (for the ref record; '' otherwise: the
- * script reads it for nothing else). Appended, not returned, so a publish makes no
+ * tail, and routing (the script reads the origin off it, for the log entry, and the
+ * id off the head, for a ref record). Appended, not returned, so a publish makes no
  * array per message.
  */
-export function pushMessageArgs(
-  args: (string | number)[],
-  message: Message,
-  withRef: boolean,
-): void {
+export function pushMessageArgs(args: (string | number)[], message: Message): void {
   // The frame is encoded once, here, and every node sends it on as it is.
   const frame = encodeMessageFrame(message);
-  args.push(jsonHead(frame), jsonTail(frame), routing(message), withRef ? message.id : '');
+  args.push(jsonHead(frame), jsonTail(frame), routing(message));
 }
 
 function messageEntry(message: Message): string {

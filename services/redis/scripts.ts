@@ -88,9 +88,10 @@ end
  * (0: no bound), '1' to SPUBLISH (Redis Cluster: sharded pub/sub, the team's channel
  * is in the team's slot) or '0' to PUBLISH, the number of teams; per team: channel,
  * the epoch and last seq the publishing node knows of the team ('' and 0 when it
- * follows none); then per message: its team's index (from 0), the index of its ref
- * key among the refs (from 1; 0 for none), and the MESSAGE_ARGS of pushMessageArgs
- * (payload.ts). A counter below the known seq in the known epoch means Redis lost
+ * follows none); then per message: its team's index (from 0; -1 - the index for a
+ * message sent with a ref, which takes the next of the ref keys), and the
+ * MESSAGE_ARGS of pushMessageArgs (payload.ts): one argument fewer per message than
+ * a ref index of its own, and the id is read off the json's head. A counter below the known seq in the known epoch means Redis lost
  * acked writes, and the team starts a new epoch before the message takes a seq.
  * Returns one text, a line per message (publish-reply.ts): its seq when published, the
  * ref record for a repeated ref, or why it was refused: the archive backlog is full,
@@ -113,7 +114,7 @@ local REFS = teamCount * 4
 -- ARGV[TEAMS + t * 3 + 1..3]: team t's channel, the epoch and last seq the node knows.
 local TEAMS = 7
 local FIRST_MESSAGE = TEAMS + teamCount * 3
-local PER_MESSAGE = ${2 + MESSAGE_ARGS}
+local PER_MESSAGE = ${1 + MESSAGE_ARGS}
 -- Per team of the batch, by its index: {epoch, last seq, the last seq taken as text
 -- (false: none taken), the entries of the messages published (newEntries)}.
 local heads = {}
@@ -137,11 +138,8 @@ local function head(t)
   heads[t] = known
   return known
 end
-local function publish(a)
-  local t = tonumber(ARGV[a + 1])
-  local r = tonumber(ARGV[a + 2])
-  local refKey = r > 0 and KEYS[REFS + r]
-  local jsonHead, tail, routing, id, origin = messageArgs(a + 2)
+local function publish(a, t, refKey)
+  local jsonHead, tail, routing, origin = messageArgs(a + 1)
   if refKey then
     local prior = redis.call('GET', refKey)
     if prior then return repeated(prior) end
@@ -180,14 +178,25 @@ local function publish(a)
   team[2] = seq
   team[3] = seqText
   if refKey then
-    redis.call('SET', refKey, refRecord(id, seqText), 'EX', refTtl)
+    redis.call('SET', refKey, refRecord(messageId(jsonHead), seqText), 'EX', refTtl)
   end
   addEntry(team[4], seqText, routing, jsonHead, tail)
   return published(seqText)
 end
 local out = {}
+-- Ref keys taken so far: counted here, outside the pcall, so a message that fails
+-- still takes its own.
+local refs = 0
 for i = 0, (#ARGV - FIRST_MESSAGE) / PER_MESSAGE - 1 do
-  local ok, result = pcall(publish, FIRST_MESSAGE + i * PER_MESSAGE)
+  local a = FIRST_MESSAGE + i * PER_MESSAGE
+  local t = tonumber(ARGV[a + 1])
+  local refKey = false
+  if t < 0 then
+    t = -1 - t
+    refs = refs + 1
+    refKey = KEYS[REFS + refs]
+  end
+  local ok, result = pcall(publish, a, t, refKey)
   if ok then
     out[i + 1] = result
   else
