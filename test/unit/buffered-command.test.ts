@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { Command } from 'ioredis';
-import { BufferedCommand, encodeCommand } from '../../services/redis/buffered-command';
+import { BufferedCommand, TextHint, encodeCommand } from '../../services/redis/buffered-command';
 
 /** FUZZ_RUNS scales this as it does the fuzz suites'; FUZZ_SEED replays a failure. */
 const RUNS = Number(process.env['FUZZ_RUNS'] || 200);
@@ -53,6 +53,22 @@ describe('BufferedCommand', () => {
         expect(encodeCommand('evalsha', args).equals(ioredisBytes('evalsha', args))).toBe(true);
       }
     }
+  });
+
+  test('with a hint, commands that are ASCII and commands that are not, in any order', () => {
+    const hint = new TextHint();
+    fc.assert(
+      fc.property(fc.array(arg, { maxLength: 12 }), (args) => {
+        const ours = encodeCommand('evalsha', args, args.length + 1, hint);
+        expect(ours.equals(ioredisBytes('evalsha', args))).toBe(true);
+      }),
+      options,
+    );
+    hint.ascii = true;
+    encodeCommand('evalsha', ['é'], 2, hint);
+    expect(hint.ascii).toBe(false);
+    encodeCommand('evalsha', ['e', 1], 3, hint);
+    expect(hint.ascii).toBe(true);
   });
 
   test('keys and hash slot as ioredis reads them from a script call', () => {
