@@ -393,10 +393,11 @@ export class RedisBus implements Bus {
         known?.last ?? 0,
       );
     }
-    let ref = 0;
     for (const queued of batch) {
-      args.push(teams.get(queued.teamId) ?? 0, queued.ref === undefined ? 0 : ++ref);
-      pushMessageArgs(args, queued.message, queued.ref !== undefined);
+      const team = teams.get(queued.teamId) ?? 0;
+      // With a ref: -1 - the index, and the message takes the next ref key.
+      args.push(queued.ref === undefined ? team : -1 - team);
+      pushMessageArgs(args, queued.message);
     }
     return args;
   }

@@ -50,8 +50,12 @@ const TAIL_START = ',"teamId":';
 const LOG_FIELD = { json: 'm', origin: 'o' } as const;
 const BACKLOG_FIELD = { epoch: 'e', json: 'm' } as const;
 
+/** What comes before and after the id (a UUID: no escapes) in the json's head. */
+const HEAD_ID_START = '{"id":"'.length;
+const HEAD_ID_END = '"' + SEQ_KEY;
+
 /** ARGV the publish script takes per message from pushMessageArgs. */
-export const MESSAGE_ARGS = 4;
+export const MESSAGE_ARGS = 3;
 
 /** The constants above are plain ASCII, so their JSON spelling is a Lua string literal too. */
 const lua = (text: string): string => JSON.stringify(text);
@@ -59,26 +63,56 @@ const lua = (text: string): string => JSON.stringify(text);
 /**
  * The script's half: it reads a message's ARGV with `messageArgs(a)` (the
  * MESSAGE_ARGS of pushMessageArgs, from ARGV[a + 1]) and writes with the rest:
- * `teamPayload` takes the `messageEntry` of each of a team's messages in the call.
+ * each of a team's messages in the call goes into its `newEntries()` with
+ * `addEntry`, and `teamPayload` joins them. Redis's Lua hashes every byte of every
+ * string it makes, so an entry is kept as its pieces (the json's head and tail
+ * as they came, not the json made for the log), and only the payload is made
+ * whole, in one table.concat: its [1] is kept for the tag and epoch, known once
+ * the team's last message is in.
  */
 export const PAYLOAD_LUA = `
 local LOG_JSON, LOG_ORIGIN = ${lua(LOG_FIELD.json)}, ${lua(LOG_FIELD.origin)}
 local BACKLOG_EPOCH, BACKLOG_JSON = ${lua(BACKLOG_FIELD.epoch)}, ${lua(BACKLOG_FIELD.json)}
 local function messageArgs(a)
-  local head, tail, routing, id = unpack(ARGV, a + 1, a + ${MESSAGE_ARGS})
+  local head, tail, routing = unpack(ARGV, a + 1, a + ${MESSAGE_ARGS})
   -- The origin is the routing's first field ('' for none): not sent twice.
   local bar = string.find(routing, ${lua(BAR)}, 1, true)
-  return head, tail, routing, id, string.sub(routing, 1, bar - 1)
+  return head, tail, routing, string.sub(routing, 1, bar - 1)
+end
+-- The message id, for a ref record, read off the json's head (not sent twice): a
+-- UUID, which JSON spells as it is.
+local function messageId(head)
+  return string.sub(head, ${HEAD_ID_START + 1}, ${-HEAD_ID_END.length - 1})
 end
 local function messageJson(head, seq, tail)
   return head .. seq .. tail
 end
-local function messageEntry(seq, routing, json)
-  return seq .. ${lua(BAR)} .. routing .. ${lua(BAR)} .. json
+local function newEntries()
+  return {'', n = 1, count = 0}
+end
+local function addEntry(entries, seq, routing, head, tail)
+  local n = entries.n
+  if entries.count > 0 then
+    n = n + 1
+    entries[n] = ${lua(ENTRY_END)}
+  end
+  entries[n + 1] = seq
+  entries[n + 2] = ${lua(BAR)}
+  entries[n + 3] = routing
+  entries[n + 4] = ${lua(BAR)}
+  entries[n + 5] = head
+  entries[n + 6] = seq
+  entries[n + 7] = tail
+  entries.n = n + 7
+  entries.count = entries.count + 1
 end
 local function teamPayload(epoch, entries)
-  if #entries == 1 then return ${lua(MESSAGE)} .. epoch .. ${lua(BAR)} .. entries[1] end
-  return ${lua(MESSAGES)} .. epoch .. ${lua(ENTRY_END)} .. table.concat(entries, ${lua(ENTRY_END)})
+  if entries.count == 1 then
+    entries[1] = ${lua(MESSAGE)} .. epoch .. ${lua(BAR)}
+  else
+    entries[1] = ${lua(MESSAGES)} .. epoch .. ${lua(ENTRY_END)}
+  end
+  return table.concat(entries, '', 1, entries.n)
 end
 local function refRecord(id, seq)
   return id .. ${lua(REF_BAR)} .. seq
@@ -100,19 +134,14 @@ function routing(message: Message): string {
 
 /**
  * Appends the message's MESSAGE_ARGS for the publish script: json head, json
- * tail, routing (the script reads the origin off it, for the log entry), and the
- * message id when the message has a ref (for the ref record; '' otherwise: the
- * script reads it for nothing else). Appended, not returned, so a publish makes no
+ * tail, and routing (the script reads the origin off it, for the log entry, and the
+ * id off the head, for a ref record). Appended, not returned, so a publish makes no
  * array per message.
  */
-export function pushMessageArgs(
-  args: (string | number)[],
-  message: Message,
-  withRef: boolean,
-): void {
+export function pushMessageArgs(args: (string | number)[], message: Message): void {
   // The frame is encoded once, here, and every node sends it on as it is.
   const frame = encodeMessageFrame(message);
-  args.push(jsonHead(frame), jsonTail(frame), routing(message), withRef ? message.id : '');
+  args.push(jsonHead(frame), jsonTail(frame), routing(message));
 }
 
 function messageEntry(message: Message): string {
@@ -124,8 +153,8 @@ function messageEntry(message: Message): string {
 /**
  * The team channel payload the publish script makes of the messages one call
  * gave a team (in seq order), once it has their seqs and the team's epoch: what
- * `teamPayload` and `messageJson` in PAYLOAD_LUA give, which a test holds the
- * script to.
+ * `addEntry` and `teamPayload` in PAYLOAD_LUA give, which a test holds the script
+ * to.
  */
 export function encodeMessagesPayload(messages: readonly Message[], epoch: string): string {
   if (messages.length === 1) return MESSAGE + epoch + BAR + messageEntry(messages[0]!);

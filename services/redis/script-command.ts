@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { BufferedCommand, encodeCommand } from './buffered-command';
+import { BufferedCommand, TextHint, encodeCommand } from './buffered-command';
 import { RedisReplyError } from './errors';
 
 /**
@@ -24,6 +24,8 @@ import { RedisReplyError } from './errors';
  */
 export class SocketScript {
   readonly sha: string;
+  /** How its last call's arguments encoded: see encodeCommand. */
+  readonly hint = new TextHint();
   private readonly answered = new WeakSet<object>();
   /** Per socket, the calls written on it by hash and not answered yet, in write order. */
   private readonly byHash = new WeakMap<object, Set<ScriptCommand>>();
@@ -93,7 +95,7 @@ export class ScriptCommand extends BufferedCommand {
     options?: ConstructorParameters<typeof BufferedCommand>[2],
   ) {
     if (args[0] !== script.sha) throw new Error("a script call's first argument is its sha");
-    super('evalsha', args, options);
+    super('evalsha', args, options, script.hint);
     this.words = args.length + 1;
     const resolve = this.resolve;
     this.resolve = (result: unknown) => {

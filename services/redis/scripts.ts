@@ -88,9 +88,10 @@ end
  * (0: no bound), '1' to SPUBLISH (Redis Cluster: sharded pub/sub, the team's channel
  * is in the team's slot) or '0' to PUBLISH, the number of teams; per team: channel,
  * the epoch and last seq the publishing node knows of the team ('' and 0 when it
- * follows none); then per message: its team's index (from 0), the index of its ref
- * key among the refs (from 1; 0 for none), and the MESSAGE_ARGS of pushMessageArgs
- * (payload.ts). A counter below the known seq in the known epoch means Redis lost
+ * follows none); then per message: its team's index (from 0; -1 - the index for a
+ * message sent with a ref, which takes the next of the ref keys), and the
+ * MESSAGE_ARGS of pushMessageArgs (payload.ts): one argument fewer per message than
+ * a ref index of its own, and the id is read off the json's head. A counter below the known seq in the known epoch means Redis lost
  * acked writes, and the team starts a new epoch before the message takes a seq.
  * Returns one text, a line per message (publish-reply.ts): its seq when published, the
  * ref record for a repeated ref, or why it was refused: the archive backlog is full,
@@ -113,9 +114,9 @@ local REFS = teamCount * 4
 -- ARGV[TEAMS + t * 3 + 1..3]: team t's channel, the epoch and last seq the node knows.
 local TEAMS = 7
 local FIRST_MESSAGE = TEAMS + teamCount * 3
-local PER_MESSAGE = ${2 + MESSAGE_ARGS}
--- Per team of the batch, by its index: {epoch, last seq, whether a seq was taken, the
--- messageEntry of each message published}.
+local PER_MESSAGE = ${1 + MESSAGE_ARGS}
+-- Per team of the batch, by its index: {epoch, last seq, the last seq taken as text
+-- (false: none taken), the entries of the messages published (newEntries)}.
 local heads = {}
 local function head(t)
   local known = heads[t]
@@ -133,15 +134,12 @@ local function head(t)
     epoch, last = teamHead(seqKey, KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], ttl)
     n = 0
   end
-  known = {epoch, n, false, {}}
+  known = {epoch, n, false, newEntries()}
   heads[t] = known
   return known
 end
-local function publish(a)
-  local t = tonumber(ARGV[a + 1])
-  local r = tonumber(ARGV[a + 2])
-  local refKey = r > 0 and KEYS[REFS + r]
-  local jsonHead, tail, routing, id, origin = messageArgs(a + 2)
+local function publish(a, t, refKey)
+  local jsonHead, tail, routing, origin = messageArgs(a + 1)
   if refKey then
     local prior = redis.call('GET', refKey)
     if prior then return repeated(prior) end
@@ -155,8 +153,9 @@ local function publish(a)
   if not team then return refused('the seq counter is not a number') end
   local epoch = team[1]
   local seq = team[2] + 1
-  -- Lua formats a number with sprintf each time it joins it to a string: once is enough.
-  local seqText = tostring(seq)
+  -- Made once, and with %d: tostring's %.14g (sprintf of a double) took about three
+  -- times as long.
+  local seqText = string.format('%d', seq)
   local json = messageJson(jsonHead, seqText, tail)
   local queued = false
   if archive then
@@ -164,28 +163,40 @@ local function publish(a)
   end
   local logKey = KEYS[t * 4 + 2]
   local added
+  -- The entry id is <seq>-0: XADD reads an id without its sequence part as -0, so
+  -- no string is made for it.
   if origin == '' then
-    added = redis.pcall('XADD', logKey, 'MAXLEN', retain, seqText .. '-0', LOG_JSON, json)
+    added = redis.pcall('XADD', logKey, 'MAXLEN', retain, seqText, LOG_JSON, json)
   else
     added = redis.pcall(
-      'XADD', logKey, 'MAXLEN', retain, seqText .. '-0', LOG_JSON, json, LOG_ORIGIN, origin)
+      'XADD', logKey, 'MAXLEN', retain, seqText, LOG_JSON, json, LOG_ORIGIN, origin)
   end
   if type(added) == 'table' and added.err then
     if queued then redis.call('XDEL', archiveKey, queued) end
     return refused(added.err)
   end
   team[2] = seq
-  team[3] = true
+  team[3] = seqText
   if refKey then
-    redis.call('SET', refKey, refRecord(id, seqText), 'EX', refTtl)
+    redis.call('SET', refKey, refRecord(messageId(jsonHead), seqText), 'EX', refTtl)
   end
-  local entries = team[4]
-  entries[#entries + 1] = messageEntry(seqText, routing, json)
+  addEntry(team[4], seqText, routing, jsonHead, tail)
   return published(seqText)
 end
 local out = {}
+-- Ref keys taken so far: counted here, outside the pcall, so a message that fails
+-- still takes its own.
+local refs = 0
 for i = 0, (#ARGV - FIRST_MESSAGE) / PER_MESSAGE - 1 do
-  local ok, result = pcall(publish, FIRST_MESSAGE + i * PER_MESSAGE)
+  local a = FIRST_MESSAGE + i * PER_MESSAGE
+  local t = tonumber(ARGV[a + 1])
+  local refKey = false
+  if t < 0 then
+    t = -1 - t
+    refs = refs + 1
+    refKey = KEYS[REFS + refs]
+  end
+  local ok, result = pcall(publish, a, t, refKey)
   if ok then
     out[i + 1] = result
   else
@@ -195,7 +206,7 @@ end
 for t, team in pairs(heads) do
   if team[3] then
     local k = t * 4
-    redis.call('SET', KEYS[k + 1], team[2], 'EX', ttl)
+    redis.call('SET', KEYS[k + 1], team[3], 'EX', ttl)
     redis.call('EXPIRE', KEYS[k + 2], ttl)
     redis.call('EXPIRE', KEYS[k + 3], ttl)
     redis.call(publishCommand, ARGV[TEAMS + t * 3 + 1], teamPayload(team[1], team[4]))

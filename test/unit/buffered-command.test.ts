@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { Command } from 'ioredis';
-import { BufferedCommand, encodeCommand } from '../../services/redis/buffered-command';
+import { BufferedCommand, TextHint, encodeCommand } from '../../services/redis/buffered-command';
 
 /** FUZZ_RUNS scales this as it does the fuzz suites'; FUZZ_SEED replays a failure. */
 const RUNS = Number(process.env['FUZZ_RUNS'] || 200);
@@ -40,6 +40,35 @@ describe('BufferedCommand', () => {
       expect(encodeCommand('evalsha', args).equals(ioredisBytes('evalsha', args))).toBe(true);
     }
     expect(encodeCommand('ping', []).toString()).toBe('*1\r\n$4\r\nping\r\n');
+  });
+
+  test('ASCII arguments, and one non-ASCII character among them, anywhere', () => {
+    const ascii = ['{"id":"a","seq":', ',"teamId":"t"}', 'o|t|f', 12, '', 'x'.repeat(300)];
+    expect(encodeCommand('evalsha', ascii).equals(ioredisBytes('evalsha', ascii))).toBe(true);
+    // A lone surrogate is written as U+FFFD (three bytes), a pair as four bytes.
+    for (const odd of ['é', '\u{1F600}', '\uD800', '\u0080', '\u00FF']) {
+      for (let at = 0; at < ascii.length; at++) {
+        const args = [...ascii];
+        args[at] = `${String(args[at])}${odd}`;
+        expect(encodeCommand('evalsha', args).equals(ioredisBytes('evalsha', args))).toBe(true);
+      }
+    }
+  });
+
+  test('with a hint, commands that are ASCII and commands that are not, in any order', () => {
+    const hint = new TextHint();
+    fc.assert(
+      fc.property(fc.array(arg, { maxLength: 12 }), (args) => {
+        const ours = encodeCommand('evalsha', args, args.length + 1, hint);
+        expect(ours.equals(ioredisBytes('evalsha', args))).toBe(true);
+      }),
+      options,
+    );
+    hint.ascii = true;
+    encodeCommand('evalsha', ['é'], 2, hint);
+    expect(hint.ascii).toBe(false);
+    encodeCommand('evalsha', ['e', 1], 3, hint);
+    expect(hint.ascii).toBe(true);
   });
 
   test('keys and hash slot as ioredis reads them from a script call', () => {
