@@ -9,6 +9,7 @@ import type { ConnectionInfo } from '../types';
 import { CloseCode } from '../../protocol/close-codes';
 import { Heartbeat } from './heartbeat';
 import type { PeerSocket } from './peer-socket';
+import { presenceWindowMs } from './presence-window';
 import { textFrame, underlyingSocket } from './ws-frame';
 
 interface PendingFrame {
@@ -140,7 +141,8 @@ export interface HubOptions {
    * reconnecting after a restart) costs each member one write per window instead of
    * one per join. Order is kept: held frames go out before anything else is sent to
    * a member of the team, and only to the connections that were there when they were
-   * held. 0 sends each at once.
+   * held. 0 sends each at once. The window grows with the team's local members
+   * (presence-window.ts), so a big team's presence writes per second stay bounded.
    */
   presenceWindowMs: number;
   /**
@@ -370,13 +372,17 @@ export class Hub implements BusListener {
     }
   }
 
+  /** Sized by the team's members when it opens: a join storm lengthens the next one. */
   private openWindow(team: LocalTeam): void {
-    team.window = setTimeout(() => {
-      team.window = undefined;
-      if (team.held.length === 0) return;
-      this.releasePresence(team);
-      this.openWindow(team);
-    }, this.options.presenceWindowMs);
+    team.window = setTimeout(
+      () => {
+        team.window = undefined;
+        if (team.held.length === 0) return;
+        this.releasePresence(team);
+        this.openWindow(team);
+      },
+      presenceWindowMs(this.options.presenceWindowMs, team.members.size),
+    );
     team.window.unref();
   }
 
