@@ -64,3 +64,10 @@ export function writeCalls(pid: number): number {
     return 0;
   }
 }
+
+/** writeCalls summed over processes, as totalCpuSeconds sums their CPU. */
+export function totalWriteCalls(pids: readonly number[]): number {
+  let sum = 0;
+  for (const pid of pids) sum += writeCalls(pid);
+  return sum;
+}

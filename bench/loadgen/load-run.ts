@@ -3,7 +3,7 @@ import { LatencyRecorder } from './latency-recorder';
 import { collectLoopStats } from './loop-stats';
 import { encodeData, isBenchData, readSendTime } from './message-data';
 import { FrameKind, type Protocol } from './protocol';
-import { cpuSeconds, rssBytes, totalCpuSeconds, writeCalls } from '../proc-stats';
+import { cpuSeconds, rssBytes, totalCpuSeconds, totalWriteCalls } from '../proc-stats';
 import { warmConnectPath } from './connect-warmup';
 import { startRamp } from './ramp';
 import { teamLayout } from './team-layout';
@@ -491,9 +491,7 @@ export class LoadRun implements ClientHandler {
   }
 
   private serverWriteCalls(): number {
-    let sum = 0;
-    for (const pid of this.plan.serverPids) sum += writeCalls(pid);
-    return sum;
+    return totalWriteCalls(this.plan.serverPids);
   }
 
   private serverCpuPerProcess(): number[] {
