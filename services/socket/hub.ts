@@ -30,6 +30,11 @@ export interface LocalTeam {
    * and the Hub.add count when it was held.
    */
   held: { frame: Buffer; userId: string; addedBefore: number }[];
+  /**
+   * Frames held and released before the ones in `held`: held[i] is the team's
+   * (heldBase + i)th held frame, the count Membership.presenceGiven is kept in.
+   */
+  heldBase: number;
   window: NodeJS.Timeout | undefined;
   /**
    * The store was asked to record the team since its first local connection: one
@@ -74,6 +79,12 @@ export abstract class Membership {
   team: LocalTeam | undefined;
   /** Hub.add count when this membership was added. */
   addedAt = 0;
+  /**
+   * The team's held frames (counted as LocalTeam.heldBase) this membership was given
+   * before the team released them: a reply releases only what is held for its own
+   * connection, and the team's release then skips what it already got.
+   */
+  presenceGiven = 0;
   abstract readonly info: ConnectionInfo;
   abstract readonly teamId: string;
   /** The socket's connection: where frames are written. */
@@ -139,9 +150,10 @@ export interface HubOptions {
    * Presence frames to a team leave at most once per window: the first at once, the
    * ones that follow within the window together at its end. A join storm (a big team
    * reconnecting after a restart) costs each member one write per window instead of
-   * one per join. Order is kept: held frames go out before anything else is sent to
-   * a member of the team, and only to the connections that were there when they were
-   * held. 0 sends each at once. The window grows with the team's local members
+   * one per join. Order is kept: what is held for a member goes out before anything
+   * else is sent to it (a reply releases only that connection's, a message the
+   * team's), and only to the connections that were there when it was held. 0 sends
+   * each at once. The window grows with the team's local members
    * (presence-window.ts), so a big team's presence writes per second stay bounded.
    */
   presenceWindowMs: number;
@@ -264,12 +276,13 @@ export class Hub implements BusListener {
   private join(member: Membership): void {
     let team = this.teams.get(member.teamId);
     if (!team) {
-      team = { members: new Set(), held: [], window: undefined, recorded: false };
+      team = { members: new Set(), held: [], heldBase: 0, window: undefined, recorded: false };
       this.teams.set(member.teamId, team);
     }
     team.members.add(member);
     member.team = team;
     member.addedAt = ++this.added;
+    member.presenceGiven = 0;
     if (this.options.isBanned?.(member.info.userId, member.teamId) === true) this.ban(member);
   }
 
@@ -389,26 +402,24 @@ export class Hub implements BusListener {
   /**
    * Sends the held frames, in order. They are concatenated once for the team, and
    * each member gets every run of consecutive frames due to it (those held after
-   * it joined, less those about its own user) as one slice of that Buffer: in a
-   * join storm one or two write calls per member instead of one per join, the
-   * same bytes on the wire.
+   * it joined, less those about its own user, less those a reply already gave it:
+   * Hub.releaseTo) as one slice of that Buffer: in a join storm one or two write
+   * calls per member instead of one per join, the same bytes on the wire.
    *
    * Frames are held in the order of events, so `addedBefore` never decreases: the
-   * frames due to a member are a suffix of `held` (found by bisection), less the
-   * few about its own user (looked up by user). A release costs O(held + members
-   * x log held), not O(held x members): a team of 2,000 filling up holds about 75
-   * joins per window and releases to up to 2,000 members.
+   * frames due to a member are a suffix of `held` (found by bisection, or where
+   * the member's cursor points if further), less the few about its own user
+   * (looked up by user). A release costs O(held + members x log held), not
+   * O(held x members): a team of 2,000 filling up holds about 75 joins per window
+   * and releases to up to 2,000 members.
    */
   private releasePresence(team: LocalTeam): void {
     if (team.held.length === 0) return;
     const held = team.held;
+    const base = team.heldBase;
     team.held = [];
-    if (held.length === 1) {
-      const { frame, userId, addedBefore } = held[0]!;
-      this.presenceTo(team, frame, userId, addedBefore);
-      return;
-    }
-    const all = Buffer.concat(held.map((h) => h.frame));
+    team.heldBase += held.length;
+    const all = held.length === 1 ? held[0]!.frame : Buffer.concat(held.map((h) => h.frame));
     // ends[i]: where frame i ends in `all`.
     const ends: number[] = [];
     const aboutUser = new Map<string, number[]>();
@@ -422,7 +433,7 @@ export class Hub implements BusListener {
     }
     const slices: HeldSlices = { all, ends };
     for (const member of team.members) {
-      let from = firstHeldFor(held, member.addedAt);
+      let from = Math.max(firstHeldFor(held, member.addedAt), member.presenceGiven - base);
       const own = aboutUser.get(member.info.userId);
       if (own !== undefined) {
         for (const i of own) {
@@ -435,14 +446,40 @@ export class Hub implements BusListener {
     }
   }
 
+  /**
+   * Sends one membership what is held for it and it was not given yet, in order,
+   * and moves its cursor past the team's held frames: they stay held for the
+   * others, whose window a reply to this connection must not cut short.
+   */
+  private releaseTo(member: Membership): void {
+    const team = member.team;
+    if (team === undefined || team.held.length === 0) return;
+    const held = team.held;
+    const given = team.heldBase + held.length;
+    if (member.presenceGiven >= given) return;
+    const from = Math.max(firstHeldFor(held, member.addedAt), member.presenceGiven - team.heldBase);
+    member.presenceGiven = given;
+    const userId = member.info.userId;
+    let run: Buffer[] = [];
+    const sendRun = (): void => {
+      if (run.length === 0) return;
+      this.deliver(member, run.length === 1 ? run[0]! : Buffer.concat(run), 0, '');
+      run = [];
+    };
+    for (let i = from; i < held.length; i++) {
+      const h = held[i]!;
+      if (h.userId === userId) sendRun();
+      else run.push(h.frame);
+    }
+    sendRun();
+  }
+
   /** Sends a frame made by textFrame (a reply), after the welcome (see `pending`). */
   send(conn: LocalConnection, frame: Buffer): void {
     // Nothing overtakes a held presence frame, so a reply (a pong) proves it arrived.
-    if (conn.team !== undefined && conn.team.held.length > 0) this.releasePresence(conn.team);
+    this.releaseTo(conn);
     if (conn.subs !== undefined) {
-      for (const sub of conn.subs.values()) {
-        if (sub.team !== undefined && sub.team.held.length > 0) this.releasePresence(sub.team);
-      }
+      for (const sub of conn.subs.values()) this.releaseTo(sub);
     }
     this.deliver(conn, frame, 0, '');
   }

@@ -70,6 +70,64 @@ test('held frames due to a member reach it as one buffer, in order', async () =>
   expect(counts[1]! - aBefore).toBe(2);
 });
 
+test("a reply releases only what is held for its own connection, not the team's", async () => {
+  const counts: number[] = [];
+  server.running.server.on('connection', (socket: Socket) =>
+    countSocketWrites(socket, counts, 'buffers'),
+  );
+  const quiet = await open('q'); // its own join opens the window
+  const pinger = await open('p'); // held
+  const quietBefore = counts[0]!;
+  for (const id of ['a', 'b', 'c']) {
+    await open(id); // held
+    pinger.send({ type: 'ping' });
+    await pinger.next('pong');
+  }
+  // Each join reached the pinger ahead of its next pong...
+  expect(pinger.frames.map((f) => f.type)).toEqual([
+    'welcome',
+    'presence',
+    'pong',
+    'presence',
+    'pong',
+    'presence',
+    'pong',
+  ]);
+  expect(joinsOf(pinger.frames)).toEqual(['join a', 'join b', 'join c']);
+  // ...and nothing reached the quiet member: the pinger's replies did not end its window.
+  // The sockets are uncorked together, so a write to it would have left with the pong.
+  expect(counts[0]).toBe(quietBefore);
+  quiet.send({ type: 'ping' });
+  await quiet.next('pong');
+  // Still held, it gets all four joins in one buffer, then the pong.
+  expect(joinsOf(quiet.frames)).toEqual(['join p', 'join a', 'join b', 'join c']);
+  expect(counts[0]! - quietBefore).toBe(2);
+});
+
+test("a subscriber's reply releases what its subscription holds, not the team's", async () => {
+  const counts: number[] = [];
+  server.running.server.on('connection', (socket: Socket) =>
+    countSocketWrites(socket, counts, 'buffers'),
+  );
+  const quiet = await open('q'); // its own join opens the window
+  const subscriber = await connect(server.socketUrl, { id: 's', name: 's', teamId: 'S' });
+  clients.push(subscriber);
+  subscriber.send({ type: 'subscribe', teamId: 'P' }); // held: s joins P
+  await subscriber.next('subscribed');
+  const quietBefore = counts[0]!;
+  await open('a'); // held
+  await open('b'); // held
+  subscriber.send({ type: 'ping' });
+  await subscriber.next('pong');
+  expect(joinsOf(subscriber.frames)).toEqual(['join a', 'join b']);
+  expect(subscriber.frames.at(-1)?.type).toBe('pong');
+  expect(counts[0]).toBe(quietBefore);
+  quiet.send({ type: 'ping' });
+  await quiet.next('pong');
+  expect(joinsOf(quiet.frames)).toEqual(['join s', 'join a', 'join b']);
+  expect(counts[0]! - quietBefore).toBe(2);
+});
+
 test('a message releases held frames ahead of itself', async () => {
   const watcher = await open('w');
   const a = await open('a');

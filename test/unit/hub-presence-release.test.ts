@@ -108,15 +108,48 @@ function recorded(userId: string, index: number): { conn: LocalConnection; buffe
   return { conn: new LocalConnection(info, socket, undefined), buffers };
 }
 
-test('a release matches the rule, frame for frame and run for run, for any interleaving', () => {
+/** The payloads of the server's unmasked text frames in `buffers`, in order. */
+function framesOf(buffers: Buffer[]): string[] {
+  const all = Buffer.concat(buffers);
+  const frames: string[] = [];
+  for (let at = 0; at < all.length;) {
+    let length = all[at + 1]! & 0x7f;
+    let start = at + 2;
+    if (length === 126) {
+      length = all.readUInt16BE(at + 2);
+      start += 2;
+    }
+    frames.push(all.toString('utf8', start, start + length));
+    at = start + length;
+  }
+  return frames;
+}
+
+test('each member gets each due frame once, in order, whatever releases it', () => {
   const users = ['u0', 'u1', 'u2', 'u3'];
-  const step = fc.record({
-    kind: fc.constantFrom('add', 'event'),
-    user: fc.constantFrom(...users),
-    event: fc.constantFrom('join' as const, 'leave' as const),
-  });
+  const step = fc.oneof(
+    {
+      weight: 3,
+      arbitrary: fc.record({ kind: fc.constant('add' as const), user: fc.constantFrom(...users) }),
+    },
+    {
+      weight: 4,
+      arbitrary: fc.record({
+        kind: fc.constant('event' as const),
+        user: fc.constantFrom(...users),
+        event: fc.constantFrom('join' as const, 'leave' as const),
+      }),
+    },
+    // A reply to one connection: releases only what is held for that connection.
+    {
+      weight: 2,
+      arbitrary: fc.record({ kind: fc.constant('send' as const), member: fc.nat(7) }),
+    },
+    // A team message: releases what is held for every member.
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('message' as const) }) },
+  );
   fc.assert(
-    fc.property(fc.array(step, { minLength: 1, maxLength: 40 }), (steps) => {
+    fc.property(fc.array(step, { minLength: 1, maxLength: 40, size: 'medium' }), (steps) => {
       const hub = new Hub({
         maxBufferedBytes: 1 << 20,
         heartbeatMs: 60_000,
@@ -124,50 +157,118 @@ test('a release matches the rule, frame for frame and run for run, for any inter
         metrics: createMetrics(),
         log: pino({ level: 'silent' }),
       });
-      const members: { conn: LocalConnection; user: string; added: number; buffers: Buffer[] }[] =
-        [];
+      interface Model {
+        conn: LocalConnection;
+        user: string;
+        added: number;
+        buffers: Buffer[];
+        expected: Buffer[];
+        /** Index into `heard` up to which the member was given the frames or passed them. */
+        given: number;
+        /** Every presence frame due to it, in event order. */
+        due: Buffer[];
+      }
+      const members: Model[] = [];
       // Events while the team had a member here: the others reach nobody.
       const heard: { frame: Buffer; user: string; addedBefore: number }[] = [];
+      const isDue = (m: Model, e: (typeof heard)[number]) =>
+        e.user !== m.user && e.addedBefore >= m.added;
+      // What a release hands `m`: each run of consecutive held frames due to it as one
+      // buffer, from where it was last given frames (the first went at once, alone).
+      const release = (m: Model) => {
+        let run: Buffer[] = [];
+        const endRun = () => {
+          if (run.length > 0) m.expected.push(Buffer.concat(run));
+          run = [];
+        };
+        for (let i = Math.max(m.given, 1); i < heard.length; i++) {
+          if (isDue(m, heard[i]!)) run.push(heard[i]!.frame);
+          else endRun();
+        }
+        endRun();
+        m.given = heard.length;
+      };
+      let seq = 0;
       for (const s of steps) {
         if (s.kind === 'add') {
           const { conn, buffers } = recorded(s.user, members.length);
           hub.add(conn);
           hub.flush(conn, E1, 0);
-          members.push({ conn, user: s.user, added: members.length + 1, buffers });
-        } else {
+          const added = members.length + 1;
+          members.push({
+            conn,
+            user: s.user,
+            added,
+            buffers,
+            expected: [],
+            given: heard.length,
+            due: [],
+          });
+        } else if (s.kind === 'event') {
           const user = { id: s.user, name: s.user };
           hub.event({ kind: 'presence', teamId: TEAM, event: s.event, user });
+          if (members.length === 0) continue;
           const frame = textFrame(
             encodeFrame({ type: 'presence', event: s.event, teamId: TEAM, user }),
           );
-          if (members.length > 0) heard.push({ frame, user: s.user, addedBefore: members.length });
+          const e = { frame, user: s.user, addedBefore: members.length };
+          heard.push(e);
+          for (const m of members) if (isDue(m, e)) m.due.push(frame);
+          if (heard.length === 1) {
+            for (const m of members) if (isDue(m, e)) m.expected.push(frame);
+          }
+        } else if (s.kind === 'send') {
+          const m = members[s.member % Math.max(members.length, 1)];
+          if (!m) continue;
+          const pong = textFrame(encodeFrame({ type: 'pong' }));
+          hub.send(m.conn, pong);
+          release(m);
+          m.expected.push(pong);
+        } else {
+          if (members.length === 0) continue;
+          seq++;
+          const delivery = teamDelivery(TEAM, E1, seq);
+          hub.message(delivery);
+          for (const m of members) {
+            release(m);
+            m.expected.push(textFrame(delivery.frame));
+          }
         }
       }
-      const first = members[0];
-      if (!first) return;
-      // A reply releases what is held for the whole team, ahead of itself.
-      const pong = textFrame(encodeFrame({ type: 'pong' }));
-      hub.send(first.conn, pong);
+      // The window never ends here: a last message releases what is still held.
+      if (members.length > 0) {
+        const delivery = teamDelivery(TEAM, E1, seq + 1);
+        hub.message(delivery);
+        for (const m of members) {
+          release(m);
+          m.expected.push(textFrame(delivery.frame));
+        }
+      }
       for (const m of members) {
-        // The first event the team heard went at once, alone; the rest were held, and
-        // each run of consecutive ones due to the member is one buffer.
-        const expected: Buffer[] = [];
-        let run: Buffer[] = [];
-        const endRun = () => {
-          if (run.length > 0) expected.push(Buffer.concat(run));
-          run = [];
-        };
-        heard.forEach((e, i) => {
-          if (e.user === m.user || e.addedBefore < m.added) return endRun();
-          run.push(e.frame);
-          if (i === 0) endRun();
-        });
-        endRun();
-        if (m === first) expected.push(pong);
-        expect(m.buffers).toEqual(expected);
+        // Every due frame exactly once and in event order, whatever released it...
+        const presence = framesOf(m.buffers).filter((f) => f.startsWith('{"type":"presence"'));
+        expect(presence).toEqual(framesOf(m.due));
+        // ...and released as runs: one buffer per run, replies and messages after them.
+        expect(m.buffers).toEqual(m.expected);
       }
       for (const m of members) hub.remove(m.conn);
     }),
-    { numRuns: 200 },
+    {
+      numRuns: 200,
+      // Two held joins, a reply to one member, a third join: the other member still
+      // gets the held ones together with the third.
+      examples: [
+        [
+          [
+            { kind: 'add', user: 'u0' },
+            { kind: 'add', user: 'u1' },
+            { kind: 'event', user: 'u2', event: 'join' },
+            { kind: 'event', user: 'u2', event: 'join' },
+            { kind: 'send', member: 0 },
+            { kind: 'event', user: 'u3', event: 'join' },
+          ],
+        ],
+      ],
+    },
   );
 });
