@@ -97,7 +97,7 @@ export async function createRedisEngine(
     turn,
     log,
   });
-  const store = sql?.store ?? new RedisStore(cmd, keys);
+  const store = sql?.store ?? new RedisStore(cmd, keys, { nodeId, turn });
   const bans = new RedisBans(cmd, keys, {
     refreshMs: BANS_REFRESH_MS,
     onRefreshError: (err) => log.warn({ err }, 'reading bans failed; retried'),

@@ -6,8 +6,8 @@ import { PUBLISH_REPLY_LUA } from './publish-reply';
 /**
  * Lua scripts, each one atomic step in Redis. Registered with ioredis
  * `defineCommand`, which sends EVALSHA and falls back to EVAL after a restart; the
- * publish batch (PUBLISH_BATCH) and the join path's HEADS and PRESENCE_ADD have
- * their own way (SocketScript).
+ * publish batch (PUBLISH_BATCH) and the join path's HEADS, PRESENCE_ADD and
+ * TEAMS_PUT have their own way (SocketScript).
  */
 
 /**
@@ -347,12 +347,33 @@ return out
 `;
 
 /**
- * HEADS and PRESENCE_ADD as the join path sends them itself (SocketScript, not
+ * Team records of one event-loop turn (store.ts): KEYS[1] the teams hash; ARGV per
+ * team its id and the record to write if it has none. Returns per team 1 when
+ * written, else the record it had (the first of two equal ids in a call writes).
+ */
+const TEAMS_PUT = `
+local out = {}
+for i = 1, #ARGV, 2 do
+  if redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) == 1 then
+    out[#out + 1] = 1
+  else
+    out[#out + 1] = redis.call('HGET', KEYS[1], ARGV[i])
+  end
+end
+return out
+`;
+
+/**
+ * HEADS, PRESENCE_ADD and TEAMS_PUT as the join path sends them itself (SocketScript, not
  * defineCommand: see TurnWrites), named for the node like the publish script, so
  * no other client loads their hash between a NOSCRIPT and the resends it causes.
  */
 export function headsScriptFor(nodeId: string): string {
   return `${HEADS}-- heads ${oneLine(nodeId)}\n`;
+}
+
+export function teamsPutScriptFor(nodeId: string): string {
+  return `${TEAMS_PUT}-- teams ${oneLine(nodeId)}\n`;
 }
 
 export function presenceAddScriptFor(nodeId: string): string {
