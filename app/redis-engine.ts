@@ -6,6 +6,7 @@ import { createRedisClient, waitReady } from '../services/redis/connection';
 import { warnIfEvicting } from '../services/redis/eviction-check';
 import { redisCheck } from '../services/redis/health';
 import { RedisHistory } from '../services/redis/history';
+import { TurnWrites } from '../services/redis/turn-writes';
 import { RedisKeys } from '../services/redis/keys';
 import { RedisNodeStats } from '../services/redis/node-stats';
 import { RedisPresence } from '../services/redis/presence';
@@ -64,6 +65,8 @@ export async function createRedisEngine(
         )
       : undefined;
   const keys = new RedisKeys(redis.keyPrefix);
+  // A turn's head reads and presence adds leave in one write to Redis.
+  const turn = new TurnWrites(cmd);
   // Redis Cluster: one backlog stream per slot (the publish script stays in its team's
   // slot), read without a blocking connection; one Redis: one stream, read blocking.
   const slotBacklog = sql && cmd.isCluster ? new RedisSlotBacklog(cmd, keys, nodeId) : undefined;
@@ -78,17 +81,23 @@ export async function createRedisEngine(
     ackReplicas: redis.ackReplicas,
     ackTimeoutMs: redis.ackTimeoutMs,
     ...(publisher ? { publisher } : {}),
+    turn,
     log,
   });
-  const redisHistory = new RedisHistory(cmd, keys, { ttlSeconds: redis.historyTtlSeconds });
+  const redisHistory = new RedisHistory(cmd, keys, {
+    ttlSeconds: redis.historyTtlSeconds,
+    nodeId,
+    turn,
+  });
   const history = sql ? sql.history(redisHistory) : redisHistory;
   const presence = new RedisPresence(cmd, keys, {
     nodeId,
     leaseMs: redis.presenceLeaseMs,
     announce: (event) => bus.emit(event),
+    turn,
     log,
   });
-  const store = sql?.store ?? new RedisStore(cmd, keys);
+  const store = sql?.store ?? new RedisStore(cmd, keys, { nodeId, turn });
   const bans = new RedisBans(cmd, keys, {
     refreshMs: BANS_REFRESH_MS,
     onRefreshError: (err) => log.warn({ err }, 'reading bans failed; retried'),

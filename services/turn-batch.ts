@@ -9,21 +9,26 @@ export type ItemResult<O> = { ok: true; value: O } | { ok: false; error: unknown
  * callbacks, which all run before it, so a turn's joins land in one batch.
  *
  * `run` answers per item; if it rejects, every item of the batch rejects with
- * its error.
+ * its error. `schedule` runs the flush later in the turn: setImmediate unless
+ * batches share one (TurnWrites, so that a turn's commands leave in one write).
  */
 export class TurnBatch<I, O> {
   private pending: { item: I; resolve: (value: O) => void; reject: (err: unknown) => void }[] = [];
 
-  constructor(private readonly run: (items: I[]) => Promise<ItemResult<O>[]>) {}
+  constructor(
+    private readonly run: (items: I[]) => Promise<ItemResult<O>[]>,
+    private readonly schedule: (flush: () => Promise<void>) => void = setImmediate,
+  ) {}
 
   add(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
-      if (this.pending.length === 0) setImmediate(this.flush);
+      if (this.pending.length === 0) this.schedule(this.flush);
       this.pending.push({ item, resolve, reject });
     });
   }
 
-  private readonly flush = (): void => {
+  /** Settles once every item of the batch is. */
+  private readonly flush = (): Promise<void> => {
     const batch = this.pending;
     this.pending = [];
     let running: Promise<ItemResult<O>[]>;
@@ -32,7 +37,7 @@ export class TurnBatch<I, O> {
     } catch (err) {
       running = Promise.reject(err);
     }
-    running.then(
+    return running.then(
       (results) =>
         batch.forEach((p, i) => {
           const result = results[i];

@@ -28,6 +28,7 @@ import { sendScriptKnowingOutcome } from './send';
 import { hashSlot } from './slot';
 import { TeamHeads } from './team-heads';
 import { TurnBatch, type ItemResult } from '../turn-batch';
+import type { TurnWrites } from './turn-writes';
 import { writeTogether } from './write-together';
 import { stampMessage, type Ack, type Message, type MessageDraft } from '../types';
 
@@ -64,6 +65,8 @@ export interface RedisBusOptions {
    * (waitOnWritingConnection). Unset: the command client.
    */
   publisher?: RedisClient;
+  /** The command client's TurnWrites: a turn's head reads leave with its presence adds. */
+  turn?: TurnWrites;
   log: Logger;
 }
 
@@ -158,7 +161,7 @@ export class RedisBus implements Bus {
     private readonly options: RedisBusOptions,
   ) {
     defineScripts(cmd);
-    this.heads = new TeamHeads(cmd, keys, options.ttlSeconds);
+    this.heads = new TeamHeads(cmd, keys, options.ttlSeconds, options);
     this.subscribing = new TurnBatch((queued) => this.subscribeChannels(queued));
     this.unsubscribing = new TurnBatch((channels) => this.unsubscribeChannels(channels));
     this.sharded = cmd.isCluster;

@@ -12,11 +12,16 @@ import type { RedisKeys } from './keys';
 import { decodeLogEntry, type StreamEntry } from './payload';
 import { defineScripts } from './scripts';
 import { TeamHeads } from './team-heads';
+import type { TurnWrites } from './turn-writes';
 import { visibleTo, type Message, type TeamHead } from '../types';
 
 export interface RedisHistoryOptions {
   /** Seconds a team's history lives after its last message. */
   ttlSeconds: number;
+  /** Names the head script this node sends (TeamHeads). */
+  nodeId?: string;
+  /** The command client's TurnWrites: a turn's head reads leave with its presence adds. */
+  turn?: TurnWrites;
 }
 
 /** Reads the team streams the publish script writes (entry id = `${seq}-0`). */
@@ -30,7 +35,7 @@ export class RedisHistory implements History {
     private readonly options: RedisHistoryOptions,
   ) {
     defineScripts(redis);
-    this.heads = new TeamHeads(redis, keys, options.ttlSeconds);
+    this.heads = new TeamHeads(redis, keys, options.ttlSeconds, options);
   }
 
   async head(teamId: string): Promise<TeamHead> {

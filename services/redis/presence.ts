@@ -7,9 +7,12 @@ import { decodeCursor, encodeCursor } from '../presence';
 import type { ConnectionPage, ConnectionQuery, Presence } from '../presence';
 import { redisCall } from './call';
 import type { RedisKeys } from './keys';
-import { defineScripts } from './scripts';
+import { defineScripts, presenceAddScriptFor } from './scripts';
+import { SocketScript } from './script-command';
+import { sendScript } from './send';
 import { hashSlot } from './slot';
 import { TurnBatch, type ItemResult } from '../turn-batch';
+import { TurnWrites } from './turn-writes';
 import type { ConnectionInfo, Member, TeamPresence } from '../types';
 
 /** Renewals (a third of a lease each) between routine reconciliations. */
@@ -27,6 +30,8 @@ export interface RedisPresenceOptions {
    * `join` events when a node restores users that had left in everyone's view.
    */
   announce: (event: ClusterEvent) => Promise<void>;
+  /** The command client's TurnWrites: a turn's presence adds leave with its head reads. */
+  turn?: TurnWrites;
   log: Logger;
 }
 
@@ -67,9 +72,9 @@ export class RedisPresence implements Presence {
   /** The connection came back while a tick ran: that tick runs once more on the new one. */
   private tickAgain = false;
   private closed = false;
-  private readonly adds = new TurnBatch((items: { conn: ConnectionInfo; announce: boolean }[]) =>
-    this.runAdds(items),
-  );
+  private readonly adds: TurnBatch<{ conn: ConnectionInfo; announce: boolean }, number>;
+  /** PRESENCE_ADD, sent by this node itself: see TurnWrites. */
+  private readonly addScript: SocketScript;
   private readonly removes = new TurnBatch((items: { conn: ConnectionInfo; node: string }[]) =>
     this.runRemoves(items),
   );
@@ -80,6 +85,9 @@ export class RedisPresence implements Presence {
     private readonly options: RedisPresenceOptions,
   ) {
     defineScripts(redis);
+    this.addScript = new SocketScript(presenceAddScriptFor(options.nodeId));
+    const turn = options.turn ?? new TurnWrites(redis);
+    this.adds = new TurnBatch((items) => this.runAdds(items), turn.schedule);
   }
 
   /**
@@ -169,8 +177,12 @@ export class RedisPresence implements Presence {
     const indexed = !this.redis.isCluster;
     if (!indexed) await this.writeIndexes(conns);
     const announce = new Set(items.filter((i) => i.announce).map((i) => i.conn));
-    return this.runScripts(conns, (group) =>
-      this.redis.sbPresenceAdd(...this.addArgs(group, announce, indexed)),
+    return this.runScripts(
+      conns,
+      (group) =>
+        sendScript(this.redis, this.addScript, this.addArgs(group, announce, indexed)) as Promise<
+          (number | string)[]
+        >,
     ).then((answers) =>
       answers.map((answer) =>
         answer.ok && typeof answer.value !== 'number'
@@ -194,8 +206,8 @@ export class RedisPresence implements Presence {
   }
 
   /**
-   * numkeys, KEYS and ARGV of the add script (PRESENCE_ADD) for connections of one
-   * slot; with `indexed`, the script writes the cluster-wide indexes too.
+   * sha, numkeys, KEYS and ARGV of the add script (PRESENCE_ADD) for connections of
+   * one slot; with `indexed`, the script writes the cluster-wide indexes too.
    */
   private addArgs(
     conns: ConnectionInfo[],
@@ -206,6 +218,7 @@ export class RedisPresence implements Presence {
     const { keys } = this;
     const args = indexed
       ? [
+          this.addScript.sha,
           String(5 + conns.length * 2),
           keys.nodes(),
           keys.nodeConns(nodeId),
@@ -213,7 +226,7 @@ export class RedisPresence implements Presence {
           keys.connIndex(),
           keys.liveTeams(),
         ]
-      : [String(conns.length * 2)];
+      : [this.addScript.sha, String(conns.length * 2)];
     for (const c of conns) args.push(keys.teamConns(c.teamId), keys.teamUsers(c.teamId));
     args.push(this.redis.isCluster ? '1' : '0', indexed ? nodeId : '');
     for (const c of conns) {

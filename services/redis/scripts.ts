@@ -6,7 +6,8 @@ import { PUBLISH_REPLY_LUA } from './publish-reply';
 /**
  * Lua scripts, each one atomic step in Redis. Registered with ioredis
  * `defineCommand`, which sends EVALSHA and falls back to EVAL after a restart; the
- * publish batch has its own way (PUBLISH_BATCH).
+ * publish batch (PUBLISH_BATCH) and the join path's HEADS, PRESENCE_ADD and
+ * TEAMS_PUT have their own way (SocketScript).
  */
 
 /**
@@ -346,6 +347,45 @@ return out
 `;
 
 /**
+ * Team records of one event-loop turn (store.ts): KEYS[1] the teams hash; ARGV per
+ * team its id and the record to write if it has none. Returns per team 1 when
+ * written, else the record it had (the first of two equal ids in a call writes).
+ */
+const TEAMS_PUT = `
+local out = {}
+for i = 1, #ARGV, 2 do
+  if redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) == 1 then
+    out[#out + 1] = 1
+  else
+    out[#out + 1] = redis.call('HGET', KEYS[1], ARGV[i])
+  end
+end
+return out
+`;
+
+/**
+ * HEADS, PRESENCE_ADD and TEAMS_PUT as the join path sends them itself (SocketScript, not
+ * defineCommand: see TurnWrites), named for the node like the publish script, so
+ * no other client loads their hash between a NOSCRIPT and the resends it causes.
+ */
+export function headsScriptFor(nodeId: string): string {
+  return `${HEADS}-- heads ${oneLine(nodeId)}\n`;
+}
+
+export function teamsPutScriptFor(nodeId: string): string {
+  return `${TEAMS_PUT}-- teams ${oneLine(nodeId)}\n`;
+}
+
+export function presenceAddScriptFor(nodeId: string): string {
+  return `${PRESENCE_ADD}-- presence ${oneLine(nodeId)}\n`;
+}
+
+/** A Lua comment ends at the line's end: the id is kept on one line. */
+function oneLine(nodeId: string): string {
+  return nodeId.replace(/[\r\n]/g, ' ');
+}
+
+/**
  * KEYS as PRESENCE_ADD, for removes; ARGV per connection connId, userId. Returns per connection {the user's
  * connection count left in the team (-1 if the connection was unknown), 1 when the
  * team has no connection left}, or the error's text.
@@ -404,9 +444,6 @@ declare module 'ioredis' {
   interface RedisCommander<Context extends ClientContext = { type: 'default' }> {
     sbHead(...args: Arg[]): Result<[string, string], Context>;
     sbRewound(...args: Arg[]): Result<[string, string], Context>;
-    /** numkeys first: the key count varies with the batch. */
-    sbHeads(...args: Arg[]): Result<([string, string] | string)[], Context>;
-    sbPresenceAdd(...args: Arg[]): Result<(number | string)[], Context>;
     sbPresenceRemove(...args: Arg[]): Result<([number, number] | string)[], Context>;
     /** numkeys first: one key per dead letter besides the stream. */
     sbDeadLettersAdd(...args: Arg[]): Result<number, Context>;
@@ -417,8 +454,6 @@ declare module 'ioredis' {
 export function defineScripts(redis: RedisClient): void {
   redis.defineCommand('sbHead', { numberOfKeys: 4, lua: HEAD });
   redis.defineCommand('sbRewound', { numberOfKeys: 4, lua: REWOUND });
-  redis.defineCommand('sbHeads', { lua: HEADS });
-  redis.defineCommand('sbPresenceAdd', { lua: PRESENCE_ADD });
   redis.defineCommand('sbPresenceRemove', { lua: PRESENCE_REMOVE });
   redis.defineCommand('sbDeadLettersAdd', { lua: DEAD_LETTERS_ADD });
 }

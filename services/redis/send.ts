@@ -57,11 +57,33 @@ export function sendScriptKnowingOutcome(
   );
 }
 
+/**
+ * A call of `script` (args as sendScriptKnowingOutcome's) for a read, or a write
+ * that is safe to repeat: NOSCRIPT is handled as there, any other failure is
+ * passed on as it came, for redisCall to map. Written at once, not by ioredis's
+ * auto-pipelining: a caller that wants a turn's calls in one write sends them
+ * inside writeTogether (TurnWrites).
+ */
+export function sendScript(
+  redis: RedisClient,
+  script: SocketScript,
+  args: (string | number)[],
+): Promise<unknown> {
+  return sendCommand(
+    redis,
+    new ScriptCommand(script, args, { replyEncoding: 'utf8' }),
+    undefined,
+    undefined,
+    false,
+  );
+}
+
 async function sendCommand(
   redis: RedisClient,
   command: BufferedCommand,
   onWrite: ((socket: object) => void) | undefined,
   onResend?: () => void,
+  knowingOutcome = true,
 ): Promise<unknown> {
   const script = command instanceof ScriptCommand ? command : undefined;
   let sending = true;
@@ -119,6 +141,7 @@ async function sendCommand(
       sendOn(err);
     };
   }
+  if (!knowingOutcome) return command.promise;
   try {
     return await command.promise;
   } catch (err) {

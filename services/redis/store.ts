@@ -2,23 +2,49 @@ import type { RedisClient } from './connection';
 import { AppError } from '../errors';
 import { redisCall } from './call';
 import type { RedisKeys } from './keys';
+import { teamsPutScriptFor } from './scripts';
+import { SocketScript } from './script-command';
+import { sendScript } from './send';
 import type { Store } from '../store';
+import { TurnBatch, type ItemResult } from '../turn-batch';
+import { TurnWrites } from './turn-writes';
 import type { Team } from '../types';
 
 /** Teams in one Redis hash, shared by every node, for clusters without SQL Server. */
 export class RedisStore implements Store {
+  /**
+   * Every node records each team its first connection joins: a join storm over many
+   * small teams writes a turn's records in one script call (TEAMS_PUT), sent with
+   * the turn's head reads and presence adds, not two round trips (HSETNX, HGET) each.
+   */
+  private readonly puts: TurnBatch<Team, { created: boolean; team: Team }>;
+  private readonly script: SocketScript;
+
+  /** `turn`, `nodeId`: as RedisPresence's. */
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
-  ) {}
+    options: { nodeId?: string; turn?: TurnWrites } = {},
+  ) {
+    this.script = new SocketScript(teamsPutScriptFor(options.nodeId ?? ''));
+    const turn = options.turn ?? new TurnWrites(redis);
+    this.puts = new TurnBatch((teams) => this.putAll(teams), turn.schedule);
+  }
 
-  private async put(id: string, name: string): Promise<{ created: boolean; team: Team }> {
-    const team = { id, name, createdAt: new Date().toISOString() };
-    return redisCall(async () => {
-      if ((await this.redis.hsetnx(this.keys.teams(), id, JSON.stringify(team))) === 1)
-        return { created: true, team };
-      const existing = await this.redis.hget(this.keys.teams(), id);
-      return { created: false, team: existing === null ? team : (JSON.parse(existing) as Team) };
+  private put(id: string, name: string): Promise<{ created: boolean; team: Team }> {
+    return redisCall(() => this.puts.add({ id, name, createdAt: new Date().toISOString() }));
+  }
+
+  private async putAll(teams: Team[]): Promise<ItemResult<{ created: boolean; team: Team }>[]> {
+    const args: string[] = [this.script.sha, '1', this.keys.teams()];
+    for (const team of teams) args.push(team.id, JSON.stringify(team));
+    const answers = (await sendScript(this.redis, this.script, args)) as (number | string)[];
+    return teams.map((team, i) => {
+      const answer = answers[i];
+      if (answer === 1) return { ok: true, value: { created: true, team } };
+      if (typeof answer !== 'string')
+        return { ok: false, error: new Error('no answer from the teams script') };
+      return { ok: true, value: { created: false, team: JSON.parse(answer) as Team } };
     });
   }
 

@@ -1,7 +1,10 @@
 import type { RedisClient } from './connection';
 import type { RedisKeys } from './keys';
-import { defineScripts } from './scripts';
+import { headsScriptFor } from './scripts';
+import { SocketScript } from './script-command';
+import { sendScript } from './send';
 import { hashSlot } from './slot';
+import { TurnWrites } from './turn-writes';
 import { TurnBatch, type ItemResult } from '../turn-batch';
 import type { TeamHead } from '../types';
 
@@ -17,14 +20,21 @@ import type { TeamHead } from '../types';
  */
 export class TeamHeads {
   private readonly batch: TurnBatch<string, TeamHead>;
+  private readonly script: SocketScript;
 
+  /**
+   * `turn`: the client's TurnWrites, shared with the presence adds so a turn's joins
+   * are one write; `nodeId` names the script (headsScriptFor).
+   */
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly ttlSeconds: number,
+    options: { nodeId?: string; turn?: TurnWrites } = {},
   ) {
-    defineScripts(redis);
-    this.batch = new TurnBatch((teamIds) => this.readAll(teamIds));
+    this.script = new SocketScript(headsScriptFor(options.nodeId ?? ''));
+    const turn = options.turn ?? new TurnWrites(redis);
+    this.batch = new TurnBatch((teamIds) => this.readAll(teamIds), turn.schedule);
   }
 
   /** Rejects with Redis's error as it is: callers map it (redisCall). */
@@ -39,12 +49,11 @@ export class TeamHeads {
     await Promise.all(
       groups.map(async (group) => {
         let answers: ([string, string] | string)[];
+        const args: (string | number)[] = [this.script.sha, group.length * 4];
+        for (const teamId of group) this.pushKeys(args, teamId);
+        args.push(this.ttlSeconds);
         try {
-          answers = await this.redis.sbHeads(
-            group.length * 4,
-            ...group.flatMap((t) => this.headKeys(t)),
-            this.ttlSeconds,
-          );
+          answers = (await sendScript(this.redis, this.script, args)) as typeof answers;
         } catch (error) {
           for (const t of group) found.set(t, { ok: false, error });
           return;
@@ -56,9 +65,9 @@ export class TeamHeads {
   }
 
   /** As history.ts's headKeys (the HEAD script's KEYS), which imports this file. */
-  private headKeys(teamId: string): string[] {
+  private pushKeys(args: (string | number)[], teamId: string): void {
     const { keys } = this;
-    return [keys.seq(teamId), keys.epoch(teamId), keys.log(teamId), keys.epochFloor(teamId)];
+    args.push(keys.seq(teamId), keys.epoch(teamId), keys.log(teamId), keys.epochFloor(teamId));
   }
 
   private bySlot(teams: string[]): string[][] {

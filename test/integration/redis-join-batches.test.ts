@@ -137,6 +137,30 @@ describeWithRedis('Redis joins batched per turn', () => {
     }
   });
 
+  test('joins go on after Redis dropped its scripts (SCRIPT FLUSH): each call is sent again with its text', async () => {
+    const prefix = `f${randomUUID().slice(0, 6)}:`;
+    const server = await startTestServer({ REDIS_URL: redis.server.url, REDIS_KEY_PREFIX: prefix });
+    const clients: TestClient[] = [];
+    try {
+      const watcher = await connect(server.socketUrl, { id: 'u1', teamId: 'F' });
+      clients.push(watcher);
+      // The node's socket has run both scripts: its next calls go by hash and hear NOSCRIPT.
+      await admin.script('FLUSH');
+      await admin.config('RESETSTAT');
+      const joining = ['u2', 'u3', 'u4'].map((id) =>
+        connect(server.socketUrl, { id, teamId: id === 'u4' ? 'G' : 'F' }),
+      );
+      clients.push(...(await Promise.all(joining)));
+      const joined = [await watcher.next('presence'), await watcher.next('presence')];
+      expect(joined.map((p) => (p['user'] as { id: string }).id).sort()).toEqual(['u2', 'u3']);
+      // Sent again with the text: the scripts' NOSCRIPT answers were met, not avoided.
+      expect(await commandCalls(admin, 'eval')).toBeGreaterThanOrEqual(2);
+    } finally {
+      await Promise.all(clients.map((c) => c.close()));
+      await server.close();
+    }
+  });
+
   test('joins racing a stream of publishes miss no message after the head they were given', async () => {
     const keys = freshKeys('j');
     const publisher = await redisBus(redis, { keys, nodeId: 'node-a' });
