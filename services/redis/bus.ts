@@ -1,15 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { RedisClient } from './connection';
-import { Cluster } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { AppError } from '../errors';
 import { toDelivery, type Bus, type BusListener, type ClusterEvent, type Delivery } from '../bus';
 import { isNewerEpoch } from '../epoch';
 import { execAll, redisCall } from './call';
-import { redisUnavailable } from './errors';
+import { RedisReplyError, redisUnavailable } from './errors';
 import { headKeys } from './history';
 import type { RedisKeys } from './keys';
-import { defineScripts, publishScriptFor } from './scripts';
+import { byMaster } from './master-groups';
+import { defineScripts, publishGroupedScriptFor, publishScriptFor } from './scripts';
 import {
   decodeClusterPayload,
   decodeLogEntry,
@@ -22,7 +23,7 @@ import {
   type StreamEntry,
 } from './payload';
 import { waitForReplicas, waitOnWritingConnection } from './replicas';
-import { PublishReply } from './publish-reply';
+import { PublishReply, type PublishAnswer } from './publish-reply';
 import { SocketScript } from './script-command';
 import { sendScriptKnowingOutcome } from './send';
 import { hashSlot } from './slot';
@@ -94,6 +95,8 @@ interface TeamPublishKeys {
   epoch: string;
   floor: string;
   channel: string;
+  /** The archive stream its messages join ('' with archiving off). */
+  archive: string;
 }
 
 /** Messages per publish script call; a larger turn is split, so one call never holds Redis long. */
@@ -129,7 +132,9 @@ type QueuedPublish = {
  *
  * On Redis Cluster every channel is a shard channel (SPUBLISH/SSUBSCRIBE): a
  * message travels only within its team's shard, not over the whole cluster bus,
- * and a turn's batch is one script call per slot, since a script may touch one.
+ * and a turn's batch is one script call per master for the slots it serves
+ * (sendToMaster), or per slot where that cannot be (a slot being migrated: the slot's
+ * call follows ASK and MOVED).
  */
 export class RedisBus implements Bus {
   private readonly listeners: BusListener[] = [];
@@ -153,6 +158,8 @@ export class RedisBus implements Bus {
    * Its text names this node, so no other node loads its hash (see SocketScript).
    */
   private readonly publishScript: SocketScript;
+  /** The same, for a call to a whole Redis Cluster master (sendGrouped). */
+  private readonly groupedScript: SocketScript;
 
   constructor(
     private readonly cmd: RedisClient,
@@ -167,6 +174,7 @@ export class RedisBus implements Bus {
     this.sharded = cmd.isCluster;
     this.publisher = options.publisher ?? cmd;
     this.publishScript = new SocketScript(publishScriptFor(options.nodeId));
+    this.groupedScript = new SocketScript(publishGroupedScriptFor(options.nodeId));
     this.nodeChannel = keys.nodeChannel(options.nodeId);
     this.clusterChannel = keys.clusterChannel();
     sub.on(this.sharded ? 'smessage' : 'message', (channel: string, payload: string) =>
@@ -220,7 +228,11 @@ export class RedisBus implements Bus {
   /**
    * Queues the message for this turn's batch (see the publish script). Batches are
    * written in order on one connection and never resent, so seqs follow the order
-   * of the calls.
+   * of the calls. On Redis Cluster a master's call may leave a team to its slot's
+   * own call, sent once the answer is in (sendGrouped): a later turn's call to that
+   * master finds the slot unserved too, as a later slot call finds it redirected,
+   * unless the slot's migration ended in between; the same window as ioredis sending
+   * a redirected slot call on behind calls written after it.
    */
   publish(draft: MessageDraft): Promise<Message> {
     if (this.closed) return shuttingDown();
@@ -251,16 +263,54 @@ export class RedisBus implements Bus {
     // Every batch writes its script call before its first await (sendKnowingOutcome),
     // so the turn's calls leave in one write per connection: see writeTogether.
     writeTogether(this.publisher, () => {
-      for (const group of this.sharded ? this.bySlot(queued) : [queued]) {
-        for (let i = 0; i < group.length; i += MAX_BATCH) {
-          void this.sendBatch(group.slice(i, i + MAX_BATCH));
-        }
+      const publisher = this.publisher;
+      if (!this.sharded || !(publisher instanceof Cluster)) {
+        this.sendInBatches(queued);
+        return;
       }
+      const { masters, alone } = byMaster(publisher, this.bySlot(queued));
+      for (const group of alone) this.sendInBatches(group);
+      for (const [node, groups] of masters) this.sendToMaster(node, groups);
     });
   };
 
+  /** One Redis, or one slot's publishes: MAX_BATCH to a call, in order. */
+  private sendInBatches(group: QueuedPublish[]): void {
+    for (let i = 0; i < group.length; i += MAX_BATCH) {
+      void this.sendBatch(group.slice(i, i + MAX_BATCH));
+    }
+  }
+
+  /**
+   * A master's slot groups of a turn, whole slots to a call of at most MAX_BATCH
+   * messages (a slot's are never split over two calls, whose answers could differ),
+   * so a turn costs a master one call however many slots its teams are in, where a
+   * call per slot was nearly one per message when a turn names many teams. A slot
+   * with more goes in its own calls; a call left with one slot is that slot's call.
+   */
+  private sendToMaster(node: Redis, groups: QueuedPublish[][]): void {
+    let call: QueuedPublish[][] = [];
+    let size = 0;
+    const send = () => {
+      if (call.length > 1) void this.sendGrouped(node, call);
+      else for (const group of call) this.sendInBatches(group);
+      call = [];
+      size = 0;
+    };
+    for (const group of groups) {
+      if (group.length > MAX_BATCH) {
+        this.sendInBatches(group);
+        continue;
+      }
+      if (size + group.length > MAX_BATCH) send();
+      call.push(group);
+      size += group.length;
+    }
+    send();
+  }
+
   /** A turn's publishes per hash slot, each slot's in the order they came. */
-  private bySlot(queued: QueuedPublish[]): QueuedPublish[][] {
+  private bySlot(queued: QueuedPublish[]): Map<number, QueuedPublish[]> {
     const slots = new Map<number, QueuedPublish[]>();
     for (const q of queued) {
       const slot = hashSlot(this.keys.seq(q.teamId));
@@ -268,7 +318,63 @@ export class RedisBus implements Bus {
       if (group) group.push(q);
       else slots.set(slot, [q]);
     }
-    return [...slots.values()];
+    return slots;
+  }
+
+  /**
+   * One publish call for the slot groups of one master, on its connection, with no
+   * redirection followed (scripts.ts, GROUPED_LUA). What the master did not run is
+   * sent on as its slot's call (sendBatch), which follows ASK and MOVED: each team
+   * the master answered `not-here` (its slot is migrating, or not the master's), or
+   * every team when Redis refused the call before running it (an error reply other
+   * than a failure inside the script: out of memory, READONLY after a failover,
+   * LOADING, CLUSTERDOWN) or it could not be written. A call that may have run (no
+   * answer) or failed inside the script is never sent again: its messages fail as a
+   * slot's call would. Never rejects.
+   */
+  private async sendGrouped(node: Redis, groups: QueuedPublish[][]): Promise<void> {
+    const { ackReplicas = 0, ackTimeoutMs = 0 } = this.options;
+    const batch = groups.flat();
+    let results: unknown;
+    let replicated: Promise<AppError | undefined> | undefined;
+    try {
+      results = await redisCall(() => {
+        const script = sendScriptKnowingOutcome(
+          node,
+          this.groupedScript,
+          this.batchArgs(batch, true),
+          {
+            onResend:
+              ackReplicas > 0
+                ? () => (replicated = waitForReplicas(node, ackReplicas, ackTimeoutMs))
+                : undefined,
+          },
+        );
+        // Right behind the script on the master's own connection: see sendBatch.
+        if (ackReplicas > 0) replicated = waitForReplicas(node, ackReplicas, ackTimeoutMs);
+        return script;
+      });
+    } catch (err) {
+      if (ranNowhere(err)) for (const group of groups) this.sendInBatches(group);
+      else for (const queued of batch) queued.reject(err);
+      return;
+    }
+    if (this.options.archive === true)
+      for (const group of groups) {
+        const first = group[0];
+        if (first) this.options.onArchived?.(this.archiveKey(first));
+      }
+    const notReplicated = await replicated;
+    const reply = new PublishReply(results);
+    for (const group of groups) {
+      let elsewhere: QueuedPublish[] | undefined;
+      for (const queued of group) {
+        const answer = reply.next();
+        if (answer === 'not-here') (elsewhere ??= []).push(queued);
+        else this.settle(queued, answer, reply, notReplicated);
+      }
+      if (elsewhere) this.sendInBatches(elsewhere);
+    }
   }
 
   /** Never rejects: every queued publish is settled, whatever fails. */
@@ -318,32 +424,39 @@ export class RedisBus implements Bus {
     const notReplicated = await replicated;
     // Read in place, one message after the other: no object per message (publish-reply.ts).
     const reply = new PublishReply(results);
-    for (const queued of batch) {
-      const answer = reply.next();
-      if (answer === 'published' || answer === 'repeated') {
-        if (notReplicated) queued.reject(notReplicated);
-        else if (queued.ref === undefined) {
-          // A repeated ref comes only with a ref.
-          if (answer === 'published') {
-            queued.message.seq = reply.seq;
-            queued.resolve(queued.message);
-          } else this.refused(queued, reply.text());
-        } else {
-          // A new object, not the message: an ack carries the id and seq only.
-          queued.resolve(
-            answer === 'published'
-              ? { id: queued.message.id, seq: reply.seq }
-              : decodeRefRecord(reply.text()),
-          );
-        }
-        continue;
+    for (const queued of batch) this.settle(queued, reply.next(), reply, notReplicated);
+  }
+
+  /** Settles a publish from its answer in the script's reply (`reply` just read it). */
+  private settle(
+    queued: QueuedPublish,
+    answer: PublishAnswer,
+    reply: PublishReply,
+    notReplicated: AppError | undefined,
+  ): void {
+    if (answer === 'published' || answer === 'repeated') {
+      if (notReplicated) queued.reject(notReplicated);
+      else if (queued.ref === undefined) {
+        // A repeated ref comes only with a ref.
+        if (answer === 'published') {
+          queued.message.seq = reply.seq;
+          queued.resolve(queued.message);
+        } else this.refused(queued, reply.text());
+      } else {
+        // A new object, not the message: an ack carries the id and seq only.
+        queued.resolve(
+          answer === 'published'
+            ? { id: queued.message.id, seq: reply.seq }
+            : decodeRefRecord(reply.text()),
+        );
       }
-      if (answer === 'backlog-full') {
-        queued.reject(BACKLOG_FULL());
-        continue;
-      }
-      this.refused(queued, reply.text());
+      return;
     }
+    if (answer === 'backlog-full') {
+      queued.reject(BACKLOG_FULL());
+      return;
+    }
+    this.refused(queued, reply.text());
   }
 
   /**
@@ -360,7 +473,7 @@ export class RedisBus implements Bus {
    * thousands of arguments per batch, so they are written in place, not spread. A
    * team's keys and channel go once per batch, however many of its messages it holds.
    */
-  private batchArgs(batch: QueuedPublish[]): (string | number)[] {
+  private batchArgs(batch: QueuedPublish[], grouped = false): (string | number)[] {
     const { retain, ttlSeconds, idempotencyTtlSeconds, archive, archiveBacklogMax } = this.options;
     const teams = new Map<string, number>();
     let refs = 0;
@@ -368,16 +481,18 @@ export class RedisBus implements Bus {
       if (!teams.has(teamId)) teams.set(teamId, teams.size);
       if (ref !== undefined) refs++;
     }
-    const numKeys = teams.size * 4 + refs + (archive === true ? 1 : 0);
-    const args: (string | number)[] = [this.publishScript.sha, numKeys];
+    const numKeys = teams.size * (archive === true ? 5 : 4) + refs;
+    // A call for a whole master declares no keys: they lead ARGV (scripts.ts, GROUPED_LUA).
+    const args: (string | number)[] = grouped
+      ? [this.groupedScript.sha, 0, numKeys]
+      : [this.publishScript.sha, numKeys];
     for (const teamId of teams.keys()) {
       const keys = this.publishKeys(teamId);
       args.push(keys.seq, keys.log, keys.epoch, keys.floor);
+      if (archive === true) args.push(keys.archive);
     }
     for (const { teamId, ref } of batch)
       if (ref !== undefined) args.push(this.keys.ref(teamId, ref));
-    const first = batch[0];
-    if (archive === true && first) args.push(this.archiveKey(first));
     args.push(
       retain,
       ttlSeconds,
@@ -415,6 +530,7 @@ export class RedisBus implements Bus {
       epoch: this.keys.epoch(teamId),
       floor: this.keys.epochFloor(teamId),
       channel: this.keys.teamChannel(teamId),
+      archive: this.options.archive === true ? this.archiveOf(teamId) : '',
     };
     if (state) state.publishKeys = keys;
     return keys;
@@ -422,8 +538,13 @@ export class RedisBus implements Bus {
 
   /** The backlog a batch appends to: on Redis Cluster its slot's (a batch is one slot's). */
   private archiveKey(first: QueuedPublish): string {
+    return this.archiveOf(first.teamId);
+  }
+
+  /** The backlog a team's messages join: on Redis Cluster its slot's. */
+  private archiveOf(teamId: string): string {
     return this.sharded
-      ? this.keys.slotArchive(hashSlot(this.keys.seq(first.teamId)))
+      ? this.keys.slotArchive(hashSlot(this.keys.seq(teamId)))
       : this.keys.archive();
   }
 
@@ -780,4 +901,16 @@ export class RedisBus implements Bus {
     this.listeners.length = 0;
     this.teams.clear();
   }
+}
+
+/**
+ * Whether a failed call for a whole master surely ran nowhere, so its messages may be
+ * sent as their slots' calls: `unavailable` (never written, or Redis answered with
+ * an error) unless the error came from inside the script, after it may have
+ * written (Redis names the script in such errors).
+ */
+function ranNowhere(err: unknown): boolean {
+  if (!(err instanceof AppError) || err.code !== 'unavailable') return false;
+  const cause = err.cause;
+  return !(cause instanceof RedisReplyError) || !/user_script|script:/.test(cause.message);
 }

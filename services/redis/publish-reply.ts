@@ -12,7 +12,9 @@
  * - `=<ref record>`: a repeated ref, the record of the message first sent with it
  *   (payload.ts);
  * - `!`: refused, the archive backlog is full;
- * - `-<error>`: refused, Redis refused one of the message's commands.
+ * - `-<error>`: refused, Redis refused one of the message's commands;
+ * - `?`: not run, a call for a whole Redis Cluster master found its slot not served
+ *   there as a whole (scripts.ts, GROUPED_LUA): it is for its slot's own call.
  * A newline cannot be in a seq or a ref record (message ids are UUIDs); the script
  * replaces any in an error's text.
  */
@@ -20,6 +22,7 @@
 const REPEATED = '=';
 const BACKLOG_FULL = '!';
 const REFUSED = '-';
+const NOT_HERE = '?';
 const END = '\n';
 const ZERO = '0'.charCodeAt(0);
 const NINE = '9'.charCodeAt(0);
@@ -36,13 +39,14 @@ export const PUBLISH_REPLY_LUA = `
 local function published(seqText) return seqText end
 local function repeated(record) return ${lua(REPEATED)} .. record end
 local function backlogFull() return ${lua(BACKLOG_FULL)} end
+local function notHere() return ${lua(NOT_HERE)} end
 local function refused(err)
   return ${lua(REFUSED)} .. (string.gsub(err, ${lua(END)}, ' '))
 end
 local function replyOf(answers) return table.concat(answers, ${lua(END)}) end
 `;
 
-export type PublishAnswer = 'published' | 'repeated' | 'backlog-full' | 'refused';
+export type PublishAnswer = 'published' | 'repeated' | 'backlog-full' | 'refused' | 'not-here';
 
 /**
  * Reads a publish script's answer one message at a time, without an object per
@@ -80,6 +84,8 @@ export class PublishReply {
         return 'backlog-full';
       case REFUSED:
         return 'refused';
+      case NOT_HERE:
+        return 'not-here';
     }
     let seq = 0;
     for (let i = start; i < end; i++) {

@@ -54,6 +54,32 @@ end
 `;
 
 /**
+ * Redis Cluster, one publish call for a whole master (GROUPED): the teams of many
+ * slots, keys in ARGV, so Redis's router checks none and the call runs on the master
+ * it is written to; `allow-cross-slot-keys` lets it touch keys of all its slots.
+ * Every command still checks its key's slot, and a script has no rollback: a key of a
+ * slot being migrated away that is already gone (ASK), or of a slot this master does
+ * not own or is only importing (MOVED), would fail the script half-way. So before
+ * anything is written each team's slot is probed with a key that never exists (the
+ * seq key plus PROBE_SUFFIX): that read is refused unless the master serves the slot
+ * fully and stably now, and a script is one step, so it stays so to the end. A team
+ * refused is not touched and answered `notHere()`, for its slot's own call, which
+ * follows ASK and MOVED as always.
+ */
+const PROBE_SUFFIX = ':probe';
+
+const GROUPED_LUA = `
+local function notServedHere(keys, stride, teams)
+  local out = {}
+  for t = 0, teams - 1 do
+    local probe = redis.pcall('EXISTS', keys[t * stride + 1] .. ${JSON.stringify(PROBE_SUFFIX)})
+    if type(probe) == 'table' and probe.err then out[t] = true end
+  end
+  return out
+end
+`;
+
+/**
  * Publishes a batch of messages, each as one step, in order: a node sends every
  * message of one event-loop turn in one call, so a message costs a loop here,
  * not a command and a round trip. Per message, it checks the ref, refuses it while
@@ -81,10 +107,12 @@ end
  * maxmemory), and SET and EXPIRE do not care about what a key holds.
  *
  * KEYS: per team of the batch (in the order of its first message): seq, log, epoch,
- * epoch floor; then the ref key of each message sent with a ref, in message order;
- * then the archive stream when archiving is on (on Redis Cluster the stream of the
- * batch's slot, keys.slotArchive: the caller sends one batch per slot there, so a
- * script touches one slot). A team's keys go once, not with each of its messages.
+ * epoch floor, and with archiving on the archive stream it joins (on Redis Cluster
+ * its slot's, keys.slotArchive); then the ref key of each message sent with a ref,
+ * in message order. A team's keys go once, not with each of its messages. On Redis
+ * Cluster a call is one slot's, or a whole master's with no KEYS declared: then
+ * ARGV starts with the number of keys and the keys, and the ARGV below follow
+ * (GROUPED_LUA).
  * ARGV: retain, ttl s, ref ttl s, archive ('1'/'0'), most archive backlog entries
  * (0: no bound), '1' to SPUBLISH (Redis Cluster: sharded pub/sub, the team's channel
  * is in the team's slot) or '0' to PUBLISH, the number of teams; per team: channel,
@@ -104,16 +132,25 @@ end
  * by hash only on a connection where it has already answered, and sends a NOSCRIPT
  * batch again at once (script-command.ts).
  */
-const PUBLISH_BATCH = `${TEAM_HEAD}${PAYLOAD_LUA}${PUBLISH_REPLY_LUA}
-local retain, ttl, refTtl, archive = ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1'
-local backlogMax = tonumber(ARGV[5])
-local publishCommand = ARGV[6] == '1' and 'SPUBLISH' or 'PUBLISH'
-local teamCount = tonumber(ARGV[7])
-local archiveKey = archive and KEYS[#KEYS]
--- KEYS[t * 4 + 1..4]: team t's seq, log, epoch, epoch floor; then the refs, the r-th at REFS + r.
-local REFS = teamCount * 4
+const PUBLISH_BATCH = `${TEAM_HEAD}${PAYLOAD_LUA}${PUBLISH_REPLY_LUA}${GROUPED_LUA}
+-- A call for a whole master (GROUPED) declares no keys: they lead ARGV, after their
+-- count, and O is where the rest of ARGV starts.
+local K, O = KEYS, 0
+if #KEYS == 0 then
+  O = tonumber(ARGV[1]) + 1
+  K = {}
+  for i = 2, O do K[i - 1] = ARGV[i] end
+end
+local retain, ttl, refTtl, archive = ARGV[O + 1], ARGV[O + 2], ARGV[O + 3], ARGV[O + 4] == '1'
+local backlogMax = tonumber(ARGV[O + 5])
+local publishCommand = ARGV[O + 6] == '1' and 'SPUBLISH' or 'PUBLISH'
+local teamCount = tonumber(ARGV[O + 7])
+-- K[t * S + 1..S]: team t's seq, log, epoch, epoch floor (and archive stream when
+-- archiving); then the refs, the r-th at REFS + r.
+local S = archive and 5 or 4
+local REFS = teamCount * S
 -- ARGV[TEAMS + t * 3 + 1..3]: team t's channel, the epoch and last seq the node knows.
-local TEAMS = 7
+local TEAMS = O + 7
 local FIRST_MESSAGE = TEAMS + teamCount * 3
 local PER_MESSAGE = ${1 + MESSAGE_ARGS}
 -- Per team of the batch, by its index: {epoch, last seq, the last seq taken as text
@@ -122,9 +159,9 @@ local heads = {}
 local function head(t)
   local known = heads[t]
   if known then return known end
-  local k = t * 4
-  local seqKey = KEYS[k + 1]
-  local epoch, last = teamHead(seqKey, KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], ttl)
+  local k = t * S
+  local seqKey = K[k + 1]
+  local epoch, last = teamHead(seqKey, K[k + 2], K[k + 3], K[k + 4], ttl)
   local n = tonumber(last)
   if not n then return nil end
   local a = TEAMS + t * 3
@@ -132,7 +169,7 @@ local function head(t)
     -- The publishing node delivered seqs this counter has not reached: Redis went back in
     -- time (see REWOUND). Reusing them would hand known seqs to other messages.
     redis.call('DEL', seqKey)
-    epoch, last = teamHead(seqKey, KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], ttl)
+    epoch, last = teamHead(seqKey, K[k + 2], K[k + 3], K[k + 4], ttl)
     n = 0
   end
   known = {epoch, n, false, newEntries()}
@@ -141,6 +178,7 @@ local function head(t)
 end
 local function publish(a, t, refKey)
   local jsonHead, tail, routing, origin = messageArgs(a + 1)
+  local archiveKey = archive and K[t * S + 5]
   if refKey then
     local prior = redis.call('GET', refKey)
     if prior then return repeated(prior) end
@@ -162,7 +200,7 @@ local function publish(a, t, refKey)
   if archive then
     queued = redis.call('XADD', archiveKey, '*', BACKLOG_EPOCH, epoch, BACKLOG_JSON, json)
   end
-  local logKey = KEYS[t * 4 + 2]
+  local logKey = K[t * S + 2]
   local added
   -- The entry id is <seq>-0: XADD reads an id without its sequence part as -0, so
   -- no string is made for it.
@@ -184,6 +222,10 @@ local function publish(a, t, refKey)
   addEntry(team[4], seqText, routing, jsonHead, tail)
   return published(seqText)
 end
+-- GROUPED: a team whose slot this master does not serve as a whole now is left for
+-- its slot's own call (GROUPED_LUA), before anything of it is written.
+local elsewhere = {}
+if O > 0 then elsewhere = notServedHere(K, S, teamCount) end
 local out = {}
 -- Ref keys taken so far: counted here, outside the pcall, so a message that fails
 -- still takes its own.
@@ -195,9 +237,10 @@ for i = 0, (#ARGV - FIRST_MESSAGE) / PER_MESSAGE - 1 do
   if t < 0 then
     t = -1 - t
     refs = refs + 1
-    refKey = KEYS[REFS + refs]
+    refKey = K[REFS + refs]
   end
-  local ok, result = pcall(publish, a, t, refKey)
+  local ok, result = true, notHere()
+  if not elsewhere[t] then ok, result = pcall(publish, a, t, refKey) end
   if ok then
     out[i + 1] = result
   else
@@ -206,10 +249,10 @@ for i = 0, (#ARGV - FIRST_MESSAGE) / PER_MESSAGE - 1 do
 end
 for t, team in pairs(heads) do
   if team[3] then
-    local k = t * 4
-    redis.call('SET', KEYS[k + 1], team[3], 'EX', ttl)
-    redis.call('EXPIRE', KEYS[k + 2], ttl)
-    redis.call('EXPIRE', KEYS[k + 3], ttl)
+    local k = t * S
+    redis.call('SET', K[k + 1], team[3], 'EX', ttl)
+    redis.call('EXPIRE', K[k + 2], ttl)
+    redis.call('EXPIRE', K[k + 3], ttl)
     redis.call(publishCommand, ARGV[TEAMS + t * 3 + 1], teamPayload(team[1], team[4]))
   end
 end
@@ -226,6 +269,16 @@ return replyOf(out)
 export function publishScriptFor(nodeId: string): string {
   // A Lua comment ends at the line's end: the id is kept on one line.
   return `${PUBLISH_BATCH}-- publisher ${nodeId.replace(/[\r\n]/g, ' ')}\n`;
+}
+
+/**
+ * publishScriptFor for a call to a whole Redis Cluster master (GROUPED_LUA): the same
+ * script, declared cross-slot (Redis 7). Not used for the other calls: a script with
+ * flags is refused whole under maxmemory, where one without refuses only its first
+ * write, per message.
+ */
+export function publishGroupedScriptFor(nodeId: string): string {
+  return `#!lua flags=allow-cross-slot-keys\n${publishScriptFor(nodeId)}`;
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * The Redis Cluster hash slot of a key (CRC16/XMODEM of its hash tag, mod 16384),
- * as the cluster computes it: the publish batch is split by slot, since one script
- * may touch only one.
+ * as the cluster computes it: the publish batch is split by slot, then grouped by
+ * the master its slot map names (master-groups.ts).
  */
 export function hashSlot(key: string): number {
   const bytes = Buffer.from(hashTagOf(key));

@@ -6,8 +6,8 @@ import type { RedisClient } from './connection';
  * client corked, then uncorks them: the commands it wrote go out in one write per
  * connection (writev), not one per command, and Redis reads them in one go and
  * answers them in one write. On Redis Cluster a turn of publishes is one script call
- * per hash slot, nearly one per message when a turn's messages name different teams,
- * so that is one write per master instead of one per call.
+ * per master, plus one per slot for what a master left to its slot's call and for
+ * a master's only slot: still one write per master.
  *
  * Only the moment of the write changes: each command is still routed, queued and
  * answered by ioredis on its own (MOVED, ASK, TRYAGAIN, a connection that closed),
