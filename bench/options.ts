@@ -73,6 +73,8 @@ export const USAGE = `usage: npm run bench -- [flags]
   --ref                send Switchboard's idempotency ref with every message
   --out DIR            where the JSON, SVG and Markdown go (default docs/bench; quick: dist/bench-results)
   --cpu-prof           servers and load generator write .cpuprofile files to dist/bench-profiles/
+                       (env BENCH_SERVER_NODE_ARGS: extra node flags for the servers alone,
+                       e.g. "--perf-basic-prof" to read one with perf record -e cpu-clock)
   --storm              also a reconnect storm per arm: 10,000 clients in teams of 100, the node
                        crashes (memory, raw ws, Socket.IO: restarted; Redis: one of two nodes
                        killed) and every client reconnects at once (about 1 min per arm)

@@ -60,6 +60,15 @@ function slug(text: string): string {
     .replace(/^-|-$/g, '');
 }
 
+/**
+ * Extra node flags for the Node servers only (say `--perf-basic-prof`, to read a
+ * server with `perf record`), from BENCH_SERVER_NODE_ARGS, space-separated. Not
+ * NODE_OPTIONS: the servers do not get the caller's environment (arms.ts).
+ */
+function extraServerNodeArgs(): string[] {
+  return (process.env['BENCH_SERVER_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+}
+
 /** What the servers said last: it usually explains a failed or troubled run. */
 function serverOutput(running: RunningArm): string {
   return running.processes
@@ -91,7 +100,7 @@ async function runOnce(
     running = await arm.start({
       root: ROOT,
       serverCpus: o.serverCpus,
-      nodeArgs: [...nodeArgs, '--require', probe],
+      nodeArgs: [...nodeArgs, ...extraServerNodeArgs(), '--require', probe],
       stopGraceMs: o.cpuProf ? 10_000 : 0,
       env: { BENCH_LOOP_STATS_DIR: loopStatsDir },
     });
