@@ -33,7 +33,7 @@ export interface Options {
   drainTimeoutMs: number;
   payloadBytes: number;
   concurrency: number;
-  /** Throwaway connections before each measured connect phase (bench/loadgen/connect-warmup.ts). */
+  /** Throwaway connections per server process before each measured connect (bench/loadgen/connect-warmup.ts). */
   connectWarmup: number;
   serverCpus: string | undefined;
   clientCpus: string | undefined;
@@ -65,8 +65,9 @@ export const USAGE = `usage: npm run bench -- [flags]
   --settle-s S         pause after connecting, before RSS is read (default 1; quick 0.3)
   --payload N          padding characters in each message (default 32)
   --concurrency N      handshakes in flight while connecting (default 100)
-  --connect-warmup N   throwaway connections opened and closed before each measured connect,
-                       so it measures a warm server (default 1000; quick 100; 0 = none)
+  --connect-warmup N   throwaway connections per server process opened and closed before each
+                       measured connect, so it measures a warm server (default 1000; quick 100;
+                       0 = none)
   --server-cpus LIST   taskset CPUs for server processes (default: the last core)
   --client-cpus LIST   taskset CPUs for the load generator (default: core 0)
   --no-pin             do not pin anything

@@ -24,7 +24,7 @@ export interface LoadPlan {
   publishersPerTeam: number;
   /** Handshakes in flight at once while connecting. */
   connectConcurrency: number;
-  /** Throwaway connections opened and closed before the measured connect (connect-warmup.ts). */
+  /** Throwaway connections per server port opened and closed before the measured connect (connect-warmup.ts). */
   connectWarmup: number;
   settleMs: number;
   warmupMs: number;

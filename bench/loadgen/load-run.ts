@@ -113,9 +113,11 @@ export class LoadRun implements ClientHandler {
     if (this.publishers.length === 0) throw new Error('no publishers: teams need 2 members');
     if (plan.connectWarmup > 0) {
       const ports = [...new Set([plan.publisherPort, plan.receiverPort])];
+      // Per server process: split over two nodes, 1,000 left each half-compiled,
+      // and the two-node arms paid for it in their connect figures.
       await warmConnectPath(
         {
-          connections: plan.connectWarmup,
+          connections: plan.connectWarmup * ports.length,
           teamSize: plan.teamSize,
           concurrency: plan.connectConcurrency,
           ports,
