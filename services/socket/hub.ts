@@ -142,6 +142,12 @@ export class Subscription extends Membership {
 
 /** What a queued entry without a frame counts against the pending bound. */
 const PENDING_ENTRY_BYTES = 64;
+/**
+ * How long an upgraded socket's 101 may wait for the welcome to share its write
+ * (Hub.holdUpgrade): a Redis round trip or two, even in a join storm; past it the
+ * 101 goes alone, as it would without the hold.
+ */
+const UPGRADE_HOLD_MS = 50;
 
 export interface HubOptions {
   maxBufferedBytes: number;
@@ -173,8 +179,14 @@ export class Hub implements BusListener {
   private readonly perIp = new Map<string, number>();
   private readonly heartbeat: Heartbeat;
   private corked: LocalConnection[] = [];
-  /** Upgraded sockets corked by holdUpgrade, before they have a LocalConnection. */
+  /** Upgraded sockets to uncork with this turn's corked connections (their first write). */
   private upgrades: Socket[] = [];
+  /**
+   * Upgraded sockets corked by holdUpgrade whose welcome has not been written yet,
+   * with when they were held; in insertion order, so the oldest come first.
+   */
+  private waitingUpgrades = new Map<Socket, number>();
+  private upgradeSweep: NodeJS.Timeout | undefined;
   private uncorkScheduled = false;
   /** Connections ever added: orders additions against held presence frames. */
   private added = 0;
@@ -209,15 +221,40 @@ export class Hub implements BusListener {
   }
 
   /**
-   * Corks a socket about to be upgraded until the event loop turns, so the 101
-   * response leaves in one write with the welcome (and what else the set-up writes
-   * in the same turn) instead of a write of its own. Where the set-up waits on I/O
-   * (Redis), the 101 goes out alone at the end of the turn, as before.
+   * Corks a socket about to be upgraded until its first write (the welcome), so the
+   * 101 response leaves in the same write instead of one of its own. On Redis the
+   * set-up waits a round trip or two for the welcome's head and the presence add:
+   * the 101 waits with it, one write (and one wakeup of the client) less per
+   * connection. A set-up that takes longer than UPGRADE_HOLD_MS (Redis slow or
+   * down) or ends in a close before any write gets its 101 (and close frame) sent
+   * then: holding it only saves a write, it must never hold a client back.
    */
   holdUpgrade(socket: Socket): void {
     socket.cork();
-    this.upgrades.push(socket);
-    this.scheduleUncork();
+    this.waitingUpgrades.set(socket, Date.now());
+    this.upgradeSweep ??= setTimeout(this.sweepUpgrades, UPGRADE_HOLD_MS);
+  }
+
+  /** Uncorks the upgrades held UPGRADE_HOLD_MS or more without a write. */
+  private readonly sweepUpgrades = (): void => {
+    this.upgradeSweep = undefined;
+    const now = Date.now();
+    for (const [socket, since] of this.waitingUpgrades) {
+      const wait = since + UPGRADE_HOLD_MS - now;
+      if (wait > 0) {
+        this.upgradeSweep = setTimeout(this.sweepUpgrades, wait);
+        return;
+      }
+      this.waitingUpgrades.delete(socket);
+      socket.uncork();
+    }
+  };
+
+  private releaseAllUpgrades(): void {
+    clearTimeout(this.upgradeSweep);
+    this.upgradeSweep = undefined;
+    for (const socket of this.waitingUpgrades.keys()) socket.uncork();
+    this.waitingUpgrades.clear();
   }
 
   get size(): number {
@@ -594,6 +631,8 @@ export class Hub implements BusListener {
       // Corked already by holdUpgrade: what it holds (the 101) was not offered to the
       // kernel yet either. Not writableCorked alone, which that cork also sets.
       conn.corkedBytes = raw.writableCorked > 0 ? raw.writableLength : 0;
+      // The first write: the 101 leaves with it at the end of this turn.
+      if (this.waitingUpgrades.delete(raw)) this.upgrades.push(raw);
       raw.cork();
       conn.corked = true;
       this.corked.push(conn);
@@ -657,6 +696,7 @@ export class Hub implements BusListener {
   /** Closes every socket with `code` and waits for them to go, terminating stragglers. */
   async closeAll(code: number, reason: string, timeoutMs: number): Promise<void> {
     this.heartbeat.stop();
+    this.releaseAllUpgrades();
     for (const team of this.teams.values()) {
       clearTimeout(team.window);
       team.window = undefined;

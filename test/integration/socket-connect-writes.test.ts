@@ -1,8 +1,8 @@
 /**
- * What a connect costs the server in writes to the TCP socket: on the embedded
- * engine the whole set-up runs in one turn of the event loop, so the 101 response
- * and the welcome leave together. Memory project only: on Redis the welcome waits
- * for Redis, and the 101 goes out alone at the end of its turn.
+ * What a connect costs the server in writes to the TCP socket: the 101 response
+ * waits for the welcome and they leave together, on the embedded engine (the whole
+ * set-up runs in one turn) and on Redis (the welcome waits a round trip or two).
+ * Both projects run it.
  */
 import type { Socket } from 'node:net';
 import { connect } from '../helpers/client';
