@@ -29,10 +29,9 @@ export function composeSocketChainOnce<S>(app: websockify.App<S>, log: Logger): 
     // The context's `app` is this websockify app, which is what the cast states.
     const ctx = app.createContext<S>(req, NO_RESPONSE) as unknown as SocketContext<S>;
     ctx.websocket = socket;
-    // ws accepted the upgrade only for its `path` option, compared with the URL up to '?'.
-    const url = req.url ?? '/';
-    const query = url.indexOf('?');
-    ctx.path = query === -1 ? url : url.slice(0, query);
+    // ctx.path is left to Koa's getter, read only when something fails: ws accepted
+    // the upgrade only for its `path` option, compared with the URL up to '?', which is
+    // what the getter reads too. Setting it parsed the URL on every connection.
     chain(ctx).catch((err: unknown) => {
       // errorMapper answers every error after request-context; this is what escapes it.
       log.error({ err }, 'socket chain failed');

@@ -12,7 +12,7 @@ import type {
 import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, MAX_EPOCH_LENGTH } from '../protocol/limits';
 import { AppError } from './errors';
 import { DATA_REQUIRED, dataSchema, idSchema, refSchema, seqSchema } from './identifiers';
-import { describeIssues, plainError } from './plain-issues';
+import { describeIssues, safeParsePlain } from './plain-issues';
 import type { Message } from './types';
 
 const hasData = (frame: { data?: unknown }) => frame.data !== undefined;
@@ -92,7 +92,7 @@ export function parseClientFrame(text: string): ClientFrame {
     throw new AppError('bad_request', 'malformed JSON');
   }
   if (!isObjectWithStringType(value)) return { type: 'team', data: text };
-  const parsed = clientFrameSchema.safeParse(value, { error: plainError });
+  const parsed = safeParsePlain(clientFrameSchema, value);
   if (!parsed.success) {
     const unknownType = parsed.error.issues.some(
       (i) => i.code === 'invalid_union' && i.path[0] === 'type',

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AppError } from '../errors';
 import { idSchema, nameSchema } from '../identifiers';
-import { describeIssues, plainError } from '../plain-issues';
+import { describeIssues, safeParsePlain } from '../plain-issues';
 import { MAX_EPOCH_LENGTH, MAX_TOKEN_LENGTH } from '../../protocol/limits';
 
 export interface HandshakeParams {
@@ -27,9 +27,6 @@ const schema = z.object({
 });
 
 const KNOWN = ['id', 'name', 'teamId', 'since', 'epoch', 'token'] as const;
-
-/** Made once: an options object per parse was a share of every handshake's garbage. */
-const PARSE_OPTIONS = { error: plainError };
 
 /** Anything but printable ASCII, which HTTP request targets are made of. */
 const UNUSUAL = /[^!-~]/;
@@ -60,7 +57,7 @@ export function parseHandshakeParams(search: URLSearchParams): HandshakeParams {
     if (values.length > 1) throw new AppError('bad_request', `${key}: given more than once`);
     if (values.length === 1) raw[key] = values[0]!;
   }
-  const parsed = schema.safeParse(raw, PARSE_OPTIONS);
+  const parsed = safeParsePlain(schema, raw);
   if (!parsed.success) throw new AppError('bad_request', describeIssues(parsed.error));
   const p = parsed.data;
   const params: HandshakeParams = { id: p.id, name: p.name, teamId: p.teamId };
