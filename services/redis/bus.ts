@@ -362,7 +362,7 @@ export class RedisBus implements Bus {
     if (this.options.archive === true)
       for (const group of groups) {
         const first = group[0];
-        if (first) this.options.onArchived?.(this.archiveKey(first));
+        if (first) this.options.onArchived?.(this.archiveOf(first.teamId));
       }
     const notReplicated = await replicated;
     const reply = new PublishReply(results);
@@ -417,7 +417,8 @@ export class RedisBus implements Bus {
       return;
     }
     const first = batch[0];
-    if (this.options.archive === true && first) this.options.onArchived?.(this.archiveKey(first));
+    if (this.options.archive === true && first)
+      this.options.onArchived?.(this.archiveOf(first.teamId));
     // On a cluster the node that runs the script is known only once it has answered.
     if (ackReplicas > 0 && this.publisher instanceof Cluster)
       replicated = waitOnWritingConnection(this.publisher, writtenTo, ackReplicas, ackTimeoutMs);
@@ -536,12 +537,7 @@ export class RedisBus implements Bus {
     return keys;
   }
 
-  /** The backlog a batch appends to: on Redis Cluster its slot's (a batch is one slot's). */
-  private archiveKey(first: QueuedPublish): string {
-    return this.archiveOf(first.teamId);
-  }
-
-  /** The backlog a team's messages join: on Redis Cluster its slot's. */
+  /** The backlog a team's messages join: on Redis Cluster its slot's (a batch is one slot's). */
   private archiveOf(teamId: string): string {
     return this.sharded
       ? this.keys.slotArchive(hashSlot(this.keys.seq(teamId)))

@@ -267,8 +267,7 @@ return replyOf(out)
  * per node id (NODE_ID; by default host name and pid, so one more per restart).
  */
 export function publishScriptFor(nodeId: string): string {
-  // A Lua comment ends at the line's end: the id is kept on one line.
-  return `${PUBLISH_BATCH}-- publisher ${nodeId.replace(/[\r\n]/g, ' ')}\n`;
+  return `${PUBLISH_BATCH}-- publisher ${oneLine(nodeId)}\n`;
 }
 
 /**
