@@ -470,7 +470,7 @@ export class Hub implements BusListener {
     }
     const slices: HeldSlices = { all, ends };
     for (const member of team.members) {
-      let from = Math.max(firstHeldFor(held, member.addedAt), member.presenceGiven - base);
+      let from = firstDueTo(member, held, base);
       const own = aboutUser.get(member.info.userId);
       if (own !== undefined) {
         for (const i of own) {
@@ -494,7 +494,7 @@ export class Hub implements BusListener {
     const held = team.held;
     const given = team.heldBase + held.length;
     if (member.presenceGiven >= given) return;
-    const from = Math.max(firstHeldFor(held, member.addedAt), member.presenceGiven - team.heldBase);
+    const from = firstDueTo(member, held, team.heldBase);
     member.presenceGiven = given;
     const userId = member.info.userId;
     let run: Buffer[] = [];
@@ -750,6 +750,14 @@ function heldSlice({ all, ends }: HeldSlices, from: number, to: number): Buffer 
   const start = from === 0 ? 0 : ends[from - 1]!;
   const stop = ends[to - 1]!;
   return start === 0 && stop === all.length ? all : all.subarray(start, stop);
+}
+
+/**
+ * The first of a team's held frames (the first of them its `base`th) still due to
+ * `member`: held since it was added, and past what a reply already gave it.
+ */
+function firstDueTo(member: Membership, held: LocalTeam['held'], base: number): number {
+  return Math.max(firstHeldFor(held, member.addedAt), member.presenceGiven - base);
 }
 
 /**
