@@ -357,25 +357,32 @@ export class Hub implements BusListener {
 
   /**
    * Bus delivery: one WebSocket frame per message, the same Buffer to every local
-   * recipient, built only when the node has one.
+   * recipient, built only when the node has one. A team message releases the team's
+   * held presence; a direct message only what is held for the connections it writes
+   * to, as a reply does (the others' window goes on).
    */
   message(delivery: Delivery): void {
     const team = this.teams.get(delivery.teamId);
     if (!team) return;
-    this.releasePresence(team);
     const { origin, to, fromId, seq, epoch } = delivery;
+    const direct = to !== undefined;
+    if (!direct) this.releasePresence(team);
     let frame: Buffer | undefined;
     let delivered = 0;
     for (const conn of team.members) {
       if (
         conn.info.connId === origin ||
-        (to !== undefined && conn.info.userId !== to && conn.info.userId !== fromId)
+        (direct && conn.info.userId !== to && conn.info.userId !== fromId)
       ) {
         // Not for this connection, but a new epoch is news to every member, the sender too.
-        if (conn.epoch !== epoch || conn.pending) this.deliver(conn, undefined, seq, epoch);
+        if (conn.epoch !== epoch || conn.pending) {
+          if (direct) this.releaseTo(conn);
+          this.deliver(conn, undefined, seq, epoch);
+        }
         continue;
       }
       frame ??= textFrame(delivery.frame);
+      if (direct) this.releaseTo(conn);
       this.deliver(conn, frame, seq, epoch);
       delivered++;
     }

@@ -147,6 +147,15 @@ test('each member gets each due frame once, in order, whatever releases it', () 
     },
     // A team message: releases what is held for every member.
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('message' as const) }) },
+    // A direct message: releases only what is held for the connections it reaches.
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant('direct' as const),
+        to: fc.constantFrom(...users),
+        from: fc.constantFrom(...users),
+      }),
+    },
   );
   fc.assert(
     fc.property(fc.array(step, { minLength: 1, maxLength: 40, size: 'medium' }), (steps) => {
@@ -224,6 +233,16 @@ test('each member gets each due frame once, in order, whatever releases it', () 
           hub.send(m.conn, pong);
           release(m);
           m.expected.push(pong);
+        } else if (s.kind === 'direct') {
+          if (members.length === 0) continue;
+          seq++;
+          const delivery = teamDelivery(TEAM, E1, seq, {}, { to: s.to, fromId: s.from });
+          hub.message(delivery);
+          for (const m of members) {
+            if (m.user !== s.to && m.user !== s.from) continue;
+            release(m);
+            m.expected.push(textFrame(delivery.frame));
+          }
         } else {
           if (members.length === 0) continue;
           seq++;
