@@ -22,10 +22,11 @@ import {
   pushMessageArgs,
   type StreamEntry,
 } from './payload';
-import { waitForReplicas, waitOnWritingConnection } from './replicas';
+import { waitOnWritingConnection } from './replicas';
 import { PublishReply, type PublishAnswer } from './publish-reply';
 import { SocketScript } from './script-command';
 import { sendScriptKnowingOutcome } from './send';
+import { sendScriptThenWait, type ScriptThenWait } from './script-then-wait';
 import { hashSlot } from './slot';
 import { TeamHeads } from './team-heads';
 import { TurnBatch, type ItemResult } from '../turn-batch';
@@ -336,23 +337,17 @@ export class RedisBus implements Bus {
     const { ackReplicas = 0, ackTimeoutMs = 0 } = this.options;
     const batch = groups.flat();
     let results: unknown;
-    let replicated: Promise<AppError | undefined> | undefined;
+    let call: ScriptThenWait | undefined;
     try {
       results = await redisCall(() => {
-        const script = sendScriptKnowingOutcome(
+        call = sendScriptThenWait(
           node,
           this.groupedScript,
           this.batchArgs(batch, true),
-          {
-            onResend:
-              ackReplicas > 0
-                ? () => (replicated = waitForReplicas(node, ackReplicas, ackTimeoutMs))
-                : undefined,
-          },
+          ackReplicas,
+          ackTimeoutMs,
         );
-        // Right behind the script on the master's own connection: see sendBatch.
-        if (ackReplicas > 0) replicated = waitForReplicas(node, ackReplicas, ackTimeoutMs);
-        return script;
+        return call.sent;
       });
     } catch (err) {
       if (ranNowhere(err)) for (const group of groups) this.sendInBatches(group);
@@ -364,7 +359,7 @@ export class RedisBus implements Bus {
         const first = group[0];
         if (first) this.options.onArchived?.(this.archiveOf(first.teamId));
       }
-    const notReplicated = await replicated;
+    const notReplicated = await call?.replicated();
     const reply = new PublishReply(results);
     for (const group of groups) {
       let elsewhere: QueuedPublish[] | undefined;
@@ -381,7 +376,7 @@ export class RedisBus implements Bus {
   private async sendBatch(batch: QueuedPublish[]): Promise<void> {
     const { ackReplicas = 0, ackTimeoutMs = 0 } = this.options;
     let results: unknown;
-    let replicated: Promise<AppError | undefined> | undefined;
+    let call: ScriptThenWait | undefined;
     /** Redis Cluster: the node connection that ran the script (after any redirection). */
     let writtenTo: object | undefined;
     try {
@@ -389,28 +384,15 @@ export class RedisBus implements Bus {
       // batch, otherwise `indeterminate`; redisCall maps what fails before it sends.
       results = await redisCall(() => {
         const publisher = this.publisher;
-        const script = sendScriptKnowingOutcome(
-          publisher,
-          this.publishScript,
-          this.batchArgs(batch),
-          {
-            onWrite:
-              ackReplicas > 0 && publisher instanceof Cluster
-                ? (socket) => (writtenTo = socket)
-                : undefined,
-            // Sent again after a NOSCRIPT: the WAIT behind the first try counted nothing of it.
-            onResend:
-              ackReplicas > 0 && !(publisher instanceof Cluster)
-                ? () => (replicated = waitForReplicas(publisher, ackReplicas, ackTimeoutMs))
-                : undefined,
-          },
-        );
-        // One WAIT per batch, written right behind the script on the same connection: it
-        // covers every message in it. Not awaited first: a script Redis refused needs no
-        // replicas.
-        if (ackReplicas > 0 && !(publisher instanceof Cluster))
-          replicated = waitForReplicas(publisher, ackReplicas, ackTimeoutMs);
-        return script;
+        const args = this.batchArgs(batch);
+        if (!(publisher instanceof Cluster)) {
+          // One WAIT per batch, behind the script: it covers every message in it.
+          call = sendScriptThenWait(publisher, this.publishScript, args, ackReplicas, ackTimeoutMs);
+          return call.sent;
+        }
+        return sendScriptKnowingOutcome(publisher, this.publishScript, args, {
+          onWrite: ackReplicas > 0 ? (socket) => (writtenTo = socket) : undefined,
+        });
       });
     } catch (err) {
       for (const queued of batch) queued.reject(err);
@@ -420,9 +402,9 @@ export class RedisBus implements Bus {
     if (this.options.archive === true && first)
       this.options.onArchived?.(this.archiveOf(first.teamId));
     // On a cluster the node that runs the script is known only once it has answered.
-    if (ackReplicas > 0 && this.publisher instanceof Cluster)
-      replicated = waitOnWritingConnection(this.publisher, writtenTo, ackReplicas, ackTimeoutMs);
-    const notReplicated = await replicated;
+    const notReplicated = await (ackReplicas > 0 && this.publisher instanceof Cluster
+      ? waitOnWritingConnection(this.publisher, writtenTo, ackReplicas, ackTimeoutMs)
+      : call?.replicated());
     // Read in place, one message after the other: no object per message (publish-reply.ts).
     const reply = new PublishReply(results);
     for (const queued of batch) this.settle(queued, reply.next(), reply, notReplicated);
