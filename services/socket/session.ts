@@ -135,9 +135,6 @@ export class Session {
       this.early = undefined;
       if (open) for (const [data, isBinary] of waiting) this.accept(data, isBinary);
     });
-    this.socket.on('pong', () => {
-      this.conn.alive = true;
-    });
     this.socket.on('message', (data, isBinary) => this.receive(data, isBinary));
     return new Promise((resolve) => {
       this.socket.on('close', (code) => {
@@ -193,7 +190,6 @@ export class Session {
   }
 
   private receive(data: RawData, isBinary: boolean): void {
-    this.conn.alive = true;
     this.bucket ??= new TokenBucket(this.deps.rateLimitPerS, this.deps.rateLimitBurst);
     if (!this.bucket.take()) {
       if (++this.dropped >= ABUSE_THRESHOLD) {
