@@ -21,6 +21,6 @@ export function socketRoute(deps: SocketDeps): Middleware<AppState> {
     if (!handshake) throw new Error('socket without a verified handshake');
     deps.handshakes.delete(ctx.req);
     // Only the socket and the handshake go on: the Koa context is dropped here.
-    void new Session(deps, ctx.websocket, handshake).run();
+    new Session(deps, ctx.websocket, handshake).run();
   };
 }

@@ -9,7 +9,16 @@ import type { ConnectionInfo, Member, TeamPresence } from '../types';
 
 interface UserEntry {
   name: string;
-  connIds: Set<string>;
+  /**
+   * The user's connections in the team: the one id while there is one, a Set from
+   * the second on. Most users hold one connection, and a Set (with its table) per
+   * user was most of what presence kept per connection.
+   */
+  connIds: string | Set<string>;
+}
+
+function connectionCount(user: UserEntry): number {
+  return typeof user.connIds === 'string' ? 1 : user.connIds.size;
 }
 
 /** Presence of the single embedded node. */
@@ -24,15 +33,15 @@ export class MemoryPresence implements Presence {
       users = new Map();
       this.byTeam.set(conn.teamId, users);
     }
-    let user = users.get(conn.userId);
-    const first = user === undefined;
-    if (!user) {
-      user = { name: conn.name, connIds: new Set() };
-      users.set(conn.userId, user);
+    const user = users.get(conn.userId);
+    if (user === undefined) {
+      users.set(conn.userId, { name: conn.name, connIds: conn.connId });
+      return { first: true };
     }
     user.name = conn.name;
-    user.connIds.add(conn.connId);
-    return { first };
+    if (typeof user.connIds !== 'string') user.connIds.add(conn.connId);
+    else if (user.connIds !== conn.connId) user.connIds = new Set([user.connIds, conn.connId]);
+    return { first: false };
   }
 
   async remove(conn: ConnectionInfo): Promise<{ last: boolean }> {
@@ -40,8 +49,12 @@ export class MemoryPresence implements Presence {
     const users = this.byTeam.get(conn.teamId);
     const user = users?.get(conn.userId);
     if (!users || !user) return { last: false };
-    user.connIds.delete(conn.connId);
-    if (user.connIds.size > 0) return { last: false };
+    if (typeof user.connIds === 'string') {
+      if (user.connIds !== conn.connId) return { last: false };
+    } else {
+      user.connIds.delete(conn.connId);
+      if (user.connIds.size > 0) return { last: false };
+    }
     users.delete(conn.userId);
     if (users.size === 0) this.byTeam.delete(conn.teamId);
     return { last: true };
@@ -57,14 +70,14 @@ export class MemoryPresence implements Presence {
     return [...users].map(([id, user]) => ({
       id,
       name: user.name,
-      connections: user.connIds.size,
+      connections: connectionCount(user),
     }));
   }
 
   async teams(): Promise<TeamPresence[]> {
     return [...this.byTeam].map(([teamId, users]) => {
       let connections = 0;
-      for (const user of users.values()) connections += user.connIds.size;
+      for (const user of users.values()) connections += connectionCount(user);
       return { teamId, online: users.size, connections };
     });
   }

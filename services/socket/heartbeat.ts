@@ -30,7 +30,7 @@ const PING_FRAME = Buffer.from([0x89, 0x00]);
  * The heartbeat (docs/PROTOCOL.md §7). Every connection is looked at once per beat,
  * a slot of the beat's wheel per tick, so a big node pings a tenth of its sockets at
  * a time instead of all of them in one burst. At a look, a connection heard from since the last
- * one (a frame or a pong: `alive`) costs nothing; one not heard from gets a ping;
+ * one (its TCP socket read anything: a frame, a pong) costs nothing; one not heard from gets a ping;
  * one that was pinged at the last look and has still not been heard from is cut.
  *
  * The look happens in a setImmediate, never in the timer's callback: after a stall
@@ -119,10 +119,11 @@ export class Heartbeat {
   private look(conn: LocalConnection, now: number): void {
     const socket = conn.socket;
     if (socket.readyState === WebSocket.CLOSED) return;
+    const read = conn.raw.bytesRead;
     if (conn.expiresAt !== undefined && now >= conn.expiresAt) {
       socket.close(CloseCode.policy, 'token expired');
-    } else if (conn.alive) {
-      conn.alive = false;
+    } else if (read !== conn.readAtLook) {
+      conn.readAtLook = read;
       conn.pinged = false;
     } else if (conn.pinged) {
       // Pinged at the last look, nothing read since: the peer is gone; 'close' cleans up.

@@ -96,8 +96,13 @@ export abstract class Membership {
  * is kept here: no Koa context, no request, so an idle connection stays small.
  */
 export class LocalConnection extends Membership {
-  /** Heard from (a frame or a pong) since the heartbeat last looked at it. */
-  alive = false;
+  /**
+   * What the TCP socket had read (`bytesRead`) when the heartbeat last looked at it:
+   * anything read since (a frame, a pong, a ping) means the peer is there. Read from
+   * the socket at the look instead of set by a 'pong' listener and on each frame: a
+   * listener per connection was a closure and a bigger event table for every socket.
+   */
+  readAtLook: number;
   /** Pinged at the heartbeat's last look, and not heard from since. */
   pinged = false;
   /** Its slot in the heartbeat's wheel. */
@@ -122,6 +127,9 @@ export class LocalConnection extends Membership {
     super();
     this.teamId = info.teamId;
     this.raw = underlyingSocket(socket);
+    // The handshake itself is not an answer: a client that never sends a byte after
+    // it is pinged at the first look, as before any frame.
+    this.readAtLook = this.raw.bytesRead;
   }
 }
 

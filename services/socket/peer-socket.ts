@@ -10,7 +10,6 @@ export interface PeerSocket {
   close(code?: number, reason?: string): void;
   terminate(): void;
   on(event: 'message', listener: (data: RawData, isBinary: boolean) => void): unknown;
-  on(event: 'pong', listener: () => void): unknown;
   on(event: 'close', listener: (code: number) => void): unknown;
   once(event: 'close', listener: () => void): unknown;
 }

@@ -50,6 +50,9 @@ export interface SessionOpening {
   teams?: string[];
 }
 
+/** `ready` of a session whose set-up has not started. */
+const NOT_STARTED: Promise<boolean> = Promise.resolve(false);
+
 /**
  * Dropped frames in a row after which a flooding client is cut off with 1008:
  * a well-behaved client that hits the limit backs off long before this.
@@ -71,8 +74,22 @@ function toText(data: RawData): string {
  */
 export class Session {
   readonly info: ConnectionInfo;
-  private readonly user: UserRef;
   private readonly conn: LocalConnection;
+  // What set-up and subscribe need of the opening, and no more: a connection keeps
+  // its fields for its whole life, and an object or closure less per connection is
+  // less for the young-generation GC to copy in a connect storm.
+  /** The client's resume point (docs/PROTOCOL.md §4), read by set-up. */
+  private readonly since: number | undefined;
+  private readonly epoch: string | undefined;
+  /** The teams besides the home team the token allows; undefined: any. */
+  private readonly teams: string[] | undefined;
+  /** Settles once set-up is over: true if the connection opened. */
+  private ready: Promise<boolean> = NOT_STARTED;
+  /** The clean-up after the close, once the socket closed. */
+  private cleaned: Promise<void> | undefined;
+  /** What `ended()` returned, and its resolve when it was asked for before the close. */
+  private endedPromise: Promise<void> | undefined;
+  private onEnded: (() => void) | undefined;
   // The rate limit, the reply queue and the reader are made on the first frame: in
   // a big team most connections only listen, and a connect is cheaper without them.
   // A bucket made then starts as full as one made at connect time would be by then.
@@ -98,9 +115,12 @@ export class Session {
   constructor(
     private readonly deps: SessionDeps,
     private readonly socket: PeerSocket,
-    private readonly opening: SessionOpening,
+    opening: SessionOpening,
   ) {
     const { params } = opening;
+    this.since = params.since;
+    this.epoch = params.epoch;
+    this.teams = opening.teams;
     this.info = {
       connId: randomUUID(),
       userId: params.id,
@@ -110,8 +130,12 @@ export class Session {
       ip: opening.ip,
       connectedAt: new Date().toISOString(),
     };
-    this.user = { id: this.info.userId, name: this.info.name };
     this.conn = new LocalConnection(this.info, socket, opening.expiresAt);
+  }
+
+  /** Made when a frame or event needs it: most connections seldom do. */
+  private get user(): UserRef {
+    return { id: this.info.userId, name: this.info.name };
   }
 
   private get replies(): ReplyQueue {
@@ -122,32 +146,47 @@ export class Session {
     return this.replyQueue;
   }
 
-  /**
-   * Starts the set-up and listens to the socket. Resolves once the socket has
-   * closed and the connection is cleaned up; never while it is open.
-   */
-  run(): Promise<void> {
+  /** Starts the set-up and listens to the socket (see `ended`). */
+  run(): void {
     this.deps.metrics.connectionsOpened.inc();
-    const ready = this.setUp();
-    void ready.then((open) => {
-      const waiting = this.early ?? [];
-      this.settingUp = false;
-      this.early = undefined;
-      if (open) for (const [data, isBinary] of waiting) this.accept(data, isBinary);
-    });
-    this.socket.on('pong', () => {
-      this.conn.alive = true;
-    });
+    this.ready = this.setUp();
     this.socket.on('message', (data, isBinary) => this.receive(data, isBinary));
-    return new Promise((resolve) => {
-      this.socket.on('close', (code) => {
-        void ready.then(() => this.cleanUp(code)).then(resolve);
+    this.socket.on('close', (code) => this.closed(code));
+  }
+
+  /**
+   * Resolves once the socket has closed and the connection is cleaned up; never
+   * while it is open. Made only when asked for: the server never waits on it.
+   */
+  ended(): Promise<void> {
+    this.endedPromise ??=
+      this.cleaned ??
+      new Promise((resolve) => {
+        this.onEnded = resolve;
       });
-    });
+    return this.endedPromise;
+  }
+
+  private closed(code: number): void {
+    const cleaned = this.ready.then(() => this.cleanUp(code));
+    this.cleaned = cleaned;
+    if (this.onEnded !== undefined) void cleaned.then(this.onEnded);
+  }
+
+  /** Opens the connection, then starts the frames that arrived meanwhile. */
+  private async setUp(): Promise<boolean> {
+    const open = await this.open();
+    const waiting = this.early;
+    this.settingUp = false;
+    this.early = undefined;
+    if (open && waiting !== undefined) {
+      for (const [data, isBinary] of waiting) this.accept(data, isBinary);
+    }
+    return open;
   }
 
   /** Resolves true once the connection is open, false if set-up failed (the socket is closed). */
-  private async setUp(): Promise<boolean> {
+  private async open(): Promise<boolean> {
     const { hub, bus, history, presence, log } = this.deps;
     const { info, user, conn } = this;
     try {
@@ -174,7 +213,7 @@ export class Session {
       this.inPresence = true;
       if (first && announced !== true)
         await bus.emit({ kind: 'presence', teamId: info.teamId, event: 'join', user });
-      const { since, epoch } = this.opening.params;
+      const { since, epoch } = this;
       const { heartbeatMs, resumeMaxMessages } = this.deps;
       const options = { heartbeatMs, since, epoch, resumeMaxMessages };
       if (!(await greet(history, hub, conn, options, headRead))) return false;
@@ -193,7 +232,6 @@ export class Session {
   }
 
   private receive(data: RawData, isBinary: boolean): void {
-    this.conn.alive = true;
     this.bucket ??= new TokenBucket(this.deps.rateLimitPerS, this.deps.rateLimitBurst);
     if (!this.bucket.take()) {
       if (++this.dropped >= ABUSE_THRESHOLD) {
@@ -279,7 +317,7 @@ export class Session {
     if (teamId === info.teamId || conn.subs?.has(teamId) === true) {
       throw new AppError('bad_request', `already subscribed to team ${teamId}`);
     }
-    if (this.opening.teams !== undefined && !this.opening.teams.includes(teamId)) {
+    if (this.teams !== undefined && !this.teams.includes(teamId)) {
       throw new AppError('forbidden', `the token does not allow team ${teamId}`);
     }
     if (1 + (conn.subs?.size ?? 0) >= maxTeamsPerConnection) {

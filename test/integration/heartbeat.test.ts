@@ -98,3 +98,23 @@ test('a client heard from between beats is not pinged, and one that goes quiet i
   await eventually(() => pings > 0, 10 * beatMs);
   expect(chatty.closed).toBeUndefined();
 }, 60_000);
+
+test('a client that sends WebSocket pings is heard from, and not pinged', async () => {
+  const beatMs = 1000;
+  await servers.start({ HEARTBEAT_MS: String(beatMs) });
+  const pinger = await servers.open('pinger');
+  let pings = 0;
+  pinger.ws.on('ping', () => pings++);
+  // A ping frame is a frame (docs/PROTOCOL.md §7), as any other the client sends.
+  const talk = setInterval(() => pinger.ws.ping(), beatMs / 10);
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 2 * beatMs));
+    pings = 0;
+    await new Promise((resolve) => setTimeout(resolve, 4 * beatMs));
+    expect(pings).toBe(0);
+  } finally {
+    clearInterval(talk);
+  }
+  await eventually(() => pings > 0, 10 * beatMs);
+  expect(pinger.closed).toBeUndefined();
+}, 60_000);

@@ -158,7 +158,8 @@ function start(deps: SessionDeps, id: string, params: Partial<SessionOpening['pa
     params: { id, name: `name-${id}`, teamId: TEAM, ...params },
     ip: '10.0.0.1',
   });
-  const running: Running = { socket, session, life: session.run() };
+  session.run();
+  const running: Running = { socket, session, life: session.ended() };
   return running;
 }
 
