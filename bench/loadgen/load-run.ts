@@ -1,6 +1,7 @@
 import type { LoadPlan, LoadResult, PhaseCounts } from './contract';
 import { LatencyRecorder } from './latency-recorder';
 import { collectLoopStats } from './loop-stats';
+import { LoopWindow } from './loop-window';
 import { encodeData, isBenchData, readSendTime } from './message-data';
 import { FrameKind, type Protocol } from './protocol';
 import { cpuSeconds, rssBytes, totalCpuSeconds, totalWriteCalls } from '../proc-stats';
@@ -320,9 +321,12 @@ export class LoadRun implements ClientHandler {
     await collectLoopStats(plan.loopStatsDir, probePids);
     const cpu0 = this.serverCpu();
     const own0 = process.cpuUsage();
+    const ownLoop = new LoopWindow();
     const t0 = performance.now();
     await this.fixedLoad(plan.latencyMs);
     const wallMs = performance.now() - t0;
+    const loadgenLoop = ownLoop.take();
+    ownLoop.stop();
     const serverCpuS = this.serverCpu() - cpu0;
     const own = process.cpuUsage(own0);
     const loop = await collectLoopStats(plan.loopStatsDir, probePids);
@@ -335,6 +339,7 @@ export class LoadRun implements ClientHandler {
       serverCpuS,
       loadgenCpuPct: ((own.user + own.system) / 1000 / wallMs) * 100,
       loop,
+      loadgenLoop,
     };
   }
 
