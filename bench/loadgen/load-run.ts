@@ -1,5 +1,6 @@
 import type { LoadPlan, LoadResult, PhaseCounts } from './contract';
 import { LatencyRecorder } from './latency-recorder';
+import { collectGarbage } from './collect-garbage';
 import { collectLoopStats } from './loop-stats';
 import { LoopWindow } from './loop-window';
 import { encodeData, isBenchData, readSendTime } from './message-data';
@@ -150,6 +151,7 @@ export class LoadRun implements ClientHandler {
       await this.fixedLoad(plan.warmupMs);
       await this.drain();
     }
+    collectGarbage();
     const latency = await this.latencyPhase();
     const saturation = await this.saturationPhase();
 
