@@ -42,7 +42,8 @@ export interface LoadgenStart {
  */
 async function converse(start: LoadgenStart, message: ToLoadgen): Promise<FromLoadgen> {
   const script = join(start.root, 'dist', 'bench', 'loadgen', 'main.js');
-  const nodeArgs = start.nodeArgs ?? [];
+  // --expose-gc: the load generator collects before its latency phase (collect-garbage.ts).
+  const nodeArgs = ['--expose-gc', ...(start.nodeArgs ?? [])];
   const loadgen = ManagedProcess.start({
     name: 'loadgen',
     command: start.prelude ? 'sh' : process.execPath,

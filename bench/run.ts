@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { loadavg, tmpdir } from 'node:os';
 import { ARMS, REDIS_ARMS, type ArmId, type RunningArm } from './arms';
-import type { LoadPlan } from './loadgen/contract';
+import type { LoadPlan, LoadResult } from './loadgen/contract';
 import { canPin } from './managed-process';
 import { parseOptions, USAGE, UsageError, type Options, type Scenario } from './options';
 import { count, ms } from './report/format';
@@ -195,12 +195,24 @@ function progressLine(r: RoundRecord): string {
   const late = x.latency.drained && x.saturation.drained ? '' : '  NOT DRAINED';
   const line =
     `${head} ${count(x.connect.perS).padStart(6)} conn/s  ` +
-    `p99 ${ms(x.latency.p99Ms).padStart(5)} ms  ` +
+    `p99 ${ms(x.latency.p99Ms).padStart(5)} ms${loopMax(x)}  ` +
     `${count(x.saturation.deliveriesPerS).padStart(9)} deliv/s  ` +
     `${count(x.saturation.deliveriesPerCpuS).padStart(9)} deliv/CPU-s  ` +
     `gen CPU ${Math.round(x.saturation.loadgenCpuPct)}%  lost ${lost}${late}  (${(r.wallMs / 1000).toFixed(1)} s)` +
     cpuSplit(r);
   return r.serverOutput ? [line, ...indent(r.serverOutput)].join('\n') : line;
+}
+
+/**
+ * The longest event-loop delay of the servers and of the load generator over the
+ * fixed-load phase, e.g. " (loop max srv 7.2, gen 18.1)": which side a p99 spike waited on.
+ */
+function loopMax(x: LoadResult): string {
+  const servers = x.latency.loop ?? [];
+  const own = x.latency.loadgenLoop;
+  if (servers.length === 0 && !own) return '';
+  const srv = servers.length === 0 ? '-' : ms(Math.max(...servers.map((s) => s.delayMaxMs)));
+  return ` (loop max srv ${srv}, gen ${own ? ms(own.delayMaxMs) : '-'})`;
 }
 
 /** Where a multi-process arm's saturated CPU went, e.g. "  [switchboard-a 40%, ...]". */

@@ -118,6 +118,12 @@ export interface LoadResult {
       loadgenCpuPct: number;
       /** Event-loop delay and GC pauses of each Node server process over the phase (absent in older results). */
       loop?: LoopStats[];
+      /**
+       * The load generator's own, over the same phase (absent in older results): a
+       * delivery waits for its loop as much as for the server's, and a message due
+       * while it is stalled is sent late.
+       */
+      loadgenLoop?: LoopStats;
     };
   saturation: PhaseCounts &
     LatencySummary & {

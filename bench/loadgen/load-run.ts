@@ -1,6 +1,8 @@
 import type { LoadPlan, LoadResult, PhaseCounts } from './contract';
 import { LatencyRecorder } from './latency-recorder';
+import { collectGarbage } from './collect-garbage';
 import { collectLoopStats } from './loop-stats';
+import { LoopWindow } from './loop-window';
 import { encodeData, isBenchData, readSendTime } from './message-data';
 import { FrameKind, type Protocol } from './protocol';
 import { cpuSeconds, rssBytes, totalCpuSeconds, totalWriteCalls } from '../proc-stats';
@@ -149,6 +151,7 @@ export class LoadRun implements ClientHandler {
       await this.fixedLoad(plan.warmupMs);
       await this.drain();
     }
+    collectGarbage();
     const latency = await this.latencyPhase();
     const saturation = await this.saturationPhase();
 
@@ -320,9 +323,12 @@ export class LoadRun implements ClientHandler {
     await collectLoopStats(plan.loopStatsDir, probePids);
     const cpu0 = this.serverCpu();
     const own0 = process.cpuUsage();
+    const ownLoop = new LoopWindow();
     const t0 = performance.now();
     await this.fixedLoad(plan.latencyMs);
     const wallMs = performance.now() - t0;
+    const loadgenLoop = ownLoop.take();
+    ownLoop.stop();
     const serverCpuS = this.serverCpu() - cpu0;
     const own = process.cpuUsage(own0);
     const loop = await collectLoopStats(plan.loopStatsDir, probePids);
@@ -335,6 +341,7 @@ export class LoadRun implements ClientHandler {
       serverCpuS,
       loadgenCpuPct: ((own.user + own.system) / 1000 / wallMs) * 100,
       loop,
+      loadgenLoop,
     };
   }
 

@@ -19,6 +19,11 @@ export const COLUMNS: Column[] = [
     cell: (a) => `${ms(a.median?.loopDelayP99Ms)}/${ms(a.median?.loopDelayMaxMs)}`,
   },
   { title: 'GC max/sum ms', cell: (a) => `${ms(a.median?.gcMaxMs)}/${ms(a.median?.gcTotalMs)}` },
+  {
+    title: 'gen loop p99/max ms',
+    cell: (a) => `${ms(a.median?.loadgenLoopDelayP99Ms)}/${ms(a.median?.loadgenLoopDelayMaxMs)}`,
+  },
+  { title: 'gen GC max ms', cell: (a) => ms(a.median?.loadgenGcMaxMs) },
   { title: 'sat. deliv/s', cell: (a) => count(a.median?.saturatedPerS) },
   { title: 'deliv/CPU-s', cell: (a) => count(a.median?.deliveriesPerCpuS) },
   { title: 'x raw (CPU-s)', cell: (a) => ratio(a.ratioToRawWs.deliveriesPerCpuS) },

@@ -41,6 +41,10 @@ export interface Figures {
   /** Longest GC pause of any server process, and all their pauses summed, over that phase. */
   gcMaxMs: number;
   gcTotalMs: number;
+  /** The load generator's own event-loop delay p99 / max and longest GC pause, same phase. */
+  loadgenLoopDelayP99Ms: number;
+  loadgenLoopDelayMaxMs: number;
+  loadgenGcMaxMs: number;
 }
 
 export interface Metric {
@@ -91,8 +95,18 @@ export function median(values: number[]): number {
 
 function loopFigures(
   r: LoadResult,
-): Pick<Figures, 'loopDelayP99Ms' | 'loopDelayMaxMs' | 'gcMaxMs' | 'gcTotalMs'> {
+): Pick<
+  Figures,
+  | 'loopDelayP99Ms'
+  | 'loopDelayMaxMs'
+  | 'gcMaxMs'
+  | 'gcTotalMs'
+  | 'loadgenLoopDelayP99Ms'
+  | 'loadgenLoopDelayMaxMs'
+  | 'loadgenGcMaxMs'
+> {
   const loop = r.latency.loop ?? [];
+  const own = r.latency.loadgenLoop;
   const worst = (pick: (s: (typeof loop)[number]) => number) =>
     loop.length === 0 ? NaN : Math.max(...loop.map(pick));
   return {
@@ -100,6 +114,9 @@ function loopFigures(
     loopDelayMaxMs: worst((s) => s.delayMaxMs),
     gcMaxMs: worst((s) => s.gcMaxMs),
     gcTotalMs: loop.length === 0 ? NaN : loop.reduce((a, s) => a + s.gcTotalMs, 0),
+    loadgenLoopDelayP99Ms: own?.delayP99Ms ?? NaN,
+    loadgenLoopDelayMaxMs: own?.delayMaxMs ?? NaN,
+    loadgenGcMaxMs: own?.gcMaxMs ?? NaN,
   };
 }
 

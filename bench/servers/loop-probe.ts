@@ -1,7 +1,6 @@
 import { writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
-import type { LoopStats } from '../loadgen/loop-stats';
+import { LoopWindow } from '../loadgen/loop-window';
 
 /**
  * Preloaded (`node --require`) into every server process of the bench, Switchboard
@@ -14,43 +13,11 @@ import type { LoopStats } from '../loadgen/loop-stats';
 
 const dir = process.env['BENCH_LOOP_STATS_DIR'];
 if (dir) {
-  // 1 ms: deliveries take about a millisecond, so coarser steps would hide the stalls
-  // that matter; the timer this costs is the same for every arm.
-  const delay = monitorEventLoopDelay({ resolution: 1 });
-  let gcCount = 0;
-  let gcTotalMs = 0;
-  let gcMaxMs = 0;
-  const gc = new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) {
-      gcCount++;
-      gcTotalMs += entry.duration;
-      if (entry.duration > gcMaxMs) gcMaxMs = entry.duration;
-    }
-  });
-  gc.observe({ entryTypes: ['gc'] });
-  delay.enable();
-  let since = performance.now();
+  const loop = new LoopWindow();
   process.on('SIGUSR2', () => {
-    const now = performance.now();
-    // The histogram is in nanoseconds and includes the 1 ms resolution itself.
-    const stats: LoopStats = {
-      pid: process.pid,
-      windowMs: now - since,
-      delayP50Ms: delay.percentile(50) / 1e6,
-      delayP99Ms: delay.percentile(99) / 1e6,
-      delayMaxMs: delay.max / 1e6,
-      gcCount,
-      gcTotalMs,
-      gcMaxMs,
-    };
     const file = join(dir, `${process.pid}.json`);
-    writeFileSync(`${file}.tmp`, JSON.stringify(stats));
+    writeFileSync(`${file}.tmp`, JSON.stringify(loop.take()));
     // Renamed so a reader never sees half a file.
     renameSync(`${file}.tmp`, file);
-    delay.reset();
-    gcCount = 0;
-    gcTotalMs = 0;
-    gcMaxMs = 0;
-    since = now;
   });
 }

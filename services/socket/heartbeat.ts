@@ -6,15 +6,23 @@ import type { LocalConnection } from './hub';
  * Connections looked at per turn of the event loop: each turn's writes stay short.
  * A ping is a write call of its own (10-15 µs), and a client that only listens is
  * pinged at every other look: in the bench's fixed-load phase 256 per turn held the
- * loop 3-4 ms twice per tick, and deliveries queued behind them (issue #14); 64 keep
- * a turn near a millisecond, about what a delivery costs.
+ * loop 3-4 ms twice per tick, and deliveries queued behind them (issue #14). 16 keep
+ * a slice and the pongs it brings back under a millisecond.
  */
-const VISIT_SLICE = 64;
+const VISIT_SLICE = 16;
+/**
+ * A tick's slot is looked at over this share of the tick, its slices evenly apart,
+ * not in consecutive turns: the pongs of a slice come back together, and a slot's
+ * pongs all at once held the loop 20-50 ms in the bench (5,000 clients, 500 pongs a
+ * tick), every delivery due meanwhile waiting behind them (issue #14). Half, so a
+ * slot is done well before the next tick even when the loop is slow.
+ */
+const SPREAD_SHARE = 0.5;
 /**
  * The most ticks a beat is spread over; fewer for a short beat (ticks of 100 ms at
- * least). Enough that 100,000 sockets are not pinged in one go, few enough that the
- * pongs of a tick come back together: in runs of 5,000 idle clients, 100 ticks cost
- * about 10-25 % more CPU per beat than one (more wake-ups, fewer pongs read per wake-up).
+ * least). Enough that 100,000 sockets are not pinged in one go; in runs of 5,000 idle
+ * clients, 100 ticks cost about 10-25 % more CPU per beat than one (more wake-ups,
+ * fewer pongs read per wake-up).
  */
 const MAX_TICKS = 10;
 const MIN_TICK_MS = 100;
@@ -29,8 +37,9 @@ const PING_FRAME = Buffer.from([0x89, 0x00]);
 /**
  * The heartbeat (docs/PROTOCOL.md §7). Every connection is looked at once per beat,
  * a slot of the beat's wheel per tick, so a big node pings a tenth of its sockets at
- * a time instead of all of them in one burst. At a look, a connection heard from since the last
- * one (its TCP socket read anything: a frame, a pong) costs nothing; one not heard from gets a ping;
+ * a time instead of all of them in one burst, and a slot in slices spread over half
+ * the tick. At a look, a connection heard from since the last one (its TCP socket
+ * read anything: a frame, a pong) costs nothing; one not heard from gets a ping;
  * one that was pinged at the last look and has still not been heard from is cut.
  *
  * The look happens in a setImmediate, never in the timer's callback: after a stall
@@ -42,7 +51,11 @@ export class Heartbeat {
   private readonly tickMs: number;
   private timer: NodeJS.Timeout | undefined;
   private visit: NodeJS.Immediate | undefined;
-  /** The slot being looked at, a slice per turn; undefined between ticks. */
+  /** The wait before the next slice of the slot being looked at. */
+  private pause: NodeJS.Timeout | undefined;
+  /** ms between the slices of the slot being looked at; under 1, none. */
+  private paceMs = 0;
+  /** The slot being looked at, a slice at a time; undefined between ticks. */
   private visiting: Iterator<LocalConnection> | undefined;
   /** Ticks that fired while a slot was still being looked at: their slots come next. */
   private behind = 0;
@@ -78,6 +91,8 @@ export class Heartbeat {
     this.timer = undefined;
     if (this.visit) clearImmediate(this.visit);
     this.visit = undefined;
+    clearTimeout(this.pause);
+    this.pause = undefined;
     this.visiting = undefined;
     this.behind = 0;
   }
@@ -91,10 +106,27 @@ export class Heartbeat {
   };
 
   private nextSlotVisit(): void {
-    this.visiting = this.wheel[this.hand]!.values();
+    const slot = this.wheel[this.hand]!;
+    this.visiting = slot.values();
     this.hand = (this.hand + 1) % this.wheel.length;
+    this.paceMs = (this.tickMs * SPREAD_SHARE) / Math.max(1, Math.ceil(slot.size / VISIT_SLICE));
     this.visit = setImmediate(this.slice);
   }
+
+  /** The next slice of the slot: after paceMs, and still in a setImmediate (see above). */
+  private nextSlice(): void {
+    if (this.paceMs < 1) {
+      this.visit = setImmediate(this.slice);
+      return;
+    }
+    this.pause = setTimeout(this.resume, this.paceMs);
+    this.pause.unref();
+  }
+
+  private readonly resume = (): void => {
+    this.pause = undefined;
+    this.visit = setImmediate(this.slice);
+  };
 
   private readonly slice = (): void => {
     this.visit = undefined;
@@ -113,7 +145,7 @@ export class Heartbeat {
       }
       this.look(next.value, now);
     }
-    this.visit = setImmediate(this.slice);
+    this.nextSlice();
   };
 
   private look(conn: LocalConnection, now: number): void {
