@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { socketUrl } from '../helpers/client';
+import { socketUrl, type TestClient } from '../helpers/client';
 import { eventually } from '../helpers/eventually';
 import { serverPerTest } from '../helpers/server-per-test';
 
@@ -78,14 +78,17 @@ test('a pong that waits in the socket through a stall of the event loop keeps th
   await eventually(() => server.app.hub.size === 0, 20 * beatMs);
 }, 90_000);
 
-test('a client heard from between beats is not pinged, and one that goes quiet is', async () => {
+/**
+ * A client that `talk`s ten times a beat is never pinged, and is pinged (not cut) once
+ * it goes quiet.
+ */
+async function heardWhileTalking(name: string, talk: (client: TestClient) => void): Promise<void> {
   const beatMs = 1000;
   await servers.start({ HEARTBEAT_MS: String(beatMs) });
-  const chatty = await servers.open('chatty');
+  const client = await servers.open(name);
   let pings = 0;
-  chatty.ws.on('ping', () => pings++);
-  // Application pings, as the Node and browser client sends them, well inside a beat.
-  const talk = setInterval(() => chatty.send({ type: 'ping' }), beatMs / 10);
+  client.ws.on('ping', () => pings++);
+  const talking = setInterval(() => talk(client), beatMs / 10);
   try {
     // The first look may come before its first frame; from then on it has always spoken.
     await new Promise((resolve) => setTimeout(resolve, 2 * beatMs));
@@ -93,28 +96,18 @@ test('a client heard from between beats is not pinged, and one that goes quiet i
     await new Promise((resolve) => setTimeout(resolve, 4 * beatMs));
     expect(pings).toBe(0);
   } finally {
-    clearInterval(talk);
+    clearInterval(talking);
   }
   await eventually(() => pings > 0, 10 * beatMs);
-  expect(chatty.closed).toBeUndefined();
+  expect(client.closed).toBeUndefined();
+}
+
+test('a client heard from between beats is not pinged, and one that goes quiet is', async () => {
+  // Application pings, as the Node and browser client sends them, well inside a beat.
+  await heardWhileTalking('chatty', (client) => client.send({ type: 'ping' }));
 }, 60_000);
 
 test('a client that sends WebSocket pings is heard from, and not pinged', async () => {
-  const beatMs = 1000;
-  await servers.start({ HEARTBEAT_MS: String(beatMs) });
-  const pinger = await servers.open('pinger');
-  let pings = 0;
-  pinger.ws.on('ping', () => pings++);
   // A ping frame is a frame (docs/PROTOCOL.md §7), as any other the client sends.
-  const talk = setInterval(() => pinger.ws.ping(), beatMs / 10);
-  try {
-    await new Promise((resolve) => setTimeout(resolve, 2 * beatMs));
-    pings = 0;
-    await new Promise((resolve) => setTimeout(resolve, 4 * beatMs));
-    expect(pings).toBe(0);
-  } finally {
-    clearInterval(talk);
-  }
-  await eventually(() => pings > 0, 10 * beatMs);
-  expect(pinger.closed).toBeUndefined();
+  await heardWhileTalking('pinger', (client) => client.ws.ping());
 }, 60_000);

@@ -1,9 +1,7 @@
-import { Socket } from 'node:net';
-import WebSocket from 'ws';
 import { Heartbeat } from '../../services/socket/heartbeat';
-import { LocalConnection } from '../../services/socket/hub';
-import type { PeerSocket } from '../../services/socket/peer-socket';
+import type { LocalConnection } from '../../services/socket/hub';
 import { eventually } from '../helpers/eventually';
+import { peerlessConnection } from '../helpers/peerless-connection';
 
 /**
  * The pongs of a slot's pings come back together: pinged in consecutive turns, a
@@ -18,29 +16,7 @@ const PER_SLOT = 64;
 
 /** An idle connection whose socket counts the pings written to it, without a peer. */
 function listener(index: number, pinged: () => void): LocalConnection {
-  const raw = new Socket();
-  jest.spyOn(raw, 'write').mockImplementation(() => {
-    pinged();
-    return true;
-  });
-  const socket: PeerSocket & { _socket: Socket } = {
-    _socket: raw,
-    readyState: WebSocket.OPEN,
-    close: () => undefined,
-    terminate: () => undefined,
-    on: () => undefined,
-    once: () => undefined,
-  };
-  const info = {
-    connId: `c${index}`,
-    userId: `u${index}`,
-    name: `u${index}`,
-    teamId: 'T',
-    node: 'n',
-    ip: '127.0.0.1',
-    connectedAt: '',
-  };
-  return new LocalConnection(info, socket, undefined);
+  return peerlessConnection(index, `u${index}`, 'T', pinged);
 }
 
 test('a tick pings its slot a slice at a time, not all in consecutive turns', async () => {

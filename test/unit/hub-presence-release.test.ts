@@ -1,16 +1,14 @@
-import { Socket } from 'node:net';
 import fc from 'fast-check';
 import pino from 'pino';
-import WebSocket from 'ws';
 import { epochAt } from '../../services/epoch';
 import { encodeFrame } from '../../services/frames';
 import { createMetrics } from '../../services/metrics';
-import { Hub, LocalConnection } from '../../services/socket/hub';
-import type { PeerSocket } from '../../services/socket/peer-socket';
+import { Hub, type LocalConnection } from '../../services/socket/hub';
 import { textFrame } from '../../services/socket/ws-frame';
 import { eventually } from '../helpers/eventually';
 import { hubPerTest, teamDelivery } from '../helpers/hub-per-test';
 import { countSocketWrites } from '../helpers/socket-writes';
+import { peerlessConnection } from '../helpers/peerless-connection';
 
 /**
  * What a release of held presence frames hands each member (Hub.releasePresence):
@@ -82,30 +80,11 @@ test('each member gets the held frames due to it, a run of them per buffer', asy
 
 /** A connection whose socket records the buffers the hub writes to it, without a peer. */
 function recorded(userId: string, index: number): { conn: LocalConnection; buffers: Buffer[] } {
-  const raw = new Socket();
   const buffers: Buffer[] = [];
-  jest.spyOn(raw, 'write').mockImplementation((chunk: unknown) => {
+  const conn = peerlessConnection(index, userId, TEAM, (chunk) => {
     if (Buffer.isBuffer(chunk)) buffers.push(Buffer.from(chunk));
-    return true;
   });
-  const socket: PeerSocket & { _socket: Socket } = {
-    _socket: raw,
-    readyState: WebSocket.OPEN,
-    close: () => undefined,
-    terminate: () => undefined,
-    on: () => undefined,
-    once: () => undefined,
-  };
-  const info = {
-    connId: `c${index}`,
-    userId,
-    name: userId,
-    teamId: TEAM,
-    node: 'n',
-    ip: '127.0.0.1',
-    connectedAt: '',
-  };
-  return { conn: new LocalConnection(info, socket, undefined), buffers };
+  return { conn, buffers };
 }
 
 /** The payloads of the server's unmasked text frames in `buffers`, in order. */
