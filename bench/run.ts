@@ -10,7 +10,7 @@ import { count, ms } from './report/format';
 import { describeMachine, machineLine } from './report/machine';
 import { scenarioNotes } from './report/notes';
 import type { Report } from './report/report';
-import { summarizeScenario, type RoundRecord } from './report/summarize';
+import { loopFigures, summarizeScenario, type RoundRecord } from './report/summarize';
 import { terminalTable } from './report/terminal-table';
 import { writeOutputs } from './report/write-outputs';
 import { runLoadgen } from './run-loadgen';
@@ -208,11 +208,10 @@ function progressLine(r: RoundRecord): string {
  * fixed-load phase, e.g. " (loop max srv 7.2, gen 18.1)": which side a p99 spike waited on.
  */
 function loopMax(x: LoadResult): string {
-  const servers = x.latency.loop ?? [];
-  const own = x.latency.loadgenLoop;
-  if (servers.length === 0 && !own) return '';
-  const srv = servers.length === 0 ? '-' : ms(Math.max(...servers.map((s) => s.delayMaxMs)));
-  return ` (loop max srv ${srv}, gen ${own ? ms(own.delayMaxMs) : '-'})`;
+  const { loopDelayMaxMs: srv, loadgenLoopDelayMaxMs: gen } = loopFigures(x);
+  if (Number.isNaN(srv) && Number.isNaN(gen)) return '';
+  const shown = (v: number) => (Number.isNaN(v) ? '-' : ms(v));
+  return ` (loop max srv ${shown(srv)}, gen ${shown(gen)})`;
 }
 
 /** Where a multi-process arm's saturated CPU went, e.g. "  [switchboard-a 40%, ...]". */

@@ -93,7 +93,8 @@ export function median(values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-function loopFigures(
+/** The worst server process's loop and GC figures, and the load generator's, over the fixed-load phase. */
+export function loopFigures(
   r: LoadResult,
 ): Pick<
   Figures,
