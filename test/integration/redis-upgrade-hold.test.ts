@@ -31,12 +31,20 @@ describeWithRedis('the 101 held for the welcome', () => {
       ws.once('error', reject);
     });
 
-  test('opens while Redis does not answer, and the welcome follows once it does', async () => {
-    server = await startTestServer({ REDIS_URL: own.url, REDIS_COMMAND_TIMEOUT_MS: '20000' });
+  /** A server on this Redis, Redis paused, and a client connecting to the team. */
+  const connectWhilePaused = async (commandTimeoutMs: string, teamId: string) => {
+    server = await startTestServer({
+      REDIS_URL: own.url,
+      REDIS_COMMAND_TIMEOUT_MS: commandTimeoutMs,
+    });
     own.pause();
-    const ws = new WebSocket(socketUrl(server.socketUrl, { id: 'u1', teamId: 'held' }));
+    const ws = new WebSocket(socketUrl(server.socketUrl, { id: 'u1', teamId }));
     sockets.push(ws);
-    const client = new TestClient(ws);
+    return { ws, client: new TestClient(ws) };
+  };
+
+  test('opens while Redis does not answer, and the welcome follows once it does', async () => {
+    const { ws, client } = await connectWhilePaused('20000', 'held');
     await open(ws);
     expect(client.frames).toEqual([]);
     own.resume();
@@ -44,11 +52,7 @@ describeWithRedis('the 101 held for the welcome', () => {
   });
 
   test('a set-up that fails before its welcome still closes the client with 1011', async () => {
-    server = await startTestServer({ REDIS_URL: own.url, REDIS_COMMAND_TIMEOUT_MS: '300' });
-    own.pause();
-    const ws = new WebSocket(socketUrl(server.socketUrl, { id: 'u1', teamId: 'failed' }));
-    sockets.push(ws);
-    const client = new TestClient(ws);
+    const { client } = await connectWhilePaused('300', 'failed');
     expect(await client.waitClose()).toEqual({ code: 1011, reason: 'backend unavailable' });
     expect(client.frames).toEqual([]);
   });
