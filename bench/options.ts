@@ -81,10 +81,11 @@ export const USAGE = `usage: npm run bench -- [flags]
                        killed) and every client reconnects at once (about 1 min per arm)
   --storm-connections N  clients in the storm (implies --storm)
   --c100k              also 100,000 connections held by one Switchboard process (memory engine):
-                       RSS, idle heartbeat CPU, one admin broadcast, p99 (about 4 min)
+                       RSS, idle heartbeat CPU, one admin broadcast, p99 (about 5 min)
   --c100k-connections N  connections held (implies --c100k); capped by the fd limit
-  --c100k-idle-s S     idle window for the heartbeat cost, rounded to whole ping cycles of
-                       two beats (default 60: 50 s at 25 s beats)
+  --c100k-idle-s S     idle hold for the heartbeat cost, rounded to whole ping cycles of two
+                       beats, each measured on its own, the quietest reported (default 100: two
+                       cycles at 25 s beats)
   --c100k-latency-s S  fixed team load while held, for p99 (default 5)
   --multi-team         instead of the scenarios: 5,000 connections each following 5 teams of 100
                        (home team + 4 subscriptions), Switchboard arms only; writes to
@@ -287,7 +288,7 @@ export function parseOptions(argv: string[]): Options | undefined {
       : switches.has('--c100k')
         ? 100_000
         : 0,
-    holdIdleMs: seconds('--c100k-idle-s', 60, 60),
+    holdIdleMs: seconds('--c100k-idle-s', 100, 60),
     holdLatencyMs: seconds('--c100k-latency-s', 5, 5),
   };
 }

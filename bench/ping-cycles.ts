@@ -14,3 +14,16 @@ export function pingCycleWindowMs(askedMs: number, heartbeatMs: number): number 
   const cycles = Math.round(askedMs / (2 * heartbeatMs));
   return cycles >= 1 ? cycles * 2 * heartbeatMs : askedMs;
 }
+
+/**
+ * The idle hold as windows of one ping cycle each, lowest CPU reported: a one-off
+ * cost lands in one of them, not in both. V8's memory reducer runs two or three
+ * full GCs about a minute after the connect storm's allocation stops (0.4 s of CPU
+ * at 10,000 connections), which the one 50 s window of earlier runs took for
+ * heartbeat cost whenever it fell inside. Fewer than two cycles: one window.
+ */
+export function pingCycleWindows(askedMs: number, heartbeatMs: number): number[] {
+  const totalMs = pingCycleWindowMs(askedMs, heartbeatMs);
+  const cycles = Math.round(totalMs / (2 * heartbeatMs));
+  return cycles >= 2 ? Array.from({ length: cycles }, () => 2 * heartbeatMs) : [totalMs];
+}

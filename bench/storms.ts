@@ -5,7 +5,7 @@ import type { HoldResult, StormResult } from './loadgen/contract';
 import type { Options } from './options';
 import { PORTS_PER_ADDRESS } from './loadgen/hold-run';
 import { loopbackReferenceUs } from './loopback-reference';
-import { pingCycleWindowMs } from './ping-cycles';
+import { pingCycleWindows } from './ping-cycles';
 import { runHold, runStorm } from './run-loadgen';
 
 /**
@@ -154,7 +154,7 @@ export async function runHoldOnce(root: string, o: Options): Promise<HoldRecord>
         teamSize: STORM_TEAM_SIZE,
         connectConcurrency: o.concurrency,
         sourceAddresses,
-        idleMs: pingCycleWindowMs(o.holdIdleMs, HOLD_HEARTBEAT_MS),
+        idleWindowsMs: pingCycleWindows(o.holdIdleMs, HOLD_HEARTBEAT_MS),
         latencyMs: o.holdLatencyMs,
         deliveriesPerS: HOLD_DELIVERIES_PER_S,
         payloadBytes: o.payloadBytes,

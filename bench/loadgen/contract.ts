@@ -213,8 +213,8 @@ export interface HoldPlan {
   connectConcurrency: number;
   /** Source addresses 127.0.0.1..N: each has its own ~28,000 ephemeral ports. */
   sourceAddresses: number;
-  /** Idle hold, for the heartbeat cost. */
-  idleMs: number;
+  /** Idle hold, for the heartbeat cost: consecutive windows, the quietest reported. */
+  idleWindowsMs: number[];
   /** Fixed team-message load while held, for p99. */
   latencyMs: number;
   deliveriesPerS: number;
@@ -231,8 +231,10 @@ export interface HoldResult {
   heldRssBytes: number;
   rssPerConnectionBytes: number;
   idleWindowS: number;
-  /** Server CPU seconds per minute while idle (heartbeats and nothing else). */
+  /** Server CPU seconds per minute while idle (heartbeats and nothing else): the quietest window. */
   idleCpuSPerMin: number;
+  /** Each idle window's; absent in results written before the hold was split. */
+  idleWindowsCpuSPerMin?: number[];
   /** The same before any connection; absent in results written before it was measured. */
   emptyCpuSPerMin?: number;
   broadcastMs: number;

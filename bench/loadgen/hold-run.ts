@@ -85,7 +85,7 @@ export class HoldRun implements ClientHandler {
     // What the process spends with no connection (timers, stats sampling): not heartbeats.
     const emptyCpu0 = this.cpu();
     const emptyT0 = performance.now();
-    await sleep(Math.min(EMPTY_WINDOW_MS, plan.idleMs));
+    await sleep(Math.min(EMPTY_WINDOW_MS, plan.idleWindowsMs[0] ?? 0));
     const emptyCpuSPerMin =
       ((this.cpu() - emptyCpu0) / ((performance.now() - emptyT0) / 1000)) * 60;
     const connectMs = await this.connect();
@@ -93,11 +93,7 @@ export class HoldRun implements ClientHandler {
     await this.waitForIdleServer();
     const heldRss = rssBytes(plan.serverPid);
 
-    const cpu0 = this.cpu();
-    const t0 = performance.now();
-    await sleep(plan.idleMs);
-    const idleWindowS = (performance.now() - t0) / 1000;
-    const idleCpuSPerMin = ((this.cpu() - cpu0) / idleWindowS) * 60;
+    const idle = await this.idleWindows();
 
     const broadcast = await this.broadcast();
     const latency = await this.fixedLoad();
@@ -112,8 +108,9 @@ export class HoldRun implements ClientHandler {
       idleRssBytes: idleRss,
       heldRssBytes: heldRss,
       rssPerConnectionBytes: (heldRss - idleRss) / plan.connections,
-      idleWindowS,
-      idleCpuSPerMin,
+      idleWindowS: idle.quietest.s,
+      idleCpuSPerMin: idle.quietest.cpuSPerMin,
+      idleWindowsCpuSPerMin: idle.windows.map((w) => w.cpuSPerMin),
       emptyCpuSPerMin,
       broadcastMs: broadcast.ms,
       broadcastReached: broadcast.reached,
@@ -199,6 +196,23 @@ export class HoldRun implements ClientHandler {
   }
 
   /** The joins' presence fan-out outlasts the handshakes; RSS is read once it is done. */
+  /** Server CPU over each idle window in turn (see pingCycleWindows). */
+  private async idleWindows(): Promise<{
+    windows: { s: number; cpuSPerMin: number }[];
+    quietest: { s: number; cpuSPerMin: number };
+  }> {
+    const windows: { s: number; cpuSPerMin: number }[] = [];
+    for (const ms of this.plan.idleWindowsMs) {
+      const cpu0 = this.cpu();
+      const t0 = performance.now();
+      await sleep(ms);
+      const s = (performance.now() - t0) / 1000;
+      windows.push({ s, cpuSPerMin: ((this.cpu() - cpu0) / s) * 60 });
+    }
+    const quietest = windows.reduce((a, b) => (b.cpuSPerMin < a.cpuSPerMin ? b : a));
+    return { windows, quietest };
+  }
+
   private async waitForIdleServer(): Promise<void> {
     let cpu = this.cpu();
     for (let waited = 0; waited < 60_000; waited += 250) {

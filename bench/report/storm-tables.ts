@@ -91,10 +91,15 @@ export function holdSummary(r: HoldRecord): string[] {
     );
   }
   const { usPerConnBeat, coreAtC100k } = heartbeatCost(r);
+  const windows = x.idleWindowsCpuSPerMin ?? [];
+  const quietest =
+    windows.length > 1
+      ? `the quietest of ${windows.length} idle windows of one ping cycle (${windows.map((w) => fixed(w, 2)).join(', ')} s/min), `
+      : '';
   const counted =
     x.emptyCpuSPerMin === undefined
       ? 'all idle CPU counted'
-      : `idle CPU less the ${fixed(x.emptyCpuSPerMin, 2)} s/min it used with no connection`;
+      : `${quietest}idle CPU less the ${fixed(x.emptyCpuSPerMin, 2)} s/min it used with no connection`;
   lines.push(
     `Heartbeat: ${fixed(usPerConnBeat, 1)} µs of server CPU per connection per beat ` +
       `(HEARTBEAT_MS ${count(r.heartbeatMs ?? HOLD_HEARTBEAT_MS)}, ${counted}), so ` +

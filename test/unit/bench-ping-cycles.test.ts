@@ -1,4 +1,4 @@
-import { pingCycleWindowMs } from '../../bench/ping-cycles';
+import { pingCycleWindowMs, pingCycleWindows } from '../../bench/ping-cycles';
 
 describe('the C100k idle window in whole ping cycles', () => {
   test('60 s at 25 s beats is one cycle of two beats', () => {
@@ -14,5 +14,17 @@ describe('the C100k idle window in whole ping cycles', () => {
   test('a window under half a cycle is kept as asked', () => {
     expect(pingCycleWindowMs(200, 25_000)).toBe(200);
     expect(pingCycleWindowMs(24_000, 25_000)).toBe(24_000);
+  });
+});
+
+describe('the C100k idle hold split into ping cycles', () => {
+  test('two cycles or more: one window per cycle', () => {
+    expect(pingCycleWindows(100_000, 25_000)).toEqual([50_000, 50_000]);
+    expect(pingCycleWindows(130_000, 25_000)).toEqual([50_000, 50_000, 50_000]);
+  });
+
+  test('one cycle or less: a single window', () => {
+    expect(pingCycleWindows(60_000, 25_000)).toEqual([50_000]);
+    expect(pingCycleWindows(200, 25_000)).toEqual([200]);
   });
 });
