@@ -198,9 +198,11 @@ export class Hub implements BusListener {
   private uncorkScheduled = false;
   /** Connections ever added: orders additions against held presence frames. */
   private added = 0;
+  /** Turns in which the hub wrote to its sockets: tells the heartbeat the node is busy. */
+  private writeTurns = 0;
 
   constructor(private readonly options: HubOptions) {
-    this.heartbeat = new Heartbeat(options.heartbeatMs);
+    this.heartbeat = new Heartbeat(options.heartbeatMs, () => this.writeTurns);
   }
 
   /**
@@ -210,6 +212,7 @@ export class Hub implements BusListener {
    */
   private readonly uncorkAll = (): void => {
     this.uncorkScheduled = false;
+    this.writeTurns++;
     const corked = this.corked;
     this.corked = [];
     for (const conn of corked) {
