@@ -141,11 +141,14 @@ function keepConnecting(client: RestartingRedis, role: string, log: Logger): voi
   });
   client.on('end', () => {
     if (closedSinceConnecting || client.stopped) return;
-    log.error({ role }, 'redis client gave up connecting; starting it again');
+    // A warning, as a lost connection is: it heals by itself, and a Sentinel failover
+    // makes it whenever the announcement lands while the connector asks a sentinel.
+    restarts++;
+    log.warn({ role, restarts }, 'redis client gave up connecting; starting it again');
     const timer = setTimeout(() => {
       if (client.stopped || client.status !== 'end') return;
       client.connect().catch(() => undefined);
-    }, reconnectDelay(++restarts));
+    }, reconnectDelay(restarts));
     timer.unref();
   });
 }
