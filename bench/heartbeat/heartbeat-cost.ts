@@ -14,10 +14,9 @@ import { loopbackReferenceUs } from '../loopback-reference';
  * holds N idle sockets from a holder process that answers pings as ws does, and the
  * server's user and system CPU is read from /proc over whole ping cycles (two beats:
  * a socket heard from at a look is not pinged at that look), each on its own, the
- * quietest kept. Each arm
- * runs with its beat and with the heartbeat off (a beat of 23 days), same N, same
- * steps, in alternating rounds; the difference is the heartbeat's, per connection
- * per beat. Usage (after `npm run build` and `tsc -p bench/tsconfig.json`):
+ * quietest kept. Each arm runs with its beat and with the heartbeat off (a beat of
+ * 23 days), same N, same steps, in alternating rounds; the difference is the
+ * heartbeat's, per connection per beat. Usage (after `npm run build` and `tsc -p bench/tsconfig.json`):
  *
  *   node dist/bench/heartbeat/heartbeat-cost.js [--connections N] [--beat-ms MS]
  *     [--cycles C] [--rounds R] [--settle-s S] [--cpus LIST] [--node-arg ARG]...

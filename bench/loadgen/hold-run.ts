@@ -202,7 +202,6 @@ export class HoldRun implements ClientHandler {
     });
   }
 
-  /** The joins' presence fan-out outlasts the handshakes; RSS is read once it is done. */
   /** Server CPU over each window in turn, and the quietest (see pingCycleWindows). */
   private async quietestWindow(windowsMs: number[]): Promise<{
     windows: { s: number; cpuSPerMin: number }[];
@@ -220,6 +219,7 @@ export class HoldRun implements ClientHandler {
     return { windows, quietest };
   }
 
+  /** The joins' presence fan-out outlasts the handshakes; RSS is read once it is done. */
   private async waitForIdleServer(): Promise<void> {
     let cpu = this.cpu();
     for (let waited = 0; waited < 60_000; waited += 250) {
